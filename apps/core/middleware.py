@@ -1,0 +1,24 @@
+"""Health endpoints answered before tenant routing, so probes work on any host name."""
+
+from django.http import JsonResponse
+
+from apps.core.health import run_checks
+
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/healthz":
+            return JsonResponse({"status": "ok"})
+        if request.path == "/readyz":
+            results = run_checks()
+            failing = [result.name for result in results if not result.ok]
+            body = {
+                "status": "fail" if failing else "ok",
+                "failing": failing,
+                "checks": {result.name: result.as_dict() for result in results},
+            }
+            return JsonResponse(body, status=503 if failing else 200)
+        return self.get_response(request)

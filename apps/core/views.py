@@ -1,0 +1,59 @@
+from django.shortcuts import render
+from django.views.generic import TemplateView
+
+from apps.tenants.selectors import tenant_list
+
+
+class PublicHomeView(TemplateView):
+    """The public site's front page: where the workspaces are (for signed-in global admins)."""
+
+    template_name = "core/public_home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        if user.is_authenticated and user.is_global_admin:
+            context["tenants"] = list(tenant_list())
+        return context
+
+
+def page_not_found(request, exception=None):
+    return render(
+        request,
+        "errors/error.html",
+        {
+            "title": "Page not found",
+            "message": "There is nothing at this address.",
+            "code": "not_found",
+            "status": 404,
+        },
+        status=404,
+    )
+
+
+def server_error(request):
+    return render(
+        request,
+        "errors/error.html",
+        {
+            "title": "Something went wrong",
+            "message": "The error has been logged. Please try again.",
+            "code": "server_error",
+            "status": 500,
+        },
+        status=500,
+    )
+
+
+def permission_denied(request, exception=None):
+    return render(
+        request,
+        "errors/error.html",
+        {
+            "title": "Not allowed",
+            "message": "You do not have permission to see this page.",
+            "code": "permission_denied",
+            "status": 403,
+        },
+        status=403,
+    )

@@ -1,0 +1,23 @@
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.views.generic import TemplateView
+
+from apps.accounts.selectors import user_count_by_role
+from apps.images.selectors import thumbnail_spec_list
+from apps.storage.selectors import storage_location_list
+
+
+class DashboardView(LoginRequiredMixin, TemplateView):
+    """The tenant's home: its plan and limits, storage locations, thumbnail sizes and team."""
+
+    template_name = "dashboard/index.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        tenant = self.request.tenant
+        context.update(
+            tenant=tenant,
+            storage_locations=list(storage_location_list()),
+            thumbnail_specs=list(thumbnail_spec_list()),
+            users_by_role=user_count_by_role(tenant=tenant),
+        )
+        return context

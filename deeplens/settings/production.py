@@ -1,0 +1,21 @@
+"""Production: every secret and server comes from the environment; nothing is started for you."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from deeplens.settings.base import *  # noqa: F403
+from deeplens.settings.env import env_bool, env_int, env_str
+
+DEBUG = False
+
+_missing = [name for name in ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not env_str(name)]
+if _missing:
+    raise ImproperlyConfigured(f"Production settings need {', '.join(_missing)} in the environment.")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+WHITENOISE_USE_FINDERS = False
+STATIC_ROOT = env_str("DJANGO_STATIC_ROOT", str(DEEPLENS_DATA_DIR / "static"))  # noqa: F405

@@ -1,0 +1,38 @@
+"""Settings for pytest.
+
+Without DATABASE_URL / REDIS_URL, the test run starts its own embedded PostgreSQL (data under
+var/test, reused between runs; pytest-django creates a fresh test database in it) and Redis (a free
+port, a temporary folder), once per run. pytest-django reads DATABASES before any conftest loads,
+so they start here; tests/conftest.py exposes them as session fixtures. Processes the tests start
+(Celery workers, the runner) inherit the URLs through the environment.
+"""
+
+import atexit
+import os
+import tempfile
+from pathlib import Path
+
+from deeplens.settings.env import BASE_DIR, env_str
+
+if not env_str("DATABASE_URL") or not env_str("REDIS_URL"):
+    from deeplens.embedded import EmbeddedPostgres, EmbeddedRedis
+
+    if not env_str("DATABASE_URL"):
+        _postgres = EmbeddedPostgres(Path(env_str("DEEPLENS_TEST_DATA_DIR", str(BASE_DIR / "var" / "test"))))
+        os.environ["DATABASE_URL"] = _postgres.start()
+        atexit.register(_postgres.stop)
+    if not env_str("REDIS_URL"):
+        _redis = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="deeplens-test-redis-")))
+        os.environ["REDIS_URL"] = _redis.start()
+        atexit.register(_redis.stop)
+
+os.environ.setdefault("DEEPLENS_DATA_DIR", tempfile.mkdtemp(prefix="deeplens-test-data-"))
+
+from deeplens.settings.base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key"
+# Hashing cost is not what the tests measure; Argon2 itself is covered by the identity tests.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

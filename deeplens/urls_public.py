@@ -1,0 +1,18 @@
+"""URLs of the public site (the base domain): the Django admin for global admins."""
+
+from django.contrib import admin
+from django.urls import path
+
+from apps.core import views as core_views
+
+admin.site.site_header = "DeepLens administration"
+admin.site.site_title = "DeepLens admin"
+
+urlpatterns = [
+    path("", core_views.PublicHomeView.as_view(), name="public-home"),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "apps.core.views.permission_denied"
+handler404 = "apps.core.views.page_not_found"
+handler500 = "apps.core.views.server_error"

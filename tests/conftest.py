@@ -1,0 +1,132 @@
+"""Shared fixtures: the embedded servers, two provisioned tenants, a real Celery worker.
+
+The embedded PostgreSQL and Redis are started once per run by deeplens/settings/test.py (pytest-django
+needs the database before any conftest loads), or taken from DATABASE_URL / REDIS_URL.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from apps.tenants.models import Tenant
+from apps.tenants.services import tenant_ensure_public, tenant_provision
+
+ROOT = Path(__file__).resolve().parent.parent
+TENANT_SLUGS = ("alpha", "beta")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    return os.environ["DATABASE_URL"]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ["REDIS_URL"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, migrated, with the public tenant and two tenants committed for the run."""
+    with django_db_blocker.unblock():
+        tenant_ensure_public()
+        for slug in TENANT_SLUGS:
+            tenant_provision(name=slug.capitalize(), slug=slug)
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_after_test():
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def alpha(db) -> Tenant:
+    return Tenant.objects.get(slug="alpha")
+
+
+@pytest.fixture
+def beta(db) -> Tenant:
+    return Tenant.objects.get(slug="beta")
+
+
+def tenant_client(tenant: Tenant, **kwargs) -> Client:
+    return Client(HTTP_HOST=f"{tenant.slug}.{settings.DEEPLENS_BASE_DOMAIN}", **kwargs)
+
+
+@pytest.fixture
+def alpha_client(alpha) -> Client:
+    return tenant_client(alpha)
+
+
+@pytest.fixture
+def beta_client(beta) -> Client:
+    return tenant_client(beta)
+
+
+@pytest.fixture
+def public_client(db) -> Client:
+    return Client(HTTP_HOST=settings.DEEPLENS_BASE_DOMAIN)
+
+
+def url_of_test_database() -> str:
+    """The URL of the test database pytest-django created, for processes the tests start."""
+    params = connection.settings_dict
+    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
+    if params["HOST"].startswith("/"):
+        return f"postgresql://{params['USER']}{password}@/{params['NAME']}?host={params['HOST']}"
+    port = f":{params['PORT']}" if params["PORT"] else ""
+    return f"postgresql://{params['USER']}{password}@{params['HOST']}{port}/{params['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, redis_url):
+    """A real `celery worker` process on every queue, against the test database and Redis."""
+    with django_db_blocker.unblock():
+        db_url = url_of_test_database()
+    env = dict(
+        os.environ, DATABASE_URL=db_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="deeplens.settings.test"
+    )
+    log = open(ROOT / "var" / "test-celery-worker.log", "w")  # noqa: SIM115 - closed at teardown
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "celery_app",
+            "worker",
+            "--pool",
+            "solo",
+            "--queues",
+            "ingest,thumbnails,embed,index,scan,maintenance",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    from celery_app import app
+
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"The Celery worker did not start; see {log.name}")
+    yield process
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
