@@ -2,9 +2,13 @@
 
 from django.urls import include, path
 
+from deeplens.urls_api import tenant_api_patterns
+
 urlpatterns = [
     path("", include("apps.dashboard.urls")),
     path("accounts/", include("apps.accounts.urls")),
+    path("settings/", include("apps.accounts.settings_urls")),
+    path("api/v1/", include((tenant_api_patterns, "api"))),
 ]
 
 handler403 = "apps.core.views.permission_denied"

@@ -1,3 +1,5 @@
+import uuid
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -37,6 +39,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     not unique on its own: `apps.accounts.backends.TenantEmailBackend` looks users up by tenant.
     """
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(
         "tenants.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
@@ -60,8 +63,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         ordering = ["email"]
         constraints = [
+            # Unique among live users of a tenant (or among global admins); a deleted user's address
+            # is free again.
             models.UniqueConstraint(
-                fields=["tenant", "email"], nulls_distinct=False, name="user_email_unique_per_tenant"
+                fields=["tenant", "email"],
+                condition=Q(deleted_at__isnull=True),
+                nulls_distinct=False,
+                name="user_email_unique_per_tenant",
             ),
             models.CheckConstraint(
                 condition=(
@@ -84,3 +92,93 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name or self.email
+
+
+class RefreshToken(models.Model):
+    """One refresh token of an API session. Rotation replaces it with a new row of the same family;
+    presenting a rotated (or revoked) token again revokes the whole family."""
+
+    class RevokedReason(models.TextChoices):
+        ROTATED = "rotated", "Rotated"
+        LOGOUT = "logout", "Signed out"
+        REVOKED_BY_USER = "revoked_by_user", "Revoked by the user"
+        REUSE_DETECTED = "reuse_detected", "Reuse of a rotated token"
+        USER_DEACTIVATED = "user_deactivated", "User deactivated"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+
+    id = models.UUIDField(primary_key=True, editable=False)  # the token's jti
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_tokens")
+    family = models.UUIDField(db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, choices=RevokedReason.choices, blank=True)
+    replaced_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} session {self.family}"
+
+
+class ApiKeyScope(models.TextChoices):
+    SEARCH = "search", "Search and view images (deeplens.search)"
+    UPLOAD = "upload", "Upload images (deeplens.upload)"
+    STORAGE = "storage", "Manage storage (deeplens.storage)"
+    METRICS = "metrics", "Read metrics and usage (deeplens.metrics)"
+    ADMIN = "admin", "Administer the tenant (deeplens.admin)"
+
+
+class ApiKey(models.Model):
+    """A tenant's key for integrations. Only a SHA-256 of the key is stored; the prefix is shown."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="api_keys")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+
+class ImpersonationSession(models.Model):
+    """A global admin acting as a tenant user, through the API (a short-lived token) or the browser."""
+
+    class Channel(models.TextChoices):
+        API = "api", "API"
+        BROWSER = "browser", "Browser"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    impersonator = models.ForeignKey(User, on_delete=models.PROTECT, related_name="impersonations_made")
+    target = models.ForeignKey(User, on_delete=models.PROTECT, related_name="impersonations_received")
+    reason = models.CharField(max_length=500)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    started_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    handoff_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.impersonator} as {self.target}"

@@ -1,6 +1,7 @@
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from apps.accounts.models import Role, User
+from apps.accounts.models import ApiKey, ImpersonationSession, RefreshToken, Role, User
 from apps.tenants.models import Tenant
 
 
@@ -12,3 +13,52 @@ def user_count_by_role(*, tenant: Tenant) -> list[tuple[str, int]]:
         .annotate(n=Count("id"))
     )
     return [(label, counts.get(value, 0)) for value, label in Role.choices if value != Role.GLOBAL_ADMIN]
+
+
+def user_list(
+    *, tenant: Tenant, role: str | None = None, active: bool | None = None, search: str = ""
+) -> QuerySet[User]:
+    users = User.objects.filter(tenant=tenant, deleted_at__isnull=True).select_related("tenant")
+    if role:
+        users = users.filter(role=role)
+    if active is not None:
+        users = users.filter(is_active=active)
+    if search:
+        users = users.filter(
+            Q(email__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search)
+        )
+    return users.order_by("email")
+
+
+def user_get(*, tenant: Tenant, user_id) -> User | None:
+    return user_list(tenant=tenant).filter(pk=user_id).first()
+
+
+def user_get_any(*, user_id) -> User | None:
+    """Across tenants: for global admins only."""
+    return User.objects.select_related("tenant").filter(pk=user_id, deleted_at__isnull=True).first()
+
+
+def session_list(*, user: User) -> list[RefreshToken]:
+    """The user's live API sessions: the newest token of each unrevoked refresh family."""
+    return list(
+        RefreshToken.objects.filter(
+            user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).order_by("-created_at")
+    )
+
+
+def api_key_list(*, tenant: Tenant) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(tenant=tenant).select_related("created_by").order_by("-created_at")
+
+
+def api_key_get(*, tenant: Tenant, key_id) -> ApiKey | None:
+    return api_key_list(tenant=tenant).filter(pk=key_id).first()
+
+
+def impersonation_get_active(*, session_id) -> ImpersonationSession | None:
+    return (
+        ImpersonationSession.objects.select_related("impersonator", "target", "target__tenant")
+        .filter(pk=session_id, ended_at__isnull=True)
+        .first()
+    )

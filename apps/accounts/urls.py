@@ -7,4 +7,13 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "reset/<str:uidb64>/<str:token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("profile/", views.ProfileView.as_view(), name="profile"),
+    path("impersonate/accept/", views.ImpersonationAcceptView.as_view(), name="impersonate_accept"),
+    path("impersonate/stop/", views.ImpersonationStopView.as_view(), name="impersonate_stop"),
 ]

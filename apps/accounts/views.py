@@ -1,13 +1,228 @@
-from django.contrib.auth import views as auth_views
+"""Sign-in, sign-out, password reset, profile and browser impersonation pages."""
 
-from apps.accounts.forms import LoginForm
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views import View
+from django.views.generic import FormView
+
+from apps.accounts.errors import PasswordInvalid, TokenInvalid
+from apps.accounts.forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm, SetPasswordForm
+from apps.accounts.middleware import IMPERSONATION_SESSION_KEY
+from apps.accounts.pages import PermissionRequiredPage
+from apps.accounts.permissions import PUBLIC, Perm
+from apps.accounts.selectors import session_list
+from apps.accounts.services import (
+    auth_logout,
+    impersonation_accept_handoff,
+    impersonation_stop,
+    login_attempt_record,
+    password_reset_confirm,
+    password_reset_request,
+    session_revoke,
+    user_change_password,
+    user_update,
+)
+from apps.accounts.services.sessions import login_tenant_key
+from apps.accounts.services.users import reset_token_user
+from apps.accounts.throttling import login_throttle_check
+from apps.audit.context import Actor, client_ip
+from apps.core.api import base_url
 
 
 class LoginView(auth_views.LoginView):
+    required_permission = PUBLIC
     template_name = "accounts/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        email = request.POST.get("username", "")
+        throttled = login_throttle_check(
+            tenant_key=login_tenant_key(request.tenant), email=email, ip=client_ip(request)
+        )
+        if throttled is not None:
+            form = self.get_form()
+            form.is_bound = False
+            minutes = max(1, round(throttled.retry_after / 60))
+            form.add_error(None, f"Too many failed sign-in attempts. Try again in {minutes} minute(s).")
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(throttled.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
 
-class LogoutView(auth_views.LogoutView):
-    pass
+    def form_valid(self, form):
+        login_attempt_record(
+            tenant=self.request.tenant,
+            email=form.get_user().email,
+            user=form.get_user(),
+            actor=Actor.from_request(self.request),
+            channel="browser",
+        )
+        return super().form_valid(form)
+
+    def form_invalid(self, form):
+        if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
+            login_attempt_record(
+                tenant=self.request.tenant,
+                email=form.data.get("username", ""),
+                user=None,
+                actor=Actor.from_request(self.request),
+                channel="browser",
+            )
+        return super().form_invalid(form)
+
+
+class LogoutView(View):
+    required_permission = PUBLIC
+
+    def post(self, request):
+        if request.user.is_authenticated:
+            impersonation = getattr(request, "impersonation", None)
+            if impersonation is not None:
+                impersonation_stop(session=impersonation, actor=Actor.from_request(request))
+            else:
+                auth_logout(user=request.user, session_id=None, actor=Actor.from_request(request))
+        logout(request)
+        return redirect("accounts:login")
+
+
+class PasswordResetView(FormView):
+    required_permission = PUBLIC
+    template_name = "accounts/password_reset.html"
+    form_class = PasswordResetForm
+
+    def form_valid(self, form):
+        password_reset_request(
+            tenant=self.request.tenant,
+            email=form.cleaned_data["email"],
+            actor=Actor.from_request(self.request),
+            base_url=base_url(self.request),
+        )
+        return render(
+            self.request, "accounts/password_reset_sent.html", {"email": form.cleaned_data["email"]}
+        )
+
+
+class PasswordResetConfirmView(FormView):
+    required_permission = PUBLIC
+    template_name = "accounts/password_reset_confirm.html"
+    form_class = SetPasswordForm
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            user = reset_token_user(uid=kwargs["uidb64"], token=kwargs["token"])
+        except TokenInvalid:
+            user = None
+        self.link_valid = user is not None and user.tenant_id == request.tenant.pk
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(link_valid=self.link_valid, **kwargs)
+
+    def form_valid(self, form):
+        if not self.link_valid:
+            return self.render_to_response(self.get_context_data(form=form))
+        try:
+            password_reset_confirm(
+                uid=self.kwargs["uidb64"],
+                token=self.kwargs["token"],
+                new_password=form.cleaned_data["new_password"],
+                actor=Actor.from_request(self.request),
+            )
+        except PasswordInvalid as exc:
+            form.add_error("new_password", exc.message)
+            return self.form_invalid(form)
+        messages.success(self.request, "Your password is set. Sign in with it now.")
+        return redirect("accounts:login")
+
+
+class ProfileView(PermissionRequiredPage, View):
+    template_name = "accounts/profile.html"
+    required_permission = Perm.ACCOUNT_SELF
+
+    def get(self, request, profile_form=None, password_form=None, status=200):
+        context = {
+            "profile_form": profile_form
+            or ProfileForm(
+                initial={"first_name": request.user.first_name, "last_name": request.user.last_name}
+            ),
+            "password_form": password_form or PasswordChangeForm(),
+            "sessions": session_list(user=request.user),
+        }
+        return render(request, self.template_name, context, status=status)
+
+    def post(self, request):
+        actor = Actor.from_request(request)
+        action = request.POST.get("action")
+        if action == "profile":
+            form = ProfileForm(request.POST)
+            if not form.is_valid():
+                return self.get(request, profile_form=form, status=400)
+            user_update(user=request.user, actor=actor, **form.cleaned_data)
+            messages.success(request, "Your profile is saved.")
+        elif action == "password":
+            form = PasswordChangeForm(request.POST)
+            if not form.is_valid():
+                return self.get(request, password_form=form, status=400)
+            try:
+                user_change_password(user=request.user, actor=actor, **form.cleaned_data)
+            except PasswordInvalid as exc:
+                form.add_error(
+                    "new_password" if exc.code == "password_invalid" else "old_password", exc.message
+                )
+                return self.get(request, password_form=form, status=400)
+            update_session_auth_hash(request, request.user)
+            messages.success(request, "Your password is changed; your API sessions were signed out.")
+        elif action == "revoke_session" and session_revoke(
+            user=request.user, family=request.POST.get("session", ""), actor=actor
+        ):
+            messages.success(request, "The session is revoked.")
+        return redirect("accounts:profile")
+
+
+class ImpersonationAcceptView(View):
+    """The tenant-host end of a browser impersonation started in the admin."""
+
+    required_permission = PUBLIC
+
+    def get(self, request):
+        try:
+            session = impersonation_accept_handoff(ticket=request.GET.get("ticket", ""))
+        except TokenInvalid as exc:
+            return render(
+                request,
+                "errors/error.html",
+                {"title": "Impersonation refused", "message": exc.message, "code": exc.code, "status": 403},
+                status=403,
+            )
+        if session.target.tenant_id != request.tenant.pk:
+            return render(
+                request,
+                "errors/error.html",
+                {
+                    "title": "Impersonation refused",
+                    "status": 403,
+                    "message": "This link is for another workspace.",
+                    "code": "tenant_mismatch",
+                },
+                status=403,
+            )
+        login(request, session.target, backend="apps.accounts.backends.TenantEmailBackend")
+        request.session[IMPERSONATION_SESSION_KEY] = str(session.pk)
+        return HttpResponseRedirect(reverse("dashboard:index"))
+
+
+class ImpersonationStopView(View):
+    required_permission = PUBLIC
+
+    def post(self, request):
+        impersonation = getattr(request, "impersonation", None)
+        if impersonation is not None:
+            impersonation_stop(session=impersonation, actor=Actor.from_request(request))
+        logout(request)
+        return render(request, "accounts/impersonation_stopped.html")

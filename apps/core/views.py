@@ -1,6 +1,7 @@
 from django.shortcuts import render
 from django.views.generic import TemplateView
 
+from apps.accounts.permissions import PUBLIC
 from apps.tenants.selectors import tenant_list
 
 
@@ -8,6 +9,7 @@ class PublicHomeView(TemplateView):
     """The public site's front page: where the workspaces are (for signed-in global admins)."""
 
     template_name = "core/public_home.html"
+    required_permission = PUBLIC
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -1,15 +1,17 @@
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
+from apps.accounts.pages import PermissionRequiredPage
+from apps.accounts.permissions import Perm
 from apps.accounts.selectors import user_count_by_role
 from apps.images.selectors import thumbnail_spec_list
 from apps.storage.selectors import storage_location_list
 
 
-class DashboardView(LoginRequiredMixin, TemplateView):
+class DashboardView(PermissionRequiredPage, TemplateView):
     """The tenant's home: its plan and limits, storage locations, thumbnail sizes and team."""
 
     template_name = "dashboard/index.html"
+    required_permission = Perm.AUTHENTICATED
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

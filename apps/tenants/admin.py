@@ -2,8 +2,9 @@ from django import forms
 from django.contrib import admin
 from django_tenants.utils import get_public_schema_name
 
+from apps.audit.context import Actor
 from apps.tenants.models import Domain, Tenant, TenantStatus, TenantTier
-from apps.tenants.services import tenant_provision, tenant_set_status
+from apps.tenants.services import LIMIT_FIELDS, tenant_provision, tenant_update
 
 
 class TenantCreateForm(forms.ModelForm):
@@ -49,6 +50,9 @@ class TenantAdmin(admin.ModelAdmin):
             "updated_at",
         ]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # tenants are suspended or marked deleted; their schema is never dropped from here
+
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "slug"] if obj else []
 
@@ -57,22 +61,31 @@ class TenantAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            data = form.cleaned_data
+            tenant_update(
+                tenant=obj,
+                actor=Actor.from_request(request),
+                name=data.get("name"),
+                status=data.get("status"),
+                tier=data.get("tier"),
+                limits={field: data[field] for field in LIMIT_FIELDS if field in form.changed_data},
+            )
             return
         # The form has validated the slug; provisioning creates the schema, storage and specs.
         provisioned = tenant_provision(
             name=form.cleaned_data["name"],
             slug=form.cleaned_data["slug"],
             tier=form.cleaned_data.get("tier") or TenantTier.FREE,
+            actor=Actor.from_request(request),
         )
         obj.pk = provisioned.pk
 
     @admin.action(description="Suspend selected tenants")
     def suspend(self, request, queryset):
         for tenant in queryset:
-            tenant_set_status(tenant=tenant, status=TenantStatus.SUSPENDED)
+            tenant_update(tenant=tenant, status=TenantStatus.SUSPENDED, actor=Actor.from_request(request))
 
     @admin.action(description="Activate selected tenants")
     def activate(self, request, queryset):
         for tenant in queryset:
-            tenant_set_status(tenant=tenant, status=TenantStatus.ACTIVE)
+            tenant_update(tenant=tenant, status=TenantStatus.ACTIVE, actor=Actor.from_request(request))

@@ -1,7 +1,9 @@
 """Routes each request to its tenant's schema.
 
-The browser reaches a tenant by host (<slug>.<base domain>). `resolve_tenant` is where the API will
-also route by credential (a token or API key names its tenant), so that one base URL serves all.
+The browser reaches a tenant by host (<slug>.<base domain>). The API also routes by credential: a
+token or API key names its tenant, so one base URL serves every tenant. A credential of one tenant
+presented on another tenant's host is refused (403 tenant_mismatch). Global admins' tokens name no
+tenant; they pick one with the host or the `X-DeepLens-Tenant: <slug>` header.
 """
 
 from django.core.exceptions import DisallowedHost
@@ -24,6 +26,10 @@ class TenantMiddleware(TenantMainMiddleware):
             return self._not_found(request, request.META.get("HTTP_HOST", ""))
 
         tenant = self.resolve_tenant(request, hostname)
+        if request.path.startswith("/api/"):
+            tenant, refusal = self.route_by_credential(request, tenant)
+            if refusal is not None:
+                return refusal
         if tenant is None:
             return self._not_found(request, hostname)
 
@@ -45,6 +51,26 @@ class TenantMiddleware(TenantMainMiddleware):
             .first()
         )
         return domain.tenant if domain else None
+
+    def route_by_credential(self, request, host_tenant: Tenant | None):
+        from apps.accounts.credentials import GLOBAL, credential_tenant_id
+
+        credential_tenant = credential_tenant_id(request)
+        if credential_tenant is None:
+            return host_tenant, None
+        if credential_tenant == GLOBAL:
+            slug = request.headers.get("X-DeepLens-Tenant", "").strip()
+            if not slug:
+                return host_tenant, None
+            chosen = Tenant.objects.exclude(status=TenantStatus.DELETED).filter(slug=slug).first()
+            return chosen, None
+        on_tenant_host = host_tenant is not None and host_tenant.schema_name != get_public_schema_name()
+        if on_tenant_host and str(host_tenant.pk) != credential_tenant:
+            error = TenantUnavailable("This credential belongs to another tenant.", code="tenant_mismatch")
+            return None, error_response(request, error, title="Wrong workspace")
+        if on_tenant_host:
+            return host_tenant, None
+        return Tenant.objects.exclude(status=TenantStatus.DELETED).filter(pk=credential_tenant).first(), None
 
     @staticmethod
     def _not_found(request, hostname: str):

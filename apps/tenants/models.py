@@ -1,4 +1,5 @@
 import re
+import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -60,6 +61,7 @@ def schema_name_for_slug(slug: str) -> str:
 class Tenant(TenantMixin):
     """An organisation. Its data lives in its own PostgreSQL schema (`schema_name`)."""
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     slug = models.CharField(max_length=63, unique=True, validators=[validate_tenant_slug])
     status = models.CharField(max_length=20, choices=TenantStatus.choices, default=TenantStatus.PENDING_SETUP)

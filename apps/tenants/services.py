@@ -7,6 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_tenants.utils import get_public_schema_name, tenant_context
 
+from apps.audit.context import Actor
+from apps.audit.models import AuditAction
+from apps.audit.services import audit_record
+from apps.core.errors import InvalidInput
 from apps.images.services import thumbnail_specs_create_defaults
 from apps.storage.services import storage_location_create_default
 from apps.tenants.errors import TenantExists, TenantSlugInvalid
@@ -40,7 +44,9 @@ def tenant_ensure_public() -> Tenant:
     return public
 
 
-def tenant_provision(*, name: str, slug: str, tier: str = TenantTier.FREE, domain: str = "") -> Tenant:
+def tenant_provision(
+    *, name: str, slug: str, tier: str = TenantTier.FREE, domain: str = "", actor: Actor | None = None
+) -> Tenant:
     """Create a tenant: its row and domain, its schema with every tenant migration, its default
     storage location and thumbnail specs. It stays `pending_setup` until all of that is done, so a
     run that dies half-way is finished by calling this again with the same slug.
@@ -59,8 +65,16 @@ def tenant_provision(*, name: str, slug: str, tier: str = TenantTier.FREE, domai
     with tenant_context(tenant):
         storage_location_create_default()
         thumbnail_specs_create_defaults()
-    tenant.status = TenantStatus.ACTIVE
-    tenant.save(update_fields=["status", "updated_at"])
+    with transaction.atomic():
+        tenant.status = TenantStatus.ACTIVE
+        tenant.save(update_fields=["status", "updated_at"])
+        audit_record(
+            actor=actor or Actor.system(),
+            action=AuditAction.TENANT_CREATED,
+            tenant=tenant,
+            target=tenant,
+            details={"slug": tenant.slug, "tier": tenant.tier},
+        )
     logger.info("Provisioned tenant %s (schema %s)", tenant.slug, tenant.schema_name)
     return tenant
 
@@ -91,10 +105,82 @@ def _tenant_create_row(*, name: str, slug: str, tier: str, domain: str) -> Tenan
     return tenant
 
 
-def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
-    if status not in TenantStatus.values:
-        raise TenantSlugInvalid(f"Unknown status {status!r}.", code="tenant_status_invalid")
-    tenant.status = status
-    tenant.full_clean()
-    tenant.save(update_fields=["status", "updated_at"])
+LIMIT_FIELDS = ("max_storage_bytes", "max_users", "max_api_calls_per_day")
+STATUS_ACTIONS = {
+    TenantStatus.SUSPENDED: AuditAction.TENANT_SUSPENDED,
+    TenantStatus.ACTIVE: AuditAction.TENANT_ACTIVATED,
+}
+
+
+@transaction.atomic
+def tenant_update(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    name: str | None = None,
+    status: str | None = None,
+    tier: str | None = None,
+    limits: dict[str, int] | None = None,
+) -> Tenant:
+    """Change a tenant's name, status, tier or limits. A new tier applies its default limits unless
+    limits are given too."""
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    changed: dict[str, tuple] = {}
+    if status is not None and status != tenant.status:
+        if status not in TenantStatus.values or status == TenantStatus.PENDING_SETUP:
+            raise InvalidInput(f"A tenant cannot be set to {status!r}.", code="tenant_status_invalid")
+        changed["status"] = (tenant.status, status)
+        tenant.status = status
+        audit_record(
+            actor=actor,
+            action=STATUS_ACTIONS.get(status, AuditAction.TENANT_UPDATED),
+            tenant=tenant,
+            target=tenant,
+            details={"status": list(changed["status"])},
+        )
+    if name is not None and name.strip() and name.strip() != tenant.name:
+        changed["name"] = (tenant.name, name.strip())
+        tenant.name = name.strip()
+    new_limits = {}
+    if tier is not None and tier != tenant.tier:
+        if tier not in TenantTier.values:
+            raise InvalidInput(f"Unknown tier {tier!r}.", code="tenant_tier_invalid")
+        changed["tier"] = (tenant.tier, tier)
+        tenant.tier = tier
+        new_limits.update(TIER_LIMITS[TenantTier(tier)])
+    for field, value in (limits or {}).items():
+        if field not in LIMIT_FIELDS:
+            raise InvalidInput(f"Unknown limit {field!r}.", code="limit_invalid", extra={"limits": [field]})
+        if value is None:
+            value = TIER_LIMITS[TenantTier(tenant.tier)][field]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InvalidInput(
+                f"{field} must be a whole number of at least 0.",
+                code="limit_invalid",
+                extra={"limits": {field: ["Must be a whole number of at least 0."]}},
+            )
+        new_limits[field] = value
+    limit_changes = {f: (getattr(tenant, f), v) for f, v in new_limits.items() if getattr(tenant, f) != v}
+    for field, (_old, value) in limit_changes.items():
+        setattr(tenant, field, value)
+    if limit_changes:
+        audit_record(
+            actor=actor,
+            action=AuditAction.TENANT_LIMITS_CHANGED,
+            tenant=tenant,
+            target=tenant,
+            details={f: list(change) for f, change in limit_changes.items()},
+        )
+    if "name" in changed or "tier" in changed:
+        audit_record(
+            actor=actor,
+            action=AuditAction.TENANT_UPDATED,
+            tenant=tenant,
+            target=tenant,
+            details={f: list(changed[f]) for f in ("name", "tier") if f in changed},
+        )
+    fields = [*changed, *limit_changes]
+    if fields:
+        tenant.full_clean()
+        tenant.save(update_fields=[*fields, "updated_at"])
     return tenant

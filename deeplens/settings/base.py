@@ -1,5 +1,7 @@
 """Settings shared by every environment. Everything comes from the environment (see .env.example)."""
 
+from datetime import timedelta
+
 import dj_database_url
 
 from deeplens.settings.env import (
@@ -12,7 +14,7 @@ from deeplens.settings.env import (
     service_url,
 )
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-secret-key-never-use-in-production")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 # Tenants are served at <slug>.<DEEPLENS_BASE_DOMAIN>; the public site (admin, auth API) at the base domain.
@@ -30,6 +32,7 @@ SHARED_APPS = [
     "apps.core",
     "apps.tenants",
     "apps.accounts",
+    "apps.audit",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -87,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "apps.accounts.middleware.TenantMembershipMiddleware",
+    "apps.accounts.middleware.ImpersonationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -163,13 +167,54 @@ WHITENOISE_AUTOREFRESH = DEBUG
 DEEPLENS_MEDIA_ROOT = data_dir() / "media"
 
 REST_FRAMEWORK = {
+    # Bearer first: its WWW-Authenticate header makes a missing credential a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "apps.accounts.authentication.BearerTokenAuthentication",
+        "apps.accounts.authentication.ApiKeyAuthentication",
+        "apps.accounts.authentication.CsrfSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Every view declares `required_permission`; a view that declares none is refused (fail closed).
+    "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.api_permissions.HasPermission"],
     "EXCEPTION_HANDLER": "apps.core.exception_handler.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# Tokens: access 15 minutes, refresh 7 days (rotated on every use; reuse revokes the family).
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("DEEPLENS_ACCESS_TOKEN_MINUTES", 15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("DEEPLENS_REFRESH_TOKEN_DAYS", 7)),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": SECRET_KEY,
+    "ISSUER": "deeplens",
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
+DEEPLENS_IMPERSONATION_MINUTES = env_int("DEEPLENS_IMPERSONATION_MINUTES", 30)
+DEEPLENS_LOGIN_MAX_FAILURES = env_int("DEEPLENS_LOGIN_MAX_FAILURES", 5)
+DEEPLENS_LOGIN_MAX_FAILURES_PER_IP = env_int("DEEPLENS_LOGIN_MAX_FAILURES_PER_IP", 50)
+DEEPLENS_LOGIN_FAILURE_WINDOW_SECONDS = env_int("DEEPLENS_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+
+# Mail (password resets, invitations). Locally each message is a file under var/mail.
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = str(data_dir() / "mail")
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEEPLENS_FROM_EMAIL", "DeepLens <no-reply@deeplens.local>")
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 
 # Celery: Redis is the broker and the result store. Queues and routes live in celery_app.py.
 CELERY_BROKER_URL = REDIS_URL

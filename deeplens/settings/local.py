@@ -6,7 +6,6 @@ from deeplens.settings.base import *  # noqa: F403
 from deeplens.settings.env import env_bool
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 if not DATABASES:  # noqa: F405
     raise ImproperlyConfigured(

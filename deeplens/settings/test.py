@@ -31,7 +31,8 @@ os.environ.setdefault("DEEPLENS_DATA_DIR", tempfile.mkdtemp(prefix="deeplens-tes
 from deeplens.settings.base import *  # noqa: F403
 
 DEBUG = False
-SECRET_KEY = "test-only-secret-key"
+SECRET_KEY = "test-only-secret-key-long-enough-for-hs256"
+SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": SECRET_KEY}  # noqa: F405
 # Hashing cost is not what the tests measure; Argon2 itself is covered by the identity tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,8 +1,9 @@
 import pytest
 from django.test import Client
 
+from apps.audit.context import Actor
 from apps.tenants.models import Tenant, TenantStatus
-from apps.tenants.services import tenant_set_status
+from apps.tenants.services import tenant_update
 
 
 def test_unknown_host_gets_a_clear_404_page(db):
@@ -43,7 +44,7 @@ def test_a_tenant_host_routes_to_its_schema(alpha_client):
 
 @pytest.mark.parametrize("path", ["/", "/accounts/login/", "/api/v1/anything"])
 def test_a_suspended_tenant_is_refused_on_every_request(alpha, alpha_client, path):
-    tenant_set_status(tenant=alpha, status=TenantStatus.SUSPENDED)
+    tenant_update(tenant=alpha, status=TenantStatus.SUSPENDED, actor=Actor.system())
 
     response = alpha_client.get(path, HTTP_ACCEPT="application/json")
 
@@ -53,7 +54,7 @@ def test_a_suspended_tenant_is_refused_on_every_request(alpha, alpha_client, pat
 
 
 def test_a_suspended_tenant_gets_a_page_in_the_browser(alpha, alpha_client):
-    tenant_set_status(tenant=alpha, status=TenantStatus.SUSPENDED)
+    tenant_update(tenant=alpha, status=TenantStatus.SUSPENDED, actor=Actor.system())
 
     response = alpha_client.get("/", HTTP_ACCEPT="text/html")
 
@@ -62,7 +63,7 @@ def test_a_suspended_tenant_gets_a_page_in_the_browser(alpha, alpha_client):
 
 
 def test_a_tenant_still_being_set_up_is_refused(alpha, alpha_client):
-    tenant_set_status(tenant=alpha, status=TenantStatus.PENDING_SETUP)
+    Tenant.objects.filter(pk=alpha.pk).update(status=TenantStatus.PENDING_SETUP)
 
     response = alpha_client.get("/api/v1/x")
 
@@ -71,7 +72,7 @@ def test_a_tenant_still_being_set_up_is_refused(alpha, alpha_client):
 
 
 def test_a_deleted_tenant_is_not_found(alpha, alpha_client):
-    tenant_set_status(tenant=alpha, status=TenantStatus.DELETED)
+    tenant_update(tenant=alpha, status=TenantStatus.DELETED, actor=Actor.system())
 
     response = alpha_client.get("/")
 
@@ -79,7 +80,7 @@ def test_a_deleted_tenant_is_not_found(alpha, alpha_client):
 
 
 def test_reactivating_a_tenant_lets_requests_through_again(alpha, alpha_client):
-    tenant_set_status(tenant=alpha, status=TenantStatus.SUSPENDED)
-    tenant_set_status(tenant=Tenant.objects.get(pk=alpha.pk), status=TenantStatus.ACTIVE)
+    tenant_update(tenant=alpha, status=TenantStatus.SUSPENDED, actor=Actor.system())
+    tenant_update(tenant=Tenant.objects.get(pk=alpha.pk), status=TenantStatus.ACTIVE, actor=Actor.system())
 
     assert alpha_client.get("/accounts/login/").status_code == 200

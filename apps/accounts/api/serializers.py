@@ -1,0 +1,26 @@
+"""Output shapes shared by several account endpoints."""
+
+from rest_framework import serializers
+
+from apps.accounts.models import User
+
+
+class UserOutput(serializers.ModelSerializer):
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "role",
+            "tenant",
+            "is_active",
+            "email_confirmed",
+            "last_login",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields

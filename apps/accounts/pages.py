@@ -1,0 +1,24 @@
+"""Shared pieces of the server-rendered pages: the permission each page declares."""
+
+from django.contrib.auth.mixins import AccessMixin
+
+from apps.accounts.permissions import PUBLIC, role_permissions
+
+
+class PermissionRequiredPage(AccessMixin):
+    """Like the API: a page declares `required_permission`; anonymous users go to sign-in, users
+    without the permission get a 403 page."""
+
+    required_permission: str | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        if self.required_permission == PUBLIC:
+            return super().dispatch(request, *args, **kwargs)
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if self.required_permission is None or self.required_permission not in role_permissions(
+            request.user.role
+        ):
+            self.raise_exception = True
+            return self.handle_no_permission()
+        return super().dispatch(request, *args, **kwargs)

@@ -1,0 +1,189 @@
+"""Sign-in over the API: login, refresh-token rotation with reuse detection, logout, sessions."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.errors import InvalidCredentials, TokenInvalid, TokenReused, TokenRevoked, TooManyAttempts
+from apps.accounts.models import RefreshToken, User
+from apps.accounts.throttling import login_failure_record, login_failures_clear, login_throttle_check
+from apps.accounts.tokens import access_token_for, parse_refresh, refresh_token_for, token_hash
+from apps.audit.context import Actor
+from apps.audit.models import AuditAction
+from apps.audit.services import audit_record
+from apps.tenants.errors import TenantUnavailable
+from apps.tenants.models import Tenant, TenantStatus
+
+INVALID_CREDENTIALS = "The tenant, email and password do not match an account."
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User
+    access: str
+    refresh: str
+
+
+def login_tenant_key(tenant: Tenant | None) -> str:
+    return str(tenant.pk) if tenant else "global"
+
+
+def login_attempt_record(
+    *, tenant: Tenant | None, email: str, user: User | None, actor: Actor, channel: str
+) -> None:
+    """Audit a sign-in attempt and keep the failure counters that throttle guessing."""
+    if user is None:
+        login_failure_record(tenant_key=login_tenant_key(tenant), email=email, ip=actor.ip_address)
+        audit_record(
+            actor=actor,
+            action=AuditAction.LOGIN_FAILED,
+            tenant=tenant,
+            details={"email": email.lower()[:254], "channel": channel},
+        )
+        return
+    login_failures_clear(tenant_key=login_tenant_key(tenant), email=email)
+    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    audit_record(
+        actor=Actor(user=user, ip_address=actor.ip_address, user_agent=actor.user_agent),
+        action=AuditAction.LOGIN_SUCCEEDED,
+        tenant=user.tenant,
+        target=user,
+        details={"channel": channel},
+    )
+
+
+def login_throttle_raise(*, tenant: Tenant | None, email: str, actor: Actor) -> None:
+    throttled = login_throttle_check(tenant_key=login_tenant_key(tenant), email=email, ip=actor.ip_address)
+    if throttled is not None:
+        raise TooManyAttempts(
+            "Too many failed sign-in attempts. Try again later.", extra={"retry_after": throttled.retry_after}
+        )
+
+
+def auth_login(*, tenant_slug: str | None, email: str, password: str, actor: Actor) -> LoginResult:
+    tenant = None
+    if tenant_slug:
+        tenant = Tenant.objects.exclude(status=TenantStatus.DELETED).filter(slug=tenant_slug).first()
+    login_throttle_raise(tenant=tenant, email=email, actor=actor)
+    user = None
+    if tenant is not None or not tenant_slug:
+        user = authenticate(None, email=email, password=password, tenant=tenant)
+        if user is not None and not tenant_slug and not user.is_global_admin:
+            user = None
+    login_attempt_record(tenant=tenant, email=email, user=user, actor=actor, channel="api")
+    if user is None:
+        raise InvalidCredentials(INVALID_CREDENTIALS)
+    if user.tenant is not None and user.tenant.status != TenantStatus.ACTIVE:
+        raise TenantUnavailable(f"The workspace {user.tenant.name!r} is not active.", code="tenant_suspended")
+    access, refresh, _row = _session_start(user=user, actor=actor)
+    return LoginResult(user=user, access=access, refresh=refresh)
+
+
+def _session_start(
+    *, user: User, actor: Actor, family: uuid.UUID | None = None
+) -> tuple[str, str, RefreshToken]:
+    family = family or uuid.uuid4()
+    refresh = refresh_token_for(user=user, family=family)
+    raw_refresh = str(refresh)
+    row = RefreshToken.objects.create(
+        id=uuid.UUID(refresh["jti"]),
+        user=user,
+        family=family,
+        token_hash=token_hash(raw_refresh),
+        expires_at=datetime.fromtimestamp(refresh["exp"], tz=UTC),
+        ip_address=actor.ip_address,
+        user_agent=actor.user_agent,
+    )
+    return str(access_token_for(user=user, session_id=family)), raw_refresh, row
+
+
+def auth_refresh(*, raw_refresh: str, actor: Actor) -> tuple[str, str]:
+    """Rotate: the presented token is spent and a new pair is issued in the same family. A spent
+    token presented again means it was stolen or replayed: the whole family is revoked."""
+    token = parse_refresh(raw_refresh)
+    with transaction.atomic():
+        row = (
+            RefreshToken.objects.select_for_update(of=("self",))
+            .select_related("user", "user__tenant")
+            .filter(id=token["jti"])
+            .first()
+        )
+        if row is None or row.token_hash != token_hash(raw_refresh):
+            raise TokenInvalid("The refresh token is not recognised.")
+        reused = row.revoked_at is not None and row.revoked_reason == RefreshToken.RevokedReason.ROTATED
+        if row.revoked_at is None:
+            user = row.user
+            if not user.is_active or user.deleted_at is not None:
+                raise TokenRevoked("This account is deactivated.")
+            if user.tenant is not None and user.tenant.status != TenantStatus.ACTIVE:
+                raise TenantUnavailable("The workspace is not active.", code="tenant_suspended")
+            access, new_raw, new_row = _session_start(user=user, actor=actor, family=row.family)
+            row.revoked_at = timezone.now()
+            row.revoked_reason = RefreshToken.RevokedReason.ROTATED
+            row.last_used_at = row.revoked_at
+            row.replaced_by = new_row
+            row.save(update_fields=["revoked_at", "revoked_reason", "last_used_at", "replaced_by"])
+            return access, new_raw
+    if reused:
+        _family_revoke_for_reuse(row=row, actor=actor)
+        raise TokenReused("This refresh token was already used; every session of its family is now revoked.")
+    raise TokenRevoked("This session has been revoked.")
+
+
+@transaction.atomic
+def _family_revoke_for_reuse(*, row: RefreshToken, actor: Actor) -> None:
+    revoked = RefreshToken.objects.filter(family=row.family, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason=RefreshToken.RevokedReason.REUSE_DETECTED
+    )
+    audit_record(
+        actor=Actor(user=row.user, ip_address=actor.ip_address, user_agent=actor.user_agent),
+        action=AuditAction.REFRESH_REUSED,
+        tenant=row.user.tenant,
+        target=row.user,
+        details={"family": str(row.family), "sessions_revoked": revoked},
+    )
+
+
+@transaction.atomic
+def auth_logout(*, user: User, session_id: str | None, actor: Actor) -> int:
+    """End the session the access token belongs to (its whole refresh family)."""
+    revoked = 0
+    if session_id:
+        revoked = RefreshToken.objects.filter(user=user, family=session_id, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_reason=RefreshToken.RevokedReason.LOGOUT
+        )
+    audit_record(
+        actor=actor,
+        action=AuditAction.LOGOUT,
+        tenant=user.tenant,
+        target=user,
+        details={"session": session_id or ""},
+    )
+    return revoked
+
+
+@transaction.atomic
+def session_revoke(*, user: User, family: uuid.UUID, actor: Actor) -> bool:
+    revoked = RefreshToken.objects.filter(user=user, family=family, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason=RefreshToken.RevokedReason.REVOKED_BY_USER
+    )
+    if revoked:
+        audit_record(
+            actor=actor,
+            action=AuditAction.SESSION_REVOKED,
+            tenant=user.tenant,
+            target=user,
+            details={"session": str(family)},
+        )
+    return bool(revoked)
+
+
+def sessions_revoke_all(*, user: User, reason: str, except_family: str | None = None) -> int:
+    sessions = RefreshToken.objects.filter(user=user, revoked_at__isnull=True)
+    if except_family:
+        sessions = sessions.exclude(family=except_family)
+    return sessions.update(revoked_at=timezone.now(), revoked_reason=reason)

@@ -1,0 +1,79 @@
+from django.conf import settings
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    LOGIN_SUCCEEDED = "auth.login_succeeded", "Signed in"
+    LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
+    LOGOUT = "auth.logout", "Signed out"
+    REFRESH_REUSED = "auth.refresh_token_reused", "Refresh token reused"
+    SESSION_REVOKED = "auth.session_revoked", "Session revoked"
+    PASSWORD_CHANGED = "auth.password_changed", "Password changed"
+    PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", "Password reset requested"
+    PASSWORD_RESET = "auth.password_reset", "Password reset"
+    USER_CREATED = "user.created", "User created"
+    USER_UPDATED = "user.updated", "User updated"
+    USER_ROLE_CHANGED = "user.role_changed", "Role changed"
+    USER_DEACTIVATED = "user.deactivated", "User deactivated"
+    USER_REACTIVATED = "user.reactivated", "User reactivated"
+    USER_DELETED = "user.deleted", "User deleted"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    IMPERSONATION_STARTED = "impersonation.started", "Impersonation started"
+    IMPERSONATION_STOPPED = "impersonation.stopped", "Impersonation stopped"
+    TENANT_CREATED = "tenant.created", "Tenant created"
+    TENANT_UPDATED = "tenant.updated", "Tenant updated"
+    TENANT_SUSPENDED = "tenant.suspended", "Tenant suspended"
+    TENANT_ACTIVATED = "tenant.activated", "Tenant activated"
+    TENANT_LIMITS_CHANGED = "tenant.limits_changed", "Tenant limits changed"
+    STORAGE_CHANGED = "storage.changed", "Storage settings changed"
+    IMAGE_DELETED = "image.deleted", "Image deleted"
+    IMAGE_RESTORED = "image.restored", "Image restored"
+    IMAGE_PURGED = "image.purged", "Image purged"
+    DUPLICATES_RESOLVED = "duplicates.resolved", "Duplicates resolved"
+
+
+class AuditEvent(models.Model):
+    """Append-only: a database trigger refuses UPDATE and DELETE on this table."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_email = models.CharField(max_length=254, blank=True)
+    actor_api_key = models.CharField(max_length=16, blank=True, help_text="prefix of the API key used")
+    impersonator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    impersonator_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=64, choices=AuditAction.choices, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor_email or 'system'}"
