@@ -15,8 +15,10 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from apps.accounts.models import Role
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_ensure_public, tenant_provision
+from tests.factories import GlobalAdminFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT_SLUGS = ("alpha", "beta")
@@ -130,3 +132,15 @@ def celery_worker(django_db_setup, django_db_blocker, redis_url):
     process.terminate()
     process.wait(timeout=30)
     log.close()
+
+
+@pytest.fixture
+def users(alpha, beta):
+    """One user of each role in alpha, a member of beta and a global admin."""
+    made = {
+        role: UserFactory(tenant=alpha, role=role, email=f"{role}@alpha.test")
+        for role in (Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER)
+    }
+    made["beta_member"] = UserFactory(tenant=beta, role=Role.MEMBER, email="member@beta.test")
+    made["global"] = GlobalAdminFactory(email="root@deeplens.test")
+    return made

@@ -46,11 +46,12 @@ class LoginView(auth_views.LoginView):
             tenant_key=login_tenant_key(request.tenant), email=email, ip=client_ip(request)
         )
         if throttled is not None:
-            form = self.get_form()
-            form.is_bound = False
             minutes = max(1, round(throttled.retry_after / 60))
-            form.add_error(None, f"Too many failed sign-in attempts. Try again in {minutes} minute(s).")
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            message = f"Too many failed sign-in attempts. Try again in {minutes} minute(s)."
+            form = self.form_class(request=request, initial={"username": email})
+            response = self.render_to_response(
+                self.get_context_data(form=form, throttle_message=message), status=429
+            )
             response["Retry-After"] = str(throttled.retry_after)
             return response
         return super().post(request, *args, **kwargs)

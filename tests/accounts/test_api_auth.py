@@ -10,8 +10,8 @@ from apps.accounts.models import RefreshToken, Role
 from apps.accounts.tokens import access_token_for
 from apps.audit.models import AuditAction, AuditEvent
 from apps.tenants.models import Tenant, TenantStatus
-from tests.accounts.conftest import PASSWORD, Api, as_user, host
-from tests.factories import UserFactory
+from tests.api import Api, as_user, host
+from tests.factories import PASSWORD, UserFactory
 
 
 def login(tenant, email, password=PASSWORD, **extra):

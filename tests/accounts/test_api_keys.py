@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiKey, Role, User
 from apps.audit.models import AuditAction, AuditEvent
-from tests.accounts.conftest import Api, as_user, host
+from tests.api import Api, as_user, host
 
 
 def create_key(api, **body):

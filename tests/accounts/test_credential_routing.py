@@ -1,7 +1,7 @@
 """One base URL for the API: the credential picks the tenant, and never another tenant's data."""
 
 from apps.accounts.models import Role
-from tests.accounts.conftest import Api, api_key_for, bearer_for, host
+from tests.api import Api, api_key_for, bearer_for, host
 
 
 def emails(response) -> set[str]:

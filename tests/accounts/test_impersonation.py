@@ -6,7 +6,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.models import ImpersonationSession, RefreshToken, Role
 from apps.audit.models import AuditAction, AuditEvent
-from tests.accounts.conftest import Api, as_user, bearer_for, host
+from tests.api import Api, as_user, bearer_for, host
 from tests.conftest import tenant_client
 from tests.factories import PASSWORD, GlobalAdminFactory
 

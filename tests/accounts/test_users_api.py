@@ -4,7 +4,7 @@ from django.core import mail
 from apps.accounts.models import RefreshToken, Role, User
 from apps.audit.models import AuditAction, AuditEvent
 from apps.tenants.models import Tenant
-from tests.accounts.conftest import Api, as_user, bearer_for, host
+from tests.api import Api, as_user, bearer_for, host
 
 
 def test_an_admin_invites_a_user_by_email(users, alpha, django_capture_on_commit_callbacks):

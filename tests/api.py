@@ -1,15 +1,13 @@
-import json
-import uuid
+"""Helpers for API tests: a JSON client per host and credentials minted like login mints them."""
 
-import pytest
+import json
+
 from django.conf import settings
 from django.test import Client
 
-from apps.accounts.models import Role
 from apps.accounts.services import api_key_create
 from apps.accounts.services.sessions import _session_start
 from apps.audit.context import Actor
-from tests.factories import PASSWORD, GlobalAdminFactory, UserFactory
 
 
 class Api:
@@ -59,25 +57,5 @@ def api_key_for(*, tenant, creator, scopes) -> str:
     return f"Api-Key {raw}"
 
 
-@pytest.fixture
-def users(alpha, beta):
-    """One user of each role in alpha, a member of beta and a global admin."""
-    made = {
-        role: UserFactory(tenant=alpha, role=role, email=f"{role}@alpha.test")
-        for role in (Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER)
-    }
-    made["beta_member"] = UserFactory(tenant=beta, role=Role.MEMBER, email="member@beta.test")
-    made["global"] = GlobalAdminFactory(email="root@deeplens.test")
-    return made
-
-
-@pytest.fixture
-def anon(alpha):
-    return Api(host(alpha))
-
-
 def as_user(user, tenant=None) -> Api:
     return Api(host(tenant if tenant is not None else user.tenant), bearer_for(user))
-
-
-__all__ = ["PASSWORD", "Api", "api_key_for", "as_user", "bearer_for", "host", "uuid"]
