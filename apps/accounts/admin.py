@@ -11,19 +11,9 @@ from apps.accounts.models import ApiKey, ImpersonationSession, RefreshToken, Use
 from apps.accounts.services import api_key_revoke, impersonation_handoff_token, impersonation_start
 from apps.accounts.services.users import user_admin_save
 from apps.audit.context import Actor
+from apps.core.admin import ReadOnlyAdmin
 from apps.core.api import base_url
 from apps.core.errors import ApplicationError
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(User)
