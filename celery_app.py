@@ -44,6 +44,9 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     broker_transport_options={"visibility_timeout": 3600, "socket_timeout": 5, "socket_connect_timeout": 5},
     task_tenant_cache_seconds=30,
+    beat_schedule={
+        "purge-trash": {"task": "maintenance.purge_trash", "schedule": 3600.0},
+    },
 )
 app.autodiscover_tasks()
 

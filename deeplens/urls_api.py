@@ -5,6 +5,7 @@ from django.urls import path
 
 from apps.accounts.api import api_keys, auth, impersonation, users
 from apps.audit import api as audit_api
+from apps.images.api import images, thumbnails, upload
 from apps.tenants import api as tenants_api
 
 auth_patterns = [
@@ -32,6 +33,52 @@ admin_patterns = [
     path("audit-events/export", audit_api.AuditEventExportApi.as_view(), name="audit-events-export"),
 ]
 
+image_patterns = [
+    path("images", images.ImageListApi.as_view(), name="images"),
+    path("images/search", images.ImageListApi.as_view(), name="images-search"),
+    path("images/upload", upload.ImageUploadApi.as_view(), name="images-upload"),
+    path("images/batch", upload.ImageBatchUploadApi.as_view(), name="images-batch"),
+    path("images/url", upload.ImageUrlUploadApi.as_view(), name="images-url"),
+    path("images/bulk", images.ImageBulkApi.as_view(), name="images-bulk"),
+    path("images/failed", images.ImageFailedListApi.as_view(), name="images-failed"),
+    path("images/deleted", images.ImageDeletedListApi.as_view(), name="images-deleted"),
+    path("images/restore-batch", images.ImageRestoreBatchApi.as_view(), name="images-restore-batch"),
+    path(
+        "images/thumbnails/batch-regenerate",
+        thumbnails.ThumbnailBatchRegenerateApi.as_view(),
+        name="images-thumbnails-batch-regenerate",
+    ),
+    path("images/<uuid:image_id>", images.ImageDetailApi.as_view(), name="image"),
+    path("images/<uuid:image_id>/status", images.ImageStatusApi.as_view(), name="image-status"),
+    path("images/<uuid:image_id>/metadata", images.ImageMetadataApi.as_view(), name="image-metadata"),
+    path("images/<uuid:image_id>/download", images.ImageDownloadApi.as_view(), name="image-download"),
+    path("images/<uuid:image_id>/retry", images.ImageRetryApi.as_view(), name="image-retry"),
+    path("images/<uuid:image_id>/restore", images.ImageRestoreApi.as_view(), name="image-restore"),
+    path("images/<uuid:image_id>/thumbnail", thumbnails.ThumbnailApi.as_view(), name="image-thumbnail"),
+    path("images/<uuid:image_id>/thumbnails", thumbnails.ThumbnailListApi.as_view(), name="image-thumbnails"),
+    path(
+        "images/<uuid:image_id>/thumbnails/generate",
+        thumbnails.ThumbnailGenerateApi.as_view(),
+        name="image-thumbnails-generate",
+    ),
+    path(
+        "images/<uuid:image_id>/thumbnails/<slug:spec>",
+        thumbnails.ThumbnailDeleteApi.as_view(),
+        name="image-thumbnail-delete",
+    ),
+    path(
+        "tenants/<uuid:tenant_id>/thumbnail-config",
+        thumbnails.ThumbnailConfigApi.as_view(),
+        name="thumbnail-config",
+    ),
+    path(
+        "tenants/<uuid:tenant_id>/thumbnail-config/apply",
+        thumbnails.ThumbnailConfigApplyApi.as_view(),
+        name="thumbnail-config-apply",
+    ),
+    path("jobs/<uuid:job_id>", thumbnails.JobApi.as_view(), name="job"),
+]
+
 tenant_patterns = [
     path("users", users.UserListApi.as_view(), name="users"),
     path("users/<uuid:user_id>", users.UserDetailApi.as_view(), name="user"),
@@ -40,4 +87,4 @@ tenant_patterns = [
 ]
 
 public_api_patterns = auth_patterns + admin_patterns
-tenant_api_patterns = auth_patterns + admin_patterns + tenant_patterns
+tenant_api_patterns = auth_patterns + admin_patterns + tenant_patterns + image_patterns

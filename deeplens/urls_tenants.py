@@ -7,6 +7,7 @@ from deeplens.urls_api import tenant_api_patterns
 urlpatterns = [
     path("", include("apps.dashboard.urls")),
     path("accounts/", include("apps.accounts.urls")),
+    path("images/", include("apps.images.urls")),
     path("settings/", include("apps.accounts.settings_urls")),
     path("api/v1/", include((tenant_api_patterns, "api"))),
 ]

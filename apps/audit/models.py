@@ -27,6 +27,8 @@ class AuditAction(models.TextChoices):
     TENANT_ACTIVATED = "tenant.activated", "Tenant activated"
     TENANT_LIMITS_CHANGED = "tenant.limits_changed", "Tenant limits changed"
     STORAGE_CHANGED = "storage.changed", "Storage settings changed"
+    THUMBNAILS_CHANGED = "thumbnails.config_changed", "Thumbnail sizes changed"
+    IMAGE_SETTINGS_CHANGED = "images.settings_changed", "Image settings changed"
     IMAGE_DELETED = "image.deleted", "Image deleted"
     IMAGE_RESTORED = "image.restored", "Image restored"
     IMAGE_PURGED = "image.purged", "Image purged"

@@ -1,5 +1,11 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 
 class ThumbnailFormat(models.TextChoices):
@@ -28,3 +34,165 @@ class ThumbnailSpec(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.max_width}x{self.max_height} {self.format})"
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the spec does, so cached thumbnails of an older spec are never served."""
+        return f"{self.max_width}x{self.max_height}-{self.format}-q{self.quality}"
+
+
+class ImageSettings(models.Model):
+    """The tenant's image policy (one row per tenant schema)."""
+
+    keep_gps = models.BooleanField(default=True, help_text="Keep GPS coordinates from EXIF.")
+    retention_days = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Days a deleted image stays in the trash before it is purged.",
+    )
+    max_upload_bytes = models.BigIntegerField(default=100 * 1024 * 1024, validators=[MinValueValidator(1024)])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "image settings"
+
+    def __str__(self) -> str:
+        return "Image settings"
+
+
+class ImageFormat(models.TextChoices):
+    JPEG = "jpeg", "JPEG"
+    PNG = "png", "PNG"
+    WEBP = "webp", "WebP"
+    TIFF = "tiff", "TIFF"
+    BMP = "bmp", "BMP"
+    GIF = "gif", "GIF"
+    HEIC = "heic", "HEIC"
+
+
+class ImageStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Stage(models.TextChoices):
+    UPLOAD = "upload", "Upload"
+    DECODE = "decode", "Decode"
+    THUMBNAILS = "thumbnails", "Thumbnails"
+    HASHES = "hashes", "Perceptual hashes"
+
+
+class Image(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    original_filename = models.CharField(max_length=255)
+    format = models.CharField(max_length=10, choices=ImageFormat.choices)
+    content_type = models.CharField(max_length=100)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    # 64-bit perceptual hashes as signed integers (the same bits as the unsigned hex form).
+    phash = models.BigIntegerField(null=True, blank=True)
+    dhash = models.BigIntegerField(null=True, blank=True)
+    whash = models.BigIntegerField(null=True, blank=True)
+    storage_location = models.ForeignKey(
+        "storage.StorageLocation", on_delete=models.PROTECT, related_name="images"
+    )
+    storage_key = models.CharField(max_length=500)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_url = models.URLField(max_length=2000, blank=True)
+    status = models.CharField(
+        max_length=12, choices=ImageStatus.choices, default=ImageStatus.PENDING, db_index=True
+    )
+    failed_stage = models.CharField(max_length=12, choices=Stage.choices, blank=True)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Not auto_now_add: the original's key is built from the same instant before the row is saved.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    decoded_at = models.DateTimeField(null=True, blank=True)
+    thumbnails_at = models.DateTimeField(null=True, blank=True)
+    hashed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    exif = models.JSONField(default=dict, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    camera = models.CharField(max_length=200, blank=True)
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [GinIndex(fields=["tags"], name="image_tags_gin")]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename} ({self.id})"
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+class Thumbnail(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="thumbnails")
+    spec = models.CharField(max_length=50)
+    spec_version = models.CharField(max_length=50)
+    storage_key = models.CharField(max_length=500)
+    format = models.CharField(max_length=10, choices=ThumbnailFormat.choices)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["width"]
+        constraints = [models.UniqueConstraint(fields=["image", "spec"], name="one_thumbnail_per_spec")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} {self.spec}"
+
+
+class Job(models.Model):
+    """A background job a person started, with progress they can watch."""
+
+    class Kind(models.TextChoices):
+        THUMBNAILS_APPLY = "thumbnails_apply", "Apply thumbnail configuration"
+        THUMBNAILS_REGENERATE = "thumbnails_regenerate", "Regenerate thumbnails"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    params = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.state}"
+
+    @property
+    def progress(self) -> float:
+        return (
+            round((self.processed + self.failed) / self.total, 4)
+            if self.total
+            else (1.0 if self.state == "done" else 0.0)
+        )

@@ -1,6 +1,8 @@
 """Creating and changing tenants. The only module that switches schemas for tenant work."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,7 +15,7 @@ from apps.audit.services import audit_record
 from apps.core.errors import InvalidInput
 from apps.images.services import thumbnail_specs_create_defaults
 from apps.storage.services import storage_location_create_default
-from apps.tenants.errors import TenantExists, TenantSlugInvalid
+from apps.tenants.errors import TenantExists, TenantNotFound, TenantSlugInvalid
 from apps.tenants.models import (
     TIER_LIMITS,
     Domain,
@@ -184,3 +186,25 @@ def tenant_update(
         tenant.full_clean()
         tenant.save(update_fields=[*fields, "updated_at"])
     return tenant
+
+
+def tenants_fan_out(task, **kwargs) -> int:
+    """Enqueue a tenant task once in every active tenant's context; returns how many."""
+    count = 0
+    for tenant in Tenant.objects.filter(status=TenantStatus.ACTIVE).exclude(
+        schema_name=get_public_schema_name()
+    ):
+        with tenant_context(tenant):
+            task.delay(**kwargs)
+        count += 1
+    return count
+
+
+@contextmanager
+def tenant_scope(*, slug: str) -> Iterator[Tenant]:
+    """Run a block in an active tenant's schema (operator commands)."""
+    tenant = Tenant.objects.filter(slug=slug, status=TenantStatus.ACTIVE).first()
+    if tenant is None:
+        raise TenantNotFound(f"No active tenant {slug!r}.", extra={"slug": slug})
+    with tenant_context(tenant):
+        yield tenant

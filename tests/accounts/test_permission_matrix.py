@@ -24,7 +24,9 @@ def endpoints(patterns: list[URLPattern]) -> list[tuple[str, str, type]]:
     found = []
     for pattern in patterns:
         view = pattern.callback.view_class
-        path = "/api/v1/" + re.sub(r"<uuid:\w+>", "{id}", str(pattern.pattern))
+        path = "/api/v1/" + re.sub(
+            r"<slug:\w+>", "small", re.sub(r"<uuid:\w+>", "{id}", str(pattern.pattern))
+        )
         found.extend((method, path, view) for method in METHODS if hasattr(view, method))
     return found
 

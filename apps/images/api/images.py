@@ -1,0 +1,189 @@
+"""Reading images: list and search, one, many, status, metadata, download; the dead-letter queue;
+and their lifecycle: retry, soft delete, restore, the trash."""
+
+from django.http import FileResponse
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.permissions import Perm
+from apps.accounts.principal import principal_permissions
+from apps.audit.context import Actor
+from apps.core.api import request_tenant
+from apps.core.errors import ApplicationError
+from apps.core.pagination import Pagination
+from apps.images.api.serializers import ImageOutput, image_status, parse_filters
+from apps.images.errors import ImageNotFound
+from apps.images.selectors import image_get, image_list, images_by_ids
+from apps.images.services import image_delete, image_restore, image_retry
+from apps.storage.backends import storage_for
+
+MAX_BULK = 500
+
+
+def image_or_404(request, image_id, *, include_deleted: bool = True):
+    request_tenant(request)
+    image = image_get(image_id=image_id, include_deleted=include_deleted)
+    if image is None:
+        raise ImageNotFound("No such image in this workspace.")
+    return image
+
+
+def paginated(request, view, images):
+    paginator = Pagination()
+    page = paginator.paginate_queryset(images, request, view=view)
+    return paginator.get_paginated_response(ImageOutput(page, many=True).data)
+
+
+class ImageListApi(APIView):
+    """GET /images with filters (also served as GET /images/search)."""
+
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request):
+        request_tenant(request)
+        return paginated(request, self, image_list(**parse_filters(request.query_params)))
+
+
+class ImageFailedListApi(APIView):
+    """The dead-letter queue: images whose processing failed, with the stage and reason."""
+
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request):
+        request_tenant(request)
+        return paginated(request, self, image_list(status="failed"))
+
+
+class ImageDeletedListApi(APIView):
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request):
+        request_tenant(request)
+        return paginated(request, self, image_list(deleted=True, ordering="-created_at"))
+
+
+class ImageBulkApi(APIView):
+    required_permission = Perm.IMAGES_VIEW
+
+    class Input(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_BULK)
+
+    def post(self, request):
+        request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = data.validated_data["ids"]
+        found = images_by_ids(ids=ids)
+        missing = sorted({str(i) for i in ids} - {str(image.pk) for image in found})
+        return Response({"results": ImageOutput(found, many=True).data, "missing": missing})
+
+
+class ImageDetailApi(APIView):
+    required_permission = {"GET": Perm.IMAGES_VIEW, "DELETE": Perm.IMAGES_DELETE_OWN}
+
+    def get(self, request, image_id):
+        return Response(ImageOutput(image_or_404(request, image_id)).data)
+
+    def delete(self, request, image_id):
+        image = image_or_404(request, image_id)
+        image_delete(
+            image=image,
+            actor=Actor.from_request(request),
+            permissions=principal_permissions(request),
+            tenant=request.tenant,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageStatusApi(APIView):
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request, image_id):
+        return Response(image_status(image_or_404(request, image_id)))
+
+
+class ImageMetadataApi(APIView):
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request, image_id):
+        image = image_or_404(request, image_id)
+        data = ImageOutput(image).data
+        keys = (
+            "id",
+            "filename",
+            "format",
+            "content_type",
+            "width",
+            "height",
+            "size_bytes",
+            "sha256",
+            "hashes",
+            "taken_at",
+            "camera",
+            "tags",
+            "created_at",
+        )
+        return Response({**{key: data[key] for key in keys}, "exif": image.exif})
+
+
+class ImageDownloadApi(APIView):
+    """The original, streamed, with a Content-Disposition that is safe whatever the file was called."""
+
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request, image_id):
+        image = image_or_404(request, image_id, include_deleted=False)
+        original = storage_for(image.storage_location).open(image.storage_key, "rb")
+        response = FileResponse(
+            original, as_attachment=True, filename=image.original_filename, content_type=image.content_type
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["ETag"] = f'"{image.sha256}"'
+        return response
+
+
+class ImageRetryApi(APIView):
+    required_permission = Perm.IMAGES_UPLOAD
+
+    def post(self, request, image_id):
+        image = image_retry(
+            image=image_or_404(request, image_id, include_deleted=False), actor=Actor.from_request(request)
+        )
+        return Response(image_status(image), status=status.HTTP_202_ACCEPTED)
+
+
+class ImageRestoreApi(APIView):
+    required_permission = Perm.IMAGES_DELETE_OWN
+
+    def post(self, request, image_id):
+        image = image_restore(
+            image=image_or_404(request, image_id),
+            actor=Actor.from_request(request),
+            permissions=principal_permissions(request),
+            tenant=request.tenant,
+        )
+        return Response(ImageOutput(image).data)
+
+
+class ImageRestoreBatchApi(APIView):
+    required_permission = Perm.IMAGES_DELETE_OWN
+
+    class Input(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_BULK)
+
+    def post(self, request):
+        request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, permissions = Actor.from_request(request), principal_permissions(request)
+        restored, errors = [], []
+        for image in images_by_ids(ids=data.validated_data["ids"]):
+            try:
+                image_restore(image=image, actor=actor, permissions=permissions, tenant=request.tenant)
+                restored.append(str(image.pk))
+            except ApplicationError as exc:
+                errors.append({"id": str(image.pk), "error": exc.as_dict()["error"]})
+        found = set(restored) | {e["id"] for e in errors}
+        missing = sorted({str(i) for i in data.validated_data["ids"]} - found)
+        return Response({"restored": restored, "errors": errors, "missing": missing})

@@ -1,0 +1,171 @@
+from django.urls import reverse
+from rest_framework import serializers
+
+from apps.images.imaging import hash_hex
+from apps.images.models import Image, ImageFormat, ImageStatus
+
+
+def image_urls(image: Image) -> dict:
+    base = f"/api/v1/images/{image.pk}"
+    return {
+        "self": base,
+        "status": f"{base}/status",
+        "download": f"{base}/download",
+        "thumbnail": f"{base}/thumbnail?spec=",
+        "page": reverse("images:detail", args=[image.pk]),
+    }
+
+
+class ImageOutput(serializers.ModelSerializer):
+    filename = serializers.CharField(source="original_filename")
+    storage_location = serializers.SerializerMethodField()
+    uploaded_by = serializers.SerializerMethodField()
+    hashes = serializers.SerializerMethodField()
+    thumbnails = serializers.SerializerMethodField()
+    urls = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = [
+            "id",
+            "filename",
+            "format",
+            "content_type",
+            "width",
+            "height",
+            "size_bytes",
+            "sha256",
+            "hashes",
+            "status",
+            "failed_stage",
+            "failure_reason",
+            "tags",
+            "taken_at",
+            "camera",
+            "storage_location",
+            "uploaded_by",
+            "source_url",
+            "created_at",
+            "processed_at",
+            "deleted_at",
+            "thumbnails",
+            "urls",
+        ]
+        read_only_fields = fields
+
+    def get_storage_location(self, image) -> dict:
+        return {"id": str(image.storage_location_id), "name": image.storage_location.name}
+
+    def get_uploaded_by(self, image) -> str | None:
+        return image.uploaded_by.email if image.uploaded_by else None
+
+    def get_hashes(self, image) -> dict:
+        return {
+            "phash": hash_hex(image.phash),
+            "dhash": hash_hex(image.dhash),
+            "whash": hash_hex(image.whash),
+        }
+
+    def get_thumbnails(self, image) -> list[dict]:
+        return [
+            {
+                "spec": t.spec,
+                "width": t.width,
+                "height": t.height,
+                "format": t.format,
+                "size_bytes": t.size_bytes,
+                "url": f"/api/v1/images/{image.pk}/thumbnail?spec={t.spec}",
+            }
+            for t in image.thumbnails.all()
+        ]
+
+    def get_urls(self, image) -> dict:
+        return image_urls(image)
+
+
+STAGE_FIELDS = (
+    ("upload", "created_at"),
+    ("decode", "decoded_at"),
+    ("thumbnails", "thumbnails_at"),
+    ("hashes", "hashed_at"),
+)
+
+
+def image_status(image: Image) -> dict:
+    stages = []
+    for name, field in STAGE_FIELDS:
+        finished = getattr(image, field)
+        if finished is not None:
+            state = "done"
+        elif image.status == ImageStatus.FAILED and image.failed_stage == name:
+            state = "failed"
+        elif image.status == ImageStatus.FAILED:
+            state = "skipped"
+        else:
+            state = "pending"
+        stages.append({"stage": name, "state": state, "finished_at": finished})
+    return {
+        "id": str(image.pk),
+        "status": image.status,
+        "failed_stage": image.failed_stage or None,
+        "failure_reason": image.failure_reason or None,
+        "attempts": image.attempts,
+        "stages": stages,
+        "processed_at": image.processed_at,
+        "deleted": image.deleted_at is not None,
+    }
+
+
+# A day (2026-11-23, midnight UTC) or a full ISO 8601 instant.
+DATE_INPUTS = ["iso-8601", "%Y-%m-%d"]
+
+
+class ImageFilters(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ImageStatus.values, required=False)
+    format = serializers.MultipleChoiceField(choices=ImageFormat.values, required=False)
+    tag = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    uploaded_after = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
+    uploaded_before = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
+    taken_after = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
+    taken_before = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
+    min_bytes = serializers.IntegerField(min_value=0, required=False)
+    max_bytes = serializers.IntegerField(min_value=0, required=False)
+    min_width = serializers.IntegerField(min_value=0, required=False)
+    min_height = serializers.IntegerField(min_value=0, required=False)
+    max_width = serializers.IntegerField(min_value=0, required=False)
+    max_height = serializers.IntegerField(min_value=0, required=False)
+    storage_location = serializers.UUIDField(required=False)
+    q = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False)
+    ordering = serializers.ChoiceField(
+        choices=[
+            "created_at",
+            "-created_at",
+            "size_bytes",
+            "-size_bytes",
+            "taken_at",
+            "-taken_at",
+            "original_filename",
+            "-original_filename",
+        ],
+        required=False,
+    )
+
+    def to_selector(self) -> dict:
+        data = dict(self.validated_data)
+        if "format" in data:
+            data["formats"] = sorted(data.pop("format"))
+        if "tag" in data:
+            data["tags"] = data.pop("tag")
+        return data
+
+
+def parse_filters(query_params) -> dict:
+    data = {
+        key: query_params.getlist(key) if key in ("format", "tag") else query_params.get(key)
+        for key in query_params
+        if key in ImageFilters().fields
+    }
+    filters = ImageFilters(data=data)
+    filters.is_valid(raise_exception=True)
+    return filters.to_selector()

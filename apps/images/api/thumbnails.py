@@ -1,0 +1,216 @@
+"""Thumbnails: serve (ETag, Cache-Control, Redis), list, regenerate, delete; the tenant's thumbnail
+configuration and the job that applies it to existing images; job progress."""
+
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseNotModified
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.permissions import Perm
+from apps.audit.context import Actor
+from apps.core.api import request_tenant
+from apps.core.errors import NotFound
+from apps.core.redis import redis_key
+from apps.images.api.images import image_or_404
+from apps.images.imaging import THUMBNAIL_CONTENT_TYPES
+from apps.images.models import Job, ThumbnailFormat
+from apps.images.selectors import images_by_ids, job_get, thumbnail_spec_list
+from apps.images.services import spec_get, thumbnail_config_update, thumbnail_delete, thumbnail_ensure
+from apps.images.services.jobs import job_create
+from apps.images.services.thumbnails import active_specs, thumbnails_generate
+from apps.storage.backends import storage_for
+
+
+class ThumbnailApi(APIView):
+    """GET /images/{id}/thumbnail?spec=small (or size=); made on demand when missing."""
+
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request, image_id):
+        tenant = request_tenant(request)
+        image = image_or_404(request, image_id, include_deleted=False)
+        spec = spec_get(request.query_params.get("spec") or request.query_params.get("size") or "medium")
+        etag = (
+            '"' + hashlib.sha256(f"{image.sha256}:{spec.name}:{spec.version}".encode()).hexdigest()[:32] + '"'
+        )
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
+        if etag in request.headers.get("If-None-Match", ""):
+            response = HttpResponseNotModified()
+            for name, value in headers.items():
+                response[name] = value
+            return response
+        key = redis_key(tenant.slug, "thumbnail", image.pk, spec.name, spec.version)
+        data = cache.get(key)
+        if data is None:
+            thumbnail = thumbnail_ensure(image=image, spec=spec, tenant_slug=tenant.slug)
+            with storage_for(image.storage_location).open(thumbnail.storage_key, "rb") as stored:
+                data = stored.read()
+            if len(data) <= settings.DEEPLENS_THUMBNAIL_CACHE_MAX_BYTES:
+                cache.set(key, data, settings.DEEPLENS_THUMBNAIL_CACHE_SECONDS)
+        response = HttpResponse(data, content_type=THUMBNAIL_CONTENT_TYPES[spec.format])
+        for name, value in headers.items():
+            response[name] = value
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class ThumbnailListApi(APIView):
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request, image_id):
+        image = image_or_404(request, image_id)
+        current = {spec.name: spec.version for spec in active_specs()}
+        return Response(
+            {
+                "results": [
+                    {
+                        "spec": t.spec,
+                        "width": t.width,
+                        "height": t.height,
+                        "format": t.format,
+                        "size_bytes": t.size_bytes,
+                        "current": current.get(t.spec) == t.spec_version,
+                        "created_at": t.created_at,
+                        "url": f"/api/v1/images/{image.pk}/thumbnail?spec={t.spec}",
+                    }
+                    for t in image.thumbnails.all()
+                ]
+            }
+        )
+
+
+class ThumbnailGenerateApi(APIView):
+    """Re-render this image's thumbnails now (all active specs, or `specs`)."""
+
+    required_permission = Perm.THUMBNAILS_MANAGE
+
+    class Input(serializers.Serializer):
+        specs = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+
+    def post(self, request, image_id):
+        tenant = request_tenant(request)
+        image = image_or_404(request, image_id, include_deleted=False)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        specs = [spec_get(name) for name in data.validated_data.get("specs") or []] or active_specs()
+        written = thumbnails_generate(image=image, specs=specs, tenant_slug=tenant.slug)
+        return Response({"generated": [t.spec for t in written]})
+
+
+class ThumbnailDeleteApi(APIView):
+    required_permission = Perm.THUMBNAILS_MANAGE
+
+    def delete(self, request, image_id, spec):
+        image = image_or_404(request, image_id)
+        if not thumbnail_delete(image=image, spec_name=spec):
+            raise NotFound(f"This image has no {spec!r} thumbnail.", code="thumbnail_not_found")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class JobOutput(serializers.ModelSerializer):
+    progress = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "state",
+            "total",
+            "processed",
+            "failed",
+            "progress",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+def job_accepted(job: Job) -> Response:
+    return Response(
+        {**JobOutput(job).data, "status_url": f"/api/v1/jobs/{job.pk}"}, status=status.HTTP_202_ACCEPTED
+    )
+
+
+class ThumbnailBatchRegenerateApi(APIView):
+    """A background job re-rendering the thumbnails of the given images (or all)."""
+
+    required_permission = Perm.THUMBNAILS_MANAGE
+
+    class Input(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=10_000)
+
+    def post(self, request):
+        request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = data.validated_data.get("ids")
+        params = {"image_ids": [str(image.pk) for image in images_by_ids(ids=ids)]} if ids else {}
+        job = job_create(
+            kind=Job.Kind.THUMBNAILS_REGENERATE, actor=Actor.from_request(request), params=params
+        )
+        return job_accepted(job)
+
+
+class SpecIO(serializers.Serializer):
+    name = serializers.SlugField(max_length=50)
+    max_width = serializers.IntegerField(min_value=16, max_value=4096)
+    max_height = serializers.IntegerField(min_value=16, max_value=4096)
+    format = serializers.ChoiceField(choices=ThumbnailFormat.values)
+    quality = serializers.IntegerField(min_value=1, max_value=100)
+
+
+def _own_tenant(request, tenant_id):
+    tenant = request_tenant(request)
+    if str(tenant.pk) != str(tenant_id):
+        raise NotFound("No such tenant here.", code="tenant_not_found")
+    return tenant
+
+
+class ThumbnailConfigApi(APIView):
+    """GET/PUT /tenants/{tenantId}/thumbnail-config {specs: [...]}."""
+
+    required_permission = {"GET": Perm.IMAGES_VIEW, "PUT": Perm.THUMBNAILS_MANAGE}
+
+    class Input(serializers.Serializer):
+        specs = SpecIO(many=True, allow_empty=False)
+
+    def get(self, request, tenant_id):
+        _own_tenant(request, tenant_id)
+        return Response({"specs": SpecIO(thumbnail_spec_list(), many=True).data})
+
+    def put(self, request, tenant_id):
+        tenant = _own_tenant(request, tenant_id)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        specs = thumbnail_config_update(
+            specs=data.validated_data["specs"], actor=Actor.from_request(request), tenant=tenant
+        )
+        return Response({"specs": SpecIO(specs, many=True).data})
+
+
+class ThumbnailConfigApplyApi(APIView):
+    """Re-render what the current configuration changed, for every image, as a background job."""
+
+    required_permission = Perm.THUMBNAILS_MANAGE
+
+    def post(self, request, tenant_id):
+        _own_tenant(request, tenant_id)
+        return job_accepted(job_create(kind=Job.Kind.THUMBNAILS_APPLY, actor=Actor.from_request(request)))
+
+
+class JobApi(APIView):
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request, job_id):
+        request_tenant(request)
+        job = job_get(job_id=job_id)
+        if job is None:
+            raise NotFound("No such job.", code="job_not_found")
+        return Response(JobOutput(job).data)

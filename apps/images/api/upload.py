@@ -1,0 +1,129 @@
+"""POST /api/v1/images/upload, /batch and /url: 202 with where to watch the processing."""
+
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.permissions import Perm
+from apps.audit.context import Actor
+from apps.core.api import request_tenant
+from apps.core.errors import ApplicationError, InvalidInput
+from apps.images.fetch import fetch
+from apps.images.services import image_ingest
+
+
+def accepted(image) -> dict:
+    return {
+        "id": str(image.pk),
+        "status": image.status,
+        "filename": image.original_filename,
+        "status_url": f"/api/v1/images/{image.pk}/status",
+    }
+
+
+def _tags(raw) -> list[str]:
+    """Tags as repeated form fields, one comma-separated field, or a JSON list."""
+    values = raw if isinstance(raw, list) else [raw]
+    return [tag for value in values if value for tag in str(value).split(",")]
+
+
+class UploadInput(serializers.Serializer):
+    storage_config_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+class ImageUploadApi(APIView):
+    required_permission = Perm.IMAGES_UPLOAD
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request):
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput(
+                "Send the image as the multipart field 'file'.",
+                code="file_required",
+                extra={"file": ["This field is required."]},
+            )
+        options = UploadInput(data=request.data)
+        options.is_valid(raise_exception=True)
+        image = image_ingest(
+            tenant=request_tenant(request),
+            file=upload,
+            filename=upload.name,
+            actor=Actor.from_request(request),
+            location_id=options.validated_data.get("storage_config_id"),
+            tags=_tags(request.data.getlist("tags")),
+        )
+        return Response(accepted(image), status=status.HTTP_202_ACCEPTED)
+
+
+class ImageBatchUploadApi(APIView):
+    """Many files in one request (multipart field 'files', repeated); a result or an error per file."""
+
+    required_permission = Perm.IMAGES_UPLOAD
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request):
+        uploads = request.FILES.getlist("files") or request.FILES.getlist("file")
+        if not uploads:
+            raise InvalidInput(
+                "Send the images as repeated multipart fields 'files'.",
+                code="files_required",
+                extra={"files": ["This field is required."]},
+            )
+        options = UploadInput(data=request.data)
+        options.is_valid(raise_exception=True)
+        tenant, actor, tags = (
+            request_tenant(request),
+            Actor.from_request(request),
+            _tags(request.data.getlist("tags")),
+        )
+        results = []
+        for upload in uploads:
+            try:
+                image = image_ingest(
+                    tenant=tenant,
+                    file=upload,
+                    filename=upload.name,
+                    actor=actor,
+                    tags=tags,
+                    location_id=options.validated_data.get("storage_config_id"),
+                )
+            except ApplicationError as exc:
+                results.append(
+                    {"filename": upload.name, "error": exc.as_dict()["error"], "status": exc.http_status}
+                )
+            else:
+                results.append({**accepted(image), "status_code": 202})
+        accepted_count = sum(1 for result in results if "id" in result)
+        return Response(
+            {"accepted": accepted_count, "rejected": len(results) - accepted_count, "results": results},
+            status=status.HTTP_202_ACCEPTED if accepted_count else status.HTTP_400_BAD_REQUEST,
+        )
+
+
+class ImageUrlUploadApi(APIView):
+    required_permission = Perm.IMAGES_UPLOAD
+    parser_classes = [JSONParser, FormParser]
+
+    class Input(serializers.Serializer):
+        url = serializers.URLField(max_length=2000)
+        tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
+        storage_config_id = serializers.UUIDField(required=False, allow_null=True)
+
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        tenant = request_tenant(request)
+        fetched = fetch(data.validated_data["url"])
+        with fetched.file:
+            image = image_ingest(
+                tenant=tenant,
+                file=fetched.file,
+                filename=fetched.filename,
+                actor=Actor.from_request(request),
+                location_id=data.validated_data.get("storage_config_id"),
+                tags=data.validated_data["tags"],
+                source_url=fetched.final_url,
+            )
+        return Response(accepted(image), status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,48 @@
+from apps.core.errors import ApplicationError, Conflict, InvalidInput, NotFound
+
+
+class EmptyFile(InvalidInput):
+    code = "empty_file"
+
+
+class FileTooLarge(ApplicationError):
+    http_status = 413
+    code = "file_too_large"
+
+
+class QuotaExceeded(ApplicationError):
+    http_status = 413
+    code = "quota_exceeded"
+
+
+class UnsupportedMediaType(ApplicationError):
+    http_status = 415
+    code = "unsupported_media_type"
+
+
+class ImageTooLarge(ApplicationError):
+    """More pixels than the configured limit (a decompression bomb, or simply too big)."""
+
+    http_status = 422
+    code = "image_too_many_pixels"
+
+
+class ImageNotFound(NotFound):
+    code = "image_not_found"
+
+
+class ImageNotRetryable(Conflict):
+    code = "image_not_failed"
+
+
+class UrlNotAllowed(InvalidInput):
+    code = "url_not_allowed"
+
+
+class UrlFetchFailed(ApplicationError):
+    http_status = 422
+    code = "url_fetch_failed"
+
+
+class TransientProcessingError(Exception):
+    """Storage or database hiccup while processing: the task retries with backoff."""

@@ -1,0 +1,42 @@
+"""Writes of the images domain: ingestion, the processing pipeline, thumbnails, lifecycle."""
+
+from apps.images.services.ingest import image_enqueue, image_ingest, sanitize_filename, storage_used_bytes
+from apps.images.services.lifecycle import (
+    image_delete,
+    image_purge,
+    image_restore,
+    image_retry,
+    images_purge_expired,
+)
+from apps.images.services.processing import image_mark_failed, image_process, image_settings_get
+from apps.images.services.thumbnails import (
+    active_specs,
+    spec_get,
+    thumbnail_config_update,
+    thumbnail_delete,
+    thumbnail_ensure,
+    thumbnail_specs_create_defaults,
+    thumbnails_generate,
+)
+
+__all__ = [
+    "active_specs",
+    "image_delete",
+    "image_enqueue",
+    "image_ingest",
+    "image_mark_failed",
+    "image_process",
+    "image_purge",
+    "image_restore",
+    "image_retry",
+    "image_settings_get",
+    "images_purge_expired",
+    "sanitize_filename",
+    "spec_get",
+    "storage_used_bytes",
+    "thumbnail_config_update",
+    "thumbnail_delete",
+    "thumbnail_ensure",
+    "thumbnail_specs_create_defaults",
+    "thumbnails_generate",
+]

@@ -1,0 +1,172 @@
+"""Taking images in: validate by content, store the original, record it, enqueue processing."""
+
+import hashlib
+import re
+import unicodedata
+import uuid
+
+from django.db import DatabaseError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from apps.audit.context import Actor
+from apps.core.errors import InvalidInput
+from apps.images import imaging
+from apps.images.errors import EmptyFile, FileTooLarge, ImageTooLarge, QuotaExceeded, UnsupportedMediaType
+from apps.images.models import Image, ImageStatus, Thumbnail
+from apps.images.services.processing import image_settings_get
+from apps.storage.backends import original_key, storage_for
+from apps.storage.models import StorageLocation
+from apps.tenants.models import Tenant
+
+MAX_TAGS = 50
+
+
+def sanitize_filename(name: str) -> str:
+    """The last path component, without control characters or leading dots, at most 255 characters."""
+    name = re.split(r"[\\/]", name or "")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"\s+", " ", name).strip().lstrip(".").strip()
+    if len(name) > 255:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 254 - len(ext)] + dot + ext) if dot and len(ext) <= 16 else name[:255]
+    return name or "image"
+
+
+def clean_tags(tags) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags or []:
+        tag = re.sub(
+            r"\s+", " ", "".join(ch for ch in str(tag) if unicodedata.category(ch)[0] != "C")
+        ).strip()
+        if not tag:
+            continue
+        if len(tag) > 64:
+            raise InvalidInput(
+                "A tag is at most 64 characters.", code="tag_invalid", extra={"tags": [tag[:70]]}
+            )
+        if tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidInput(f"At most {MAX_TAGS} tags.", code="tag_invalid")
+    return cleaned
+
+
+def storage_used_bytes() -> int:
+    images = Image.objects.aggregate(total=Sum("size_bytes"))["total"] or 0
+    thumbnails = Thumbnail.objects.aggregate(total=Sum("size_bytes"))["total"] or 0
+    return images + thumbnails
+
+
+def _upload_location(location_id) -> StorageLocation:
+    if location_id:
+        location = StorageLocation.objects.filter(pk=location_id).first()
+        if location is None:
+            raise InvalidInput(
+                "No such storage location.",
+                code="storage_location_not_found",
+                extra={"storage_config_id": [str(location_id)]},
+            )
+        if location.index_only:
+            raise InvalidInput(
+                f"{location.name!r} is index-only; DeepLens does not write there.",
+                code="storage_location_read_only",
+            )
+        return location
+    location = StorageLocation.objects.filter(is_default=True).first()
+    if location is None:
+        raise InvalidInput(
+            "This workspace has no default storage location.", code="storage_location_not_found"
+        )
+    return location
+
+
+def _sha256_of(file) -> str:
+    sha = hashlib.sha256()
+    file.seek(0)
+    for chunk in file.chunks():
+        sha.update(chunk)
+    file.seek(0)
+    return sha.hexdigest()
+
+
+def image_ingest(
+    *,
+    tenant: Tenant,
+    file,
+    filename: str,
+    actor: Actor,
+    location_id=None,
+    tags=None,
+    source_url: str = "",
+) -> Image:
+    """Accept one image. Every refusal happens before anything is stored; if recording it fails,
+    the stored original is removed again."""
+    size = file.size or 0
+    if size == 0:
+        raise EmptyFile("The file is empty.")
+    policy = image_settings_get()
+    if size > policy.max_upload_bytes:
+        raise FileTooLarge(
+            f"The file is larger than this workspace's limit of {policy.max_upload_bytes:,} bytes.",
+            extra={"max_upload_bytes": policy.max_upload_bytes},
+        )
+    if storage_used_bytes() + size > tenant.max_storage_bytes:
+        raise QuotaExceeded(
+            "The workspace's storage quota would be exceeded.",
+            extra={"max_storage_bytes": tenant.max_storage_bytes},
+        )
+    try:
+        sniffed = imaging.sniff(file)
+    except imaging.NotAnImage as exc:
+        raise UnsupportedMediaType(
+            "The file is not a supported image (JPEG, PNG, WebP, TIFF, BMP, GIF"
+            + (", HEIC" if imaging.HEIF else "")
+            + ").",
+            extra={"filename": sanitize_filename(filename)},
+        ) from exc
+    except imaging.TooManyPixels as exc:
+        raise ImageTooLarge(
+            f"The image has too many pixels ({exc}).", extra={"width": exc.width, "height": exc.height}
+        ) from exc
+    tags = clean_tags(tags)
+    location = _upload_location(location_id)
+    sha256 = getattr(file, "sha256", None) or _sha256_of(file)
+
+    image_id = uuid.uuid4()
+    now = timezone.now()
+    key = original_key(tenant_slug=tenant.slug, image_id=image_id, created=now, ext=sniffed.ext)
+    storage = storage_for(location)
+    file.seek(0)
+    storage.save(key, file)
+    try:
+        with transaction.atomic():
+            image = Image.objects.create(
+                id=image_id,
+                original_filename=sanitize_filename(filename),
+                format=sniffed.format,
+                content_type=sniffed.content_type,
+                width=sniffed.width,
+                height=sniffed.height,
+                size_bytes=size,
+                sha256=sha256,
+                storage_location=location,
+                storage_key=key,
+                uploaded_by=actor.user,
+                source_url=source_url[:2000],
+                status=ImageStatus.PENDING,
+                tags=tags,
+                created_at=now,
+            )
+            image_enqueue(image=image)
+    except DatabaseError:
+        storage.delete(key)
+        raise
+    return image
+
+
+def image_enqueue(*, image: Image) -> None:
+    from apps.images.tasks import image_process_task
+
+    image_id = str(image.pk)
+    transaction.on_commit(lambda: image_process_task.delay(image_id=image_id))

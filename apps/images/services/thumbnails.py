@@ -1,0 +1,153 @@
+"""Thumbnail specs and renditions: defaults, configuration, generation on demand, deletion."""
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.context import Actor
+from apps.audit.models import AuditAction
+from apps.audit.services import audit_record
+from apps.core.errors import InvalidInput, NotFound
+from apps.images import imaging
+from apps.images.models import Image, Thumbnail, ThumbnailFormat, ThumbnailSpec
+from apps.storage.backends import storage_for, thumbnail_key
+
+DEFAULT_THUMBNAIL_SPECS = (("small", 150), ("medium", 400), ("large", 1024))
+MAX_SPECS = 10
+
+
+@transaction.atomic
+def thumbnail_specs_create_defaults() -> list[ThumbnailSpec]:
+    """small 150, medium 400, large 1024, WebP q80; existing specs of those names are kept."""
+    specs = []
+    for name, size in DEFAULT_THUMBNAIL_SPECS:
+        spec = ThumbnailSpec.objects.filter(name=name).first()
+        if spec is None:
+            spec = ThumbnailSpec(
+                name=name, max_width=size, max_height=size, format=ThumbnailFormat.WEBP, quality=80
+            )
+            spec.full_clean()
+            spec.save()
+        specs.append(spec)
+    return specs
+
+
+def active_specs() -> list[ThumbnailSpec]:
+    return list(ThumbnailSpec.objects.filter(is_active=True).order_by("max_width", "name"))
+
+
+def spec_get(name: str) -> ThumbnailSpec:
+    spec = ThumbnailSpec.objects.filter(name=name, is_active=True).first()
+    if spec is None:
+        names = ", ".join(s.name for s in active_specs())
+        raise NotFound(
+            f"No thumbnail spec {name!r}; this workspace has {names}.", code="thumbnail_spec_not_found"
+        )
+    return spec
+
+
+@transaction.atomic
+def thumbnail_config_update(*, specs: list[dict], actor: Actor, tenant) -> list[ThumbnailSpec]:
+    """Replace the active specs with these. Specs left out are deactivated; their thumbnails stay
+    until deleted or regenerated."""
+    if not specs or len(specs) > MAX_SPECS:
+        raise InvalidInput(
+            f"Give between 1 and {MAX_SPECS} thumbnail specs.", code="thumbnail_config_invalid"
+        )
+    names = [spec["name"] for spec in specs]
+    if len(set(names)) != len(names):
+        raise InvalidInput("Spec names must be unique.", code="thumbnail_config_invalid")
+    saved = []
+    for data in specs:
+        spec = ThumbnailSpec.objects.filter(name=data["name"]).first() or ThumbnailSpec(name=data["name"])
+        for field in ("max_width", "max_height", "format", "quality"):
+            setattr(spec, field, data[field])
+        spec.is_active = True
+        spec.full_clean()
+        spec.save()
+        saved.append(spec)
+    ThumbnailSpec.objects.exclude(name__in=names).update(is_active=False, updated_at=timezone.now())
+    audit_record(
+        actor=actor,
+        action=AuditAction.THUMBNAILS_CHANGED,
+        tenant=tenant,
+        target_type="images.thumbnailspec",
+        details={"thumbnail_specs": [{k: spec[k] for k in sorted(spec)} for spec in specs]},
+    )
+    return sorted(saved, key=lambda s: (s.max_width, s.name))
+
+
+def thumbnails_write(
+    *, image: Image, renditions: dict[str, imaging.Rendition], specs: list[ThumbnailSpec], tenant_slug: str
+) -> list[Thumbnail]:
+    """Store renditions next to the original and record them (one upsert for all)."""
+    storage = storage_for(image.storage_location)
+    versions = {spec.name: spec.version for spec in specs}
+    rows = []
+    for name, rendition in renditions.items():
+        key = thumbnail_key(
+            tenant_slug=tenant_slug,
+            spec=name,
+            image_id=image.pk,
+            created=image.created_at,
+            fmt=rendition.format,
+        )
+        storage.save(key, ContentFile(rendition.data))
+        rows.append(
+            Thumbnail(
+                image=image,
+                spec=name,
+                spec_version=versions[name],
+                storage_key=key,
+                format=rendition.format,
+                width=rendition.width,
+                height=rendition.height,
+                size_bytes=len(rendition.data),
+            )
+        )
+    return Thumbnail.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["image", "spec"],
+        update_fields=[
+            "spec_version",
+            "storage_key",
+            "format",
+            "width",
+            "height",
+            "size_bytes",
+            "created_at",
+        ],
+    )
+
+
+def thumbnail_ensure(*, image: Image, spec: ThumbnailSpec, tenant_slug: str) -> Thumbnail:
+    """The image's thumbnail for this spec, made now if it is missing or of an older spec."""
+    thumbnail = image.thumbnails.filter(spec=spec.name, spec_version=spec.version).first()
+    if thumbnail is not None and storage_for(image.storage_location).exists(thumbnail.storage_key):
+        return thumbnail
+    return thumbnails_generate(image=image, specs=[spec], tenant_slug=tenant_slug)[0]
+
+
+def thumbnails_generate(*, image: Image, specs: list[ThumbnailSpec], tenant_slug: str) -> list[Thumbnail]:
+    from apps.images.services.processing import decode_original
+
+    decoded = decode_original(image, longest_needed=max(max(s.max_width, s.max_height) for s in specs))
+    written = thumbnails_write(
+        image=image,
+        renditions=imaging.renditions(decoded.image, specs, full_size=(decoded.width, decoded.height)),
+        specs=specs,
+        tenant_slug=tenant_slug,
+    )
+    Image.objects.filter(pk=image.pk).update(thumbnails_at=timezone.now())
+    return written
+
+
+@transaction.atomic
+def thumbnail_delete(*, image: Image, spec_name: str) -> bool:
+    thumbnail = image.thumbnails.filter(spec=spec_name).first()
+    if thumbnail is None:
+        return False
+    storage_for(image.storage_location).delete(thumbnail.storage_key)
+    thumbnail.delete()
+    return True

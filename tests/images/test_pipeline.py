@@ -1,0 +1,132 @@
+import imagehash
+import pytest
+from django_tenants.utils import tenant_context
+from PIL import Image as PILImage
+
+from apps.images.imaging import hash_hex
+from apps.images.models import Image, ImageSettings, ImageStatus, Thumbnail
+from apps.images.services import image_process
+from apps.images.tasks import image_process_task
+from apps.storage.backends import storage_for
+from tests import imagefiles
+from tests.images.conftest import process, upload
+
+
+def test_processing_makes_thumbnails_hashes_and_reads_exif(alpha, ready_image):
+    image = ready_image
+
+    assert image.status == ImageStatus.READY
+    assert all([image.decoded_at, image.thumbnails_at, image.hashed_at, image.processed_at])
+    sizes = {t.spec: (t.width, t.height, t.format) for t in image.thumbnails.all()}
+    assert sizes == {"small": (150, 112, "webp"), "medium": (400, 300, "webp"), "large": (1024, 768, "webp")}
+    assert image.camera == "Canon EOS R5"
+    assert image.taken_at.isoformat() == "2024-05-01T10:20:30+00:00"
+    with tenant_context(alpha):
+        storage = storage_for(image.storage_location)
+        for thumbnail in image.thumbnails.all():
+            assert thumbnail.storage_key == (
+                f"alpha/thumbnails/{thumbnail.spec}/{image.created_at:%Y/%m}/{image.pk}.webp"
+            )
+            with storage.open(thumbnail.storage_key) as stored:
+                assert PILImage.open(stored).size == (thumbnail.width, thumbnail.height)
+
+
+@pytest.mark.parametrize("photo", imagefiles.bench_photos(4), ids=lambda p: p.name)
+def test_hashes_match_imagehash_on_the_full_photo(alpha, member_api, photo):
+    """Hashes come from a 256 px copy of a draft-decoded photo, yet agree with imagehash on the
+    full-resolution photo to within 2 bits of 64."""
+    image = process(alpha, upload(member_api, photo.name, photo.read_bytes()).json()["id"])
+    full = PILImage.open(photo)
+
+    for ours, theirs in (
+        (image.phash, imagehash.phash(full)),
+        (image.dhash, imagehash.dhash(full)),
+        (image.whash, imagehash.whash(full)),
+    ):
+        assert imagehash.hex_to_hash(hash_hex(ours)) - theirs <= 2
+
+
+def test_exif_orientation_is_applied(alpha, member_api):
+    image = process(
+        alpha, upload(member_api, "rotated.jpg", imagefiles.jpeg(800, 600, orientation=6)).json()["id"]
+    )
+
+    assert (image.width, image.height) == (600, 800)
+    assert image.exif["orientation"] == 6
+    large = next(t for t in image.thumbnails.all() if t.spec == "large")
+    assert (large.width, large.height) == (600, 800)
+
+
+def test_gps_is_kept_or_dropped_by_the_tenant_setting(alpha, member_api):
+    gps = (((52.0, 22.0, 12.5), "N"), ((4.0, 53.0, 42.0), "W"))
+    kept = process(alpha, upload(member_api, "gps.jpg", imagefiles.jpeg(300, 200, gps=gps)).json()["id"])
+    assert kept.exif["gps"] == {"lat": 52.3701389, "lon": -4.895}
+
+    with tenant_context(alpha):
+        ImageSettings.objects.update_or_create(defaults={"keep_gps": False})
+    dropped = process(alpha, upload(member_api, "gps2.jpg", imagefiles.jpeg(300, 200, gps=gps)).json()["id"])
+    assert "gps" not in dropped.exif
+
+
+def test_small_originals_are_not_enlarged(alpha, member_api):
+    image = process(alpha, upload(member_api, "tiny.png", imagefiles.png_rgba(120, 80)).json()["id"])
+
+    assert {t.spec: (t.width, t.height) for t in image.thumbnails.all()} == {
+        "small": (120, 80),
+        "medium": (120, 80),
+        "large": (120, 80),
+    }
+
+
+def test_processing_again_repeats_nothing(alpha, ready_image):
+    with tenant_context(alpha):
+        before = dict(Thumbnail.objects.filter(image=ready_image).values_list("spec", "created_at"))
+        Image.objects.filter(pk=ready_image.pk).update(status=ImageStatus.PENDING)
+        image_process(image_id=ready_image.pk, tenant_slug="alpha")
+        after = dict(Thumbnail.objects.filter(image=ready_image).values_list("spec", "created_at"))
+        assert Image.objects.get(pk=ready_image.pk).status == ImageStatus.READY
+    assert before == after
+
+
+def test_a_transient_storage_error_is_retried_then_recorded(alpha, member_api, monkeypatch):
+    image_id = upload(member_api, "flaky.jpg", imagefiles.jpeg(300, 200)).json()["id"]
+    calls = []
+
+    def unavailable(*args, **kwargs):
+        calls.append(1)
+        raise OSError("storage is unreachable")
+
+    monkeypatch.setattr("apps.images.services.processing.decode_original", unavailable)
+    with tenant_context(alpha):
+        result = image_process_task.apply(kwargs={"image_id": image_id})
+        image = Image.objects.get(pk=image_id)
+
+    assert len(calls) == 4  # the first try and 3 retries
+    assert result.successful()
+    assert image.status == ImageStatus.FAILED
+    assert image.failed_stage == "decode"
+    assert "Gave up after 4 tries" in image.failure_reason
+
+
+def test_a_failed_image_can_be_retried(alpha, member_api):
+    image_id = upload(member_api, "broken.jpg", imagefiles.truncated_jpeg()).json()["id"]
+    process(alpha, image_id)
+
+    response = member_api.post(f"images/{image_id}/retry")
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+    assert member_api.post(f"images/{image_id}/retry").status_code == 409
+
+
+@pytest.mark.parametrize("deleted", [True, False])
+def test_a_deleted_or_missing_image_is_not_processed(alpha, ready_image, deleted):
+    with tenant_context(alpha):
+        if deleted:
+            Image.objects.filter(pk=ready_image.pk).update(
+                deleted_at="2020-01-01T00:00:00Z", status=ImageStatus.PENDING
+            )
+            assert image_process(image_id=ready_image.pk, tenant_slug="alpha") is None
+            assert Image.objects.get(pk=ready_image.pk).status == ImageStatus.PENDING
+        else:
+            assert image_process(image_id="00000000-0000-0000-0000-000000000000", tenant_slug="alpha") is None
