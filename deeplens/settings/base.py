@@ -206,6 +206,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # `?format=` is an image filter here, not DRF's renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 # Tokens: access 15 minutes, refresh 7 days (rotated on every use; reuse revokes the family).
