@@ -109,7 +109,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parsed is None:
             raise _failed("The API key is malformed; it looks like 'dl_xxxxxxxx_...'.", "api_key_invalid")
         prefix, raw = parsed
-        key = ApiKey.objects.select_related("tenant", "created_by").filter(prefix=prefix).first()
+        key = getattr(request._request, "api_key_row", None)
+        if key is None or key.prefix != prefix:
+            key = ApiKey.objects.select_related("tenant", "created_by").filter(prefix=prefix).first()
         if key is None or not api_key_matches(key, raw):
             raise _failed("The API key is not valid.", "api_key_invalid")
         if not key.is_active:

@@ -21,6 +21,7 @@ def credential_tenant_id(request) -> str | None:
         parsed = api_key_parse(value)
         if parsed is None:
             return None
-        tenant_id = ApiKey.objects.filter(prefix=parsed[0]).values_list("tenant_id", flat=True).first()
-        return str(tenant_id) if tenant_id else None
+        key = ApiKey.objects.select_related("tenant", "created_by").filter(prefix=parsed[0]).first()
+        request.api_key_row = key  # authentication checks this same row; no second query
+        return str(key.tenant_id) if key else None
     return None

@@ -60,6 +60,19 @@ class ImageSettings(models.Model):
         return "Image settings"
 
 
+class StorageUsage(models.Model):
+    """Bytes and count of the tenant's originals (trash included until purged), kept in step with
+    every upload and purge so that the quota check is one atomic UPDATE, whatever the collection
+    size. `usage_reconcile` recomputes it from the rows."""
+
+    bytes_used = models.BigIntegerField(default=0)
+    images = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.bytes_used} bytes in {self.images} images"
+
+
 class ImageFormat(models.TextChoices):
     JPEG = "jpeg", "JPEG"
     PNG = "png", "PNG"
@@ -113,6 +126,7 @@ class Image(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # Not auto_now_add: the original's key is built from the same instant before the row is saved.
     created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    processing_started_at = models.DateTimeField(null=True, blank=True)
     decoded_at = models.DateTimeField(null=True, blank=True)
     thumbnails_at = models.DateTimeField(null=True, blank=True)
     hashed_at = models.DateTimeField(null=True, blank=True)

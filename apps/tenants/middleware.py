@@ -6,12 +6,14 @@ presented on another tenant's host is refused (403 tenant_mismatch). Global admi
 tenant; they pick one with the host or the `X-DeepLens-Tenant: <slug>` header.
 """
 
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
 from apps.core.errors import NotFound
+from apps.core.process_cache import cached
 from apps.core.responses import error_response
 from apps.tenants.errors import TenantUnavailable
 from apps.tenants.models import Tenant, TenantStatus
@@ -43,14 +45,17 @@ class TenantMiddleware(TenantMainMiddleware):
         return None
 
     def resolve_tenant(self, request, hostname: str) -> Tenant | None:
-        domain_model = get_tenant_domain_model()
-        domain = (
-            domain_model.objects.select_related("tenant")
-            .exclude(tenant__status=TenantStatus.DELETED)
-            .filter(domain=hostname)
-            .first()
-        )
-        return domain.tenant if domain else None
+        def load():
+            domain = (
+                get_tenant_domain_model()
+                .objects.select_related("tenant")
+                .exclude(tenant__status=TenantStatus.DELETED)
+                .filter(domain=hostname)
+                .first()
+            )
+            return domain.tenant if domain else None
+
+        return cached(("tenant-by-host", hostname), settings.DEEPLENS_PROCESS_CACHE_SECONDS, load)
 
     def route_by_credential(self, request, host_tenant: Tenant | None):
         from apps.accounts.credentials import GLOBAL, credential_tenant_id
@@ -70,7 +75,11 @@ class TenantMiddleware(TenantMainMiddleware):
             return None, error_response(request, error, title="Wrong workspace")
         if on_tenant_host:
             return host_tenant, None
-        return Tenant.objects.exclude(status=TenantStatus.DELETED).filter(pk=credential_tenant).first(), None
+        return cached(
+            ("tenant-by-id", credential_tenant),
+            settings.DEEPLENS_PROCESS_CACHE_SECONDS,
+            lambda: Tenant.objects.exclude(status=TenantStatus.DELETED).filter(pk=credential_tenant).first(),
+        ), None
 
     @staticmethod
     def _not_found(request, hostname: str):

@@ -5,7 +5,7 @@ from apps.storage.selectors import storage_location_list
 from celery_app import TenantTask, app
 
 
-@app.task(base=TenantTask, name="tenants.ping")
+@app.task(base=TenantTask, name="tenants.ping", ignore_result=False)
 def tenant_ping_task() -> dict:
     """Answers from inside the tenant's schema: proves workers run tenant work where it belongs."""
     return {

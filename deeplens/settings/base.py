@@ -167,6 +167,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Where each tenant's default filesystem storage location keeps its files.
 DEEPLENS_MEDIA_ROOT = data_dir() / "media"
 
+# Rows read on every request but rarely changed (tenant routing, image policy, thumbnail specs) are
+# cached per process this long; a change shows within it.
+DEEPLENS_PROCESS_CACHE_SECONDS = env_int("DEEPLENS_PROCESS_CACHE_SECONDS", 5)
+
 # Uploads: hashed while they stream in; over 2.5 MB they are spooled to disk, never held in memory.
 FILE_UPLOAD_HANDLERS = [
     "apps.images.upload_handlers.HashingMemoryUploadHandler",

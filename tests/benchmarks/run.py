@@ -91,6 +91,13 @@ def product_benchmarks(context: dict) -> dict:
     return results
 
 
+@benchmark("ingest")
+def ingest(context: dict) -> dict:
+    from tests.benchmarks.ingest import ingest_benchmark
+
+    return ingest_benchmark(context)
+
+
 def machine() -> dict:
     return {
         "platform": platform.platform(),

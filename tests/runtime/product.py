@@ -22,6 +22,7 @@ class Product:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    extra_env: dict = field(default_factory=dict)
 
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
@@ -32,6 +33,7 @@ class Product:
             DEEPLENS_WEB_WORKERS="1",
             DEEPLENS_WORKER_CONCURRENCY="1",
         )
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 180) -> str:

@@ -1,6 +1,6 @@
 """Writes of the images domain: ingestion, the processing pipeline, thumbnails, lifecycle."""
 
-from apps.images.services.ingest import image_enqueue, image_ingest, sanitize_filename, storage_used_bytes
+from apps.images.services.ingest import image_enqueue, image_ingest, sanitize_filename
 from apps.images.services.lifecycle import (
     image_delete,
     image_purge,
@@ -18,6 +18,7 @@ from apps.images.services.thumbnails import (
     thumbnail_specs_create_defaults,
     thumbnails_generate,
 )
+from apps.images.services.usage import storage_used_bytes, usage_reconcile
 
 __all__ = [
     "active_specs",
@@ -39,4 +40,5 @@ __all__ = [
     "thumbnail_ensure",
     "thumbnail_specs_create_defaults",
     "thumbnails_generate",
+    "usage_reconcile",
 ]

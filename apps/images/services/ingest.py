@@ -5,16 +5,18 @@ import re
 import unicodedata
 import uuid
 
-from django.db import DatabaseError, transaction
-from django.db.models import Sum
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from apps.audit.context import Actor
 from apps.core.errors import InvalidInput
+from apps.core.process_cache import cached
 from apps.images import imaging
 from apps.images.errors import EmptyFile, FileTooLarge, ImageTooLarge, QuotaExceeded, UnsupportedMediaType
-from apps.images.models import Image, ImageStatus, Thumbnail
+from apps.images.models import Image, ImageStatus
 from apps.images.services.processing import image_settings_get
+from apps.images.services.usage import usage_release, usage_reserve
 from apps.storage.backends import original_key, storage_for
 from apps.storage.models import StorageLocation
 from apps.tenants.models import Tenant
@@ -52,12 +54,6 @@ def clean_tags(tags) -> list[str]:
     return cleaned
 
 
-def storage_used_bytes() -> int:
-    images = Image.objects.aggregate(total=Sum("size_bytes"))["total"] or 0
-    thumbnails = Thumbnail.objects.aggregate(total=Sum("size_bytes"))["total"] or 0
-    return images + thumbnails
-
-
 def _upload_location(location_id) -> StorageLocation:
     if location_id:
         location = StorageLocation.objects.filter(pk=location_id).first()
@@ -73,7 +69,11 @@ def _upload_location(location_id) -> StorageLocation:
                 code="storage_location_read_only",
             )
         return location
-    location = StorageLocation.objects.filter(is_default=True).first()
+    location = cached(
+        (connection.schema_name, "default-storage-location"),
+        settings.DEEPLENS_PROCESS_CACHE_SECONDS,
+        lambda: StorageLocation.objects.filter(is_default=True).first(),
+    )
     if location is None:
         raise InvalidInput(
             "This workspace has no default storage location.", code="storage_location_not_found"
@@ -111,11 +111,6 @@ def image_ingest(
             f"The file is larger than this workspace's limit of {policy.max_upload_bytes:,} bytes.",
             extra={"max_upload_bytes": policy.max_upload_bytes},
         )
-    if storage_used_bytes() + size > tenant.max_storage_bytes:
-        raise QuotaExceeded(
-            "The workspace's storage quota would be exceeded.",
-            extra={"max_storage_bytes": tenant.max_storage_bytes},
-        )
     try:
         sniffed = imaging.sniff(file)
     except imaging.NotAnImage as exc:
@@ -133,6 +128,35 @@ def image_ingest(
     location = _upload_location(location_id)
     sha256 = getattr(file, "sha256", None) or _sha256_of(file)
 
+    if not usage_reserve(size=size, limit=tenant.max_storage_bytes):
+        raise QuotaExceeded(
+            "The workspace's storage quota would be exceeded.",
+            extra={"max_storage_bytes": tenant.max_storage_bytes},
+        )
+    recorded = False
+    try:
+        image = _store_and_record(
+            tenant=tenant,
+            file=file,
+            filename=filename,
+            actor=actor,
+            location=location,
+            sha256=sha256,
+            sniffed=sniffed,
+            size=size,
+            tags=tags,
+            source_url=source_url,
+        )
+        recorded = True
+        return image
+    finally:
+        if not recorded:
+            usage_release(size=size)
+
+
+def _store_and_record(
+    *, tenant, file, filename, actor, location, sha256, sniffed, size, tags, source_url
+) -> Image:
     image_id = uuid.uuid4()
     now = timezone.now()
     key = original_key(tenant_slug=tenant.slug, image_id=image_id, created=now, ext=sniffed.ext)

@@ -15,6 +15,7 @@ from apps.images.errors import ImageNotRetryable
 from apps.images.models import Image, ImageStatus
 from apps.images.services.ingest import image_enqueue
 from apps.images.services.processing import image_settings_get
+from apps.images.services.usage import usage_reconcile
 from apps.storage.backends import storage_for
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def image_restore(*, image: Image, actor: Actor, permissions, tenant) -> Image:
 def image_purge(*, image: Image, actor: Actor, tenant) -> None:
     """Remove the original, its thumbnails and its row, for good."""
     storage = storage_for(image.storage_location)
-    keys = [image.storage_key, *image.thumbnails.values_list("storage_key", flat=True)]
+    keys = {image.storage_key, *image.thumbnails.values_list("storage_key", flat=True)}
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -98,4 +99,5 @@ def images_purge_expired(*, tenant, now=None, limit: int = 1000) -> int:
         image_purge(image=image, actor=Actor.system(), tenant=tenant)
     if expired:
         logger.info("purged %d images of %s", len(expired), tenant.slug)
+    usage_reconcile()
     return len(expired)

@@ -4,21 +4,28 @@ retried task repeats nothing; a terminal failure records the stage and a reason 
 
 import logging
 
-from django.db import DatabaseError, transaction
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.core.process_cache import cached
 from apps.images import imaging
 from apps.images.errors import TransientProcessingError
 from apps.images.models import Image, ImageSettings, ImageStatus, Stage
-from apps.images.services.thumbnails import active_specs, thumbnails_write
+from apps.images.services.thumbnails import active_specs, thumbnails_record, thumbnails_render
 from apps.storage.backends import StorageNotSupported, storage_for
 
 logger = logging.getLogger(__name__)
 
 
 def image_settings_get() -> ImageSettings:
-    return ImageSettings.objects.first() or ImageSettings.objects.create()
+    return cached(
+        (connection.schema_name, "image-settings"),
+        settings.DEEPLENS_PROCESS_CACHE_SECONDS,
+        lambda: ImageSettings.objects.first() or ImageSettings.objects.create(),
+    )
 
 
 def decode_original(image: Image, *, longest_needed: int, keep_gps: bool = True) -> imaging.Decoded:
@@ -37,7 +44,11 @@ def image_process(*, image_id, tenant_slug: str) -> Image | None:
     if image.status == ImageStatus.READY:
         return image
     Image.objects.filter(pk=image.pk).update(
-        status=ImageStatus.PROCESSING, failed_stage="", failure_reason=""
+        status=ImageStatus.PROCESSING,
+        failed_stage="",
+        failure_reason="",
+        processing_started_at=timezone.now(),
+        attempts=F("attempts") + 1,
     )
     specs = active_specs()
     policy = image_settings_get()
@@ -58,16 +69,12 @@ def image_process(*, image_id, tenant_slug: str) -> Image | None:
         )
 
         stage = Stage.THUMBNAILS
-        current = {t.spec: t.spec_version for t in image.thumbnails.all()}
+        current = {t.spec: t.spec_version for t in image.thumbnails.all()} if image.thumbnails_at else {}
         missing = [spec for spec in specs if current.get(spec.name) != spec.version]
+        rows, rendered = [], {}
         if missing:
-            thumbnails_write(
-                image=image,
-                renditions=imaging.renditions(
-                    decoded.image, missing, full_size=(decoded.width, decoded.height)
-                ),
-                specs=missing,
-                tenant_slug=tenant_slug,
+            rows, rendered = thumbnails_render(
+                image=image, decoded=decoded, specs=missing, tenant_slug=tenant_slug
             )
         fields["thumbnails_at"] = (
             image.thumbnails_at if not missing and image.thumbnails_at else timezone.now()
@@ -75,7 +82,8 @@ def image_process(*, image_id, tenant_slug: str) -> Image | None:
 
         stage = Stage.HASHES
         if image.hashed_at is None:
-            fields["phash"], fields["dhash"], fields["whash"] = imaging.perceptual_hashes(decoded.image)
+            source = imaging.hash_source(decoded.image, rendered)
+            fields["phash"], fields["dhash"], fields["whash"] = imaging.perceptual_hashes(source)
             fields["hashed_at"] = timezone.now()
     except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
         return image_mark_failed(image=image, stage=stage, reason=_reason(exc), fields=fields)
@@ -85,7 +93,9 @@ def image_process(*, image_id, tenant_slug: str) -> Image | None:
         raise TransientProcessingError(f"{stage}: {exc}") from exc
 
     fields.update(status=ImageStatus.READY, processed_at=timezone.now(), failed_stage="", failure_reason="")
-    Image.objects.filter(pk=image.pk).update(**fields)
+    with transaction.atomic():
+        thumbnails_record(rows)
+        Image.objects.filter(pk=image.pk).update(**fields)
     return image
 
 

@@ -1,13 +1,15 @@
 """Thumbnail specs and renditions: defaults, configuration, generation on demand, deletion."""
 
+from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.process_cache import cached, forget
 from apps.images import imaging
 from apps.images.models import Image, Thumbnail, ThumbnailFormat, ThumbnailSpec
 from apps.storage.backends import storage_for, thumbnail_key
@@ -33,7 +35,11 @@ def thumbnail_specs_create_defaults() -> list[ThumbnailSpec]:
 
 
 def active_specs() -> list[ThumbnailSpec]:
-    return list(ThumbnailSpec.objects.filter(is_active=True).order_by("max_width", "name"))
+    return cached(
+        (connection.schema_name, "thumbnail-specs"),
+        settings.DEEPLENS_PROCESS_CACHE_SECONDS,
+        lambda: list(ThumbnailSpec.objects.filter(is_active=True).order_by("max_width", "name")),
+    )
 
 
 def spec_get(name: str) -> ThumbnailSpec:
@@ -67,6 +73,7 @@ def thumbnail_config_update(*, specs: list[dict], actor: Actor, tenant) -> list[
         spec.save()
         saved.append(spec)
     ThumbnailSpec.objects.exclude(name__in=names).update(is_active=False, updated_at=timezone.now())
+    forget((connection.schema_name, "thumbnail-specs"))
     audit_record(
         actor=actor,
         action=AuditAction.THUMBNAILS_CHANGED,
@@ -77,14 +84,38 @@ def thumbnail_config_update(*, specs: list[dict], actor: Actor, tenant) -> list[
     return sorted(saved, key=lambda s: (s.max_width, s.name))
 
 
-def thumbnails_write(
-    *, image: Image, renditions: dict[str, imaging.Rendition], specs: list[ThumbnailSpec], tenant_slug: str
-) -> list[Thumbnail]:
-    """Store renditions next to the original and record them (one upsert for all)."""
+# Originals in these formats are served as they are when they already fit a spec's box.
+WEB_FORMATS = {"jpeg", "png", "webp"}
+
+
+def thumbnails_render(
+    *, image: Image, decoded: imaging.Decoded, specs: list[ThumbnailSpec], tenant_slug: str
+) -> tuple[list[Thumbnail], dict[str, imaging.Rendition]]:
+    """Make and store the thumbnails of these specs; returns their rows, not yet saved, and the
+    renditions. A spec whose box the original already fits, when the original is a web format that
+    needs no rotation, is served by the original itself: nothing to encode or store twice."""
+    as_is = image.format in WEB_FORMATS and decoded.exif.get("orientation", 1) == 1
+    reuse = [s for s in specs if as_is and decoded.width <= s.max_width and decoded.height <= s.max_height]
+    render = [s for s in specs if s not in reuse]
+    rendered = (
+        imaging.renditions(decoded.image, render, full_size=(decoded.width, decoded.height)) if render else {}
+    )
     storage = storage_for(image.storage_location)
     versions = {spec.name: spec.version for spec in specs}
-    rows = []
-    for name, rendition in renditions.items():
+    rows = [
+        Thumbnail(
+            image=image,
+            spec=spec.name,
+            spec_version=spec.version,
+            storage_key=image.storage_key,
+            format=image.format,
+            width=decoded.width,
+            height=decoded.height,
+            size_bytes=image.size_bytes,
+        )
+        for spec in reuse
+    ]
+    for name, rendition in rendered.items():
         key = thumbnail_key(
             tenant_slug=tenant_slug,
             spec=name,
@@ -105,6 +136,11 @@ def thumbnails_write(
                 size_bytes=len(rendition.data),
             )
         )
+    return rows, rendered
+
+
+def thumbnails_record(rows: list[Thumbnail]) -> list[Thumbnail]:
+    """One upsert for all of an image's thumbnail rows."""
     return Thumbnail.objects.bulk_create(
         rows,
         update_conflicts=True,
@@ -133,13 +169,10 @@ def thumbnails_generate(*, image: Image, specs: list[ThumbnailSpec], tenant_slug
     from apps.images.services.processing import decode_original
 
     decoded = decode_original(image, longest_needed=max(max(s.max_width, s.max_height) for s in specs))
-    written = thumbnails_write(
-        image=image,
-        renditions=imaging.renditions(decoded.image, specs, full_size=(decoded.width, decoded.height)),
-        specs=specs,
-        tenant_slug=tenant_slug,
-    )
-    Image.objects.filter(pk=image.pk).update(thumbnails_at=timezone.now())
+    rows, _rendered = thumbnails_render(image=image, decoded=decoded, specs=specs, tenant_slug=tenant_slug)
+    with transaction.atomic():
+        written = thumbnails_record(rows)
+        Image.objects.filter(pk=image.pk).update(thumbnails_at=timezone.now())
     return written
 
 
@@ -148,6 +181,7 @@ def thumbnail_delete(*, image: Image, spec_name: str) -> bool:
     thumbnail = image.thumbnails.filter(spec=spec_name).first()
     if thumbnail is None:
         return False
-    storage_for(image.storage_location).delete(thumbnail.storage_key)
+    if thumbnail.storage_key != image.storage_key:  # never the original it may stand for
+        storage_for(image.storage_location).delete(thumbnail.storage_key)
     thumbnail.delete()
     return True

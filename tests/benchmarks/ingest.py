@@ -1,0 +1,249 @@
+"""The `ingest` stage of `make bench`: real photographs through the real API and Celery worker.
+
+1,200 distinct files are made from the public bench photos (their own sizes, at most 1024 px; each
+copy re-encoded with one pixel changed so every file is distinct), uploaded over HTTP by a few
+client threads with an API key, and timed until the worker has made every image ready. Then the
+same for 12-megapixel camera-sized JPEGs. Per-stage figures come from the rows' stage timestamps.
+"""
+
+import http.client
+import io
+import json
+import os
+import random
+import statistics
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from PIL import Image
+
+from tests.runtime.product import Product
+
+PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "bench" / "public" / "images"
+CLIENT_THREADS = int(os.environ.get("DEEPLENS_BENCH_CLIENTS", "4"))
+
+
+def percentile(values, share):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else None
+
+
+def summary(values_ms) -> dict:
+    return {
+        "median_ms": round(statistics.median(values_ms), 1),
+        "p95_ms": round(percentile(values_ms, 0.95), 1),
+    }
+
+
+def distinct_photos(count: int, max_side: int = 1024) -> list[tuple[str, bytes]]:
+    sources = sorted(p for p in PHOTOS.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+    rng = random.Random(7)
+    files = []
+    for n in range(count):
+        path = sources[n % len(sources)]
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            img.thumbnail((max_side, max_side))
+            img.putpixel((rng.randrange(img.width), rng.randrange(img.height)), (n % 256, 0, 255 - n % 256))
+            out = io.BytesIO()
+            img.save(out, "JPEG", quality=88)
+        files.append((f"{path.stem}-{n}.jpg", out.getvalue()))
+    return files
+
+
+def camera_photos(count: int) -> list[tuple[str, bytes]]:
+    sources = sorted(p for p in PHOTOS.iterdir() if p.suffix.lower() == ".jpg")
+    rng = random.Random(12)
+    files = []
+    for n in range(count):
+        with Image.open(sources[n % len(sources)]) as img:
+            big = img.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+        noise = Image.effect_noise((4000, 3000), 12).convert("RGB")
+        big = Image.blend(big, noise, 0.06)
+        big.putpixel((rng.randrange(4000), rng.randrange(3000)), (n % 256, 10, 10))
+        out = io.BytesIO()
+        big.save(out, "JPEG", quality=90)
+        files.append((f"camera-{n}.jpg", out.getvalue()))
+    return files
+
+
+class Client:
+    def __init__(self, port: int, api_key: str):
+        self.port, self.api_key = port, api_key
+
+    def upload_all(self, files) -> list[float]:
+        queue = list(files)
+        lock = threading.Lock()
+        latencies: list[float] = []
+        errors: list[str] = []
+
+        def worker():
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            while True:
+                with lock:
+                    if not queue:
+                        break
+                    name, data = queue.pop()
+                boundary = uuid.uuid4().hex
+                body = (
+                    (
+                        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                        "Content-Type: image/jpeg\r\n\r\n"
+                    ).encode()
+                    + data
+                    + f"\r\n--{boundary}--\r\n".encode()
+                )
+                started = time.perf_counter()
+                conn.request(
+                    "POST",
+                    "/api/v1/images/upload",
+                    body=body,
+                    headers={
+                        "Host": "localhost",
+                        "Authorization": f"Api-Key {self.api_key}",
+                        "Content-Type": f"multipart/form-data; boundary={boundary}",
+                    },
+                )
+                response = conn.getresponse()
+                payload = response.read()
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status != 202:
+                        errors.append(f"{response.status} {payload[:200]!r}")
+            conn.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(CLIENT_THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise RuntimeError(f"{len(errors)} uploads failed, e.g. {errors[0]}")
+        return latencies
+
+
+def _db(product: Product):
+    return psycopg.connect(
+        f"postgresql://postgres@/deeplens?host={product.data_dir / 'postgres'}", autocommit=True
+    )
+
+
+def _api_key(product: Product) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", product.port, timeout=30)
+    conn.request(
+        "POST",
+        "/api/v1/auth/login",
+        headers={"Host": "localhost", "Content-Type": "application/json"},
+        body=json.dumps({"tenant": "demo", "email": "admin@demo.local", "password": "demo-admin"}),
+    )
+    token = json.loads(conn.getresponse().read())["access"]
+    conn.request(
+        "POST",
+        "/api/v1/api-keys",
+        headers={"Host": "localhost", "Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        body=json.dumps({"name": "bench", "scopes": ["upload", "search"]}),
+    )
+    return json.loads(conn.getresponse().read())["key"]
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds used so far by each kind of process on the machine (web, worker, postgres, ...)."""
+    import psutil
+
+    roles: dict[str, float] = {}
+    for proc in psutil.process_iter(["cmdline", "name", "cpu_times"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "gunicorn" in cmd:
+            role = "web"
+        elif "celery" in cmd and "worker" in cmd:
+            role = "worker"
+        elif proc.info["name"] == "postgres" or "postgres:" in cmd:
+            role = "postgres"
+        elif "redis-server" in cmd:
+            role = "redis"
+        else:
+            continue
+        times = proc.info["cpu_times"]
+        roles[role] = roles.get(role, 0.0) + (times.user + times.system if times else 0.0)
+    return roles
+
+
+def run_batch(product: Product, client: Client, files, label: str, timeout: float) -> dict:
+    cpu_before = cpu_by_role()
+    with _db(product) as db:
+        before = db.execute("SELECT count(*) FROM demo.images_image").fetchone()[0]
+    started = time.perf_counter()
+    latencies = client.upload_all(files)
+    uploaded = time.perf_counter() - started
+    with _db(product) as db:
+        while True:
+            done = (
+                db.execute(
+                    "SELECT count(*) FROM demo.images_image WHERE status IN ('ready','failed')"
+                ).fetchone()[0]
+                - before
+            )
+            if done >= len(files) or time.perf_counter() - started > timeout:
+                break
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - started
+        rows = db.execute(
+            """SELECT status, extract(epoch FROM processing_started_at - created_at) * 1000,
+                      extract(epoch FROM decoded_at - processing_started_at) * 1000,
+                      extract(epoch FROM thumbnails_at - decoded_at) * 1000,
+                      extract(epoch FROM hashed_at - thumbnails_at) * 1000,
+                      extract(epoch FROM processed_at - processing_started_at) * 1000
+               FROM demo.images_image ORDER BY created_at DESC LIMIT %s""",
+            [len(files)],
+        ).fetchall()
+    cpu_after = cpu_by_role()
+    cpu_ms = {
+        role: round((cpu_after.get(role, 0) - cpu_before.get(role, 0)) * 1000 / len(files), 1)
+        for role in cpu_after
+    }
+    ready = [row for row in rows if row[0] == "ready"]
+    names = ("queue_wait", "decode", "thumbnails", "hashes", "processing_total")
+    stages = {name: [row[1 + i] for row in ready] for i, name in enumerate(names)}
+    return {
+        "label": label,
+        "images": len(files),
+        "ready": len(ready),
+        "failed": sum(1 for row in rows if row[0] == "failed"),
+        "seconds": round(elapsed, 2),
+        "images_per_min": round(len(ready) / elapsed * 60),
+        "upload_seconds": round(uploaded, 2),
+        "upload_request": summary(latencies),
+        "stages": {name: summary([float(v) for v in values]) for name, values in stages.items()},
+        "mean_bytes": round(sum(len(d) for _n, d in files) / len(files)),
+        "cpu_ms_per_image": cpu_ms,
+    }
+
+
+def ingest_benchmark(context: dict) -> dict:
+    count = int(os.environ.get("DEEPLENS_BENCH_INGEST_IMAGES", "1200"))
+    cameras = int(os.environ.get("DEEPLENS_BENCH_CAMERA_IMAGES", "60"))
+    photos = distinct_photos(count)
+    camera = camera_photos(cameras)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="deeplens-bench-ingest-") as folder:
+        product = Product(Path(folder) / "var")
+        product.extra_env = {"DEEPLENS_WEB_WORKERS": "2", "DEEPLENS_WORKER_CONCURRENCY": "2"}
+        product.start()
+        try:
+            client = Client(product.port, _api_key(product))
+            client.upload_all(photos[:20])  # warm the processes up; not counted
+            time.sleep(3)
+            results = {
+                "photos": run_batch(product, client, photos[20:], "bench photos, <=1024 px", timeout=900),
+                "camera_12mp": run_batch(product, client, camera, "12-megapixel JPEGs", timeout=900),
+                "client_threads": CLIENT_THREADS,
+                "processes": "gunicorn 2x4 threads, celery worker concurrency 2, on 2 cores",
+            }
+        finally:
+            product.stop()
+    return results
