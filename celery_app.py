@@ -48,6 +48,7 @@ app.conf.update(
     task_tenant_cache_seconds=30,
     beat_schedule={
         "purge-trash": {"task": "maintenance.purge_trash", "schedule": 3600.0},
+        "requeue-stalled-images": {"task": "maintenance.requeue_stalled", "schedule": 300.0},
     },
 )
 app.autodiscover_tasks()

@@ -46,3 +46,8 @@ class UrlFetchFailed(ApplicationError):
 
 class TransientProcessingError(Exception):
     """Storage or database hiccup while processing: the task retries with backoff."""
+
+    def __init__(self, message: str, *, stage: str = "", image_ids: list[str] | None = None):
+        super().__init__(message)
+        self.stage = stage or message.split(":", 1)[0]
+        self.image_ids = image_ids or []

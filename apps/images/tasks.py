@@ -2,12 +2,14 @@
 
 import logging
 
+from django.conf import settings
 from django.db import connection
 
 from apps.images.errors import TransientProcessingError
 from apps.images.models import Image
-from apps.images.services import image_mark_failed, image_process, images_purge_expired
+from apps.images.services import image_mark_failed, images_process, images_purge_expired
 from apps.images.services.jobs import job_run
+from apps.images.services.processing import images_requeue_stalled
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)
@@ -19,21 +21,23 @@ def _tenant():
 
 
 @app.task(base=TenantTask, name="ingest.process_image", bind=True, max_retries=MAX_RETRIES)
-def image_process_task(self, image_id: str) -> str | None:
+def image_process_task(self, image_id: str) -> int:
+    """Processes this image and takes up to DEEPLENS_INGEST_BATCH - 1 others that wait, so the
+    database sees one claim and one write per batch. A task whose image another batch took is a no-op."""
     try:
-        image = image_process(image_id=image_id, tenant_slug=_tenant().slug)
+        return len(
+            images_process(
+                image_id=image_id, tenant_slug=_tenant().slug, limit=settings.DEEPLENS_INGEST_BATCH
+            )
+        )
     except TransientProcessingError as exc:
         if self.request.retries >= MAX_RETRIES:
-            image = Image.objects.filter(pk=image_id).first()
-            if image is not None:
+            for image in Image.objects.filter(pk__in=exc.image_ids):
                 image_mark_failed(
-                    image=image,
-                    stage=str(exc).split(":", 1)[0],
-                    reason=f"Gave up after {MAX_RETRIES + 1} tries: {exc}",
+                    image=image, stage=exc.stage, reason=f"Gave up after {MAX_RETRIES + 1} tries: {exc}"
                 )
-            return None
+            return 0
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
-    return image.status if image is not None else None
 
 
 @app.task(base=TenantTask, name="thumbnails.run_job")
@@ -45,6 +49,19 @@ def job_run_task(job_id: str) -> str | None:
 @app.task(base=TenantTask, name="maintenance.purge_expired_images")
 def images_purge_expired_task() -> int:
     return images_purge_expired(tenant=_tenant())
+
+
+@app.task(base=TenantTask, name="maintenance.requeue_stalled_images")
+def images_requeue_stalled_task() -> int:
+    return images_requeue_stalled()
+
+
+@app.task(base=SharedTask, name="maintenance.requeue_stalled")
+def requeue_stalled_task() -> int:
+    """Every 5 minutes (beat): images that waited too long go back on the queue, in every tenant."""
+    from apps.tenants.services import tenants_fan_out
+
+    return tenants_fan_out(images_requeue_stalled_task)
 
 
 @app.task(base=SharedTask, name="maintenance.purge_trash")

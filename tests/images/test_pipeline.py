@@ -130,3 +130,37 @@ def test_a_deleted_or_missing_image_is_not_processed(alpha, ready_image, deleted
             assert Image.objects.get(pk=ready_image.pk).status == ImageStatus.PENDING
         else:
             assert image_process(image_id="00000000-0000-0000-0000-000000000000", tenant_slug="alpha") is None
+
+
+def test_images_left_waiting_are_enqueued_again(
+    alpha, member_api, django_capture_on_commit_callbacks, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.images.services.processing import images_requeue_stalled
+
+    image_id = upload(member_api, "stuck.jpg", imagefiles.jpeg(100, 100)).json()["id"]
+    sent = []
+    monkeypatch.setattr("apps.images.tasks.image_process_task.delay", lambda **kw: sent.append(kw))
+    with tenant_context(alpha):
+        assert images_requeue_stalled() == 0
+        Image.objects.filter(pk=image_id).update(created_at=timezone.now() - timedelta(minutes=10))
+        assert images_requeue_stalled() == 1
+    assert sent == [{"image_id": image_id}]
+
+
+def test_a_batch_takes_other_waiting_images_along(alpha, member_api):
+    from apps.images.services import images_process
+
+    ids = [upload(member_api, f"b{n}.jpg", imagefiles.jpeg(200, 150, seed=n)).json()["id"] for n in range(3)]
+
+    with tenant_context(alpha):
+        processed = images_process(image_id=ids[1], tenant_slug="alpha", limit=8)
+        statuses = set(Image.objects.filter(pk__in=ids).values_list("status", flat=True))
+        # A second task for an image already taken has nothing to do.
+        assert images_process(image_id=ids[0], tenant_slug="alpha", limit=8) == []
+    assert str(processed[0].pk) == ids[1]
+    assert len(processed) == 3
+    assert statuses == {ImageStatus.READY}

@@ -8,7 +8,12 @@ from apps.images.services.lifecycle import (
     image_retry,
     images_purge_expired,
 )
-from apps.images.services.processing import image_mark_failed, image_process, image_settings_get
+from apps.images.services.processing import (
+    image_mark_failed,
+    image_process,
+    image_settings_get,
+    images_process,
+)
 from apps.images.services.thumbnails import (
     active_specs,
     spec_get,
@@ -31,6 +36,7 @@ __all__ = [
     "image_restore",
     "image_retry",
     "image_settings_get",
+    "images_process",
     "images_purge_expired",
     "sanitize_filename",
     "spec_get",

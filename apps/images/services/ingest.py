@@ -164,25 +164,25 @@ def _store_and_record(
     file.seek(0)
     storage.save(key, file)
     try:
-        with transaction.atomic():
-            image = Image.objects.create(
-                id=image_id,
-                original_filename=sanitize_filename(filename),
-                format=sniffed.format,
-                content_type=sniffed.content_type,
-                width=sniffed.width,
-                height=sniffed.height,
-                size_bytes=size,
-                sha256=sha256,
-                storage_location=location,
-                storage_key=key,
-                uploaded_by=actor.user,
-                source_url=source_url[:2000],
-                status=ImageStatus.PENDING,
-                tags=tags,
-                created_at=now,
-            )
-            image_enqueue(image=image)
+        # One INSERT; processing is enqueued when it commits (at once, or with the caller's transaction).
+        image = Image.objects.create(
+            id=image_id,
+            original_filename=sanitize_filename(filename),
+            format=sniffed.format,
+            content_type=sniffed.content_type,
+            width=sniffed.width,
+            height=sniffed.height,
+            size_bytes=size,
+            sha256=sha256,
+            storage_location=location,
+            storage_key=key,
+            uploaded_by=actor.user,
+            source_url=source_url[:2000],
+            status=ImageStatus.PENDING,
+            tags=tags,
+            created_at=now,
+        )
+        image_enqueue(image=image)
     except DatabaseError:
         storage.delete(key)
         raise

@@ -3,10 +3,12 @@ perceptual hashes. Each stage records when it finished and is skipped when alrea
 retried task repeats nothing; a terminal failure records the stage and a reason people can read."""
 
 import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -36,67 +38,140 @@ def decode_original(image: Image, *, longest_needed: int, keep_gps: bool = True)
         raise imaging.CorruptImage("the original file is missing from storage") from exc
 
 
+CLAIM_SQL = """
+UPDATE {table} SET status = 'processing', processing_started_at = now(), attempts = attempts + 1,
+                   failed_stage = '', failure_reason = ''
+WHERE id IN (
+    SELECT id FROM {table}
+    WHERE deleted_at IS NULL
+      AND (status = 'pending' OR (status = 'processing' AND processing_started_at < %s))
+    ORDER BY (id = %s) DESC, created_at
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED)
+RETURNING id
+"""
+# Longer than any task may run: an image "processing" for this long lost its worker.
+STALE_AFTER = timedelta(minutes=20)
+RESULT_FIELDS = [
+    "processing_started_at",
+    "status",
+    "failed_stage",
+    "failure_reason",
+    "width",
+    "height",
+    "exif",
+    "taken_at",
+    "camera",
+    "decoded_at",
+    "thumbnails_at",
+    "phash",
+    "dhash",
+    "whash",
+    "hashed_at",
+    "processed_at",
+]
+
+
+@dataclass
+class Outcome:
+    image: Image
+    thumbnails: list = field(default_factory=list)
+
+
+def images_claim(*, first_id, limit: int) -> list[Image]:
+    """Take this image and up to `limit - 1` other waiting ones, in one statement; rows another
+    worker holds are skipped, so concurrent workers never process the same image."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CLAIM_SQL.format(table=Image._meta.db_table), [timezone.now() - STALE_AFTER, str(first_id), limit]
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    images = list(Image.objects.select_related("storage_location").filter(pk__in=ids)) if ids else []
+    return sorted(images, key=lambda image: (str(image.pk) != str(first_id), image.created_at))
+
+
+def images_process(*, image_id, tenant_slug: str, limit: int = 1) -> list[Image]:
+    """Process the image and, with `limit` > 1, other waiting images with it; all results are
+    written in one transaction. Terminal failures are recorded per image; a transient one puts its
+    image back in the queue and raises TransientProcessingError (the task retries)."""
+    claimed = images_claim(first_id=image_id, limit=limit)
+    if not claimed:
+        logger.info("image %s is gone, deleted, done or being processed elsewhere", image_id)
+        return []
+    specs, policy = active_specs(), image_settings_get()
+    outcomes, transient = [], []
+    for image in claimed:
+        try:
+            outcomes.append(
+                _pipeline(image=image, specs=specs, keep_gps=policy.keep_gps, tenant_slug=tenant_slug)
+            )
+        except TransientProcessingError as exc:
+            transient.append((image, exc))
+    with transaction.atomic():
+        thumbnails_record([row for outcome in outcomes for row in outcome.thumbnails])
+        Image.objects.bulk_update([outcome.image for outcome in outcomes], RESULT_FIELDS)
+    if transient:
+        Image.objects.filter(pk__in=[image.pk for image, _exc in transient]).update(
+            status=ImageStatus.PENDING
+        )
+        raise TransientProcessingError(
+            str(transient[0][1]), image_ids=[str(image.pk) for image, _e in transient]
+        )
+    return [outcome.image for outcome in outcomes]
+
+
 def image_process(*, image_id, tenant_slug: str) -> Image | None:
-    image = Image.objects.select_related("storage_location").filter(pk=image_id).first()
-    if image is None or image.deleted_at is not None:
-        logger.info("image %s is gone or deleted; nothing to process", image_id)
-        return None
-    if image.status == ImageStatus.READY:
-        return image
-    Image.objects.filter(pk=image.pk).update(
-        status=ImageStatus.PROCESSING,
-        failed_stage="",
-        failure_reason="",
-        processing_started_at=timezone.now(),
-        attempts=F("attempts") + 1,
-    )
-    specs = active_specs()
-    policy = image_settings_get()
+    """Process one image (operator commands, tests); None when there was nothing to do."""
+    processed = images_process(image_id=image_id, tenant_slug=tenant_slug, limit=1)
+    return next((image for image in processed if str(image.pk) == str(image_id)), None)
+
+
+def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outcome:
+    """Decode once -> thumbnails -> hashes, on the in-memory row; nothing is written to the database."""
+    outcome = Outcome(image=image)
+    image.processing_started_at = timezone.now()  # this image's own start, within its batch
     stage = Stage.DECODE
-    fields: dict = {}
     try:
         longest = max([max(s.max_width, s.max_height) for s in specs] + [imaging.HASH_SIDE])
-        decoded = decode_original(image, longest_needed=longest, keep_gps=policy.keep_gps)
+        decoded = decode_original(image, longest_needed=longest, keep_gps=keep_gps)
         taken = decoded.exif.get("taken_at")
-        camera = " ".join(filter(None, (decoded.exif.get("make"), decoded.exif.get("model"))))
-        fields.update(
-            width=decoded.width,
-            height=decoded.height,
-            exif=decoded.exif,
-            taken_at=parse_datetime(taken) if taken else None,
-            camera=camera[:200],
-            decoded_at=timezone.now(),
-        )
+        image.width, image.height, image.exif = decoded.width, decoded.height, decoded.exif
+        image.taken_at = parse_datetime(taken) if taken else None
+        image.camera = " ".join(filter(None, (decoded.exif.get("make"), decoded.exif.get("model"))))[:200]
+        image.decoded_at = timezone.now()
 
         stage = Stage.THUMBNAILS
         current = {t.spec: t.spec_version for t in image.thumbnails.all()} if image.thumbnails_at else {}
         missing = [spec for spec in specs if current.get(spec.name) != spec.version]
-        rows, rendered = [], {}
+        rendered = {}
         if missing:
-            rows, rendered = thumbnails_render(
+            outcome.thumbnails, rendered = thumbnails_render(
                 image=image, decoded=decoded, specs=missing, tenant_slug=tenant_slug
             )
-        fields["thumbnails_at"] = (
-            image.thumbnails_at if not missing and image.thumbnails_at else timezone.now()
-        )
+            image.thumbnails_at = timezone.now()
 
         stage = Stage.HASHES
         if image.hashed_at is None:
             source = imaging.hash_source(decoded.image, rendered)
-            fields["phash"], fields["dhash"], fields["whash"] = imaging.perceptual_hashes(source)
-            fields["hashed_at"] = timezone.now()
+            image.phash, image.dhash, image.whash = imaging.perceptual_hashes(source)
+            image.hashed_at = timezone.now()
     except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
-        return image_mark_failed(image=image, stage=stage, reason=_reason(exc), fields=fields)
+        return _failed(outcome, stage, _reason(exc))
     except StorageNotSupported as exc:
-        return image_mark_failed(image=image, stage=stage, reason=exc.message, fields=fields)
-    except (OSError, DatabaseError) as exc:
-        raise TransientProcessingError(f"{stage}: {exc}") from exc
+        return _failed(outcome, stage, exc.message)
+    except OSError as exc:
+        raise TransientProcessingError(f"{stage}: {exc}", stage=stage) from exc
+    image.status, image.failed_stage, image.failure_reason = ImageStatus.READY, "", ""
+    image.processed_at = timezone.now()
+    return outcome
 
-    fields.update(status=ImageStatus.READY, processed_at=timezone.now(), failed_stage="", failure_reason="")
-    with transaction.atomic():
-        thumbnails_record(rows)
-        Image.objects.filter(pk=image.pk).update(**fields)
-    return image
+
+def _failed(outcome: Outcome, stage: str, reason: str) -> Outcome:
+    outcome.image.status, outcome.image.failed_stage = ImageStatus.FAILED, stage
+    outcome.image.failure_reason = reason[:500]
+    outcome.thumbnails = []
+    logger.warning("image %s failed at %s: %s", outcome.image.pk, stage, reason)
+    return outcome
 
 
 def _reason(exc: Exception) -> str:
@@ -108,15 +183,31 @@ def _reason(exc: Exception) -> str:
 
 
 @transaction.atomic
-def image_mark_failed(*, image: Image, stage: str, reason: str, fields: dict | None = None) -> Image:
-    update = {
-        key: value
-        for key, value in (fields or {}).items()
-        if key.endswith("_at") or key in ("width", "height")
-    }
+def image_mark_failed(*, image: Image, stage: str, reason: str) -> Image:
     Image.objects.filter(pk=image.pk).update(
-        status=ImageStatus.FAILED, failed_stage=stage, failure_reason=reason[:500], **update
+        status=ImageStatus.FAILED, failed_stage=stage, failure_reason=reason[:500]
     )
     logger.warning("image %s failed at %s: %s", image.pk, stage, reason)
     image.refresh_from_db()
     return image
+
+
+def images_requeue_stalled(*, older_than: timedelta = timedelta(minutes=5), limit: int = 1000) -> int:
+    """Enqueue again images left waiting (the broker was down when they arrived) or left
+    "processing" by a worker that died; the claim makes a duplicate task harmless."""
+    from apps.images.tasks import image_process_task
+
+    cutoff = timezone.now() - older_than
+    stalled = (
+        Image.objects.filter(deleted_at__isnull=True)
+        .filter(
+            Q(status=ImageStatus.PENDING, created_at__lt=cutoff)
+            | Q(status=ImageStatus.PROCESSING, processing_started_at__lt=timezone.now() - STALE_AFTER)
+        )
+        .values_list("pk", flat=True)[:limit]
+    )
+    count = 0
+    for image_id in stalled:
+        image_process_task.delay(image_id=str(image_id))
+        count += 1
+    return count

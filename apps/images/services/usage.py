@@ -1,6 +1,5 @@
 """Storage used by a tenant's originals, reserved atomically before an upload is stored."""
 
-from django.db import transaction
 from django.db.models import Count, F, Sum
 
 from apps.images.models import Image, StorageUsage
@@ -25,10 +24,9 @@ def storage_used_bytes() -> int:
 def usage_reserve(*, size: int, limit: int) -> bool:
     """Add `size` unless that passes `limit`; exact under concurrency (one conditional UPDATE)."""
     for _attempt in range(2):
-        with transaction.atomic():
-            updated = StorageUsage.objects.filter(pk=USAGE_ROW, bytes_used__lte=limit - size).update(
-                bytes_used=F("bytes_used") + size, images=F("images") + 1
-            )
+        updated = StorageUsage.objects.filter(pk=USAGE_ROW, bytes_used__lte=limit - size).update(
+            bytes_used=F("bytes_used") + size, images=F("images") + 1
+        )
         if updated or StorageUsage.objects.filter(pk=USAGE_ROW).exists():
             return bool(updated)
         usage_reconcile()
