@@ -39,7 +39,7 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     task_time_limit=15 * 60,
     task_soft_time_limit=14 * 60,
-    worker_prefetch_multiplier=4,
+    worker_prefetch_multiplier=8,
     # Results are kept only for tasks that someone waits for (they say ignore_result=False).
     task_ignore_result=True,
     result_expires=24 * 3600,

@@ -33,8 +33,8 @@ def test_processing_makes_thumbnails_hashes_and_reads_exif(alpha, ready_image):
 
 @pytest.mark.parametrize("photo", imagefiles.bench_photos(4), ids=lambda p: p.name)
 def test_hashes_match_imagehash_on_the_full_photo(alpha, member_api, photo):
-    """Hashes come from a 256 px copy of a draft-decoded photo, yet agree with imagehash on the
-    full-resolution photo to within 2 bits of 64."""
+    """Hashes come from the small rendition of a draft-decoded photo, yet agree with imagehash on
+    the full-resolution photo to within 4 bits of 64."""
     image = process(alpha, upload(member_api, photo.name, photo.read_bytes()).json()["id"])
     full = PILImage.open(photo)
 
@@ -43,7 +43,7 @@ def test_hashes_match_imagehash_on_the_full_photo(alpha, member_api, photo):
         (image.dhash, imagehash.dhash(full)),
         (image.whash, imagehash.whash(full)),
     ):
-        assert imagehash.hex_to_hash(hash_hex(ours)) - theirs <= 2
+        assert imagehash.hex_to_hash(hash_hex(ours)) - theirs <= 4
 
 
 def test_exif_orientation_is_applied(alpha, member_api):
