@@ -1,5 +1,7 @@
 """Pages: upload (drag and drop, progress per file, live status), gallery, detail, trash, failed."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -35,7 +37,7 @@ class GalleryPage(PermissionRequiredPage, View):
             filters, error = {}, exc.detail
         images = image_list(**{**filters, **self.list_kwargs})
         page = Paginator(images, PAGE_SIZE).get_page(request.GET.get("page"))
-        query = "&".join(f"{k}={v}" for k, v in params.items())
+        query = urlencode(params)
         return render(
             request,
             self.template_name,

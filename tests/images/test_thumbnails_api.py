@@ -33,7 +33,20 @@ def test_thumbnails_are_cached_in_redis(ready_image, member_api, alpha):
 
     first = member_api.get(f"images/{ready_image.pk}/thumbnail", {"spec": "medium"})
 
-    assert cache.get(key) == first.content
+    assert cache.get(key) == ("image/webp", first.content)
+
+
+def test_an_original_that_fits_is_served_as_its_own_thumbnail(alpha, member_api):
+    from tests import imagefiles
+    from tests.images.conftest import upload
+
+    data = imagefiles.jpeg(300, 200)
+    image = process(alpha, upload(member_api, "small.jpg", data).json()["id"])
+
+    response = member_api.get(f"images/{image.pk}/thumbnail", {"spec": "large"})
+
+    assert response["Content-Type"] == "image/jpeg"
+    assert response.content == data
 
 
 def test_a_missing_thumbnail_is_made_on_demand(ready_image, member_api, admin_api, alpha):

@@ -44,14 +44,18 @@ class ThumbnailApi(APIView):
                 response[name] = value
             return response
         key = redis_key(tenant.slug, "thumbnail", image.pk, spec.name, spec.version)
-        data = cache.get(key)
-        if data is None:
+        cached_value = cache.get(key)
+        if cached_value is None:
             thumbnail = thumbnail_ensure(image=image, spec=spec, tenant_slug=tenant.slug)
             with storage_for(image.storage_location).open(thumbnail.storage_key, "rb") as stored:
                 data = stored.read()
+            # The format of what is stored: an original that fits the box is served as it is.
+            content_type = THUMBNAIL_CONTENT_TYPES[thumbnail.format]
             if len(data) <= settings.DEEPLENS_THUMBNAIL_CACHE_MAX_BYTES:
-                cache.set(key, data, settings.DEEPLENS_THUMBNAIL_CACHE_SECONDS)
-        response = HttpResponse(data, content_type=THUMBNAIL_CONTENT_TYPES[spec.format])
+                cache.set(key, (content_type, data), settings.DEEPLENS_THUMBNAIL_CACHE_SECONDS)
+        else:
+            content_type, data = cached_value
+        response = HttpResponse(data, content_type=content_type)
         for name, value in headers.items():
             response[name] = value
         response["X-Content-Type-Options"] = "nosniff"
