@@ -1,13 +1,16 @@
 """Images the tests make themselves: every format, EXIF orientation and GPS, broken files, bombs."""
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
 
 from PIL import Image
 
-BENCH_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "bench" / "public" / "images"
+# The public near-duplicate benchmark's real photos, in shared/ beside the checkout (as in CI).
+SHARED = Path(os.environ.get("DEEPLENS_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+BENCH_IMAGES = SHARED / "bench" / "public" / "images"
 
 
 def picture(width: int = 640, height: int = 480, seed: int = 0) -> Image.Image:
@@ -107,6 +110,11 @@ TEXT = b"just some text, not an image\n"
 
 
 def bench_photos(count: int) -> list[Path]:
+    if not BENCH_IMAGES.is_dir():
+        raise FileNotFoundError(
+            f"The real photos of the public bench are not at {BENCH_IMAGES}; put shared/ beside the "
+            "checkout or set DEEPLENS_SHARED_DIR."
+        )
     photos = sorted(
         p for p in BENCH_IMAGES.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")
     )

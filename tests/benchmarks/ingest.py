@@ -20,9 +20,10 @@ from pathlib import Path
 import psycopg
 from PIL import Image
 
+from tests.imagefiles import BENCH_IMAGES
 from tests.runtime.product import Product
 
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "bench" / "public" / "images"
+PHOTOS = BENCH_IMAGES
 CLIENT_THREADS = int(os.environ.get("DEEPLENS_BENCH_CLIENTS", "4"))
 
 
