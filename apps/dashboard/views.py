@@ -3,7 +3,8 @@ from django.views.generic import TemplateView
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm
 from apps.accounts.selectors import user_count_by_role
-from apps.images.selectors import thumbnail_spec_list
+from apps.images.selectors import image_counts, thumbnail_spec_list
+from apps.images.services import storage_used_bytes
 from apps.storage.selectors import storage_location_list
 
 
@@ -21,5 +22,7 @@ class DashboardView(PermissionRequiredPage, TemplateView):
             storage_locations=list(storage_location_list()),
             thumbnail_specs=list(thumbnail_spec_list()),
             users_by_role=user_count_by_role(tenant=tenant),
+            image_counts=image_counts(),
+            storage_used=storage_used_bytes(),
         )
         return context

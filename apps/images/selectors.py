@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from apps.images.models import Image, ImageStatus, Job, Thumbnail, ThumbnailSpec
 
@@ -88,3 +88,16 @@ def image_failed_list() -> QuerySet[Image]:
 
 def job_get(*, job_id) -> Job | None:
     return Job.objects.filter(pk=job_id).first()
+
+
+def image_counts() -> dict[str, int]:
+    """Images by state, for the dashboard (one query)."""
+    return Image.objects.aggregate(
+        total=Count("id", filter=Q(deleted_at__isnull=True)),
+        ready=Count("id", filter=Q(deleted_at__isnull=True, status=ImageStatus.READY)),
+        waiting=Count(
+            "id", filter=Q(deleted_at__isnull=True, status__in=[ImageStatus.PENDING, ImageStatus.PROCESSING])
+        ),
+        failed=Count("id", filter=Q(deleted_at__isnull=True, status=ImageStatus.FAILED)),
+        trash=Count("id", filter=Q(deleted_at__isnull=False)),
+    )

@@ -57,3 +57,10 @@ def test_a_viewer_sees_no_upload_page(alpha, users):
 
     assert browser.get("/images/upload/").status_code == 403
     assert "/images/upload/" not in browser.get("/images/").content.decode()
+
+
+def test_the_dashboard_counts_images_and_storage(alpha, ready_image):
+    page = signed_in(alpha, "member@alpha.test").get("/").content.decode()
+
+    assert 'href="/images/">1</a>' in page
+    assert "of 1.0\xa0GB used" in page
