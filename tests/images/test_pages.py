@@ -14,7 +14,7 @@ def test_the_gallery_shows_thumbnails_and_filters(alpha, ready_image, member_api
     browser = signed_in(alpha, "member@alpha.test")
 
     page = browser.get("/images/").content.decode()
-    assert f"/api/v1/images/{ready_image.pk}/thumbnail?spec=small" in page
+    assert f"/api/v1/images/{ready_image.pk}/thumbnail?spec=medium" in page
     assert "1 image" in page
     assert "No images match" in browser.get("/images/", {"format": "png"}).content.decode()
     assert browser.get("/images/", {"min_width": "wide"}).status_code == 400
