@@ -5,7 +5,10 @@ from django.core.exceptions import ImproperlyConfigured
 from deeplens.settings.base import *  # noqa: F403
 from deeplens.settings.env import env_bool
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Off unless asked for: with DEBUG on, Django records every query (slow, and it grows without bound
+# in Celery workers) and shows tracebacks to visitors. DJANGO_DEBUG=true while developing.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+WHITENOISE_AUTOREFRESH = DEBUG
 
 if not DATABASES:  # noqa: F405
     raise ImproperlyConfigured(
