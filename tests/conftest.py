@@ -63,6 +63,16 @@ def tenant_client(tenant: Tenant, **kwargs) -> Client:
     return Client(HTTP_HOST=f"{tenant.slug}.{settings.DEEPLENS_BASE_DOMAIN}", **kwargs)
 
 
+def signed_in(tenant: Tenant, email: str) -> Client:
+    """A browser session of that user on the tenant's host."""
+    from tests.factories import PASSWORD
+
+    client = tenant_client(tenant)
+    response = client.post("/accounts/login/", {"username": email, "password": PASSWORD})
+    assert response.status_code == 302, f"{email} could not sign in"
+    return client
+
+
 @pytest.fixture
 def alpha_client(alpha) -> Client:
     return tenant_client(alpha)

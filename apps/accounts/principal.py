@@ -12,7 +12,3 @@ def principal_permissions(request) -> frozenset[Perm]:
     if isinstance(key, ApiKey):
         return api_key_permissions(scopes=key.scopes, creator_role=user.role)
     return role_permissions(user.role)
-
-
-def principal_has(request, permission: str) -> bool:
-    return permission in principal_permissions(request)

@@ -82,10 +82,6 @@ def images_by_ids(*, ids: list) -> list[Image]:
     return [found[i] for i in ids if i in found]
 
 
-def image_failed_list() -> QuerySet[Image]:
-    return image_list(status=ImageStatus.FAILED)
-
-
 def job_get(*, job_id) -> Job | None:
     return Job.objects.filter(pk=job_id).first()
 

@@ -13,9 +13,3 @@ def tenant_list(*, include_deleted: bool = False) -> QuerySet[Tenant]:
 
 def tenant_get_by_slug(*, slug: str) -> Tenant | None:
     return tenant_list().filter(slug=slug).first()
-
-
-def tenant_primary_domain(*, tenant: Tenant) -> str:
-    domains = list(tenant.domains.all())
-    primary = next((domain for domain in domains if domain.is_primary), None)
-    return (primary or domains[0]).domain if domains else ""

@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from apps.accounts.models import ApiKey, Role, User
 from apps.accounts.permissions import PUBLIC, role_permissions
 from apps.audit.models import AuditAction, AuditEvent
-from tests.conftest import tenant_client
+from tests.conftest import signed_in, tenant_client
 from tests.factories import PASSWORD
 
 PAGES = {
@@ -46,12 +46,6 @@ def test_the_pages_declare_what_this_test_expects():
         for path in ("", "accounts/profile/", "settings/users/", "settings/api-keys/", "settings/audit/")
     } == PAGES
     assert declared["accounts/login/"] == PUBLIC
-
-
-def signed_in(tenant, email):
-    client = tenant_client(tenant)
-    assert client.post("/accounts/login/", {"username": email, "password": PASSWORD}).status_code == 302
-    return client
 
 
 @pytest.mark.parametrize("path", list(PAGES))

@@ -1,13 +1,6 @@
 from tests import imagefiles
-from tests.conftest import tenant_client
-from tests.factories import PASSWORD
+from tests.conftest import signed_in
 from tests.images.conftest import process, upload
-
-
-def signed_in(tenant, email):
-    client = tenant_client(tenant)
-    client.post("/accounts/login/", {"username": email, "password": PASSWORD})
-    return client
 
 
 def test_the_gallery_shows_thumbnails_and_filters(alpha, ready_image, member_api):
