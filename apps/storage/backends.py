@@ -1,38 +1,340 @@
-"""The one way DeepLens reads and writes files: a Django Storage per storage location.
+"""The one way DeepLens reads and writes files: a Django Storage per storage location
+(FileSystemStorage, or django-storages' S3 / Azure / Google backends), plus the few operations the
+Storage API lacks: listing page by page with ETags, reading an object's first bytes, hashing.
 
-Keys are relative to the location and start with the tenant's slug:
+Keys are relative to the location (its root folder, or its bucket and prefix) and, for what DeepLens
+writes, start with the tenant's slug:
     {tenant}/images/{yyyy}/{mm}/{image_id}.{ext}
     {tenant}/thumbnails/{spec}/{yyyy}/{mm}/{image_id}.{fmt}
+Index-only locations keep the keys of the objects found there.
 """
 
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 
+from django.conf import settings
+from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
 
 from apps.core.errors import ServiceUnavailable
+from apps.storage.crypto import secrets_decrypt
 from apps.storage.models import StorageLocation, StorageProvider
+
+PAGE_SIZE = 1000
+CHUNK = 1024 * 1024
 
 
 class StorageNotSupported(ServiceUnavailable):
     code = "storage_provider_unavailable"
 
 
-@lru_cache(maxsize=256)
-def _filesystem(root: str) -> FileSystemStorage:
-    Path(root).mkdir(parents=True, exist_ok=True)
-    return FileSystemStorage(location=root, allow_overwrite=True)
+@dataclass(frozen=True)
+class StoredObject:
+    key: str  # relative to the location
+    size: int
+    # What changes when the content does: the ETag, or size + mtime on a filesystem.
+    version: str
+
+
+_cache: dict[tuple, Storage] = {}
+_cache_lock = threading.Lock()
 
 
 def storage_for(location: StorageLocation) -> Storage:
+    """The Storage of this location, built once per process and per version of its settings."""
+    cache_key = (
+        str(location.pk),
+        location.provider,
+        repr(sorted(location.config.items())),
+        location.secrets_encrypted,
+    )
+    storage = _cache.get(cache_key)
+    if storage is None:
+        storage = build_storage(location)
+        with _cache_lock:
+            if len(_cache) > 256:
+                _cache.clear()
+            _cache[cache_key] = storage
+    return storage
+
+
+def thumbnail_storage_for(location: StorageLocation) -> Storage:
+    """Where this location's thumbnails are written: the location itself, or for an index-only
+    location (never written to) its thumbnail location."""
+    if location.index_only and location.thumbnail_location_id:
+        return storage_for(location.thumbnail_location)
+    return storage_for(location)
+
+
+def thumbnail_storage_of(location: StorageLocation, *, key: str, original_key: str) -> Storage:
+    """Where one thumbnail is read: with the original when the original serves as the thumbnail."""
+    return storage_for(location) if key == original_key else thumbnail_storage_for(location)
+
+
+def build_storage(location: StorageLocation) -> Storage:
+    from apps.storage.providers import connection_string_endpoints, endpoint_check
+
+    config = location.config
+    secrets = secrets_decrypt(location.secrets_encrypted)
+    endpoints = [config.get("endpoint_url"), *connection_string_endpoints(secrets.get("connection_string"))]
+    for endpoint in endpoints:
+        if endpoint:
+            endpoint_check(endpoint)
+    timeout = settings.DEEPLENS_STORAGE_TIMEOUT_SECONDS
     if location.provider == StorageProvider.FILESYSTEM:
-        return _filesystem(location.config["root"])
+        root = config["root"]
+        if not location.index_only:
+            Path(root).mkdir(parents=True, exist_ok=True)
+        return FileSystemStorage(location=root, allow_overwrite=True)
+    if location.provider == StorageProvider.S3:
+        from botocore.config import Config
+        from storages.backends.s3 import S3Storage
+
+        return S3Storage(
+            bucket_name=config["bucket"],
+            location=config.get("prefix", ""),
+            region_name=config.get("region") or None,
+            endpoint_url=config.get("endpoint_url") or None,
+            access_key=secrets.get("access_key_id") or None,
+            secret_key=secrets.get("secret_access_key") or None,
+            file_overwrite=True,
+            default_acl=None,
+            querystring_auth=False,
+            addressing_style=config.get("addressing_style") or None,
+            client_config=Config(
+                connect_timeout=timeout,
+                read_timeout=timeout,
+                retries={"max_attempts": 3, "mode": "standard"},
+                signature_version="s3v4",
+                max_pool_connections=16,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+    if location.provider == StorageProvider.AZURE:
+        from storages.backends.azure_storage import AzureStorage
+
+        options = {
+            "azure_container": config["container"],
+            "location": config.get("prefix", ""),
+            "overwrite_files": True,
+            "timeout": timeout,
+            "expiration_secs": None,
+        }
+        if secrets.get("connection_string"):
+            options["connection_string"] = secrets["connection_string"]
+        else:
+            options["account_name"] = config["account_name"]
+            options["account_key"] = secrets.get("account_key") or None
+            options["sas_token"] = secrets.get("sas_token") or None
+            if config.get("endpoint_url"):
+                endpoint = config["endpoint_url"].rstrip("/")
+                options["connection_string"] = (
+                    f"DefaultEndpointsProtocol={endpoint.split(':', 1)[0]};"
+                    f"AccountName={config['account_name']};AccountKey={secrets.get('account_key', '')};"
+                    f"BlobEndpoint={endpoint};"
+                )
+        return AzureStorage(**options)
+    if location.provider == StorageProvider.GCS:
+        from google.oauth2 import service_account
+        from storages.backends.gcloud import GoogleCloudStorage
+
+        credentials = None
+        if secrets.get("service_account_json"):
+            credentials = service_account.Credentials.from_service_account_info(
+                secrets["service_account_json"]
+            )
+        return GoogleCloudStorage(
+            bucket_name=config["bucket"],
+            location=config.get("prefix", ""),
+            project_id=config.get("project_id") or None,
+            credentials=credentials,
+            file_overwrite=True,
+            default_acl=None,
+            querystring_auth=False,
+        )
     raise StorageNotSupported(
-        f"The storage location {location.name!r} uses {location.get_provider_display()}, which this "
-        "installation cannot reach.",
+        f"The storage location {location.name!r} uses {location.provider!r}, which this installation "
+        "does not know.",
         extra={"provider": location.provider},
     )
+
+
+def _prefixed(storage: Storage, key: str) -> str:
+    """The object name in the bucket or container of a django-storages backend."""
+    from storages.utils import clean_name
+
+    return storage._normalize_name(clean_name(key))
+
+
+def _relative(storage: Storage, name: str) -> str:
+    base = storage.location.strip("/")
+    return name[len(base) + 1 :] if base and name.startswith(base + "/") else name
+
+
+def list_objects(
+    location: StorageLocation, *, prefix: str = "", storage: Storage | None = None
+) -> Iterator[list[StoredObject]]:
+    """Every object under `prefix`, a page (at most PAGE_SIZE) at a time; never all in memory."""
+    storage = storage or storage_for(location)
+    prefix = prefix.lstrip("/")
+    if location.provider == StorageProvider.FILESYSTEM:
+        yield from _list_filesystem(Path(location.config["root"]), prefix)
+    elif location.provider == StorageProvider.S3:
+        client = storage.connection.meta.client
+        full_prefix = (storage.location.strip("/") + "/" if storage.location.strip("/") else "") + prefix
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(
+            Bucket=storage.bucket_name, Prefix=full_prefix, PaginationConfig={"PageSize": PAGE_SIZE}
+        ):
+            objects = [
+                StoredObject(
+                    key=_relative(storage, item["Key"]), size=item["Size"], version=item["ETag"].strip('"')
+                )
+                for item in page.get("Contents", [])
+                if not item["Key"].endswith("/")
+            ]
+            if objects:
+                yield objects
+    elif location.provider == StorageProvider.AZURE:
+        container = storage.client
+        full_prefix = (storage.location.strip("/") + "/" if storage.location.strip("/") else "") + prefix
+        for page in container.list_blobs(
+            name_starts_with=full_prefix or None, results_per_page=PAGE_SIZE
+        ).by_page():
+            objects = [
+                StoredObject(
+                    key=_relative(storage, blob.name), size=blob.size, version=str(blob.etag).strip('"')
+                )
+                for blob in page
+            ]
+            if objects:
+                yield objects
+    elif location.provider == StorageProvider.GCS:
+        full_prefix = (storage.location.strip("/") + "/" if storage.location.strip("/") else "") + prefix
+        for page in storage.bucket.list_blobs(prefix=full_prefix or None, page_size=PAGE_SIZE).pages:
+            objects = [
+                StoredObject(key=_relative(storage, blob.name), size=blob.size, version=blob.etag or "")
+                for blob in page
+                if not blob.name.endswith("/")
+            ]
+            if objects:
+                yield objects
+
+
+def _list_filesystem(root: Path, prefix: str) -> Iterator[list[StoredObject]]:
+    """os.scandir, depth first, without following symlinks out of the tree; prefix is a folder or a
+    name prefix like S3's."""
+    folder, _, name_start = prefix.rpartition("/")
+    start = root / folder if folder else root
+    page: list[StoredObject] = []
+    stack = [start]
+    first = True
+    while stack:
+        current = stack.pop()
+        try:
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for entry in entries:
+            if first and name_start and not entry.name.startswith(name_start):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                stat = entry.stat(follow_symlinks=False)
+                key = Path(entry.path).relative_to(root).as_posix()
+                page.append(
+                    StoredObject(key=key, size=stat.st_size, version=f"{stat.st_size}-{stat.st_mtime_ns}")
+                )
+                if len(page) >= PAGE_SIZE:
+                    yield page
+                    page = []
+        first = False
+    if page:
+        yield page
+
+
+def _shared_s3_client(storage) -> object:
+    """One boto3 client for every thread (clients are thread-safe; django-storages makes one
+    resource per thread, which costs a session each)."""
+    client = getattr(storage, "_deeplens_shared_client", None)
+    if client is None:
+        client = storage.connection.meta.client
+        storage._deeplens_shared_client = client
+    return client
+
+
+def read_head(location: StorageLocation, key: str, length: int = 64) -> bytes:
+    """The first `length` bytes of an object (a ranged read; never the whole object)."""
+    storage = storage_for(location)
+    if location.provider == StorageProvider.FILESYSTEM:
+        with open(storage.path(key), "rb") as file:
+            return file.read(length)
+    if location.provider == StorageProvider.S3:
+        response = _shared_s3_client(storage).get_object(
+            Bucket=storage.bucket_name, Key=_prefixed(storage, key), Range=f"bytes=0-{length - 1}"
+        )
+        return response["Body"].read()
+    if location.provider == StorageProvider.AZURE:
+        blob = storage.client.get_blob_client(_prefixed(storage, key))
+        return blob.download_blob(offset=0, length=length).readall()
+    if location.provider == StorageProvider.GCS:
+        return storage.bucket.blob(_prefixed(storage, key)).download_as_bytes(start=0, end=length - 1)
+    raise StorageNotSupported(f"Cannot read from {location.provider!r}.")
+
+
+def transfer_errors() -> tuple[type[Exception], ...]:
+    """The exceptions a read or write of object storage raises when it fails (network, refused,
+    missing): OSError, and those of the vendor SDKs."""
+    errors: list[type[Exception]] = [OSError]
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        errors += [BotoCoreError, ClientError]
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from azure.core.exceptions import AzureError
+
+        errors.append(AzureError)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from google.api_core.exceptions import GoogleAPIError
+
+        errors.append(GoogleAPIError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def sha256_of(storage: Storage, key: str) -> str:
+    digest = hashlib.sha256()
+    with storage.open(key, "rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_object(source: Storage, target: Storage, key: str) -> str:
+    """Copy one object under the same key through a spooled file (memory up to 8 MB, disk above);
+    returns the SHA-256 of what was read from the source."""
+    digest = hashlib.sha256()
+    with tempfile.SpooledTemporaryFile(max_size=8 * CHUNK) as spool:
+        with source.open(key, "rb") as file:
+            while chunk := file.read(CHUNK):
+                digest.update(chunk)
+                spool.write(chunk)
+        spool.seek(0)
+        target.save(key, File(spool, name=key.rsplit("/", 1)[-1]))
+    return digest.hexdigest()
 
 
 def original_key(*, tenant_slug: str, image_id, created: datetime, ext: str) -> str:

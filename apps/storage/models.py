@@ -21,6 +21,16 @@ class StorageLocation(models.Model):
     is_default = models.BooleanField(default=False)
     # Index-only locations are scanned in place; DeepLens never writes originals there.
     index_only = models.BooleanField(default=False)
+    # Credentials (keys, connection strings, service account JSON) as a Fernet token; see crypto.py.
+    # Never returned by the API.
+    secrets_encrypted = models.TextField(blank=True, default="")
+    # Index-only locations are never written to: their thumbnails go to this writable location.
+    thumbnail_location = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Rescan an index-only location every this many minutes (beat); null: only on demand.
+    scan_interval_minutes = models.PositiveIntegerField(null=True, blank=True)
+    last_scan_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -45,3 +55,7 @@ class StorageLocation(models.Model):
         container = self.config.get("bucket") or self.config.get("container", "")
         prefix = self.config.get("prefix", "")
         return f"{container}/{prefix}".rstrip("/")
+
+    @property
+    def has_secrets(self) -> bool:
+        return bool(self.secrets_encrypted)

@@ -1,7 +1,76 @@
-from django.db.models import QuerySet
+import uuid
 
+from django.db.models import Count, F, QuerySet, Sum
+
+from apps.images.models import Image, Job, Thumbnail
+from apps.storage.errors import StorageLocationNotFound
 from apps.storage.models import StorageLocation
+
+STORAGE_JOB_KINDS = (Job.Kind.STORAGE_MIGRATE, Job.Kind.STORAGE_SCAN)
 
 
 def storage_location_list() -> QuerySet[StorageLocation]:
-    return StorageLocation.objects.order_by("-is_default", "name")
+    return StorageLocation.objects.select_related("thumbnail_location").order_by("-is_default", "name")
+
+
+def storage_location_get(*, location_id) -> StorageLocation:
+    try:
+        uuid.UUID(str(location_id))
+    except ValueError as exc:
+        raise StorageLocationNotFound(
+            "No such storage location.", extra={"id": str(location_id)[:40]}
+        ) from exc
+    location = StorageLocation.objects.select_related("thumbnail_location").filter(pk=location_id).first()
+    if location is None:
+        raise StorageLocationNotFound("No such storage location.", extra={"id": str(location_id)})
+    return location
+
+
+def storage_usage_by_location() -> dict[str, dict]:
+    """{location id: {images, objects, bytes}} for every location, in two queries. Objects and
+    bytes count originals and the thumbnails stored apart from them (an original that serves as its
+    own thumbnail is counted once)."""
+    usage: dict[str, dict] = {}
+    for row in Image.objects.values("storage_location").annotate(images=Count("id"), bytes=Sum("size_bytes")):
+        usage[str(row["storage_location"])] = {
+            "images": row["images"],
+            "objects": row["images"],
+            "bytes": row["bytes"] or 0,
+        }
+    thumbnails = (
+        Thumbnail.objects.exclude(storage_key=F("image__storage_key"))
+        .values("image__storage_location")
+        .annotate(objects=Count("id"), bytes=Sum("size_bytes"))
+    )
+    for row in thumbnails:
+        entry = usage.setdefault(str(row["image__storage_location"]), {"images": 0, "objects": 0, "bytes": 0})
+        entry["objects"] += row["objects"]
+        entry["bytes"] += row["bytes"] or 0
+    return usage
+
+
+def storage_location_usage(*, location: StorageLocation) -> dict:
+    return storage_usage_by_location().get(str(location.pk), {"images": 0, "objects": 0, "bytes": 0})
+
+
+def storage_job_get(*, job_id, kind: str | None = None) -> Job:
+    jobs = Job.objects.filter(kind__in=STORAGE_JOB_KINDS)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    job = jobs.filter(pk=job_id).first()
+    if job is None:
+        from apps.storage.errors import StorageJobNotFound
+
+        raise StorageJobNotFound("No such storage job.", extra={"job_id": str(job_id)})
+    return job
+
+
+def storage_job_list(*, location_id=None, kind: str | None = None, limit: int = 20) -> list[Job]:
+    jobs = Job.objects.filter(kind__in=STORAGE_JOB_KINDS).select_related("created_by")
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    if location_id:
+        jobs = jobs.filter(params__location_id=str(location_id)) | jobs.filter(
+            params__target_id=str(location_id)
+        )
+    return list(jobs.order_by("-created_at")[:limit])

@@ -1,0 +1,190 @@
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.audit.context import Actor
+from apps.audit.models import AuditAction
+from apps.audit.services import audit_record
+from apps.core.process_cache import forget
+from apps.images.models import Image, Job
+from apps.storage.crypto import CredentialsUnreadable, secrets_encrypt
+from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, StorageLocationInUse
+from apps.storage.models import StorageLocation, StorageProvider
+from apps.storage.providers import config_clean, location_check
+
+STORAGE_JOB_KINDS = (Job.Kind.STORAGE_MIGRATE, Job.Kind.STORAGE_SCAN)
+
+DEFAULT_LOCATION_NAME = "Local files"
+
+
+@transaction.atomic
+def storage_location_create_default() -> StorageLocation:
+    """The tenant's default filesystem location under DEEPLENS_MEDIA_ROOT (idempotent).
+
+    Keys written there start with the tenant's slug ({tenant}/images/...), so tenants sharing the
+    root never share a path.
+    """
+    existing = StorageLocation.objects.filter(is_default=True).first()
+    if existing is not None:
+        return existing
+    location = StorageLocation(
+        name=DEFAULT_LOCATION_NAME,
+        provider=StorageProvider.FILESYSTEM,
+        config={"root": str(settings.DEEPLENS_MEDIA_ROOT)},
+        is_default=True,
+    )
+    location.full_clean()
+    location.save()
+    return location
+
+
+def _forget_default() -> None:
+    forget((connection.schema_name, "default-storage-location"))
+
+
+def _unsaved_location(*, tenant, name, provider, config, secrets, index_only) -> StorageLocation:
+    config, secrets = config_clean(provider=provider, config=config, secrets=secrets, tenant_slug=tenant.slug)
+    return StorageLocation(
+        name=name,
+        provider=provider,
+        config=config,
+        secrets_encrypted=secrets_encrypt(secrets),
+        index_only=index_only,
+    )
+
+
+def storage_config_check(*, tenant, provider: str, config: dict, secrets: dict, index_only: bool) -> dict:
+    """The connection test of a location not yet saved (the add form's "Test connection")."""
+    location = _unsaved_location(
+        tenant=tenant, name="check", provider=provider, config=config, secrets=secrets, index_only=index_only
+    )
+    return location_check(location)
+
+
+def storage_location_create(
+    *,
+    tenant,
+    actor: Actor,
+    name: str,
+    provider: str,
+    config: dict,
+    secrets: dict,
+    index_only: bool = False,
+    is_default: bool = False,
+    scan_interval_minutes: int | None = None,
+) -> StorageLocation:
+    """Validate, reach the location (400 naming the problem if it cannot be reached), then save it.
+    Credentials are stored encrypted and never returned."""
+    name = (name or "").strip()
+    if not name:
+        raise StorageConfigInvalid("Give the location a name.", extra={"name": ["required"]})
+    if StorageLocation.objects.filter(name=name).exists():
+        raise StorageConfigInvalid(f"A location named {name!r} exists.", extra={"name": ["taken"]})
+    if index_only and is_default:
+        raise StorageConfigInvalid(
+            "An index-only location cannot be the default for uploads.", extra={"is_default": ["index_only"]}
+        )
+    if scan_interval_minutes is not None and not index_only:
+        raise StorageConfigInvalid(
+            "Only index-only locations are scanned.", extra={"scan_interval_minutes": ["index_only"]}
+        )
+    location = _unsaved_location(
+        tenant=tenant, name=name, provider=provider, config=config, secrets=secrets, index_only=index_only
+    )
+    location.scan_interval_minutes = scan_interval_minutes
+    location_check(location)  # outside the transaction: network calls
+    config = location.config
+    with transaction.atomic():
+        if index_only:
+            location.thumbnail_location = StorageLocation.objects.filter(is_default=True).first()
+        if is_default:
+            StorageLocation.objects.filter(is_default=True).update(
+                is_default=False, updated_at=timezone.now()
+            )
+            location.is_default = True
+        location.full_clean()
+        location.save()
+        audit_record(
+            actor=actor,
+            action=AuditAction.STORAGE_CHANGED,
+            tenant=tenant,
+            target=location,
+            details={
+                "change": "created",
+                "name": name,
+                "provider": provider,
+                "config": config,
+                "index_only": index_only,
+                "is_default": location.is_default,
+            },
+        )
+    _forget_default()
+    return location
+
+
+@transaction.atomic
+def storage_location_set_default(*, tenant, actor: Actor, location: StorageLocation) -> StorageLocation:
+    if location.index_only:
+        raise StorageConfigInvalid(
+            "An index-only location cannot be the default for uploads.", code="storage_location_read_only"
+        )
+    if not location.is_default:
+        StorageLocation.objects.filter(is_default=True).update(is_default=False, updated_at=timezone.now())
+        location.is_default = True
+        location.save(update_fields=["is_default", "updated_at"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.STORAGE_CHANGED,
+            tenant=tenant,
+            target=location,
+            details={"change": "set_default", "name": location.name},
+        )
+    transaction.on_commit(_forget_default)
+    return location
+
+
+@transaction.atomic
+def storage_location_delete(*, tenant, actor: Actor, location: StorageLocation) -> None:
+    """Only an empty location that is not the default and serves no other as thumbnail location."""
+    location = StorageLocation.objects.select_for_update().get(pk=location.pk)
+    images = Image.objects.filter(storage_location=location).count()
+    if images:
+        raise StorageLocationInUse(
+            f"{location.name!r} holds {images} images; move them to another location first.",
+            extra={"images": images},
+        )
+    if location.is_default:
+        raise StorageLocationInUse(
+            f"{location.name!r} is the default location; make another the default first.",
+            code="storage_location_is_default",
+        )
+    if StorageLocation.objects.filter(thumbnail_location=location).exists():
+        raise StorageLocationInUse(
+            f"{location.name!r} keeps the thumbnails of an index-only location.",
+            code="storage_location_in_use",
+        )
+    running = Job.objects.filter(
+        kind__in=STORAGE_JOB_KINDS,
+        state__in=(Job.State.QUEUED, Job.State.RUNNING),
+    ).filter(Q(params__location_id=str(location.pk)) | Q(params__target_id=str(location.pk)))
+    if running.exists():
+        raise StorageLocationInUse(
+            f"A job is working on {location.name!r}; cancel it or wait.", code="storage_location_busy"
+        )
+    audit_record(
+        actor=actor,
+        action=AuditAction.STORAGE_CHANGED,
+        tenant=tenant,
+        target=location,
+        details={"change": "deleted", "name": location.name, "provider": location.provider},
+    )
+    location.delete()
+
+
+def storage_location_test(*, location: StorageLocation) -> dict:
+    """The connectivity check as a result: {"ok": true, ...} or {"ok": false, "error": {...}}."""
+    try:
+        return location_check(location)
+    except (StorageCheckFailed, StorageConfigInvalid, CredentialsUnreadable) as exc:
+        return {"ok": False, **exc.as_dict()}
