@@ -1,0 +1,374 @@
+"""The search API: similar images (by upload, id or URL), text to image, hash neighbours, and the
+tenant's models (list, switch on, switch off)."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.permissions import Perm
+from apps.audit.context import Actor
+from apps.core.api import request_tenant
+from apps.core.schema import ErrorResponse
+from apps.images.api.serializers import DATE_INPUTS
+from apps.images.errors import FileTooLarge
+from apps.images.fetch import fetch
+from apps.images.models import ImageFormat, Job
+from apps.search.embedders.registry import KEYS, model_catalogue
+from apps.search.errors import ImageNotIndexed, InvalidSearch, QueryImageNotFound
+from apps.search.selectors import SearchFilters, hash_neighbours, images_for_results, search_model_list
+from apps.search.services.models import search_model_activate, search_model_deactivate, search_models_active
+from apps.search.services.search import SearchOptions, search_by_bytes, search_by_image_id, search_by_text
+from apps.usage.ratelimit import EndpointClass
+
+
+class FiltersInput(serializers.Serializer):
+    format = serializers.ListField(child=serializers.ChoiceField(choices=ImageFormat.values), required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    uploaded_after = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
+    uploaded_before = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
+    taken_after = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
+    taken_before = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
+    storage_location = serializers.UUIDField(required=False)
+
+    def to_filters(self) -> SearchFilters:
+        data = self.validated_data
+        return SearchFilters(
+            formats=data.get("format", []),
+            tags=data.get("tags", []),
+            uploaded_after=data.get("uploaded_after"),
+            uploaded_before=data.get("uploaded_before"),
+            taken_after=data.get("taken_after"),
+            taken_before=data.get("taken_before"),
+            storage_location=str(data["storage_location"]) if data.get("storage_location") else None,
+        )
+
+
+class OptionsInput(serializers.Serializer):
+    similarity_threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, default=0.0)
+    max_results = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=50)
+    include_metadata = serializers.BooleanField(required=False, default=False)
+    sort = serializers.ChoiceField(choices=["score", "date", "-date"], required=False, default="score")
+    model = serializers.ChoiceField(choices=list(KEYS), required=False, allow_blank=True, default="")
+
+
+def _listish(data, key):
+    """Form posts repeat a key (an empty select or text box sends ""); JSON sends a list."""
+    getlist = getattr(data, "getlist", None)
+    if getlist:
+        return [value for value in getlist(key) if value]
+    return data.get(key)
+
+
+def parse_options(data) -> tuple[SearchOptions, str]:
+    options = OptionsInput(
+        data={key: data.get(key) for key in OptionsInput().fields if data.get(key) is not None}
+    )
+    options.is_valid(raise_exception=True)
+    raw_filters = data.get("filters") if isinstance(data.get("filters"), dict) else None
+    if raw_filters is None:
+        raw_filters = {}
+        for key in FiltersInput().fields:
+            value = _listish(data, key) if key in ("format", "tags") else data.get(key)
+            if value not in (None, "", []):
+                raw_filters[key] = value
+    filters = FiltersInput(data=raw_filters)
+    filters.is_valid(raise_exception=True)
+    valid = options.validated_data
+    return (
+        SearchOptions(
+            threshold=valid["similarity_threshold"],
+            max_results=valid["max_results"],
+            include_metadata=valid["include_metadata"],
+            sort=valid["sort"],
+            filters=filters.to_filters(),
+        ),
+        valid["model"],
+    )
+
+
+SearchResponse = inline_serializer(
+    "SearchResponse",
+    {
+        "query_id": serializers.UUIDField(),
+        "results": inline_serializer(
+            "SearchResultList",
+            {
+                "image_id": serializers.UUIDField(),
+                "similarity_score": serializers.FloatField(help_text="Cosine similarity, 0 to 1."),
+                "file_path": serializers.CharField(),
+                "storage_location": serializers.CharField(),
+                "metadata": serializers.JSONField(allow_null=True, help_text="With include_metadata."),
+                "thumbnail_url": serializers.CharField(),
+            },
+            many=True,
+        ),
+        "total_results": serializers.IntegerField(),
+        "processing_time_ms": serializers.FloatField(),
+        "model": serializers.CharField(),
+        "cached": serializers.BooleanField(),
+    },
+)
+SEARCH_ERRORS = {409: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse}
+
+
+def thumbnail_url(image_id: str) -> str:
+    return f"/api/v1/images/{image_id}/thumbnail?spec=small"
+
+
+def image_metadata(image) -> dict:
+    return {
+        "filename": image.original_filename,
+        "format": image.format,
+        "width": image.width,
+        "height": image.height,
+        "size_bytes": image.size_bytes,
+        "tags": image.tags,
+        "camera": image.camera,
+        "taken_at": image.taken_at.isoformat() if image.taken_at else None,
+        "uploaded_at": image.created_at.isoformat(),
+        "exif": image.exif,
+    }
+
+
+def render(result: dict) -> dict:
+    images = result["images"]
+    out = []
+    for row in result["rows"]:
+        image = images[row["image_id"]]
+        out.append(
+            {
+                "image_id": row["image_id"],
+                "similarity_score": row["similarity_score"],
+                "file_path": image.storage_key,
+                "storage_location": image.storage_location.name,
+                "metadata": image_metadata(image) if result["include_metadata"] else None,
+                "thumbnail_url": thumbnail_url(row["image_id"]),
+            }
+        )
+    return {
+        "query_id": result["query_id"],
+        "results": out,
+        "total_results": result["total_results"],
+        "processing_time_ms": result["processing_time_ms"],
+        "model": result["model"],
+        "cached": result["cached"],
+    }
+
+
+class SimilaritySearchApi(APIView):
+    """POST search/similarity: multipart `image`, or JSON/form `image_id` or `url`, with options."""
+
+    required_permission = Perm.SEARCH
+    rate_limit_class = EndpointClass.SEARCH
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    class Input(OptionsInput):
+        image = serializers.ImageField(required=False, help_text="A query image (multipart).")
+        image_id = serializers.UUIDField(required=False)
+        url = serializers.URLField(required=False, max_length=2000)
+        filters = FiltersInput(required=False)
+
+    @extend_schema(responses={200: SearchResponse, **SEARCH_ERRORS})
+    def post(self, request):
+        request_tenant(request)
+        options, model = parse_options(request.data)
+        upload = request.FILES.get("image")
+        image_id = request.data.get("image_id")
+        url = request.data.get("url")
+        given = [name for name, value in (("image", upload), ("image_id", image_id), ("url", url)) if value]
+        if len(given) != 1:
+            raise InvalidSearch(
+                "Give exactly one of image (a file), image_id or url.", extra={"given": given}
+            )
+        if image_id:
+            image_id = serializers.UUIDField().run_validation(image_id)
+            result = search_by_image_id(image_id=image_id, options=options, model=model)
+        elif upload:
+            if upload.size > settings.DEEPLENS_SEARCH_MAX_QUERY_BYTES:
+                raise FileTooLarge(
+                    f"A query image may be at most {settings.DEEPLENS_SEARCH_MAX_QUERY_BYTES:,} bytes.",
+                    extra={"max_bytes": settings.DEEPLENS_SEARCH_MAX_QUERY_BYTES},
+                )
+            result = search_by_bytes(data=upload.read(), options=options, model=model)
+        else:
+            url = serializers.URLField(max_length=2000).run_validation(url)
+            fetched = fetch(url)
+            with fetched.file:
+                fetched.file.seek(0)
+                data = fetched.file.read()
+            result = search_by_bytes(data=data, options=options, model=model)
+        return Response(render(result))
+
+
+class TextSearchApi(APIView):
+    """GET search/text?q=...: needs an active text-capable model (CLIP), else 409 model_unavailable."""
+
+    required_permission = Perm.SEARCH
+    rate_limit_class = EndpointClass.SEARCH
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, required=True, description="The text to search for."),
+            OpenApiParameter("similarity_threshold", float),
+            OpenApiParameter("max_results", int),
+            OpenApiParameter("model", str),
+        ],
+        responses={200: SearchResponse, **SEARCH_ERRORS},
+    )
+    def get(self, request):
+        request_tenant(request)
+        text = (request.query_params.get("q") or "").strip()
+        if not text or len(text) > 500:
+            raise InvalidSearch("Give q, the text to search for (1 to 500 characters).")
+        options, model = parse_options(request.query_params)
+        return Response(render(search_by_text(text=text, options=options, model=model)))
+
+
+class HashSearchApi(APIView):
+    """GET search/hash?image_id=&max_distance=: nearest pHashes by Hamming distance."""
+
+    required_permission = Perm.SEARCH
+    rate_limit_class = EndpointClass.SEARCH
+
+    class Filters(serializers.Serializer):
+        image_id = serializers.UUIDField()
+        max_distance = serializers.IntegerField(min_value=0, max_value=64, required=False, default=10)
+        max_results = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=50)
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "HashSearchResponse",
+                {
+                    "results": inline_serializer(
+                        "HashSearchResult",
+                        {
+                            "image_id": serializers.UUIDField(),
+                            "hamming_distance": serializers.IntegerField(),
+                            "thumbnail_url": serializers.CharField(),
+                        },
+                        many=True,
+                    ),
+                    "total_results": serializers.IntegerField(),
+                },
+            ),
+            409: ErrorResponse,
+        }
+    )
+    def get(self, request):
+        request_tenant(request)
+        data = self.Filters(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        valid = data.validated_data
+        image = images_for_results([str(valid["image_id"])]).get(str(valid["image_id"]))
+        if image is None:
+            raise QueryImageNotFound("No such image in this workspace.")
+        if image.phash is None:
+            raise ImageNotIndexed("The image has no perceptual hash yet.", extra={"image_id": str(image.pk)})
+        rows = hash_neighbours(
+            phash=image.phash,
+            limit=valid["max_results"],
+            max_distance=valid["max_distance"],
+            exclude_image_id=image.pk,
+        )
+        return Response(
+            {
+                "results": [
+                    {
+                        "image_id": image_id,
+                        "hamming_distance": distance,
+                        "thumbnail_url": thumbnail_url(image_id),
+                    }
+                    for image_id, distance in rows
+                ],
+                "total_results": len(rows),
+            }
+        )
+
+
+def models_payload() -> list[dict]:
+    rows = {row.key: row for row in search_model_list()}
+    active = set(search_models_active())
+    out = []
+    for info in model_catalogue():
+        row = rows.get(info.key)
+        job: Job | None = row.job if row else None
+        out.append(
+            {
+                "key": info.key,
+                "label": info.label,
+                "available": info.available,
+                "unavailable_reason": info.reason,
+                "text": info.text,
+                "active": info.key in active,
+                "version": (row.version if row and row.version else info.version),
+                "dimensions": (row.dimensions if row and row.dimensions else info.dimensions) or None,
+                "job": (
+                    {"id": str(job.pk), "state": job.state, "progress": job.progress, "total": job.total}
+                    if job
+                    else None
+                ),
+            }
+        )
+    return out
+
+
+ModelInfoOutput = inline_serializer(
+    "SearchModelInfo",
+    {
+        "key": serializers.CharField(),
+        "label": serializers.CharField(),
+        "available": serializers.BooleanField(),
+        "unavailable_reason": serializers.CharField(),
+        "text": serializers.BooleanField(),
+        "active": serializers.BooleanField(),
+        "version": serializers.CharField(),
+        "dimensions": serializers.IntegerField(allow_null=True),
+        "job": serializers.JSONField(allow_null=True),
+    },
+    many=True,
+)
+ModelSwitched = inline_serializer(
+    "SearchModelSwitched",
+    {
+        "model": serializers.CharField(),
+        "active": serializers.BooleanField(),
+        "job_id": serializers.UUIDField(required=False),
+        "job_url": serializers.CharField(required=False),
+    },
+)
+
+
+class SearchModelListApi(APIView):
+    required_permission = Perm.SEARCH
+
+    @extend_schema(responses={200: inline_serializer("SearchModelList", {"models": ModelInfoOutput})})
+    def get(self, request):
+        request_tenant(request)
+        return Response({"models": models_payload()})
+
+
+class SearchModelActivateApi(APIView):
+    required_permission = Perm.SEARCH_MANAGE
+
+    @extend_schema(request=None, responses={202: ModelSwitched, 409: ErrorResponse})
+    def post(self, request, key):
+        tenant = request_tenant(request)
+        _model, job = search_model_activate(key=key, actor=Actor.from_request(request), tenant=tenant)
+        return Response(
+            {"model": key, "active": True, "job_id": str(job.pk), "job_url": f"/api/v1/jobs/{job.pk}"},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class SearchModelDeactivateApi(APIView):
+    required_permission = Perm.SEARCH_MANAGE
+
+    @extend_schema(request=None, responses={200: ModelSwitched, 409: ErrorResponse})
+    def post(self, request, key):
+        tenant = request_tenant(request)
+        search_model_deactivate(key=key, actor=Actor.from_request(request), tenant=tenant)
+        return Response({"model": key, "active": False})

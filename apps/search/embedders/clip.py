@@ -1,0 +1,149 @@
+"""CLIP (open-clip-torch): image and text embeddings in one space, L2-normalised.
+
+Weights come from a pretrained tag (`DEEPLENS_CLIP_PRETRAINED`, fetched by open_clip on online
+installs) or a local checkpoint file (`DEEPLENS_CLIP_CHECKPOINT`, air-gapped installs). A model
+that open_clip does not know can be described by an open_clip config JSON
+(`DEEPLENS_CLIP_MODEL_CONFIG`), registered under `DEEPLENS_CLIP_MODEL`. Never random weights.
+
+Preprocessing is done here with Pillow and numpy (resize the short side to the model's input with
+bicubic filtering, centre crop, CLIP's mean/std), the same as open_clip's transform, so that images
+can be decoded at reduced size in parallel threads while the model runs the previous batch."""
+
+import hashlib
+import json
+import logging
+import os
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from apps.search.embedders.base import Embedder, EmbedderUnavailable, l2_normalise
+from apps.search.embedders.device import Device
+
+logger = logging.getLogger(__name__)
+
+CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
+CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: str, size: int, mtime: float) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+def weights_version(*, model_name: str, pretrained: str, checkpoint: str) -> str:
+    if checkpoint:
+        stat = os.stat(checkpoint)
+        return f"{model_name}:sha256-{_file_digest(checkpoint, stat.st_size, stat.st_mtime)}"
+    return f"{model_name}:{pretrained}"
+
+
+def register_config(model_name: str, config_path: str) -> None:
+    """Make an open_clip model config (JSON) known under model_name, in this process."""
+    import open_clip
+    from open_clip import factory
+
+    with open(config_path) as handle:
+        config = json.load(handle)
+    if factory._MODEL_CONFIGS.get(model_name) != config:
+        factory._MODEL_CONFIGS[model_name] = config
+    assert model_name in open_clip.list_models()
+
+
+def clip_unavailable_reason(*, model_name: str, pretrained: str, checkpoint: str, config_path: str) -> str:
+    """Empty when CLIP can run here; else why not, for people."""
+    if not (pretrained or checkpoint):
+        return "No CLIP weights are configured (DEEPLENS_CLIP_PRETRAINED or DEEPLENS_CLIP_CHECKPOINT)."
+    if checkpoint and not os.path.isfile(checkpoint):
+        return f"The configured CLIP checkpoint {checkpoint} does not exist."
+    if config_path and not os.path.isfile(config_path):
+        return f"The configured CLIP model config {config_path} does not exist."
+    if not _importable("torch") or not _importable("open_clip"):
+        return "torch and open-clip-torch are not installed on this host (make install-ml)."
+    return ""
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+class ClipEmbedder(Embedder):
+    key = "clip"
+    text = True
+
+    def __init__(
+        self, *, model_name: str, pretrained: str, checkpoint: str, config_path: str, device: Device
+    ):
+        reason = clip_unavailable_reason(
+            model_name=model_name, pretrained=pretrained, checkpoint=checkpoint, config_path=config_path
+        )
+        if reason:
+            raise EmbedderUnavailable(reason)
+        import open_clip
+        import torch
+
+        if config_path:
+            register_config(model_name, config_path)
+        self.torch = torch
+        self.device = device
+        self.version = weights_version(model_name=model_name, pretrained=pretrained, checkpoint=checkpoint)
+        model = open_clip.create_model(
+            model_name, pretrained=checkpoint or pretrained, device=device.name, precision="fp32"
+        )
+        model.eval()
+        if device.half:
+            model = model.half()
+        self.model = model
+        self.tokenizer = open_clip.get_tokenizer(model_name)
+        size = model.visual.image_size
+        self.input_side = int(size[0] if isinstance(size, (tuple, list)) else size)
+        with torch.inference_mode():
+            probe = torch.zeros((1, 3, self.input_side, self.input_side), device=device.name)
+            self.dimensions = int(self._encode_image(probe).shape[1])
+        logger.info("CLIP %s loaded on %s (%d dimensions)", self.version, device.name, self.dimensions)
+
+    def _encode_image(self, batch):
+        if self.device.half:
+            batch = batch.half()
+        return self.model.encode_image(batch)
+
+    def preprocess(self, image: Image.Image) -> np.ndarray:
+        """One image as a (3, side, side) float32 array, normalised as CLIP expects."""
+        side = self.input_side
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        width, height = image.size
+        scale = side / min(width, height)
+        size = (max(side, round(width * scale)), max(side, round(height * scale)))
+        if size != image.size:
+            image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        left, top = (size[0] - side) // 2, (size[1] - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+        array = np.asarray(image, dtype=np.float32) / 255.0
+        return ((array - CLIP_MEAN) / CLIP_STD).transpose(2, 0, 1)
+
+    def embed_arrays(self, arrays: list[np.ndarray]) -> np.ndarray:
+        if not arrays:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        torch = self.torch
+        with torch.inference_mode():
+            batch = torch.from_numpy(np.stack(arrays)).to(self.device.name)
+            features = self._encode_image(batch).float().cpu().numpy()
+        return l2_normalise(features)
+
+    def embed_images(self, images: list[Image.Image]) -> np.ndarray:
+        return self.embed_arrays([self.preprocess(image) for image in images])
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        torch = self.torch
+        with torch.inference_mode():
+            tokens = self.tokenizer(texts).to(self.device.name)
+            features = self.model.encode_text(tokens).float().cpu().numpy()
+        return l2_normalise(features)

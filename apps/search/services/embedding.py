@@ -1,0 +1,135 @@
+"""Computing and storing embeddings.
+
+- The descriptor is computed inside the image processing stage from the small rendition it already
+  has (`pipeline_describe`), and stored in the same transaction as the other results
+  (`pipeline_record`): no second decode, no extra task.
+- Torch models run on the `embed` queue (`images_embed`): images are decoded at reduced size by a
+  thread pool while the model runs the previous batch, several images per forward pass.
+"""
+
+import io
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from PIL import Image as PILImage
+
+from apps.images import imaging
+from apps.images.models import Image, ImageStatus
+from apps.search import descriptor
+from apps.search.embedders.base import Embedder
+from apps.search.embedders.registry import DESCRIPTOR, embedder_get
+from apps.search.models import Embedding
+from apps.search.services.cache import index_changed
+from apps.storage.backends import storage_for
+
+logger = logging.getLogger(__name__)
+
+
+def pipeline_describe(source: PILImage.Image) -> np.ndarray:
+    """The descriptor of an image being processed, from the rendition the hashes use."""
+    return descriptor.describe(source)
+
+
+def embeddings_record(*, model: str, version: str, vectors: dict) -> int:
+    """Insert or replace embeddings {image_id: vector} of one model; bumps the search cache."""
+    if not vectors:
+        return 0
+    rows = [
+        Embedding(image_id=image_id, model=model, version=version, dimensions=len(vector), vector=vector)
+        for image_id, vector in vectors.items()
+    ]
+    Embedding.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["image", "model"],
+        update_fields=["version", "dimensions", "vector", "created_at"],
+    )
+    transaction.on_commit(index_changed)
+    return len(rows)
+
+
+def pipeline_record(vectors: dict) -> int:
+    """Called in the processing transaction with {image_id: descriptor vector}."""
+    return embeddings_record(model=DESCRIPTOR, version=descriptor.VERSION, vectors=vectors)
+
+
+def _decode(image: Image, side: int) -> PILImage.Image | None:
+    try:
+        with storage_for(image.storage_location).open(image.storage_key, "rb") as handle:
+            return imaging.decode(handle, longest_needed=side).image
+    except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels, FileNotFoundError) as exc:
+        logger.warning("image %s cannot be embedded: %s", image.pk, exc)
+        return None
+
+
+def decode_bytes(data: bytes, side: int) -> PILImage.Image:
+    """A query image from bytes (raises imaging.NotAnImage / CorruptImage / TooManyPixels)."""
+    return imaging.decode(io.BytesIO(data), longest_needed=side).image
+
+
+def _prepared(embedder: Embedder, image: Image):
+    decoded = _decode(image, embedder.input_side)
+    if decoded is None:
+        return None
+    preprocess = getattr(embedder, "preprocess", None)
+    return preprocess(decoded) if preprocess else decoded
+
+
+def embed_stream(embedder: Embedder, items: Iterable, prepare, *, batch: int, threads: int = 2) -> Iterator:
+    """Yield (items, vectors) per batch. `prepare(item)` (decode + preprocess, in threads, releasing
+    the GIL in Pillow) runs for the next batch while the model runs this one. Items whose prepare
+    returns None are left out of the batch."""
+    items = list(items)
+    chunks = [items[i : i + batch] for i in range(0, len(items), batch)]
+    if not chunks:
+        return
+    arrays_of = getattr(embedder, "embed_arrays", None) or embedder.embed_images
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        pending = [pool.submit(prepare, item) for item in chunks[0]]
+        for index, chunk in enumerate(chunks):
+            ready = [future.result() for future in pending]
+            if index + 1 < len(chunks):
+                pending = [pool.submit(prepare, item) for item in chunks[index + 1]]
+            kept = [(item, value) for item, value in zip(chunk, ready, strict=True) if value is not None]
+            if kept:
+                yield [item for item, _v in kept], arrays_of([value for _i, value in kept])
+
+
+def images_embed(*, model: str, image_ids: list) -> int:
+    """Embed these images with this model (the embed queue); images already embedded with the
+    current version are skipped, so a repeated task is harmless. Returns how many were stored."""
+    embedder = embedder_get(model)
+    done = set(
+        Embedding.objects.filter(image_id__in=image_ids, model=model, version=embedder.version).values_list(
+            "image_id", flat=True
+        )
+    )
+    images = list(
+        Image.objects.select_related("storage_location").filter(
+            pk__in=[i for i in image_ids if i not in done], status=ImageStatus.READY, deleted_at__isnull=True
+        )
+    )
+    stored = 0
+    for chunk, vectors in embed_stream(
+        embedder, images, lambda image: _prepared(embedder, image), batch=settings.DEEPLENS_EMBED_BATCH
+    ):
+        with transaction.atomic():
+            stored += embeddings_record(
+                model=model,
+                version=embedder.version,
+                vectors={image.pk: vector for image, vector in zip(chunk, vectors, strict=True)},
+            )
+    return stored
+
+
+def query_vector_from_bytes(*, model: str, data: bytes) -> np.ndarray:
+    embedder = embedder_get(model)
+    return embedder.embed_images([decode_bytes(data, embedder.input_side)])[0]
+
+
+def query_vector_from_text(*, model: str, text: str) -> np.ndarray:
+    return embedder_get(model).embed_texts([text])[0]

@@ -1,0 +1,46 @@
+"""Celery entry points of the search domain, all on the `embed` queue (GPU hosts run
+`celery -A celery_app worker -Q embed`)."""
+
+import base64
+import binascii
+import logging
+
+from apps.images import imaging
+from apps.search.embedders.base import EmbedderUnavailable
+from apps.search.services.embedding import images_embed, query_vector_from_bytes, query_vector_from_text
+from apps.search.services.models import embed_job_run
+from celery_app import SharedTask, TenantTask, app
+
+logger = logging.getLogger(__name__)
+
+
+@app.task(base=TenantTask, name="embed.images", time_limit=30 * 60, soft_time_limit=29 * 60)
+def images_embed_task(model: str, image_ids: list[str]) -> int:
+    """Embed freshly processed images with one of the tenant's active torch models."""
+    try:
+        return images_embed(model=model, image_ids=image_ids)
+    except EmbedderUnavailable as exc:
+        logger.warning("%s cannot embed here: %s", model, exc)
+        return 0
+
+
+@app.task(base=TenantTask, name="embed.run_job", time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
+def embed_job_task(job_id: str) -> str | None:
+    job = embed_job_run(job_id=job_id)
+    return job.state if job else None
+
+
+@app.task(base=SharedTask, name="embed.query", ignore_result=False, time_limit=120, soft_time_limit=110)
+def embed_query_task(model: str, image_b64: str = "", text: str = "") -> dict:
+    """The vector of a query image or text, for the web process (which never loads torch). It
+    touches no tenant data: bytes or text in, a vector out."""
+    try:
+        if text:
+            vector = query_vector_from_text(model=model, text=text)
+        else:
+            vector = query_vector_from_bytes(model=model, data=base64.b64decode(image_b64, validate=True))
+    except EmbedderUnavailable as exc:
+        return {"error": "model_unavailable", "message": str(exc)}
+    except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels, binascii.Error) as exc:
+        return {"error": "unsupported_media_type", "message": f"The query is not a readable image ({exc})."}
+    return {"vector": [float(x) for x in vector]}

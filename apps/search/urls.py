@@ -1,0 +1,7 @@
+from django.urls import path
+
+from apps.search import views
+
+app_name = "search"
+
+urlpatterns = [path("", views.SearchPage.as_view(), name="search")]

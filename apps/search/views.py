@@ -1,0 +1,103 @@
+"""The search page: drop an image or come from "Similar" on an image, text search when a text model
+is active, results with scores, threshold, filters and sort; admins switch models on and off."""
+
+from django.contrib import messages
+from django.http import QueryDict
+from django.shortcuts import redirect, render
+from django.views import View
+from rest_framework.exceptions import ValidationError
+
+from apps.accounts.pages import PermissionRequiredPage
+from apps.accounts.permissions import Perm, role_permissions
+from apps.audit.context import Actor
+from apps.core.errors import ApplicationError
+from apps.images.errors import FileTooLarge
+from apps.images.models import ImageFormat
+from apps.search.api import models_payload, parse_options
+from apps.search.services.models import search_model_activate, search_model_deactivate
+from apps.search.services.search import search_by_bytes, search_by_image_id, search_by_text
+
+
+def _search(request, data: QueryDict):
+    options, model = parse_options(data)
+    upload = request.FILES.get("image")
+    if upload and upload.size:  # a form posted with the file chooser left empty sends an empty part
+        from django.conf import settings
+
+        if upload.size > settings.DEEPLENS_SEARCH_MAX_QUERY_BYTES:
+            raise FileTooLarge("The query image is too large.")
+        return search_by_bytes(data=upload.read(), options=options, model=model)
+    if image_id := data.get("image_id"):
+        return search_by_image_id(image_id=image_id, options=options, model=model)
+    if text := (data.get("q") or "").strip():
+        return search_by_text(text=text[:500], options=options, model=model)
+    return None
+
+
+def _flat(problems) -> str:
+    if isinstance(problems, dict):
+        return " ".join(_flat(value) for value in problems.values())
+    if isinstance(problems, list):
+        return " ".join(_flat(value) for value in problems)
+    return str(problems)
+
+
+class SearchPage(PermissionRequiredPage, View):
+    required_permission = Perm.SEARCH
+    template_name = "search/search.html"
+
+    def _render(self, request, data: QueryDict):
+        result, error, status = None, None, 200
+        try:
+            result = _search(request, data)
+        except ValidationError as exc:
+            error, status = (
+                "; ".join(f"{field}: {_flat(problems)}" for field, problems in exc.detail.items()),
+                400,
+            )
+        except ApplicationError as exc:
+            error, status = exc.message, exc.http_status
+        models = models_payload()
+        rows = []
+        if result:
+            rows = [(row, result["images"][row["image_id"]]) for row in result["rows"]]
+        return render(
+            request,
+            self.template_name,
+            {
+                "section": "search",
+                "result": result,
+                "rows": rows,
+                "error": error,
+                "params": data,
+                "threshold": data.get("similarity_threshold") or "0",
+                "models": models,
+                "text_model": any(m["text"] and m["active"] and m["available"] for m in models),
+                "formats": ImageFormat.choices,
+                "may_manage": Perm.SEARCH_MANAGE in role_permissions(request.user.role),
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        return self._render(request, request.GET)
+
+    def post(self, request):
+        action, key = request.POST.get("action"), request.POST.get("model_key", "")
+        if action in ("activate", "deactivate"):
+            if Perm.SEARCH_MANAGE not in role_permissions(request.user.role):
+                messages.error(request, "Only tenant admins switch search models on or off.")
+                return redirect("search:search")
+            service = search_model_activate if action == "activate" else search_model_deactivate
+            try:
+                service(key=key, actor=Actor.from_request(request), tenant=request.tenant)
+                messages.success(
+                    request,
+                    f"{key} switched on; the collection is being embedded."
+                    if action == "activate"
+                    else f"{key} switched off.",
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            return redirect("search:search")
+        return self._render(request, request.POST)

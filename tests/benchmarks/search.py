@@ -1,0 +1,265 @@
+"""The `search` stage of `make bench`: N clustered 512-d vectors (shaped like CLIP embeddings) in
+the demo tenant of a fresh product, stored the way the product stores them (halfvec rows of
+search_embedding, one images_image row each), then:
+
+- the HNSW build time (the product's own CREATE INDEX, m/ef_construction from settings);
+- raw query p50/p95 and recall@10 against exact search (numpy) at several ef_search, with the
+  product's query (apps/search/selectors.NEIGHBOURS_SQL: the join, the filters, iterative scan);
+- the search API by image_id over HTTP (one client, distinct query images, cache off), p50/p95.
+
+N is 100,000 by default; DEEPLENS_BENCH_SEARCH_VECTORS=1000000 runs the 1M case (its index build
+alone takes ~5-7 minutes on 2 cores; about 2 GB of memory for the vectors).
+"""
+
+import http.client
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import psycopg
+
+from tests.runtime.product import Product
+
+DIM = 512
+VERSION = "bench-random"
+# Intrinsic dimension and cluster spread of the synthetic vectors: 48 / 0.6 is easy for HNSW (recall@10
+# ~1.0 at ef_search 40); higher values are harder. Real CLIP embeddings lie in between.
+LATENT = int(os.environ.get("DEEPLENS_BENCH_SEARCH_LATENT", "48"))
+SPREAD = float(os.environ.get("DEEPLENS_BENCH_SEARCH_SPREAD", "0.6"))
+
+
+def clustered(count: int, seed: int, clusters: int = 2000, latent: int = LATENT) -> np.ndarray:
+    """Unit vectors with the structure of real embeddings: clusters in a low-dimensional latent
+    space mapped into 512 dimensions, plus a little isotropic noise. (Isotropic Gaussian noise in
+    all 512 dimensions would make every neighbour nearly equidistant: no real model's output.)"""
+    structure = np.random.default_rng(0)  # the same space and clusters for data and queries
+    mixing = structure.standard_normal((latent, DIM)).astype(np.float32) / np.sqrt(latent)
+    centres = structure.standard_normal((clusters, latent)).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, clusters, count)
+    out = np.empty((count, DIM), dtype=np.float32)
+    for start in range(0, count, 50_000):
+        part = slice(start, min(count, start + 50_000))
+        size = part.stop - part.start
+        z = centres[labels[part]] + SPREAD * rng.standard_normal((size, latent)).astype(np.float32)
+        out[part] = z @ mixing + 0.05 * rng.standard_normal((size, DIM)).astype(np.float32)
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
+def percentiles(values_ms: list[float]) -> dict:
+    ordered = sorted(values_ms)
+    return {
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 2),
+    }
+
+
+def _connect(product: Product):
+    conn = psycopg.connect(
+        f"postgresql://postgres@/deeplens?host={product.data_dir / 'postgres'}", autocommit=True
+    )
+    conn.execute("SET search_path = demo, public, extensions")
+    from pgvector.psycopg import register_vector
+
+    register_vector(conn)
+    return conn
+
+
+def load(conn, vectors: np.ndarray) -> list[str]:
+    from pgvector import HalfVector
+
+    location = conn.execute("SELECT id FROM storage_storagelocation ORDER BY created_at LIMIT 1").fetchone()[
+        0
+    ]
+    ids = [str(uuid.uuid4()) for _ in range(len(vectors))]
+    now = datetime.now(UTC)
+    with conn.cursor() as cursor:
+        with cursor.copy(
+            "COPY images_image (id, original_filename, format, content_type, width, height, size_bytes,"
+            " sha256, storage_location_id, storage_key, source_url, status, failed_stage, failure_reason,"
+            " attempts, created_at, updated_at, exif, camera, tags) FROM STDIN"
+        ) as copy:
+            for number, image_id in enumerate(ids):
+                copy.write_row(
+                    (
+                        image_id,
+                        f"bench-{number}.jpg",
+                        "jpeg",
+                        "image/jpeg",
+                        640,
+                        480,
+                        50_000,
+                        f"{number:064x}",
+                        location,
+                        f"demo/images/bench/{image_id}.jpg",
+                        "",
+                        "ready",
+                        "",
+                        "",
+                        1,
+                        now,
+                        now,
+                        "{}",
+                        "",
+                        "{}",
+                    )
+                )
+        with cursor.copy(
+            "COPY search_embedding (image_id, model, version, dimensions, vector, created_at) FROM STDIN "
+            "WITH (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["uuid", "varchar", "varchar", "int2", "halfvec", "timestamptz"])
+            for image_id, vector in zip(ids, vectors, strict=True):
+                copy.write_row((uuid.UUID(image_id), "clip", VERSION, DIM, HalfVector(vector), now))
+    conn.execute(
+        "INSERT INTO search_searchmodel (key, is_active, version, dimensions, activated_at, updated_at) "
+        "VALUES ('clip', true, %s, %s, now(), now())",
+        [VERSION, DIM],
+    )
+    conn.execute("ANALYZE images_image")
+    conn.execute("ANALYZE search_embedding")
+    return ids
+
+
+def build_index(conn, m: int, ef_construction: int) -> float:
+    conn.execute("SET maintenance_work_mem = '3GB'")
+    conn.execute("SET max_parallel_maintenance_workers = 2")
+    started = time.perf_counter()
+    conn.execute(
+        f"CREATE INDEX search_embedding_hnsw_clip_{DIM} ON search_embedding USING hnsw "
+        f"((vector::halfvec({DIM})) halfvec_cosine_ops) WITH (m = {m}, ef_construction = {ef_construction}) "
+        f"WHERE model = 'clip' AND dimensions = {DIM}"
+    )
+    return time.perf_counter() - started
+
+
+RAW_SQL = """
+SELECT e.image_id FROM search_embedding e JOIN images_image i ON i.id = e.image_id
+WHERE e.model = 'clip' AND e.dimensions = 512 AND e.version = %s
+  AND i.deleted_at IS NULL AND i.status = 'ready'
+ORDER BY e.vector::halfvec(512) <=> %s::halfvec(512) LIMIT 10
+"""
+
+
+def raw_queries(conn, ids: list[str], vectors: np.ndarray, queries: np.ndarray, ef_search: int) -> dict:
+    from pgvector import HalfVector
+
+    conn.execute("SET hnsw.iterative_scan = relaxed_order")
+    conn.execute(f"SET hnsw.ef_search = {ef_search}")
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    index_of = {image_id: n for n, image_id in enumerate(ids)}
+    timings, hits = [], 0
+    for query, truth in zip(queries, exact, strict=True):
+        started = time.perf_counter()
+        rows = conn.execute(RAW_SQL, [VERSION, HalfVector(query)], prepare=True).fetchall()
+        timings.append((time.perf_counter() - started) * 1000)
+        hits += len({index_of[str(row[0])] for row in rows} & set(truth.tolist()))
+    return {
+        "ef_search": ef_search,
+        **percentiles(timings),
+        "recall_at_10": round(hits / (10 * len(queries)), 4),
+    }
+
+
+def api_key(product: Product) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", product.port, timeout=30)
+    conn.request(
+        "POST",
+        "/api/v1/auth/login",
+        headers={"Host": "localhost", "Content-Type": "application/json"},
+        body=json.dumps({"tenant": "demo", "email": "admin@demo.local", "password": "demo-admin"}),
+    )
+    token = json.loads(conn.getresponse().read())["access"]
+    conn.request(
+        "POST",
+        "/api/v1/api-keys",
+        headers={"Host": "localhost", "Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        body=json.dumps({"name": "bench", "scopes": ["search"]}),
+    )
+    return json.loads(conn.getresponse().read())["key"]
+
+
+def api_queries(product: Product, key: str, query_ids: list[str]) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", product.port, timeout=30)
+    headers = {
+        "Host": "demo.localhost",
+        "Content-Type": "application/json",
+        "Authorization": f"Api-Key {key}",
+    }
+    timings, server = [], []
+    for image_id in query_ids:
+        started = time.perf_counter()
+        conn.request(
+            "POST",
+            "/api/v1/search/similarity",
+            headers=headers,
+            body=json.dumps({"image_id": image_id, "max_results": 10}),
+        )
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status != 200 or body["total_results"] != 10 or body["cached"]:
+            raise RuntimeError(f"search API answered {response.status}: {body}")
+        server.append(body["processing_time_ms"])
+    return {"requests": len(query_ids), **percentiles(timings), "server_processing": percentiles(server)}
+
+
+def one_size(count: int, m: int, ef_construction: int) -> dict:
+    vectors = clustered(count, seed=1)
+    queries = clustered(200, seed=2)
+    with tempfile.TemporaryDirectory(prefix="deeplens-bench-search-") as folder:
+        checkpoint = Path(folder) / "never-loaded.pt"
+        checkpoint.write_bytes(b"searches by image_id never load the model")
+        product = Product(Path(folder) / "var")
+        product.extra_env = {
+            "DEEPLENS_WEB_WORKERS": "1",
+            "DEEPLENS_WORKER_CONCURRENCY": "1",
+            "DEEPLENS_CLIP_CHECKPOINT": str(checkpoint),
+            "DEEPLENS_SEARCH_CACHE_SECONDS": "0",
+        }
+        product.start()
+        try:
+            conn = _connect(product)
+            started = time.perf_counter()
+            ids = load(conn, vectors)
+            loaded = time.perf_counter() - started
+            build = build_index(conn, m, ef_construction)
+            size = conn.execute(
+                "SELECT pg_relation_size(%s)", [f"demo.search_embedding_hnsw_clip_{DIM}"]
+            ).fetchone()[0]
+            raw = [raw_queries(conn, ids, vectors, queries, ef) for ef in (40, 100, 200)]
+            rng = np.random.default_rng(3)
+            key = api_key(product)
+            api_queries(product, key, [ids[i] for i in rng.integers(0, count, 20)])  # warm-up
+            api = api_queries(product, key, [ids[i] for i in rng.integers(0, count, 200)])
+            conn.close()
+        finally:
+            product.stop()
+    return {
+        "vectors": count,
+        "dimensions": DIM,
+        "storage": "halfvec",
+        "load_s": round(loaded, 1),
+        "hnsw": {
+            "m": m,
+            "ef_construction": ef_construction,
+            "build_s": round(build, 1),
+            "index_mb": round(size / 2**20),
+        },
+        "raw_query": raw,
+        "api_by_image_id": {"ef_search": 200, **api},
+    }
+
+
+def search_benchmark(context: dict) -> dict:
+    sizes = [int(n) for n in os.environ.get("DEEPLENS_BENCH_SEARCH_VECTORS", "100000").split(",")]
+    m = int(os.environ.get("DEEPLENS_HNSW_M", "16"))
+    ef_construction = int(os.environ.get("DEEPLENS_HNSW_EF_CONSTRUCTION", "64"))
+    return {f"{n}": one_size(n, m, ef_construction) for n in sizes}

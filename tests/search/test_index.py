@@ -1,0 +1,36 @@
+"""The queries the product runs can use the tenant's HNSW indexes (same expression, same predicate)."""
+
+import numpy as np
+import pytest
+from django.db import connection
+from django_tenants.utils import tenant_context
+from pgvector import HalfVector
+
+from apps.search.selectors import HASH_NEIGHBOURS_SQL, NEIGHBOURS_SQL
+
+pytestmark = pytest.mark.django_db
+
+
+def plan(sql: str, params) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_vector_query_uses_the_models_hnsw_index_in_the_tenant_schema(search_world):
+    query = HalfVector(np.ones(231, dtype=np.float32) / np.sqrt(231)).to_text()
+    with tenant_context(search_world["gamma"].tenant):
+        text = plan(
+            NEIGHBOURS_SQL.format(dim=231, exclude="", filters=""), [query, "descriptor", "wf1", query, 10]
+        )
+
+    assert "search_embedding_hnsw_descriptor_231" in text
+
+
+def test_the_hash_query_uses_the_hamming_index(search_world):
+    with tenant_context(search_world["gamma"].tenant):
+        text = plan(HASH_NEIGHBOURS_SQL, [-5, "00000000-0000-0000-0000-000000000000", -5, 10])
+
+    assert "images_image_phash_hamming" in text
