@@ -1,0 +1,185 @@
+"""Pixels -> duplicate-detection features. Pure functions over Pillow, numpy and OpenCV.
+
+Every image gets:
+  * eight pHashes, one per orientation (the dihedral group: identity, rotations by 90/180/270 and
+    their mirror images), taken after uniform borders are trimmed: a flipped, rotated or padded copy
+    has one of its eight hashes close to the original's identity hash;
+  * ORB keypoints and binary descriptors of the trimmed grey image (at most ORB_FEATURES), for
+    geometric verification of crops, embeddings and strong combinations, and a few of the strongest
+    descriptors ("anchors") for candidate search across the collection.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+WORK_SIDE = 512  # longest side the grey working image is resized to
+MIN_WORK_SIDE = 320  # small images are upscaled to this, so ORB finds enough keypoints
+ORB_FEATURES = 400
+ANCHORS = 48
+TRIM_TOLERANCE = 10.0  # grey levels a border row/column may differ from the border colour
+TRIM_MAX = 0.3
+THUMB_SIDE = 96  # never trim more than this share of a side
+
+cv2.setNumThreads(1)
+
+
+@dataclass
+class Features:
+    width: int  # of the working image (after trimming)
+    height: int
+    phashes: np.ndarray  # (8,) uint64, orientation 0 is the image as it is
+    keypoints: np.ndarray  # (K, 2) float32, x/y in working-image pixels
+    descriptors: np.ndarray  # (K, 32) uint8
+    mirrored_keypoints: np.ndarray  # of the mirrored image (flip-proof verification)
+    mirrored_descriptors: np.ndarray
+    thumb: np.ndarray  # grey, THUMB_SIDE on its longest side: checks the aligned content
+
+    @property
+    def anchors(self) -> np.ndarray:
+        """A few strong descriptors spread over the picture (a caption or a logo, whose corners
+        are the strongest keypoints of a copy, must not take them all)."""
+        return self.descriptors[spread(self.keypoints, self.width, self.height)]
+
+    @property
+    def mirrored_anchors(self) -> np.ndarray:
+        return self.mirrored_descriptors[spread(self.mirrored_keypoints, self.width, self.height)]
+
+
+def spread(points: np.ndarray, width: int, height: int, *, grid: int = 4, per_cell: int = 0) -> np.ndarray:
+    """Indices of up to ANCHORS points, the strongest of each grid cell in turn (points are sorted
+    strongest first)."""
+    if not len(points):
+        return np.zeros(0, dtype=np.int64)
+    per_cell = per_cell or max(1, ANCHORS // (grid * grid))
+    cx = np.minimum((points[:, 0] * grid / max(1, width)).astype(int), grid - 1)
+    cy = np.minimum((points[:, 1] * grid / max(1, height)).astype(int), grid - 1)
+    cell = cy * grid + cx
+    rank = np.zeros(len(points), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for i, c in enumerate(cell.tolist()):
+        rank[i] = seen.get(c, 0)
+        seen[c] = rank[i] + 1
+    chosen = np.flatnonzero(rank < per_cell)
+    if len(chosen) < ANCHORS:  # empty cells (sky, a plain background): fill with the strongest others
+        rest = np.flatnonzero(rank >= per_cell)[: ANCHORS - len(chosen)]
+        chosen = np.concatenate([chosen, rest])
+    return np.sort(chosen)[:ANCHORS]
+
+
+def working_grey(img: Image.Image) -> np.ndarray:
+    """A grey uint8 array with its longest side between MIN_WORK_SIDE and WORK_SIDE."""
+    grey = ImageOps.exif_transpose(img) if hasattr(img, "getexif") else img
+    grey = grey.convert("L")
+    longest = max(grey.size)
+    if longest > WORK_SIDE or longest < MIN_WORK_SIDE:
+        scale = (WORK_SIDE if longest > WORK_SIDE else MIN_WORK_SIDE) / longest
+        size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
+        grey = grey.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(grey, dtype=np.uint8)
+
+
+def trim_borders(a: np.ndarray) -> np.ndarray:
+    """Cut uniform borders (a padded copy, a frame): rows and columns at the edges whose pixels all
+    stay within TRIM_TOLERANCE of the corner colour, at most TRIM_MAX of each side."""
+    h, w = a.shape
+    f = a.astype(np.float32)
+    top, bottom, left, right = 0, h, 0, w
+    for _ in range(2):  # a second pass catches a border whose corner was another colour
+        colour = np.median(np.concatenate([f[top, left:right], f[bottom - 1, left:right]]))
+        rows_ok = np.abs(f[top:bottom, left:right] - colour).max(axis=1) <= TRIM_TOLERANCE
+        cols_ok = np.abs(f[top:bottom, left:right] - colour).max(axis=0) <= TRIM_TOLERANCE
+        t = _run(rows_ok)
+        b = _run(rows_ok[::-1])
+        lft = _run(cols_ok)
+        r = _run(cols_ok[::-1])
+        if t + b >= (bottom - top) or lft + r >= (right - left):
+            break  # a flat image: nothing to trim
+        if max(t, b) > TRIM_MAX * h or max(lft, r) > TRIM_MAX * w:
+            break
+        top, bottom, left, right = top + t, bottom - b, left + lft, right - r
+        if not (t or b or lft or r):
+            break
+    return a[top:bottom, left:right]
+
+
+def _run(ok: np.ndarray) -> int:
+    """Length of the leading run of True."""
+    bad = np.flatnonzero(~ok)
+    return int(bad[0]) if bad.size else int(ok.size)
+
+
+def dihedral_phashes(a: np.ndarray) -> np.ndarray:
+    """pHash (32x32 DCT, 8x8 low frequencies above their median, as imagehash) of the image in each
+    of its eight orientations, from one DCT: mirroring flips the sign of odd frequencies along that
+    axis, a transpose transposes the coefficients."""
+    small = cv2.resize(a, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    low = cv2.dct(small)[:8, :8]
+    odd = np.array([1, -1, 1, -1, 1, -1, 1, -1], dtype=np.float32)
+    variants = []
+    for transpose in (False, True):
+        base = low.T if transpose else low
+        for flip_rows in (False, True):
+            for flip_cols in (False, True):
+                d = base
+                if flip_rows:
+                    d = d * odd[:, None]
+                if flip_cols:
+                    d = d * odd[None, :]
+                variants.append(d)
+    # order: 0 identity, then the others; any fixed order works because matching takes the minimum
+    return np.array([_bits(d) for d in variants], dtype=np.uint64)
+
+
+def _bits(d: np.ndarray) -> int:
+    flat = d.ravel()
+    bits = flat > np.median(flat)
+    value = 0
+    for bit in bits:
+        value = (value << 1) | int(bit)
+    return value
+
+
+_orb = None
+
+
+def _detector():
+    global _orb
+    if _orb is None:
+        _orb = cv2.ORB_create(
+            nfeatures=ORB_FEATURES, scaleFactor=1.3, nlevels=6, edgeThreshold=15, patchSize=31
+        )
+    return _orb
+
+
+def orb(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    kps, desc = _detector().detectAndCompute(a, None)
+    if desc is None or not kps:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+    order = np.argsort([-k.response for k in kps], kind="stable")
+    pts = np.array([kps[i].pt for i in order], dtype=np.float32)
+    return pts, desc[order]
+
+
+def extract(img: Image.Image) -> Features:
+    a = trim_borders(working_grey(img))
+    pts, desc = orb(a)
+    mpts, mdesc = orb(np.ascontiguousarray(a[:, ::-1]))
+    return Features(
+        width=int(a.shape[1]),
+        height=int(a.shape[0]),
+        phashes=dihedral_phashes(a),
+        keypoints=pts,
+        descriptors=desc,
+        mirrored_keypoints=mpts,
+        mirrored_descriptors=mdesc,
+        thumb=thumbnail(a),
+    )
+
+
+def thumbnail(a: np.ndarray) -> np.ndarray:
+    scale = THUMB_SIDE / max(a.shape)
+    size = (max(1, round(a.shape[1] * scale)), max(1, round(a.shape[0] * scale)))
+    return cv2.resize(a, size, interpolation=cv2.INTER_AREA)

@@ -1,0 +1,132 @@
+"""Comparing two images' features: pure functions, no database.
+
+`phash_distance` is the cheap global signal (minimum Hamming distance over the eight orientations);
+`verify` is the expensive one: ORB descriptors matched with a ratio test, then a RANSAC similarity
+transform (rotation, uniform scale, translation), also against the mirrored image. A pair of copies
+shows many inliers spread over a large part of at least one of the two images; two photos that
+merely share a caption or a logo show few, packed in a small area.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from apps.duplicates.features import Features
+
+RATIO = 0.8
+RANSAC_PX = 6.0  # reprojection error in working-image pixels (longest side 512)
+
+
+@dataclass(frozen=True)
+class Verification:
+    inliers: int
+    matches: int
+    coverage: float  # share of the more covered image inside the inliers' bounding box
+    mirrored: bool
+    min_coverage: float = 0.0  # the same share in the less covered image
+    scale: float = 1.0
+    correlation: float = 0.0  # of the two thumbnails, once aligned by the transform, over their overlap
+
+
+NO_MATCH = Verification(inliers=0, matches=0, coverage=0.0, mirrored=False)
+MAX_SCALE = 6.0  # a copy is at most this much larger or smaller (working images share a side length)
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def hamming64(a: np.ndarray, b) -> np.ndarray:
+    """Bit differences between uint64 values (broadcasting)."""
+    x = np.bitwise_xor(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64))
+    return _POPCOUNT[x.view(np.uint8).reshape(*x.shape, 8)].sum(axis=-1)
+
+
+def phash_distance(a: np.ndarray, b: np.ndarray) -> int:
+    """Smallest distance between a's upright hash and any orientation of b (and the reverse)."""
+    return int(min(hamming64(b, a[0]).min(), hamming64(a, b[0]).min()))
+
+
+_matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=False)
+
+
+def _one_way(pa, da, pb, db, *, mirrored: bool, a: Features, b: Features) -> Verification:
+    wa, ha, wb, hb = a.width, a.height, b.width, b.height
+    if len(da) < 8 or len(db) < 8:
+        return NO_MATCH
+    best: dict[int, cv2.DMatch] = {}  # one match per keypoint of b: no collapsing many onto one
+    for pair in _matcher.knnMatch(da, db, k=2):
+        if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance:
+            m = pair[0]
+            if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:
+                best[m.trainIdx] = m
+    good = list(best.values())
+    if len(good) < 6:
+        return Verification(inliers=0, matches=len(good), coverage=0.0, mirrored=mirrored)
+    src = pa[[m.queryIdx for m in good]]
+    dst = pb[[m.trainIdx for m in good]]
+    model, mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX, maxIters=1000, confidence=0.99
+    )
+    if model is None or mask is None:
+        return Verification(inliers=0, matches=len(good), coverage=0.0, mirrored=mirrored)
+    inl = mask.ravel().astype(bool)
+    n = int(inl.sum())
+    scale = float(np.hypot(model[0, 0], model[1, 0]))
+    if n < 3 or not (1 / MAX_SCALE <= scale <= MAX_SCALE):
+        return Verification(inliers=0, matches=len(good), coverage=0.0, mirrored=mirrored, scale=scale)
+    shares = (_box_share(src[inl], wa, ha), _box_share(dst[inl], wb, hb))
+    return Verification(
+        inliers=n,
+        matches=len(good),
+        coverage=max(shares),
+        min_coverage=min(shares),
+        mirrored=mirrored,
+        scale=scale,
+        correlation=aligned_correlation(a, b, model, mirrored=mirrored),
+    )
+
+
+MIN_OVERLAP_PX = 200
+
+
+def aligned_correlation(a: Features, b: Features, model: np.ndarray, *, mirrored: bool) -> float:
+    """Zero-mean normalised correlation of a's thumbnail warped onto b's, over the overlap. Copies
+    agree pixel for pixel once aligned (whatever their brightness or contrast); photos that merely
+    share a layout of corners (two stacks of toy blocks, two windows) do not."""
+    ta = a.thumb[:, ::-1] if mirrored else a.thumb
+    sa = ta.shape[1] / a.width
+    sb = b.thumb.shape[1] / b.width
+    m = np.vstack([model, [0, 0, 1]])
+    to_b = np.diag([sb, sb, 1.0]) @ m @ np.diag([1 / sa, 1 / sa, 1.0])
+    size = (b.thumb.shape[1], b.thumb.shape[0])
+    warped = cv2.warpAffine(
+        np.ascontiguousarray(ta).astype(np.float32), to_b[:2], size, flags=cv2.INTER_LINEAR
+    )
+    mask = cv2.warpAffine(np.ones(ta.shape, np.float32), to_b[:2], size, flags=cv2.INTER_NEAREST) > 0.5
+    mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if mask.sum() < MIN_OVERLAP_PX:
+        return 0.0
+    x = cv2.GaussianBlur(warped, (3, 3), 0)[mask]
+    y = cv2.GaussianBlur(b.thumb.astype(np.float32), (3, 3), 0)[mask]
+    x, y = x - x.mean(), y - y.mean()
+    denom = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / denom) if denom > 1e-6 else 0.0
+
+
+def _box_share(pts: np.ndarray, w: int, h: int) -> float:
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return float((hi[0] - lo[0]) * (hi[1] - lo[1]) / max(1, w * h))
+
+
+def verify(a: Features, b: Features) -> Verification:
+    """The better of a-against-b and mirrored-a-against-b."""
+    straight = _one_way(a.keypoints, a.descriptors, b.keypoints, b.descriptors, mirrored=False, a=a, b=b)
+    mirror = _one_way(
+        a.mirrored_keypoints, a.mirrored_descriptors, b.keypoints, b.descriptors, mirrored=True, a=a, b=b
+    )
+    return max(straight, mirror, key=lambda v: (v.inliers, v.coverage))
+
+
+def as_hashes(signed_values) -> np.ndarray:
+    """Signed 64-bit integers (as stored) -> uint64 array."""
+    return np.array([int(v) & ((1 << 64) - 1) for v in signed_values], dtype=np.uint64)

@@ -1,0 +1,172 @@
+"""Duplicate detection: per-image signatures, the pairs found, groups, and "not duplicates" decisions."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from pgvector.django import BitField, HnswIndex
+
+
+def default_format_priority() -> list[str]:
+    return ["heic", "tiff", "png", "webp", "jpeg", "gif", "bmp"]
+
+
+class DuplicateSettings(models.Model):
+    """The tenant's duplicate policy (one row per tenant schema)."""
+
+    format_priority = ArrayField(models.CharField(max_length=10), default=default_format_priority)
+    similar_enabled = models.BooleanField(
+        default=False, help_text="Also group visually similar images (embedding similarity; off by default)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "duplicate settings"
+
+    def __str__(self) -> str:
+        return "Duplicate settings"
+
+
+class Signature(models.Model):
+    """What detection needs of one image, computed once from its pixels (apps/duplicates/features.py)."""
+
+    image = models.OneToOneField("images.Image", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveSmallIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    # eight signed 64-bit pHashes, orientation 0 first
+    phashes = ArrayField(models.BigIntegerField(), size=8)
+    # the upright pHash in four 16-bit bands: an exact band match finds candidates without N x N
+    band0 = models.IntegerField(db_index=True)
+    band1 = models.IntegerField(db_index=True)
+    band2 = models.IntegerField(db_index=True)
+    band3 = models.IntegerField(db_index=True)
+    keypoints = models.BinaryField()
+    descriptors = models.BinaryField()
+    mirrored_keypoints = models.BinaryField()
+    mirrored_descriptors = models.BinaryField()
+    thumb = models.BinaryField()
+    thumb_width = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"signature of {self.image_id}"
+
+
+class Anchor(models.Model):
+    """A strong ORB descriptor of an image, in an HNSW index (Hamming): images that share several
+    anchors are candidates even when cropped, embedded or rotated."""
+
+    image = models.ForeignKey("images.Image", on_delete=models.CASCADE, related_name="+")
+    descriptor = BitField(length=256)
+
+    class Meta:
+        indexes = [
+            HnswIndex(
+                name="anchor_descriptor_hnsw",
+                fields=["descriptor"],
+                m=16,
+                ef_construction=64,
+                opclasses=["bit_hamming_ops"],
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"anchor of {self.image_id}"
+
+
+class Kind(models.TextChoices):
+    EXACT = "exact", "Exact"
+    NEAR = "near", "Near-duplicate"
+    SIMILAR = "similar", "Visually similar"
+
+
+class Pair(models.Model):
+    """Two images found to be duplicates (image_a's id < image_b's)."""
+
+    image_a = models.ForeignKey("images.Image", on_delete=models.CASCADE, related_name="+")
+    image_b = models.ForeignKey("images.Image", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    signal = models.CharField(max_length=20)
+    score = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image_a", "image_b"], name="one_pair_per_images")]
+        indexes = [models.Index(fields=["image_b"], name="pair_image_b")]
+
+    def __str__(self) -> str:
+        return f"{self.image_a_id} ~ {self.image_b_id} ({self.kind})"
+
+
+class Dismissal(models.Model):
+    """Not duplicates: this pair is never grouped again (image_a's id < image_b's)."""
+
+    image_a = models.ForeignKey("images.Image", on_delete=models.CASCADE, related_name="+")
+    image_b = models.ForeignKey("images.Image", on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image_a", "image_b"], name="one_dismissal_per_images")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_a_id} != {self.image_b_id}"
+
+
+class GroupStatus(models.TextChoices):
+    OPEN = "open", "To review"
+    RESOLVED = "resolved", "Resolved"
+    DISMISSED = "dismissed", "Not duplicates"
+
+
+class Group(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices, db_index=True)
+    status = models.CharField(max_length=10, choices=GroupStatus.choices, default=GroupStatus.OPEN)
+    confidence = models.FloatField(default=1.0)
+    member_count = models.PositiveIntegerField(default=0)
+    total_bytes = models.BigIntegerField(default=0)
+    reclaimable_bytes = models.BigIntegerField(default=0)
+    reclaimed_bytes = models.BigIntegerField(default=0)
+    suggested_keeper = models.ForeignKey(
+        "images.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    keeper_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-reclaimable_bytes", "-id"]
+        indexes = [
+            models.Index(fields=["status", "kind", "-reclaimable_bytes", "-id"], name="group_by_bytes"),
+            models.Index(fields=["status", "kind", "-created_at", "-id"], name="group_by_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} group {self.pk} ({self.member_count})"
+
+
+class Member(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="members")
+    image = models.ForeignKey("images.Image", on_delete=models.CASCADE, related_name="+")
+    kept = models.BooleanField(null=True)  # set when the group is resolved
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "image"], name="one_membership_per_group"),
+        ]
+        indexes = [models.Index(fields=["image"], name="member_image", condition=Q(kept__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} in {self.group_id}"

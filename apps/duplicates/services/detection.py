@@ -1,0 +1,190 @@
+"""Incremental detection: an image's signature, its candidates, the pairs found, and the groups.
+
+Concurrency: the signature is committed first; candidates are searched and verified; then, under a
+per-tenant advisory lock, the candidate search runs again (cheap, indexed) and only candidates not
+yet verified are verified, and the groups are merged. Of two copies indexed at the same moment, the
+one that takes the lock second sees the other's committed signature, so the pair is always found
+and both end in one group (Immich runs detection with a concurrency of 1 instead), while the
+expensive verification of different images runs in parallel.
+"""
+
+import logging
+import zlib
+
+from django.db import connection, transaction
+
+from apps.duplicates import features as F
+from apps.duplicates import signals
+from apps.duplicates.models import Anchor, Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
+from apps.duplicates.services.groups import group_refresh, groups_merge
+from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
+from apps.images import imaging
+from apps.images.models import Image, ImageStatus
+from apps.images.services.processing import decode_original
+
+logger = logging.getLogger(__name__)
+DECODE_SIDE = 1024
+
+
+def tenant_lock() -> None:
+    """Serialise grouping within this tenant until the transaction ends."""
+    key = zlib.crc32(f"duplicates:{connection.schema_name}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def features_compute(image: Image) -> F.Features:
+    decoded = decode_original(image, longest_needed=DECODE_SIDE)
+    return F.extract(decoded.image)
+
+
+def image_lock(image_id) -> None:
+    """Serialise writers of one image's signature until the transaction ends: two tasks detecting the
+    same image at once (a retry beside a rescan) replace the row in turn instead of colliding."""
+    key = zlib.crc32(f"duplicates:{connection.schema_name}:{image_id}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(1, %s)", [key - (1 << 31)])
+
+
+def images_alive(ids) -> set:
+    """Of `ids`, the images still stored, each held FOR KEY SHARE until the transaction ends: a purge
+    (which locks the row FOR UPDATE first) waits for our rows and deletes them with the image, and
+    rows for an image purged meanwhile are never written."""
+    ids = list(ids)
+    if not ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Image._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids]
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def signature_store(*, image: Image, features: F.Features) -> Signature | None:
+    """Replace the image's signature and anchors; None when the image was purged meanwhile."""
+    with transaction.atomic():
+        image_lock(image.pk)
+        if not images_alive([image.pk]):
+            return None
+        Signature.objects.filter(image_id=image.pk).delete()
+        Anchor.objects.filter(image_id=image.pk).delete()
+        sig = signature_row(image_id=image.pk, features=features)
+        sig.save(force_insert=True)
+        Anchor.objects.bulk_create(anchor_rows(image_id=image.pk, features=features))
+    return sig
+
+
+def candidates_find(query: signals.Query, *, limit: int = signals.MAX_CANDIDATES) -> list:
+    seen: dict = {}
+    for source in signals.SOURCES:
+        for image_id in source.candidates(query, limit=limit):
+            seen.setdefault(image_id, source.name)
+    return list(seen)
+
+
+def matches_find(
+    query: signals.Query, *, checked: set | None = None
+) -> list[tuple[object, signals.Decision]]:
+    """Stored, live images the query duplicates, with the decision for each. Candidates in `checked`
+    are skipped; the ones verified now are added to it."""
+    ids = [i for i in candidates_find(query) if checked is None or i not in checked]
+    if checked is not None:
+        checked.update(ids)
+    if not ids:
+        return []
+    live = dict(
+        Image.objects.filter(pk__in=ids, deleted_at__isnull=True, status=ImageStatus.READY).values_list(
+            "pk", "sha256"
+        )
+    )
+    out = []
+    for sig in Signature.objects.filter(image_id__in=list(live)):
+        decision = signals.decide(
+            a=query.features, b=features_of(sig), a_sha=query.sha256, b_sha=live[sig.image_id]
+        )
+        if decision is not None:
+            out.append((sig.image_id, decision))
+    return out
+
+
+def _ordered(a, b):
+    return (a, b) if str(a) < str(b) else (b, a)
+
+
+def image_detect(*, image_id) -> Group | None:
+    """Compute the image's signature if needed, find its duplicates, and group them. Harmless to
+    run twice. Returns the open group the image is in, if any."""
+    image = Image.objects.select_related("storage_location").filter(pk=image_id).first()
+    if image is None or image.deleted_at is not None or image.status != ImageStatus.READY:
+        logger.info("duplicates: image %s is gone, deleted or not ready", image_id)
+        return None
+    sig = Signature.objects.filter(image_id=image.pk).first()
+    if sig is None or sig.version != VERSION:
+        try:
+            features = features_compute(image)
+        except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
+            logger.warning("duplicates: image %s cannot be decoded: %s", image.pk, exc)
+            return None
+        if signature_store(image=image, features=features) is None:
+            return None
+    else:
+        features = features_of(sig)
+    query = signals.Query(image_id=image.pk, sha256=image.sha256, features=features)
+    checked: set = set()
+    found = matches_find(query, checked=checked)  # the expensive verification, outside the lock
+    with transaction.atomic():
+        tenant_lock()
+        # Under the lock, only the candidates whose signatures arrived meanwhile are verified.
+        found += matches_find(query, checked=checked)
+        return pairs_record(image_id=image.pk, found=found)
+
+
+def pairs_record(*, image_id, found) -> Group | None:
+    """Store the pairs (except dismissed ones) and put the image and its matches in one open group,
+    merging the open groups they were in. Call under tenant_lock()."""
+    dismissed = _dismissed_with(image_id, [other for other, _d in found])
+    found = [(other, d) for other, d in found if _ordered(image_id, other) not in dismissed]
+    if not found:
+        return None
+    alive = images_alive([image_id] + [other for other, _d in found])
+    if image_id not in alive:
+        return None
+    found = [(other, d) for other, d in found if other in alive]
+    if not found:
+        return None
+    Pair.objects.bulk_create(
+        [
+            Pair(image_a_id=a, image_b_id=b, kind=d.kind, signal=d.signal, score=d.score)
+            for other, d in found
+            for a, b in [_ordered(image_id, other)]
+        ],
+        ignore_conflicts=True,
+    )
+    ids = [image_id] + [other for other, _d in found]
+    group_ids = Member.objects.filter(image_id__in=ids, group__status=GroupStatus.OPEN).values("group_id")
+    groups = list(Group.objects.select_for_update().filter(pk__in=group_ids).order_by("created_at", "id"))
+    if groups:
+        group = groups_merge(groups)
+    else:
+        kind = Kind.EXACT if all(d.kind == Kind.EXACT for _o, d in found) else Kind.NEAR
+        group = Group.objects.create(kind=kind)
+    present = set(Member.objects.filter(group=group).values_list("image_id", flat=True))
+    Member.objects.bulk_create([Member(group=group, image_id=i) for i in ids if i not in present])
+    return group_refresh(group)
+
+
+def _dismissed_with(image_id, others) -> set:
+    pairs = {_ordered(image_id, o) for o in others}
+    if not pairs:
+        return set()
+    rows = Dismissal.objects.filter(
+        image_a_id__in=[a for a, _b in pairs], image_b_id__in=[b for _a, b in pairs]
+    )
+    return {(r.image_a_id, r.image_b_id) for r in rows} & pairs
+
+
+def lookup(*, data, sha256: str) -> list[tuple[object, signals.Decision]]:
+    """Duplicates of an image that is not stored (the search endpoint)."""
+    decoded = imaging.decode(data, longest_needed=DECODE_SIDE)
+    features = F.extract(decoded.image)
+    return matches_find(signals.Query(image_id=None, sha256=sha256, features=features))

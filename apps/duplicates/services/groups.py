@@ -1,0 +1,68 @@
+"""Group bookkeeping: merging, and the figures kept on each group (kind, keeper, bytes)."""
+
+from django.db.models import Min
+
+from apps.duplicates.keeper import keeper_suggest
+from apps.duplicates.models import DuplicateSettings, Group, Kind, Member, Pair
+from apps.images.models import Image
+from apps.storage.models import StorageLocation
+
+
+def duplicate_settings_get() -> DuplicateSettings:
+    settings_row = DuplicateSettings.objects.first()
+    return settings_row or DuplicateSettings.objects.create()
+
+
+def groups_merge(groups: list[Group]) -> Group:
+    """The oldest absorbs the others' members."""
+    target, others = groups[0], groups[1:]
+    if others:
+        present = set(Member.objects.filter(group=target).values_list("image_id", flat=True))
+        moving = Member.objects.filter(group__in=others).exclude(image_id__in=present)
+        Member.objects.bulk_create([Member(group=target, image_id=m.image_id) for m in moving])
+        Group.objects.filter(pk__in=[g.pk for g in others]).delete()
+    return target
+
+
+def group_refresh(
+    group: Group, *, policy: DuplicateSettings | None = None, default_location_id=None
+) -> Group:
+    """Recompute kind, confidence, keeper and bytes from the live members."""
+    policy = policy or duplicate_settings_get()
+    if default_location_id is None:
+        default_location_id = (
+            StorageLocation.objects.filter(is_default=True).values_list("pk", flat=True).first()
+        )
+    images = list(
+        Image.objects.filter(
+            pk__in=Member.objects.filter(group=group).values("image_id"), deleted_at__isnull=True
+        )
+    )
+    ids = [i.pk for i in images]
+    pairs = Pair.objects.filter(image_a_id__in=ids, image_b_id__in=ids)
+    kinds = set(pairs.values_list("kind", flat=True))
+    group.kind = Kind.EXACT if kinds == {Kind.EXACT} else Kind.NEAR
+    group.confidence = pairs.aggregate(m=Min("score"))["m"] or 1.0
+    group.member_count = len(images)
+    group.total_bytes = sum(i.size_bytes for i in images)
+    if images:
+        keeper, reason = keeper_suggest(
+            images, format_priority=policy.format_priority, default_location_id=default_location_id
+        )
+        group.suggested_keeper, group.keeper_reason = keeper, reason
+        group.reclaimable_bytes = group.total_bytes - keeper.size_bytes
+    else:
+        group.suggested_keeper, group.keeper_reason, group.reclaimable_bytes = None, "", 0
+    group.save(
+        update_fields=[
+            "kind",
+            "confidence",
+            "member_count",
+            "total_bytes",
+            "suggested_keeper",
+            "keeper_reason",
+            "reclaimable_bytes",
+            "updated_at",
+        ]
+    )
+    return group

@@ -1,0 +1,102 @@
+"""The full re-scan job: every live image's signature (recomputed when the method changed), its
+matches, then all open groups rebuilt at once from the pairs by union-find. Resolved and dismissed
+groups stay as they are; dismissed pairs are never grouped."""
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.duplicates import signals
+from apps.duplicates.grouping import components
+from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
+from apps.duplicates.services.detection import (
+    features_compute,
+    images_alive,
+    matches_find,
+    signature_store,
+    tenant_lock,
+)
+from apps.duplicates.services.groups import duplicate_settings_get, group_refresh
+from apps.duplicates.signatures import VERSION, features_of
+from apps.images import imaging
+from apps.images.models import Image, ImageStatus, Job
+from apps.storage.models import StorageLocation
+
+logger = logging.getLogger(__name__)
+BATCH = 50
+
+
+def _ordered(a, b):
+    return (a, b) if str(a) < str(b) else (b, a)
+
+
+def rescan_run(*, job: Job) -> Job:
+    images = Image.objects.filter(deleted_at__isnull=True, status=ImageStatus.READY).order_by(
+        "created_at", "pk"
+    )
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.RUNNING, started_at=timezone.now(), total=images.count()
+    )
+    found: dict = {}
+    offset = 0
+    while True:
+        batch = list(images.select_related("storage_location")[offset : offset + BATCH])
+        if not batch:
+            break
+        offset += len(batch)
+        done = failed = 0
+        for image in batch:
+            sig = Signature.objects.filter(image_id=image.pk).first()
+            try:
+                if sig is None or sig.version != VERSION:
+                    features = features_compute(image)
+                    signature_store(image=image, features=features)
+                else:
+                    features = features_of(sig)
+            except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels, OSError) as exc:
+                logger.warning("rescan %s: image %s failed: %s", job.pk, image.pk, exc)
+                failed += 1
+                continue
+            for other, decision in matches_find(
+                signals.Query(image_id=image.pk, sha256=image.sha256, features=features)
+            ):
+                found[_ordered(image.pk, other)] = decision
+            done += 1
+        Job.objects.filter(pk=job.pk).update(processed=F("processed") + done, failed=F("failed") + failed)
+    with transaction.atomic():
+        tenant_lock()
+        groups_rebuild(found=found)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def groups_rebuild(*, found: dict) -> int:
+    """Replace the pairs and the open groups by those of `found` ((a, b) -> Decision). Under tenant_lock()."""
+    dismissed = set(Dismissal.objects.values_list("image_a_id", "image_b_id"))
+    alive = images_alive({i for pair in found for i in pair})
+    edges = {
+        pair: d
+        for pair, d in found.items()
+        if pair not in dismissed and pair[0] in alive and pair[1] in alive
+    }
+    Pair.objects.all().delete()
+    Pair.objects.bulk_create(
+        [
+            Pair(image_a_id=a, image_b_id=b, kind=d.kind, signal=d.signal, score=d.score)
+            for (a, b), d in edges.items()
+        ],
+        batch_size=2000,
+    )
+    Group.objects.filter(status=GroupStatus.OPEN).delete()
+    policy = duplicate_settings_get()
+    default_location = StorageLocation.objects.filter(is_default=True).values_list("pk", flat=True).first()
+    made = 0
+    for members in components(edges):
+        group = Group.objects.create(kind=Kind.NEAR)
+        Member.objects.bulk_create([Member(group=group, image_id=i) for i in members])
+        group_refresh(group, policy=policy, default_location_id=default_location)
+        made += 1
+    return made

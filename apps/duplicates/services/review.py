@@ -1,0 +1,229 @@
+"""Resolving and dismissing groups, one at a time or all of a kind; the storage report."""
+
+import itertools
+import logging
+
+from django.db import transaction
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+
+from apps.accounts.permissions import Perm
+from apps.audit.context import Actor
+from apps.audit.models import AuditAction
+from apps.audit.services import audit_record
+from apps.duplicates.errors import GroupNotOpen, InvalidKeep
+from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member
+from apps.duplicates.services.groups import group_refresh
+from apps.images.models import Image, Job
+from apps.images.services import image_delete
+
+logger = logging.getLogger(__name__)
+ALL_PERMISSIONS = frozenset(Perm)
+
+
+def _ordered(a, b):
+    return (a, b) if str(a) < str(b) else (b, a)
+
+
+@transaction.atomic
+def group_resolve(
+    *,
+    group: Group,
+    keep: list,
+    actor: Actor,
+    permissions,
+    tenant,
+    merge_tags: bool = False,
+    source: str = "review",
+) -> Group:
+    """Keep `keep` (one or more members), move the other members to the trash (restorable)."""
+    group = Group.objects.select_for_update().get(pk=group.pk)
+    if group.status != GroupStatus.OPEN:
+        raise GroupNotOpen(f"This group is already {group.get_status_display().lower()}.")
+    members = list(
+        Image.objects.filter(
+            pk__in=Member.objects.filter(group=group).values("image_id"), deleted_at__isnull=True
+        )
+    )
+    by_id = {str(i.pk): i for i in members}
+    keep_ids = {str(k) for k in keep}
+    if not keep_ids:
+        raise InvalidKeep("Keep at least one image of the group.")
+    if unknown := sorted(keep_ids - set(by_id)):
+        raise InvalidKeep("Keep only images of this group.", extra={"not_members": unknown})
+    trashed = [i for key, i in by_id.items() if key not in keep_ids]
+    for image in trashed:
+        image_delete(image=image, actor=actor, permissions=permissions, tenant=tenant)
+    kept = [by_id[k] for k in sorted(keep_ids)]
+    if merge_tags and trashed:
+        tags = sorted({t for i in members for t in i.tags})
+        for image in kept:
+            image.tags = tags
+            image.save(update_fields=["tags", "updated_at"])
+    Member.objects.filter(group=group, image_id__in=[i.pk for i in kept]).update(kept=True)
+    Member.objects.filter(group=group, image_id__in=[i.pk for i in trashed]).update(kept=False)
+    reclaimed = sum(i.size_bytes for i in trashed)
+    group.status, group.resolved_at, group.resolved_by = GroupStatus.RESOLVED, timezone.now(), actor.user
+    group.reclaimed_bytes, group.reclaimable_bytes = reclaimed, 0
+    group.save(
+        update_fields=[
+            "status",
+            "resolved_at",
+            "resolved_by",
+            "reclaimed_bytes",
+            "reclaimable_bytes",
+            "updated_at",
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.DUPLICATES_RESOLVED,
+        tenant=tenant,
+        target=group,
+        details={
+            "action": "resolved",
+            "source": source,
+            "kept": [str(i.pk) for i in kept],
+            "trashed": [str(i.pk) for i in trashed],
+            "reclaimed_bytes": reclaimed,
+            "merged_tags": bool(merge_tags),
+        },
+    )
+    return group
+
+
+@transaction.atomic
+def group_dismiss(*, group: Group, actor: Actor, tenant) -> Group:
+    """Not duplicates: every pair of the group is remembered and never grouped again."""
+    group = Group.objects.select_for_update().get(pk=group.pk)
+    if group.status != GroupStatus.OPEN:
+        raise GroupNotOpen(f"This group is already {group.get_status_display().lower()}.")
+    ids = list(Member.objects.filter(group=group).values_list("image_id", flat=True))
+    Dismissal.objects.bulk_create(
+        [
+            Dismissal(image_a_id=a, image_b_id=b, created_by=actor.user)
+            for x, y in itertools.combinations(ids, 2)
+            for a, b in [_ordered(x, y)]
+        ],
+        ignore_conflicts=True,
+    )
+    group.status, group.resolved_at, group.resolved_by = GroupStatus.DISMISSED, timezone.now(), actor.user
+    group.save(update_fields=["status", "resolved_at", "resolved_by", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.DUPLICATES_RESOLVED,
+        tenant=tenant,
+        target=group,
+        details={"action": "dismissed", "images": [str(i) for i in ids]},
+    )
+    return group
+
+
+def open_groups(*, kind: str | None = None):
+    qs = Group.objects.filter(status=GroupStatus.OPEN, member_count__gte=2)
+    return qs.filter(kind=kind) if kind else qs
+
+
+def resolve_all_preview(*, kind: str | None, sample: int = 20) -> dict:
+    """What resolving every open group of the kind by the policy would do (nothing is changed)."""
+    groups = open_groups(kind=kind)
+    totals = groups.aggregate(groups=Count("id"), images=Sum("member_count"), bytes=Sum("reclaimable_bytes"))
+    first = list(
+        groups.order_by("-reclaimable_bytes", "-id").values(
+            "id", "kind", "member_count", "reclaimable_bytes", "suggested_keeper_id", "keeper_reason"
+        )[:sample]
+    )
+    return {
+        "dry_run": True,
+        "kind": kind or "all",
+        "groups": totals["groups"] or 0,
+        "images_to_trash": (totals["images"] or 0) - (totals["groups"] or 0),
+        "reclaimable_bytes": totals["bytes"] or 0,
+        "sample": [
+            {
+                "group_id": str(g["id"]),
+                "kind": g["kind"],
+                "keep": str(g["suggested_keeper_id"]),
+                "keeper_reason": g["keeper_reason"],
+                "to_trash": g["member_count"] - 1,
+                "reclaimable_bytes": g["reclaimable_bytes"],
+            }
+            for g in first
+        ],
+    }
+
+
+def resolve_all_run(*, job: Job, tenant, batch: int = 100) -> Job:
+    """The job behind POST /duplicates/resolve-all: every open group of the kind, keeper by the
+    policy; progress on the Job row; resumable (resolved groups are no longer open)."""
+    kind = job.params.get("kind") or None
+    actor = Actor(user=job.created_by)
+    groups = open_groups(kind=kind)
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.RUNNING, started_at=timezone.now(), total=groups.count()
+    )
+    last = None
+    while True:
+        chunk = list((groups.filter(pk__gt=last) if last else groups).order_by("pk")[:batch])
+        if not chunk:
+            break
+        done = failed = 0
+        for group in chunk:
+            group = group_refresh(group)
+            if group.suggested_keeper_id is None or group.member_count < 2:
+                continue
+            try:
+                group_resolve(
+                    group=group,
+                    keep=[group.suggested_keeper_id],
+                    actor=actor,
+                    permissions=ALL_PERMISSIONS,
+                    tenant=tenant,
+                    merge_tags=bool(job.params.get("merge_tags")),
+                    source=f"job:{job.pk}",
+                )
+                done += 1
+            except GroupNotOpen:
+                failed += 1
+        last = chunk[-1].pk
+        Job.objects.filter(pk=job.pk).update(processed=F("processed") + done, failed=F("failed") + failed)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def report() -> dict:
+    """Open groups, the images that would go, bytes to win by kind and storage location, bytes won."""
+    groups = open_groups()
+    totals = groups.aggregate(groups=Count("id"), images=Sum("member_count"), bytes=Sum("reclaimable_bytes"))
+    by_kind = dict.fromkeys(Kind.values, 0)
+    for row in groups.values("kind").annotate(b=Sum("reclaimable_bytes")):
+        by_kind[row["kind"]] = row["b"] or 0
+    # the bytes that would go, by the location of the copies that would go (all but the keeper)
+    losing = (
+        Member.objects.filter(group__in=groups, image__deleted_at__isnull=True)
+        .exclude(image_id=F("group__suggested_keeper_id"))
+        .values("image__storage_location__name")
+        .annotate(b=Sum("image__size_bytes"))
+    )
+    reclaimed = (
+        Group.objects.filter(status=GroupStatus.RESOLVED).aggregate(b=Sum("reclaimed_bytes"))["b"] or 0
+    )
+    return {
+        "groups": totals["groups"] or 0,
+        "duplicate_images": (totals["images"] or 0) - (totals["groups"] or 0),
+        "reclaimable_bytes": totals["bytes"] or 0,
+        "by_kind": by_kind,
+        "by_storage_location": {row["image__storage_location__name"]: row["b"] or 0 for row in losing},
+        "reclaimed_bytes": reclaimed,
+    }
+
+
+def image_groups_refresh(*, image_ids) -> int:
+    """After images leave or come back from the trash, the open groups they are in are refreshed."""
+    groups = Group.objects.filter(status=GroupStatus.OPEN, members__image_id__in=image_ids).distinct()
+    n = 0
+    for group in groups:
+        group_refresh(group)
+        n += 1
+    return n

@@ -1,0 +1,146 @@
+"""Where candidates come from, and how a pair is decided.
+
+A candidate source answers "which stored images might be duplicates of this one?" with a bounded
+list (never N x N). Each is a `CandidateSource`; the embeddings and the weight-free descriptor of
+the search app plug in here as one more source (nearest neighbours in pgvector above a similarity),
+and as one more `PairSignal` once their scores are calibrated. The decision (`decide`) then combines
+the signals of one pair:
+
+  exact     same SHA-256 of the bytes
+  near      pHash in some orientation within PHASH_ACCEPT bits, or ORB + RANSAC verified with the
+            aligned thumbnails correlating above CORRELATION_ACCEPT
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.db import connection
+
+from apps.duplicates import features as F
+from apps.duplicates import matching as M
+from apps.duplicates.models import Kind, Signature
+from apps.duplicates.signatures import bands, bits
+
+# Thresholds chosen with margin on the public bench (results stable from 0.70 to 0.75 and 6 to 8 bits;
+# no false pair below 12 bits or above 0.63 correlation there): see README "Duplicates".
+PHASH_ACCEPT = 6
+PHASH_CANDIDATE = 20
+MIN_INLIERS = 8
+CORRELATION_ACCEPT = 0.72
+ANCHOR_NEIGHBOURS = 8
+ANCHOR_MAX_DISTANCE = 40
+ANCHOR_MIN_VOTES = 2
+MAX_CANDIDATES = 30
+
+
+@dataclass(frozen=True)
+class Query:
+    image_id: object  # None for a lookup that is not stored
+    sha256: str
+    features: F.Features
+
+
+class CandidateSource(Protocol):
+    name: str
+
+    def candidates(self, query: Query, *, limit: int) -> list: ...
+
+
+class ExactSource:
+    name = "sha256"
+
+    def candidates(self, query: Query, *, limit: int) -> list:
+        from apps.images.models import Image
+
+        qs = Image.objects.filter(sha256=query.sha256, deleted_at__isnull=True)
+        if query.image_id is not None:
+            qs = qs.exclude(pk=query.image_id)
+        return list(qs.values_list("pk", flat=True)[:limit])
+
+
+class HashBandSource:
+    """Images whose upright pHash shares a 16-bit band with any orientation of the query's."""
+
+    name = "phash"
+
+    def candidates(self, query: Query, *, limit: int) -> list:
+        values = [bands(int(h)) for h in query.features.phashes]
+        where = " OR ".join(f"band{i} = ANY(%s)" for i in range(4))
+        params = [sorted({v[i] for v in values}) for i in range(4)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT image_id, phashes FROM {Signature._meta.db_table} WHERE ({where}) LIMIT 2000",
+                params,
+            )
+            rows = cursor.fetchall()
+        out = []
+        for image_id, phashes in rows:
+            if image_id == query.image_id:
+                continue
+            d = M.phash_distance(query.features.phashes, M.as_hashes(phashes))
+            if d <= PHASH_CANDIDATE:
+                out.append((d, image_id))
+        return [image_id for _d, image_id in sorted(out, key=lambda t: t[0])[:limit]]
+
+
+class AnchorSource:
+    """Images sharing at least ANCHOR_MIN_VOTES strong ORB descriptors with the query (either way
+    round), through the HNSW index on Anchor.descriptor: crops, embeddings, rotations."""
+
+    name = "anchors"
+
+    def candidates(self, query: Query, *, limit: int) -> list:
+        from apps.duplicates.models import Anchor
+
+        descriptors = [bits(d) for d in query.features.anchors] + [
+            bits(d) for d in query.features.mirrored_anchors
+        ]
+        if not descriptors:
+            return []
+        table = Anchor._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL hnsw.ef_search = 40")
+            cursor.execute(
+                f"""
+                SELECT n.image_id, count(*) AS votes
+                FROM unnest(%s::text[]) AS q(d)
+                CROSS JOIN LATERAL (
+                    SELECT a.image_id, a.descriptor <~> q.d::bit(256) AS dist
+                    FROM {table} a ORDER BY a.descriptor <~> q.d::bit(256) LIMIT %s
+                ) n
+                WHERE n.dist <= %s AND n.image_id IS DISTINCT FROM %s
+                GROUP BY n.image_id HAVING count(*) >= %s
+                ORDER BY votes DESC LIMIT %s
+                """,
+                [
+                    descriptors,
+                    ANCHOR_NEIGHBOURS,
+                    ANCHOR_MAX_DISTANCE,
+                    query.image_id,
+                    ANCHOR_MIN_VOTES,
+                    limit,
+                ],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+
+SOURCES: list[CandidateSource] = [ExactSource(), HashBandSource(), AnchorSource()]
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: str
+    signal: str
+    score: float
+
+
+def decide(*, a: F.Features, b: F.Features, a_sha: str, b_sha: str) -> Decision | None:
+    if a_sha and a_sha == b_sha:
+        return Decision(kind=Kind.EXACT, signal="sha256", score=1.0)
+    d = M.phash_distance(a.phashes, b.phashes)
+    if d <= PHASH_ACCEPT:
+        return Decision(kind=Kind.NEAR, signal="phash", score=round(1 - d / 64, 4))
+    v = M.verify(a, b)
+    if v.inliers >= MIN_INLIERS and v.correlation >= CORRELATION_ACCEPT:
+        return Decision(kind=Kind.NEAR, signal="orb", score=round(v.correlation, 4))
+    return None

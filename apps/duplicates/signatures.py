@@ -1,0 +1,64 @@
+"""Features <-> Signature rows."""
+
+import numpy as np
+
+from apps.duplicates import features as F
+from apps.duplicates.models import Anchor, Signature
+
+VERSION = 1
+_MASK = (1 << 64) - 1
+
+
+def signed(value: int) -> int:
+    value &= _MASK
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def bands(value: int) -> list[int]:
+    """The unsigned 64-bit value in four 16-bit bands, most significant first."""
+    value &= _MASK
+    return [(value >> shift) & 0xFFFF for shift in (48, 32, 16, 0)]
+
+
+def signature_row(*, image_id, features: F.Features) -> Signature:
+    upright = int(features.phashes[0])
+    b = bands(upright)
+    return Signature(
+        image_id=image_id,
+        version=VERSION,
+        width=features.width,
+        height=features.height,
+        phashes=[signed(int(h)) for h in features.phashes],
+        band0=b[0],
+        band1=b[1],
+        band2=b[2],
+        band3=b[3],
+        keypoints=features.keypoints.astype(np.float32).tobytes(),
+        descriptors=features.descriptors.astype(np.uint8).tobytes(),
+        mirrored_keypoints=features.mirrored_keypoints.astype(np.float32).tobytes(),
+        mirrored_descriptors=features.mirrored_descriptors.astype(np.uint8).tobytes(),
+        thumb=features.thumb.astype(np.uint8).tobytes(),
+        thumb_width=int(features.thumb.shape[1]),
+    )
+
+
+def anchor_rows(*, image_id, features: F.Features) -> list[Anchor]:
+    return [Anchor(image_id=image_id, descriptor=bits(d)) for d in features.anchors]
+
+
+def bits(descriptor: np.ndarray) -> str:
+    return "".join("1" if b else "0" for b in np.unpackbits(descriptor.astype(np.uint8)))
+
+
+def features_of(sig: Signature) -> F.Features:
+    thumb = np.frombuffer(bytes(sig.thumb), dtype=np.uint8)
+    return F.Features(
+        width=sig.width,
+        height=sig.height,
+        phashes=np.array([h & _MASK for h in sig.phashes], dtype=np.uint64),
+        keypoints=np.frombuffer(bytes(sig.keypoints), dtype=np.float32).reshape(-1, 2),
+        descriptors=np.frombuffer(bytes(sig.descriptors), dtype=np.uint8).reshape(-1, 32),
+        mirrored_keypoints=np.frombuffer(bytes(sig.mirrored_keypoints), dtype=np.float32).reshape(-1, 2),
+        mirrored_descriptors=np.frombuffer(bytes(sig.mirrored_descriptors), dtype=np.uint8).reshape(-1, 32),
+        thumb=thumb.reshape(-1, sig.thumb_width),
+    )

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from apps.duplicates import views
+
+app_name = "duplicates"
+
+urlpatterns = [
+    path("", views.ReviewPage.as_view(), name="review"),
+    path("report/", views.ReportPage.as_view(), name="report"),
+    path("bulk/", views.BulkActionPage.as_view(), name="bulk"),
+    path("<uuid:group_id>/action/", views.GroupActionPage.as_view(), name="action"),
+]

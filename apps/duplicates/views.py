@@ -1,0 +1,124 @@
+"""Pages: the duplicates review (groups side by side, keep / trash / not duplicates, bulk resolve
+with a preview) and the storage report."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views import View
+
+from apps.accounts.pages import PermissionRequiredPage
+from apps.accounts.permissions import Perm, role_permissions
+from apps.audit.context import Actor
+from apps.core.errors import ApplicationError
+from apps.duplicates.models import Kind
+from apps.duplicates.selectors import SORTS, group_get, group_list, with_members
+from apps.duplicates.services import (
+    duplicates_job_create,
+    group_dismiss,
+    group_resolve,
+    report,
+    resolve_all_preview,
+)
+from apps.images.models import Job
+
+PAGE_SIZE = 20
+
+
+class ReviewPage(PermissionRequiredPage, View):
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request):
+        kind = request.GET.get("kind") if request.GET.get("kind") in Kind.values else None
+        sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "reclaimable"
+        page = Paginator(with_members(group_list(kind=kind, sort=sort)), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        preview = resolve_all_preview(kind=kind, sample=10) if request.GET.get("preview") else None
+        jobs = Job.objects.filter(kind__in=[Job.Kind.DUPLICATES_RESCAN, Job.Kind.DUPLICATES_RESOLVE_ALL])[:3]
+        return render(
+            request,
+            "duplicates/review.html",
+            {
+                "page": page,
+                "kind": kind or "",
+                "sort": sort,
+                "kinds": Kind.choices,
+                "preview": preview,
+                "jobs": jobs,
+                "can_manage": Perm.DUPLICATES_MANAGE in role_permissions(request.user.role),
+                "section": "duplicates",
+            },
+        )
+
+
+class GroupActionPage(PermissionRequiredPage, View):
+    required_permission = Perm.DUPLICATES_MANAGE
+
+    def post(self, request, group_id):
+        group = group_get(group_id=group_id)
+        if group is None:
+            raise Http404
+        actor, permissions = Actor.from_request(request), role_permissions(request.user.role)
+        try:
+            if request.POST.get("action") == "dismiss":
+                group_dismiss(group=group, actor=actor, tenant=request.tenant)
+                messages.success(request, "Marked as not duplicates; this group will not come back.")
+            else:
+                group = group_resolve(
+                    group=group,
+                    keep=request.POST.getlist("keep"),
+                    merge_tags=bool(request.POST.get("merge_tags")),
+                    actor=actor,
+                    permissions=permissions,
+                    tenant=request.tenant,
+                )
+                messages.success(request, f"Resolved: {group.reclaimed_bytes:,} bytes moved to the trash.")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("duplicates:review")
+
+
+class BulkActionPage(PermissionRequiredPage, View):
+    required_permission = Perm.DUPLICATES_MANAGE
+
+    def post(self, request):
+        actor = Actor.from_request(request)
+        if request.POST.get("action") == "rescan":
+            duplicates_job_create(kind=Job.Kind.DUPLICATES_RESCAN, actor=actor)
+            messages.success(request, "A full re-scan has started.")
+        else:
+            kind = request.POST.get("kind") if request.POST.get("kind") in Kind.values else None
+            duplicates_job_create(
+                kind=Job.Kind.DUPLICATES_RESOLVE_ALL,
+                actor=actor,
+                params={
+                    "kind": kind,
+                    "policy": "suggested_keeper",
+                    "merge_tags": bool(request.POST.get("merge_tags")),
+                },
+            )
+            messages.success(request, "Resolving every group by the policy has started; progress is below.")
+        return redirect("duplicates:review")
+
+
+class ReportPage(PermissionRequiredPage, View):
+    required_permission = Perm.IMAGES_VIEW
+
+    def get(self, request):
+        data = report()
+        top = max(
+            [*data["by_kind"].values(), *data["by_storage_location"].values(), data["reclaimed_bytes"], 1]
+        )
+        bars = {
+            "by_kind": [
+                (dict(Kind.choices)[k], v, round(100 * v / top, 1)) for k, v in data["by_kind"].items()
+            ],
+            "by_location": [
+                (k, v, round(100 * v / top, 1)) for k, v in sorted(data["by_storage_location"].items())
+            ],
+            "reclaimed": round(100 * data["reclaimed_bytes"] / top, 1),
+        }
+        return render(
+            request, "duplicates/report.html", {"report": data, "bars": bars, "section": "duplicates"}
+        )

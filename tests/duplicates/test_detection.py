@@ -1,0 +1,74 @@
+"""Detection through the real pipeline: copies of a real photo group together, others stay out."""
+
+import numpy as np
+from django_tenants.utils import tenant_context
+from PIL import ImageOps
+
+from apps.duplicates import features as F
+from apps.duplicates import matching as M
+from apps.duplicates.grouping import components
+from apps.duplicates.models import Group, GroupStatus, Member, Pair
+from tests.duplicates.conftest import VARIANTS, ingest, jpeg_bytes, photo
+
+
+def test_dihedral_hashes_of_a_mirrored_or_rotated_photo_match_the_upright_hash():
+    img = photo(0)
+    upright = F.extract(img)
+    for transformed in (ImageOps.mirror(img), img.rotate(90, expand=True), img.rotate(270, expand=True)):
+        assert M.phash_distance(upright.phashes, F.extract(transformed).phashes) <= 2
+
+
+def test_verification_accepts_a_crop_and_rejects_another_photo():
+    img = photo(0)
+    w, h = img.size
+    cropped = img.crop((w // 5, h // 5, w * 4 // 5, h * 4 // 5))
+    same = M.verify(F.extract(cropped), F.extract(img))
+    other = M.verify(F.extract(photo(7)), F.extract(img))
+    assert same.inliers >= 8 and same.correlation > 0.9
+    assert not (other.inliers >= 8 and other.correlation >= 0.72)
+
+
+def test_components_are_the_connected_groups_of_pairs():
+    groups = components([(1, 2), (3, 4), (2, 5), (6, 6)])
+    assert sorted(sorted(g) for g in groups) == [[1, 2, 5], [3, 4]]
+
+
+def test_copies_uploaded_through_the_pipeline_end_in_one_group_and_another_photo_does_not(alpha, member_api):
+    img = photo(0)
+    original = ingest(alpha, member_api, "original.jpg", jpeg_bytes(img))
+    copies = [ingest(alpha, member_api, f"{name}.img", make(img)) for name, make in VARIANTS.items()]
+    stranger = ingest(alpha, member_api, "other.jpg", jpeg_bytes(photo(7)))
+    exact = ingest(alpha, member_api, "again.jpg", jpeg_bytes(img))  # same bytes as the original
+
+    with tenant_context(alpha):
+        groups = list(Group.objects.filter(status=GroupStatus.OPEN))
+        assert len(groups) == 1
+        members = {str(i) for i in Member.objects.filter(group=groups[0]).values_list("image_id", flat=True)}
+        assert members == {original, exact, *copies}
+        assert stranger not in members
+        assert groups[0].member_count == 6
+        assert Pair.objects.filter(kind="exact").count() == 1
+        assert groups[0].suggested_keeper_id is not None
+        assert str(groups[0].suggested_keeper_id) in {copies[2]}  # the PNG: format priority
+        assert groups[0].keeper_reason.startswith("preferred format")
+
+
+def test_detection_twice_is_harmless(alpha, member_api):
+    img = photo(1)
+    a = ingest(alpha, member_api, "a.jpg", jpeg_bytes(img))
+    b = ingest(alpha, member_api, "b.jpg", VARIANTS["hflip"](img))
+    from apps.duplicates.services import image_detect
+
+    with tenant_context(alpha):
+        image_detect(image_id=b)
+        image_detect(image_id=a)
+        assert Group.objects.count() == 1
+        assert Member.objects.count() == 2
+        assert Pair.objects.count() == 1
+
+
+def test_the_signal_interface_lists_the_candidate_sources():
+    from apps.duplicates import signals
+
+    assert [s.name for s in signals.SOURCES] == ["sha256", "phash", "anchors"]
+    assert np.uint64(1) == M.as_hashes([1])[0]
