@@ -1,8 +1,10 @@
-"""Health endpoints answered before tenant routing, so probes work on any host name."""
+"""Health endpoints, and /metrics for allow-listed scrapers, answered before tenant routing, so
+probes work on any host name."""
 
 from django.http import JsonResponse
 
 from apps.core.health import run_checks
+from apps.core.metrics_view import client_address_allowed, metrics_response
 
 
 class HealthCheckMiddleware:
@@ -12,6 +14,10 @@ class HealthCheckMiddleware:
     def __call__(self, request):
         if request.path == "/healthz":
             return JsonResponse({"status": "ok"})
+        if request.path == "/metrics" and client_address_allowed(request):
+            # An allow-listed scraper needs no tenant routing: the page still answers (with
+            # deeplens_database_up 0) when PostgreSQL does not.
+            return metrics_response()
         if request.path == "/readyz":
             results = run_checks()
             failing = [result.name for result in results if not result.ok]
