@@ -3,15 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ML_STAMP := $(VENV)/.installed-ml
 REQUIREMENTS := requirements/base.txt requirements/dev.txt
 
-.PHONY: run services test test-fast lint format bench install install-ml system-deps manage clean help
+.PHONY: azurite run services test test-fast lint format bench example-trace install install-ml system-deps manage clean help
 
 help:
 	@echo "make run        start DeepLens (embedded PostgreSQL + Redis unless DATABASE_URL/REDIS_URL are set)"
 	@echo "make test       lint, then the whole test suite"
 	@echo "make lint       ruff check + format check"
 	@echo "make bench      run the benchmarks, figures to var/bench/results.json"
+	@echo "make example-trace  upload one image with tracing on; the trace to var/traces/example.jsonl"
 	@echo "make services   only the embedded PostgreSQL and Redis"
 	@echo "make manage ARGS='...'  a manage.py command against the embedded servers"
 
@@ -26,12 +28,23 @@ $(STAMP): $(BIN)/python $(REQUIREMENTS)
 install: $(STAMP)
 
 # The embedding models (torch, torchvision, open-clip-torch): a large install, only where they run.
-install-ml: $(STAMP)
+# `make run` works without it (the built-in descriptor needs no torch); tests and bench install it.
+$(ML_STAMP): $(STAMP) requirements/ml.txt
 	$(BIN)/pip install --quiet -r requirements/ml.txt
+	touch $(ML_STAMP)
+
+install-ml: $(ML_STAMP)
 
 # Debian's chromium for the browser tests (never a browser download); skipped where it is present.
 system-deps:
 	@./scripts/install-system-deps
+
+# Azurite, Microsoft's Azure Blob emulator, for the Azure storage tests (npm, into var/azurite).
+AZURITE := var/azurite/node_modules/.bin/azurite-blob
+$(AZURITE):
+	npm install --silent --no-audit --no-fund --prefix var/azurite azurite@3.35.0
+
+azurite: $(AZURITE)
 
 run: install
 	$(BIN)/python -m deeplens.runner
@@ -50,14 +63,19 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install system-deps lint
+test: install install-ml system-deps azurite lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
 
-bench: install
+bench: install install-ml
 	$(BIN)/python -m tests.benchmarks.run --out var/bench/results.json
+
+# The whole product with DEEPLENS_TRACING=file: one upload's trace (web request -> worker stages) and
+# the /metrics page after it, under var/traces/.
+example-trace: install
+	$(BIN)/python scripts/example_trace.py --out var/traces
 
 clean:
 	rm -rf var/test var/bench

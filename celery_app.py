@@ -49,6 +49,9 @@ app.conf.update(
     beat_schedule={
         "purge-trash": {"task": "maintenance.purge_trash", "schedule": 3600.0},
         "requeue-stalled-images": {"task": "maintenance.requeue_stalled", "schedule": 300.0},
+        "usage-snapshot": {"task": "maintenance.usage_snapshot", "schedule": 300.0},
+        # Resume storage jobs whose worker died; start the scheduled scans of index-only locations.
+        "storage-jobs": {"task": "maintenance.storage_jobs", "schedule": 60.0},
     },
 )
 app.autodiscover_tasks()
@@ -85,3 +88,7 @@ class SharedTask(Task):
     """Base for work across tenants (maintenance); it runs in the public schema."""
 
     abstract = True
+
+
+# Logging, task context, tracing and the worker metrics port (signal handlers).
+import apps.core.worker_signals  # noqa: E402, F401

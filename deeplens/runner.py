@@ -12,6 +12,7 @@ Celery worker for every queue and Celery beat.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 from deeplens.embedded import EmbeddedPostgres, EmbeddedRedis, ServiceError
 from deeplens.settings.env import BASE_DIR, data_dir, env_int, env_str, state_file
@@ -110,7 +112,18 @@ def child_env(urls: dict) -> dict:
     env.update(urls)
     env.setdefault("DJANGO_SETTINGS_MODULE", "deeplens.settings.local")
     env["PYTHONUNBUFFERED"] = "1"
+    # The web server's and the workers' processes write their metrics here; /metrics adds them up.
+    # Always this data directory's folder: the runner empties it at start.
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(data_dir() / "run" / "prometheus")
     return env
+
+
+def metrics_dir_reset(env: dict) -> None:
+    """Counters start from zero with every start (files of processes gone would add up forever)."""
+    folder = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
 
 
 def manage(env: dict, *args: str) -> None:
@@ -279,6 +292,7 @@ def run() -> int:
     try:
         with backing_services() as urls:
             env = child_env(urls)
+            metrics_dir_reset(env)
             say("migrating the shared and tenant schemas")
             manage(env, "migrate_schemas", "--executor", "standard", "-v", "0")
             manage(env, "deeplens_bootstrap")
@@ -316,8 +330,11 @@ def services() -> int:
 def manage_command(args: list[str]) -> int:
     try:
         with backing_services(reuse_running=True) as urls:
+            env = child_env(urls)
+            # A command's metrics (ingest_folder --process-now...) join those of a running DeepLens.
+            Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
             return subprocess.run(
-                [PYTHON, str(BASE_DIR / "manage.py"), *args], env=child_env(urls), cwd=BASE_DIR
+                [PYTHON, str(BASE_DIR / "manage.py"), *args], env=env, cwd=BASE_DIR
             ).returncode
     except ServiceError as exc:
         say(f"error: {exc}")

@@ -5,8 +5,12 @@ from django.urls import path
 
 from apps.accounts.api import api_keys, auth, impersonation, users
 from apps.audit import api as audit_api
+from apps.duplicates.api import groups as duplicates_api
 from apps.images.api import images, thumbnails, upload
+from apps.search import api as search_api
+from apps.storage import api as storage_api
 from apps.tenants import api as tenants_api
+from apps.usage import api as usage_api
 
 auth_patterns = [
     path("auth/login", auth.LoginApi.as_view(), name="auth-login"),
@@ -29,8 +33,33 @@ admin_patterns = [
     path("admin/tenants/<uuid:tenant_id>", tenants_api.AdminTenantDetailApi.as_view(), name="admin-tenant"),
     path("admin/impersonate", impersonation.ImpersonateApi.as_view(), name="admin-impersonate"),
     path("admin/impersonate/stop", impersonation.ImpersonateStopApi.as_view(), name="admin-impersonate-stop"),
+    path("admin/tiers", tenants_api.AdminTierListApi.as_view(), name="admin-tiers"),
+    path("admin/tiers/<slug:slug>", tenants_api.AdminTierDetailApi.as_view(), name="admin-tier"),
+    path("stats/overview", usage_api.StatsOverviewApi.as_view(), name="stats-overview"),
     path("audit-events", audit_api.AuditEventListApi.as_view(), name="audit-events"),
     path("audit-events/export", audit_api.AuditEventExportApi.as_view(), name="audit-events-export"),
+]
+
+duplicates_patterns = [
+    path("duplicates/groups", duplicates_api.GroupListApi.as_view(), name="duplicates-groups"),
+    path(
+        "duplicates/groups/<uuid:group_id>", duplicates_api.GroupDetailApi.as_view(), name="duplicates-group"
+    ),
+    path(
+        "duplicates/groups/<uuid:group_id>/resolve",
+        duplicates_api.GroupResolveApi.as_view(),
+        name="duplicates-group-resolve",
+    ),
+    path(
+        "duplicates/groups/<uuid:group_id>/dismiss",
+        duplicates_api.GroupDismissApi.as_view(),
+        name="duplicates-group-dismiss",
+    ),
+    path("duplicates/resolve-all", duplicates_api.ResolveAllApi.as_view(), name="duplicates-resolve-all"),
+    path("duplicates/rescan", duplicates_api.RescanApi.as_view(), name="duplicates-rescan"),
+    path("duplicates/jobs/<uuid:job_id>", duplicates_api.JobDetailApi.as_view(), name="duplicates-job"),
+    path("duplicates/report", duplicates_api.ReportApi.as_view(), name="duplicates-report"),
+    path("search/duplicates", duplicates_api.SearchDuplicatesApi.as_view(), name="search-duplicates"),
 ]
 
 image_patterns = [
@@ -79,12 +108,88 @@ image_patterns = [
     path("jobs/<uuid:job_id>", thumbnails.JobApi.as_view(), name="job"),
 ]
 
+search_patterns = [
+    path("search/similarity", search_api.SimilaritySearchApi.as_view(), name="search-similarity"),
+    path("search/text", search_api.TextSearchApi.as_view(), name="search-text"),
+    path("search/hash", search_api.HashSearchApi.as_view(), name="search-hash"),
+    path("search/models", search_api.SearchModelListApi.as_view(), name="search-models"),
+    path(
+        "search/models/<slug:key>/activate",
+        search_api.SearchModelActivateApi.as_view(),
+        name="search-model-activate",
+    ),
+    path(
+        "search/models/<slug:key>/deactivate",
+        search_api.SearchModelDeactivateApi.as_view(),
+        name="search-model-deactivate",
+    ),
+]
+
 tenant_patterns = [
     path("users", users.UserListApi.as_view(), name="users"),
     path("users/<uuid:user_id>", users.UserDetailApi.as_view(), name="user"),
     path("api-keys", api_keys.ApiKeyListApi.as_view(), name="api-keys"),
     path("api-keys/<uuid:key_id>", api_keys.ApiKeyRevokeApi.as_view(), name="api-key"),
+    path(
+        "tenants/<uuid:tenant_id>/analytics", usage_api.TenantAnalyticsApi.as_view(), name="tenant-analytics"
+    ),
+]
+
+_config = "tenants/<uuid:tenant_id>/storage-config"
+storage_patterns = [
+    path(_config, storage_api.StorageConfigCreateApi.as_view(), name="storage-config-create"),
+    path(
+        "tenants/<uuid:tenant_id>/storage-configs",
+        storage_api.StorageConfigListApi.as_view(),
+        name="storage-configs",
+    ),
+    path(f"{_config}/<uuid:config_id>", storage_api.StorageConfigDeleteApi.as_view(), name="storage-config"),
+    path(
+        f"{_config}/<uuid:config_id>/set-default",
+        storage_api.StorageConfigSetDefaultApi.as_view(),
+        name="storage-config-set-default",
+    ),
+    path(
+        f"{_config}/<uuid:config_id>/test",
+        storage_api.StorageConfigTestApi.as_view(),
+        name="storage-config-test",
+    ),
+    path(
+        f"{_config}/<uuid:config_id>/usage",
+        storage_api.StorageConfigUsageApi.as_view(),
+        name="storage-config-usage",
+    ),
+    path(
+        f"{_config}/<uuid:config_id>/migrate",
+        storage_api.StorageConfigMigrateApi.as_view(),
+        name="storage-config-migrate",
+    ),
+    path(
+        f"{_config}/<uuid:config_id>/jobs",
+        storage_api.StorageConfigJobsApi.as_view(),
+        name="storage-config-jobs",
+    ),
+    path(
+        "tenants/<uuid:tenant_id>/storage-jobs/<uuid:job_id>",
+        storage_api.StorageJobApi.as_view(),
+        name="storage-job",
+    ),
+    path(
+        "tenants/<uuid:tenant_id>/storage-jobs/<uuid:job_id>/cancel",
+        storage_api.StorageJobCancelApi.as_view(),
+        name="storage-job-cancel",
+    ),
+    path("index/scan", storage_api.IndexScanApi.as_view(), name="index-scan"),
+    path("index/status/<uuid:job_id>", storage_api.IndexStatusApi.as_view(), name="index-status"),
 ]
 
 public_api_patterns = auth_patterns + admin_patterns
-tenant_api_patterns = auth_patterns + admin_patterns + tenant_patterns + image_patterns
+tenant_api_patterns = (
+    auth_patterns
+    + admin_patterns
+    + tenant_patterns
+    + image_patterns
+    + storage_patterns
+    + search_patterns
+    + duplicates_patterns
+)

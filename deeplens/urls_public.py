@@ -3,16 +3,24 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.core import api_docs
 from apps.core import views as core_views
+from apps.core.metrics_view import MetricsView
+from apps.usage import views as usage_views
 from deeplens.urls_api import public_api_patterns
 
 admin.site.site_header = "DeepLens administration"
 admin.site.site_title = "DeepLens admin"
+admin.site.index_template = "admin/deeplens_index.html"
 
 urlpatterns = [
     path("", core_views.PublicHomeView.as_view(), name="public-home"),
+    path("admin/usage/", admin.site.admin_view(usage_views.usage_overview_view), name="admin-usage"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((public_api_patterns, "api"))),
+    path("api/schema/", api_docs.SchemaApi.as_view(), name="api-schema"),
+    path("api/docs/", api_docs.SwaggerPage.as_view(), name="api-docs"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
 ]
 
 handler403 = "apps.core.views.permission_denied"

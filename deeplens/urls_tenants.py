@@ -2,14 +2,22 @@
 
 from django.urls import include, path
 
+from apps.core import api_docs
+from apps.core.metrics_view import MetricsView
 from deeplens.urls_api import tenant_api_patterns
 
 urlpatterns = [
     path("", include("apps.dashboard.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("images/", include("apps.images.urls")),
+    path("search/", include("apps.search.urls")),
+    path("duplicates/", include("apps.duplicates.urls")),
+    path("settings/storage/", include("apps.storage.urls")),
     path("settings/", include("apps.accounts.settings_urls")),
     path("api/v1/", include((tenant_api_patterns, "api"))),
+    path("api/schema/", api_docs.SchemaApi.as_view(), name="api-schema"),
+    path("api/docs/", api_docs.SwaggerPage.as_view(), name="api-docs"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
 ]
 
 handler403 = "apps.core.views.permission_denied"

@@ -22,6 +22,12 @@ from tests.factories import GlobalAdminFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT_SLUGS = ("alpha", "beta")
+UNTHROTTLED = {
+    "requests_per_minute": 1_000_000,
+    "searches_per_minute": 1_000_000,
+    "uploads_per_minute": 1_000_000,
+    "max_api_calls_per_day": 1_000_000_000,
+}
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +47,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
         tenant_ensure_public()
         for slug in TENANT_SLUGS:
             tenant_provision(name=slug.capitalize(), slug=slug)
+        # The Free tier's 5 uploads a minute would throttle the suite itself; tests/usage sets low
+        # limits where it tests them.
+        Tenant.objects.filter(slug__in=TENANT_SLUGS).update(**UNTHROTTLED)
 
 
 @pytest.fixture(autouse=True)
@@ -154,3 +163,9 @@ def users(alpha, beta):
     made["beta_member"] = UserFactory(tenant=beta, role=Role.MEMBER, email="member@beta.test")
     made["global"] = GlobalAdminFactory(email="root@deeplens.test")
     return made
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API leaves an event loop in the main thread, and Django
+    refuses database calls under a running loop in the tests that would follow."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -16,6 +16,7 @@ class Perm(StrEnum):
     STORAGE_MANAGE = "storage.manage"
     THUMBNAILS_MANAGE = "thumbnails.manage"
     DUPLICATES_MANAGE = "duplicates.manage"
+    SEARCH_MANAGE = "search.manage"  # switch search models on and off
     USAGE_VIEW = "usage.view"
     AUDIT_VIEW = "audit.view"
     METRICS_VIEW = "metrics.view"
@@ -39,6 +40,7 @@ _ADMIN = _MEMBER | {
     Perm.STORAGE_MANAGE,
     Perm.THUMBNAILS_MANAGE,
     Perm.DUPLICATES_MANAGE,
+    Perm.SEARCH_MANAGE,
     Perm.USAGE_VIEW,
     Perm.AUDIT_VIEW,
     Perm.METRICS_VIEW,
@@ -68,6 +70,7 @@ SCOPE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.STORAGE_MANAGE,
             Perm.THUMBNAILS_MANAGE,
             Perm.DUPLICATES_MANAGE,
+            Perm.SEARCH_MANAGE,
             Perm.USAGE_VIEW,
             Perm.AUDIT_VIEW,
             Perm.METRICS_VIEW,

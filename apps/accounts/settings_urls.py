@@ -2,6 +2,7 @@ from django.urls import path
 
 from apps.accounts import team_views
 from apps.audit.views import AuditLogPage
+from apps.usage.views import UsagePage
 
 app_name = "settings"
 
@@ -11,4 +12,5 @@ urlpatterns = [
     path("api-keys/", team_views.ApiKeyListPage.as_view(), name="api_keys"),
     path("api-keys/<uuid:key_id>/revoke/", team_views.ApiKeyRevokePage.as_view(), name="api_key_revoke"),
     path("audit/", AuditLogPage.as_view(), name="audit"),
+    path("usage/", UsagePage.as_view(), name="usage"),
 ]

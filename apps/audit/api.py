@@ -6,6 +6,8 @@ import json
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django_tenants.utils import get_public_schema_name
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
@@ -14,6 +16,7 @@ from apps.audit.models import AuditAction, AuditEvent
 from apps.audit.selectors import audit_event_list
 from apps.core.errors import NotFound
 from apps.core.pagination import Pagination
+from apps.core.schema import list_schema
 from apps.tenants.models import Tenant
 
 EXPORT_MAX_ROWS = 100_000
@@ -81,6 +84,7 @@ def audit_events_for(request):
 class AuditEventListApi(APIView):
     required_permission = Perm.AUDIT_VIEW
 
+    @list_schema(AuditEventOutput, "AuditEventPage", parameters=[AuditFilters])
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(audit_events_for(request), request, view=self)
@@ -109,6 +113,7 @@ class AuditEventExportApi(APIView):
     required_permission = Perm.AUDIT_VIEW
     columns = AuditEventOutput.Meta.fields
 
+    @extend_schema(parameters=[AuditFilters], responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request):
         events = audit_events_for(request)[:EXPORT_MAX_ROWS]
         writer = csv.writer(_Echo())

@@ -26,6 +26,7 @@ class AuditAction(models.TextChoices):
     TENANT_SUSPENDED = "tenant.suspended", "Tenant suspended"
     TENANT_ACTIVATED = "tenant.activated", "Tenant activated"
     TENANT_LIMITS_CHANGED = "tenant.limits_changed", "Tenant limits changed"
+    TIER_CHANGED = "tier.changed", "Tier limits changed"
     STORAGE_CHANGED = "storage.changed", "Storage settings changed"
     THUMBNAILS_CHANGED = "thumbnails.config_changed", "Thumbnail sizes changed"
     IMAGE_SETTINGS_CHANGED = "images.settings_changed", "Image settings changed"

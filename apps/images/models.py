@@ -137,10 +137,18 @@ class Image(models.Model):
     camera = models.CharField(max_length=200, blank=True)
     tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Images found by scanning an index-only location: the object's ETag (or size-mtime on a
+    # filesystem) when last seen, when a scan last saw it, and since when it has been missing.
+    source_version = models.CharField(max_length=200, blank=True, default="")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    missing_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [GinIndex(fields=["tags"], name="image_tags_gin")]
+        indexes = [
+            GinIndex(fields=["tags"], name="image_tags_gin"),
+            models.Index(fields=["storage_location", "storage_key"], name="image_location_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.id})"
@@ -175,12 +183,18 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         THUMBNAILS_APPLY = "thumbnails_apply", "Apply thumbnail configuration"
         THUMBNAILS_REGENERATE = "thumbnails_regenerate", "Regenerate thumbnails"
+        SEARCH_EMBED = "search_embed", "Embed the collection for a search model"
+        DUPLICATES_RESCAN = "duplicates_rescan", "Re-scan for duplicates"
+        DUPLICATES_RESOLVE_ALL = "duplicates_resolve_all", "Resolve all duplicate groups"
+        STORAGE_MIGRATE = "storage_migrate", "Move images between storage locations"
+        STORAGE_SCAN = "storage_scan", "Scan an index-only storage location"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=40, choices=Kind.choices)
@@ -189,6 +203,10 @@ class Job(models.Model):
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    # Storage jobs: objects skipped (not images, unchanged, still processing) and the last sign of
+    # life of the worker running it (a job silent for long is resumed elsewhere).
+    skipped = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

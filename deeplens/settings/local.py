@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from deeplens.settings.base import *  # noqa: F403
-from deeplens.settings.env import env_bool
+from deeplens.settings.env import env_bool, env_list
 
 # Off unless asked for: with DEBUG on, Django records every query (slow, and it grows without bound
 # in Celery workers) and shows tracebacks to visitors. DJANGO_DEBUG=true while developing.
@@ -15,3 +15,10 @@ if not DATABASES:  # noqa: F405
         "No database configured: set DATABASE_URL, or start DeepLens with `make run`, which starts "
         "the embedded PostgreSQL and Redis (or `make services` for the servers alone)."
     )
+
+# A scraper on this machine may read /metrics without a credential when running locally.
+DEEPLENS_METRICS_ALLOW_NETWORKS = env_list("DEEPLENS_METRICS_ALLOW_NETWORKS", ["127.0.0.1/32", "::1/128"])
+# A local MinIO or Azurite on this machine may serve as a storage location.
+DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = env_list(
+    "DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"]
+)

@@ -27,6 +27,8 @@ if not env_str("DATABASE_URL") or not env_str("REDIS_URL"):
         atexit.register(_redis.stop)
 
 os.environ.setdefault("DEEPLENS_DATA_DIR", tempfile.mkdtemp(prefix="deeplens-test-data-"))
+# Metrics of this process and of the Celery workers it starts add up in one folder, as in production.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="deeplens-test-metrics-"))
 
 from deeplens.settings.base import *  # noqa: F403
 
@@ -39,3 +41,12 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Tests change tenants and settings between requests; nothing may be served stale.
 DEEPLENS_PROCESS_CACHE_SECONDS = 0
+
+# A tiny open_clip model whose random weights the search tests save to this checkpoint
+# (tests/search/clip_fixture.py): the local-checkpoint path, as an air-gapped install uses it.
+DEEPLENS_CLIP_MODEL = "deeplens-tiny-test"
+DEEPLENS_CLIP_CHECKPOINT = str(BASE_DIR / "var" / "test" / "models" / "tiny-clip.pt")
+DEEPLENS_CLIP_MODEL_CONFIG = str(BASE_DIR / "var" / "test" / "models" / "tiny-clip.json")
+DEEPLENS_SEARCH_CACHE_SECONDS = 300
+# The tests' moto and Azurite servers listen on loopback.
+DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]

@@ -72,6 +72,11 @@
       if (xhr.status === 202) {
         li.querySelector("progress").value = 100;
         poll(li, body.status_url);
+      } else if (xhr.status === 429 && body.error && body.error.code === "rate_limited") {
+        // The plan's uploads per minute are used up: wait as told, then send the file again.
+        const wait = parseInt(xhr.getResponseHeader("Retry-After") || "5", 10);
+        setState(li, "rate limit reached, retrying in " + wait + " s…", "processing");
+        setTimeout(() => { queue.push([file, li]); next(); }, wait * 1000);
       } else {
         const message = body.error ? body.error.message : "upload failed (" + xhr.status + ")";
         setState(li, message, "rejected");

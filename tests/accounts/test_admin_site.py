@@ -28,6 +28,8 @@ def admin_client(users, public_client):
         "/admin/accounts/refreshtoken/",
         "/admin/accounts/impersonationsession/",
         "/admin/tenants/tenant/add/",
+        "/admin/tenants/tier/",
+        "/admin/usage/",
     ],
 )
 def test_admin_pages_open_for_a_global_admin(admin_client, path):
@@ -41,7 +43,7 @@ def test_creating_a_tenant_in_the_admin_provisions_it(admin_client):
 
     assert response.status_code == 302
     tenant = Tenant.objects.get(slug="omega")
-    assert (tenant.status, tenant.max_users) == (TenantStatus.ACTIVE, 20)
+    assert (tenant.status, tenant.limits.max_users) == (TenantStatus.ACTIVE, 20)
     assert AuditEvent.objects.filter(action=AuditAction.TENANT_CREATED, target_id=str(tenant.pk)).exists()
 
 
@@ -118,3 +120,42 @@ def test_passwords_are_hashed_with_argon2(alpha):
 
     assert user.password.startswith("argon2$argon2id$")
     assert user.check_password("a long enough password")
+
+
+def test_a_tier_edited_in_the_admin_applies_to_its_tenants(admin_client, alpha):
+    from apps.tenants.models import Tier
+
+    tier = Tier.objects.get(slug="free")
+    response = admin_client.post(
+        f"/admin/tenants/tier/{tier.pk}/change/",
+        {
+            "requests_per_minute": 100,
+            "searches_per_minute": 50,
+            "uploads_per_minute": 5,
+            "max_storage_bytes": 2 * 1024**3,
+            "max_users": 6,
+            "max_api_calls_per_day": 1000,
+        },
+    )
+
+    assert response.status_code == 302
+    assert Tenant.objects.get(pk=alpha.pk).limits.max_storage_bytes == 2 * 1024**3
+
+
+def test_a_tenant_override_set_in_the_admin_and_cleared(admin_client, alpha):
+    form = {"name": "Alpha", "status": "active", "tier": "free", "time_zone": "UTC", "max_users": 8}
+    form |= {"domains-TOTAL_FORMS": 0, "domains-INITIAL_FORMS": 0}
+    response = admin_client.post(f"/admin/tenants/tenant/{alpha.pk}/change/", form)
+    assert response.status_code == 302, response.content[:2000]
+    assert Tenant.objects.get(pk=alpha.pk).limits.max_users == 8
+
+    form["max_users"] = ""
+    admin_client.post(f"/admin/tenants/tenant/{alpha.pk}/change/", form)
+    tenant = Tenant.objects.get(pk=alpha.pk)
+    assert (tenant.max_users, tenant.limits.max_users) == (None, 5)
+
+
+def test_the_usage_overview_lists_every_tenant(admin_client, alpha, beta):
+    page = admin_client.get("/admin/usage/").content.decode()
+
+    assert "Alpha" in page and "Beta" in page

@@ -98,6 +98,34 @@ def ingest(context: dict) -> dict:
     return ingest_benchmark(context)
 
 
+@benchmark("embed")
+def embed(context: dict) -> dict:
+    from tests.benchmarks.embed import embed_benchmark
+
+    return embed_benchmark(context)
+
+
+@benchmark("search")
+def search(context: dict) -> dict:
+    from tests.benchmarks.search import search_benchmark
+
+    return search_benchmark(context)
+
+
+@benchmark("duplicates")
+def duplicates(context: dict) -> dict:
+    from tests.benchmarks.duplicates import duplicates_benchmark
+
+    return duplicates_benchmark(context)
+
+
+@benchmark("scan")
+def scan(context: dict) -> dict:
+    from tests.benchmarks.scan import scan_benchmark
+
+    return scan_benchmark(context)
+
+
 def machine() -> dict:
     return {
         "platform": platform.platform(),

@@ -85,3 +85,23 @@ def test_password_reset_is_reachable_from_sign_in(product, page):
     assert len(resets) == 1
     assert "http://demo.localhost:" in resets[0]
     assert "/accounts/reset/" in resets[0]
+
+
+def test_a_tenant_admin_reads_the_usage_page(product, page):
+    sign_in(page, product)
+
+    page.click("nav >> text=Usage")
+    page.wait_for_selector("[data-testid=calls-chart]")
+    assert "Enterprise plan" in page.inner_text("[data-testid=tier]")
+    assert "of 1,000,000" in page.inner_text("[data-testid=calls-today]")
+    screenshot(page, "usage")
+
+
+def test_a_global_admin_sees_every_tenants_usage(product, page):
+    page.goto(product.url("/admin/login/?next=/admin/usage/", host="localhost"))
+    page.fill("input[name=username]", "admin@deeplens.local")
+    page.fill("input[name=password]", "deeplens-admin")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#usage-overview")
+    assert "Demo" in page.inner_text("#usage-overview")
+    screenshot(page, "admin-usage")

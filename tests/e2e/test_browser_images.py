@@ -39,7 +39,10 @@ def test_upload_by_file_chooser_shows_progress_then_the_gallery(product, page, t
         "Array.from(document.querySelectorAll('[data-testid=gallery] img'))"
         ".filter(i => i.naturalWidth > 0).length"
     )
-    assert loaded == len(photos)
+    total = page.evaluate("document.querySelectorAll('[data-testid=gallery] img').length")
+    assert loaded == total >= len(photos)  # other browser tests may have added images to the demo
+    for photo in photos:
+        assert page.query_selector(f"a.tile[title='{photo.name}']") is not None
     screenshot(page, "gallery")
 
     page.click(f"a.tile[title='{photos[0].name}']")

@@ -164,3 +164,41 @@ def test_a_batch_takes_other_waiting_images_along(alpha, member_api):
     assert str(processed[0].pk) == ids[1]
     assert len(processed) == 3
     assert statuses == {ImageStatus.READY}
+
+
+def test_a_stream_of_uploads_sends_one_task_per_wake(
+    alpha, member_api, django_capture_on_commit_callbacks, monkeypatch
+):
+    from apps.core.redis import get_redis
+    from apps.images.services.ingest import wake_key
+    from apps.images.tasks import image_process_task
+
+    sent = []
+    monkeypatch.setattr("apps.images.tasks.image_process_task.delay", lambda **kw: sent.append(kw))
+    with tenant_context(alpha):
+        get_redis().delete(wake_key())
+    for n in range(4):
+        with django_capture_on_commit_callbacks(execute=True):
+            upload(member_api, f"s{n}.jpg", imagefiles.jpeg(120, 90, seed=n))
+    assert len(sent) == 1  # one task is queued; it will take all four
+
+    with tenant_context(alpha):
+        assert image_process_task.apply().get() == 4
+        assert Image.objects.filter(status=ImageStatus.READY).count() >= 4
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(member_api, "after.jpg", imagefiles.jpeg(120, 90, seed=9))
+    assert len(sent) == 2  # the task started: the next upload wakes another
+
+
+def test_a_task_hands_over_after_its_share(alpha, member_api, settings, monkeypatch):
+    from apps.images.tasks import image_process_task
+
+    settings.DEEPLENS_INGEST_TASK_MAX, settings.DEEPLENS_INGEST_BATCH = 2, 2
+    for n in range(3):
+        upload(member_api, f"h{n}.jpg", imagefiles.jpeg(120, 90, seed=n))
+    woken = []
+    monkeypatch.setattr("apps.images.tasks.ingest_wake", lambda: woken.append(1))
+
+    with tenant_context(alpha):
+        assert image_process_task.apply().get() == 2
+    assert woken == [1]

@@ -41,11 +41,15 @@ def test_provision_creates_schema_domain_storage_and_thumbnail_specs(db):
 def test_tier_sets_the_default_limits(db):
     tenant = tenant_provision(name="Big", slug="big", tier="enterprise")
 
-    assert (tenant.max_storage_bytes, tenant.max_users, tenant.max_api_calls_per_day) == (
-        500 * 1024**3,
-        1000,
-        1_000_000,
-    )
+    assert tenant.limits.as_dict() == {
+        "requests_per_minute": 50_000,
+        "searches_per_minute": 25_000,
+        "uploads_per_minute": 1_000,
+        "max_storage_bytes": 500 * 1024**3,
+        "max_users": 1000,
+        "max_api_calls_per_day": 1_000_000,
+    }
+    assert tenant.limits.overridden == frozenset()
 
 
 def test_provisioned_schema_round_trips_a_vector_and_builds_an_hnsw_index(alpha):

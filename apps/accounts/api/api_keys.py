@@ -1,5 +1,6 @@
 """GET/POST /api/v1/api-keys, DELETE /api/v1/api-keys/{id}. The key is in the POST answer only."""
 
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +13,7 @@ from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import NotFound, PermissionDenied
 from apps.core.pagination import Pagination
+from apps.core.schema import list_schema
 
 
 class ApiKeyOutput(serializers.ModelSerializer):
@@ -27,6 +29,7 @@ class ApiKeyOutput(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "expires_at",
+            "requests_per_minute",
             "last_used_at",
             "is_active",
             "revoked_at",
@@ -43,12 +46,28 @@ class ApiKeyListApi(APIView):
             child=serializers.ChoiceField(choices=ApiKeyScope.values), allow_empty=False
         )
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+        # The key's own limit, where stricter than the workspace's requests per minute.
+        requests_per_minute = serializers.IntegerField(
+            min_value=1, required=False, allow_null=True, default=None
+        )
 
+    @list_schema(ApiKeyOutput, "ApiKeyPage")
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(api_key_list(tenant=request_tenant(request)), request, view=self)
         return paginator.get_paginated_response(ApiKeyOutput(page, many=True).data)
 
+    @extend_schema(
+        responses={
+            201: inline_serializer(
+                "ApiKeyCreated",
+                {
+                    "key": serializers.CharField(help_text="Shown once; only its SHA-256 is stored."),
+                    **ApiKeyOutput().get_fields(),
+                },
+            )
+        }
+    )
     def post(self, request):
         if isinstance(request.auth, ApiKey):
             raise PermissionDenied(

@@ -1,5 +1,6 @@
 """POST /api/v1/auth/login, /refresh, /logout; GET /me; sessions; password change and reset."""
 
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,6 +36,14 @@ class LoginApi(APIView):
         email = serializers.EmailField()
         password = serializers.CharField(max_length=512, trim_whitespace=False)
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "LoginOutput",
+                {"access": serializers.CharField(), "refresh": serializers.CharField(), "user": UserOutput()},
+            )
+        }
+    )
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -58,6 +67,13 @@ class RefreshApi(APIView):
     class Input(serializers.Serializer):
         refresh = serializers.CharField(max_length=4096)
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
+            )
+        }
+    )
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -72,6 +88,7 @@ class LogoutApi(APIView):
 
     required_permission = Perm.ACCOUNT_SELF
 
+    @extend_schema(request=None, responses={204: None})
     def post(self, request):
         auth_logout(
             user=request.user,
@@ -84,6 +101,26 @@ class LogoutApi(APIView):
 class MeApi(APIView):
     required_permission = Perm.AUTHENTICATED
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Me",
+                {
+                    "user": UserOutput(),
+                    "tenant": serializers.JSONField(
+                        allow_null=True, help_text="{id, slug, name, tier, status}"
+                    ),
+                    "permissions": serializers.ListField(child=serializers.CharField()),
+                    "impersonator": serializers.JSONField(
+                        allow_null=True, help_text="{id, email} while impersonated"
+                    ),
+                    "api_key": serializers.JSONField(
+                        allow_null=True, help_text="{id, name, prefix, scopes} when called with a key"
+                    ),
+                },
+            )
+        }
+    )
     def get(self, request):
         tenant = request.user.tenant
         key = request.auth if isinstance(request.auth, ApiKey) else None
@@ -121,6 +158,27 @@ class SessionListApi(APIView):
         ip_address = serializers.IPAddressField()
         user_agent = serializers.CharField()
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "SessionList",
+                {
+                    "results": inline_serializer(
+                        "Session",
+                        {
+                            "id": serializers.UUIDField(),
+                            "created_at": serializers.DateTimeField(),
+                            "expires_at": serializers.DateTimeField(),
+                            "ip_address": serializers.IPAddressField(),
+                            "user_agent": serializers.CharField(),
+                            "current": serializers.BooleanField(),
+                        },
+                        many=True,
+                    )
+                },
+            )
+        }
+    )
     def get(self, request):
         current = str(getattr(request, "token_session_id", "") or "")
         sessions = [
@@ -146,6 +204,7 @@ class PasswordChangeApi(APIView):
         old_password = serializers.CharField(max_length=512, trim_whitespace=False)
         new_password = serializers.CharField(max_length=512, trim_whitespace=False)
 
+    @extend_schema(responses={204: None})
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -168,6 +227,9 @@ class PasswordResetApi(APIView):
         tenant = serializers.CharField(required=False, allow_blank=True, max_length=63)
         email = serializers.EmailField()
 
+    @extend_schema(
+        responses={202: inline_serializer("PasswordResetAccepted", {"detail": serializers.CharField()})}
+    )
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -195,6 +257,7 @@ class PasswordResetConfirmApi(APIView):
         token = serializers.CharField(max_length=128)
         new_password = serializers.CharField(max_length=512, trim_whitespace=False)
 
+    @extend_schema(responses={204: None})
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,6 +1,7 @@
 """POST /api/v1/admin/impersonate {user_id, reason} and POST /api/v1/admin/impersonate/stop."""
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +24,21 @@ class ImpersonateApi(APIView):
         user_id = serializers.UUIDField()
         reason = serializers.CharField(max_length=500)
 
+    @extend_schema(
+        responses={
+            201: inline_serializer(
+                "ImpersonationStarted",
+                {
+                    "access": serializers.CharField(),
+                    "expires_at": serializers.DateTimeField(),
+                    "expires_in": serializers.IntegerField(),
+                    "user": UserOutput(),
+                    "impersonator": serializers.JSONField(help_text="{id, email}"),
+                    "session_id": serializers.UUIDField(),
+                },
+            )
+        }
+    )
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -54,6 +70,7 @@ class ImpersonateStopApi(APIView):
 
     required_permission = Perm.AUTHENTICATED
 
+    @extend_schema(request=None, responses={204: None})
     def post(self, request):
         session = getattr(request, "impersonation", None)
         if session is None:

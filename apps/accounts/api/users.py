@@ -1,5 +1,6 @@
 """GET/POST /api/v1/users, GET/PATCH/DELETE /api/v1/users/{id}: tenant admins manage their team."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +14,7 @@ from apps.audit.context import Actor
 from apps.core.api import base_url, request_tenant
 from apps.core.errors import NotFound
 from apps.core.pagination import Pagination
+from apps.core.schema import list_schema
 
 
 def _user_or_404(request, user_id):
@@ -39,6 +41,7 @@ class UserListApi(APIView):
             required=False, allow_blank=True, max_length=512, trim_whitespace=False
         )
 
+    @list_schema(UserOutput, "UserPage")
     def get(self, request):
         filters = self.Filters(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -47,6 +50,7 @@ class UserListApi(APIView):
         page = paginator.paginate_queryset(users, request, view=self)
         return paginator.get_paginated_response(UserOutput(page, many=True).data)
 
+    @extend_schema(responses={201: UserOutput})
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -69,9 +73,11 @@ class UserDetailApi(APIView):
         first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
         last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
 
+    @extend_schema(responses={200: UserOutput})
     def get(self, request, user_id):
         return Response(UserOutput(_user_or_404(request, user_id)).data)
 
+    @extend_schema(responses={200: UserOutput})
     def patch(self, request, user_id):
         user = _user_or_404(request, user_id)
         data = self.Input(data=request.data, partial=True)

@@ -41,6 +41,7 @@ def api_key_create(
     scopes: list[str],
     actor: Actor,
     expires_at: datetime | None = None,
+    requests_per_minute: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Returns the key row and the key itself, which is shown once and never stored."""
     name = name.strip()
@@ -77,6 +78,7 @@ def api_key_create(
         key_hash=token_hash(raw),
         scopes=sorted(set(scopes)),
         expires_at=expires_at,
+        requests_per_minute=requests_per_minute,
     )
     key.full_clean()
     key.save()
@@ -85,7 +87,12 @@ def api_key_create(
         action=AuditAction.API_KEY_CREATED,
         tenant=tenant,
         target=key,
-        details={"name": key.name, "prefix": prefix, "scopes": key.scopes},
+        details={
+            "name": key.name,
+            "prefix": prefix,
+            "scopes": key.scopes,
+            "requests_per_minute": requests_per_minute,
+        },
     )
     return key, raw
 

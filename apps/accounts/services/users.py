@@ -66,13 +66,13 @@ def user_create(
     """Create a user. Without a password, an invitation to choose one is emailed."""
     email = User.objects.normalize_email(email.strip()).lower()
     _check_can_assign(actor=actor, role=role)
-    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # serialise the quota check
+    max_users = Tenant.objects.select_for_update().get(pk=tenant.pk).limits.max_users  # serialises the check
     if _live_users(tenant).filter(email=email).exists():
         raise UserExists(f"{email} already has an account in this workspace.")
-    if _live_users(tenant).filter(is_active=True).count() >= tenant.max_users:
+    if _live_users(tenant).filter(is_active=True).count() >= max_users:
         raise UserQuotaExceeded(
-            f"The workspace has reached its limit of {tenant.max_users} users.",
-            extra={"max_users": tenant.max_users},
+            f"The workspace has reached its limit of {max_users} users.",
+            extra={"max_users": max_users},
         )
     user = User(tenant=tenant, email=email, role=role, first_name=first_name, last_name=last_name)
     if password:

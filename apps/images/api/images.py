@@ -2,6 +2,8 @@
 and their lifecycle: retry, soft delete, restore, the trash."""
 
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,7 +14,15 @@ from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import ApplicationError
 from apps.core.pagination import Pagination
-from apps.images.api.serializers import ImageOutput, image_status, parse_filters
+from apps.core.schema import list_schema
+from apps.images.api.serializers import (
+    ImageFilters,
+    ImageMetadataOutput,
+    ImageOutput,
+    ImageStatusOutput,
+    image_status,
+    parse_filters,
+)
 from apps.images.errors import ImageNotFound
 from apps.images.selectors import image_get, image_list, images_by_ids
 from apps.images.services import image_delete, image_restore, image_retry
@@ -40,6 +50,7 @@ class ImageListApi(APIView):
 
     required_permission = Perm.IMAGES_VIEW
 
+    @list_schema(ImageOutput, "ImagePage", parameters=[ImageFilters])
     def get(self, request):
         request_tenant(request)
         return paginated(request, self, image_list(**parse_filters(request.query_params)))
@@ -50,6 +61,7 @@ class ImageFailedListApi(APIView):
 
     required_permission = Perm.IMAGES_VIEW
 
+    @list_schema(ImageOutput, "FailedImagePage")
     def get(self, request):
         request_tenant(request)
         return paginated(request, self, image_list(status="failed"))
@@ -58,6 +70,7 @@ class ImageFailedListApi(APIView):
 class ImageDeletedListApi(APIView):
     required_permission = Perm.IMAGES_VIEW
 
+    @list_schema(ImageOutput, "DeletedImagePage")
     def get(self, request):
         request_tenant(request)
         return paginated(request, self, image_list(deleted=True, ordering="-created_at"))
@@ -69,6 +82,17 @@ class ImageBulkApi(APIView):
     class Input(serializers.Serializer):
         ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_BULK)
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "ImageBulk",
+                {
+                    "results": ImageOutput(many=True),
+                    "missing": serializers.ListField(child=serializers.UUIDField()),
+                },
+            )
+        }
+    )
     def post(self, request):
         request_tenant(request)
         data = self.Input(data=request.data)
@@ -82,6 +106,7 @@ class ImageBulkApi(APIView):
 class ImageDetailApi(APIView):
     required_permission = {"GET": Perm.IMAGES_VIEW, "DELETE": Perm.IMAGES_DELETE_OWN}
 
+    @extend_schema(responses={200: ImageOutput})
     def get(self, request, image_id):
         return Response(ImageOutput(image_or_404(request, image_id)).data)
 
@@ -99,6 +124,7 @@ class ImageDetailApi(APIView):
 class ImageStatusApi(APIView):
     required_permission = Perm.IMAGES_VIEW
 
+    @extend_schema(responses={200: ImageStatusOutput})
     def get(self, request, image_id):
         return Response(image_status(image_or_404(request, image_id)))
 
@@ -106,25 +132,9 @@ class ImageStatusApi(APIView):
 class ImageMetadataApi(APIView):
     required_permission = Perm.IMAGES_VIEW
 
+    @extend_schema(responses={200: ImageMetadataOutput})
     def get(self, request, image_id):
-        image = image_or_404(request, image_id)
-        data = ImageOutput(image).data
-        keys = (
-            "id",
-            "filename",
-            "format",
-            "content_type",
-            "width",
-            "height",
-            "size_bytes",
-            "sha256",
-            "hashes",
-            "taken_at",
-            "camera",
-            "tags",
-            "created_at",
-        )
-        return Response({**{key: data[key] for key in keys}, "exif": image.exif})
+        return Response(ImageMetadataOutput(image_or_404(request, image_id)).data)
 
 
 class ImageDownloadApi(APIView):
@@ -132,6 +142,7 @@ class ImageDownloadApi(APIView):
 
     required_permission = Perm.IMAGES_VIEW
 
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, image_id):
         image = image_or_404(request, image_id, include_deleted=False)
         original = storage_for(image.storage_location).open(image.storage_key, "rb")
@@ -146,6 +157,7 @@ class ImageDownloadApi(APIView):
 class ImageRetryApi(APIView):
     required_permission = Perm.IMAGES_UPLOAD
 
+    @extend_schema(request=None, responses={202: ImageStatusOutput})
     def post(self, request, image_id):
         image = image_retry(
             image=image_or_404(request, image_id, include_deleted=False), actor=Actor.from_request(request)
@@ -156,6 +168,7 @@ class ImageRetryApi(APIView):
 class ImageRestoreApi(APIView):
     required_permission = Perm.IMAGES_DELETE_OWN
 
+    @extend_schema(request=None, responses={200: ImageOutput})
     def post(self, request, image_id):
         image = image_restore(
             image=image_or_404(request, image_id),
@@ -172,6 +185,20 @@ class ImageRestoreBatchApi(APIView):
     class Input(serializers.Serializer):
         ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_BULK)
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "ImageRestoreBatch",
+                {
+                    "restored": serializers.ListField(child=serializers.UUIDField()),
+                    "errors": serializers.ListField(
+                        child=serializers.JSONField(), help_text="[{id, code, message}]"
+                    ),
+                    "missing": serializers.ListField(child=serializers.UUIDField()),
+                },
+            )
+        }
+    )
     def post(self, request):
         request_tenant(request)
         data = self.Input(data=request.data)

@@ -169,3 +169,45 @@ def parse_filters(query_params) -> dict:
     filters = ImageFilters(data=data)
     filters.is_valid(raise_exception=True)
     return filters.to_selector()
+
+
+class ImageMetadataOutput(ImageOutput):
+    """GET /images/{id}/metadata: the descriptive fields and the whole EXIF."""
+
+    class Meta(ImageOutput.Meta):
+        fields = [
+            "id",
+            "filename",
+            "format",
+            "content_type",
+            "width",
+            "height",
+            "size_bytes",
+            "sha256",
+            "hashes",
+            "taken_at",
+            "camera",
+            "tags",
+            "created_at",
+            "exif",
+        ]
+        read_only_fields = fields
+
+
+class StageOutput(serializers.Serializer):
+    stage = serializers.CharField()
+    state = serializers.ChoiceField(choices=["done", "failed", "skipped", "pending"])
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ImageStatusOutput(serializers.Serializer):
+    """The shape of image_status(): for the OpenAPI document."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=ImageStatus.values)
+    failed_stage = serializers.CharField(allow_null=True)
+    failure_reason = serializers.CharField(allow_null=True)
+    attempts = serializers.IntegerField()
+    stages = StageOutput(many=True)
+    processed_at = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField()

@@ -6,6 +6,8 @@ import hashlib
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +24,11 @@ from apps.images.selectors import images_by_ids, job_get, thumbnail_spec_list
 from apps.images.services import spec_get, thumbnail_config_update, thumbnail_delete, thumbnail_ensure
 from apps.images.services.jobs import job_create
 from apps.images.services.thumbnails import active_specs, thumbnails_generate
-from apps.storage.backends import storage_for
+from apps.storage.backends import thumbnail_storage_of
+
+THUMBNAIL_SPEC = OpenApiParameter(
+    "spec", str, description="A thumbnail spec name (default medium); `size` also works."
+)
 
 
 class ThumbnailApi(APIView):
@@ -30,6 +36,16 @@ class ThumbnailApi(APIView):
 
     required_permission = Perm.IMAGES_VIEW
 
+    @extend_schema(
+        parameters=[THUMBNAIL_SPEC],
+        responses={
+            (200, "image/webp"): OpenApiTypes.BINARY,
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            (200, "image/png"): OpenApiTypes.BINARY,
+            (200, "image/avif"): OpenApiTypes.BINARY,
+            304: None,
+        },
+    )
     def get(self, request, image_id):
         tenant = request_tenant(request)
         image = image_or_404(request, image_id, include_deleted=False)
@@ -47,7 +63,10 @@ class ThumbnailApi(APIView):
         cached_value = cache.get(key)
         if cached_value is None:
             thumbnail = thumbnail_ensure(image=image, spec=spec, tenant_slug=tenant.slug)
-            with storage_for(image.storage_location).open(thumbnail.storage_key, "rb") as stored:
+            storage = thumbnail_storage_of(
+                image.storage_location, key=thumbnail.storage_key, original_key=image.storage_key
+            )
+            with storage.open(thumbnail.storage_key, "rb") as stored:
                 data = stored.read()
             # The format of what is stored: an original that fits the box is served as it is.
             content_type = THUMBNAIL_CONTENT_TYPES[thumbnail.format]
@@ -65,6 +84,29 @@ class ThumbnailApi(APIView):
 class ThumbnailListApi(APIView):
     required_permission = Perm.IMAGES_VIEW
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "ThumbnailList",
+                {
+                    "results": inline_serializer(
+                        "ThumbnailInfo",
+                        {
+                            "spec": serializers.CharField(),
+                            "width": serializers.IntegerField(),
+                            "height": serializers.IntegerField(),
+                            "format": serializers.CharField(),
+                            "size_bytes": serializers.IntegerField(),
+                            "current": serializers.BooleanField(),
+                            "created_at": serializers.DateTimeField(),
+                            "url": serializers.CharField(),
+                        },
+                        many=True,
+                    )
+                },
+            )
+        }
+    )
     def get(self, request, image_id):
         image = image_or_404(request, image_id)
         current = {spec.name: spec.version for spec in active_specs()}
@@ -95,6 +137,13 @@ class ThumbnailGenerateApi(APIView):
     class Input(serializers.Serializer):
         specs = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "ThumbnailsGenerated", {"generated": serializers.ListField(child=serializers.CharField())}
+            )
+        }
+    )
     def post(self, request, image_id):
         tenant = request_tenant(request)
         image = image_or_404(request, image_id, include_deleted=False)
@@ -136,6 +185,14 @@ class JobOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class JobAcceptedOutput(JobOutput):
+    status_url = serializers.CharField(read_only=True, help_text="GET it for the job's progress.")
+
+    class Meta(JobOutput.Meta):
+        fields = [*JobOutput.Meta.fields, "status_url"]
+        read_only_fields = fields
+
+
 def job_accepted(job: Job) -> Response:
     return Response(
         {**JobOutput(job).data, "status_url": f"/api/v1/jobs/{job.pk}"}, status=status.HTTP_202_ACCEPTED
@@ -150,6 +207,7 @@ class ThumbnailBatchRegenerateApi(APIView):
     class Input(serializers.Serializer):
         ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=10_000)
 
+    @extend_schema(responses={202: JobAcceptedOutput})
     def post(self, request):
         request_tenant(request)
         data = self.Input(data=request.data)
@@ -185,10 +243,12 @@ class ThumbnailConfigApi(APIView):
     class Input(serializers.Serializer):
         specs = SpecIO(many=True, allow_empty=False)
 
+    @extend_schema(responses={200: inline_serializer("ThumbnailConfig", {"specs": SpecIO(many=True)})})
     def get(self, request, tenant_id):
         _own_tenant(request, tenant_id)
         return Response({"specs": SpecIO(thumbnail_spec_list(), many=True).data})
 
+    @extend_schema(responses={200: inline_serializer("ThumbnailConfigSaved", {"specs": SpecIO(many=True)})})
     def put(self, request, tenant_id):
         tenant = _own_tenant(request, tenant_id)
         data = self.Input(data=request.data)
@@ -204,6 +264,7 @@ class ThumbnailConfigApplyApi(APIView):
 
     required_permission = Perm.THUMBNAILS_MANAGE
 
+    @extend_schema(request=None, responses={202: JobAcceptedOutput})
     def post(self, request, tenant_id):
         _own_tenant(request, tenant_id)
         return job_accepted(job_create(kind=Job.Kind.THUMBNAILS_APPLY, actor=Actor.from_request(request)))
@@ -212,6 +273,7 @@ class ThumbnailConfigApplyApi(APIView):
 class JobApi(APIView):
     required_permission = Perm.IMAGES_VIEW
 
+    @extend_schema(responses={200: JobOutput})
     def get(self, request, job_id):
         request_tenant(request)
         job = job_get(job_id=job_id)

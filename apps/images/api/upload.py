@@ -1,5 +1,6 @@
 """POST /api/v1/images/upload, /batch and /url: 202 with where to watch the processing."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -9,8 +10,10 @@ from apps.accounts.permissions import Perm
 from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import ApplicationError, InvalidInput
+from apps.core.schema import ErrorResponse
 from apps.images.fetch import fetch
 from apps.images.services import image_ingest
+from apps.usage.ratelimit import EndpointClass
 
 
 def accepted(image) -> dict:
@@ -32,10 +35,45 @@ class UploadInput(serializers.Serializer):
     storage_config_id = serializers.UUIDField(required=False, allow_null=True)
 
 
+class UploadForm(UploadInput):
+    """The multipart form of POST /images/upload, for the OpenAPI document."""
+
+    file = serializers.FileField(help_text="The image; its type is told from its bytes, not its name.")
+    tags = serializers.CharField(required=False, help_text="Comma-separated, or the field repeated.")
+
+
+class BatchUploadForm(UploadInput):
+    files = serializers.ListField(
+        child=serializers.FileField(), help_text="The field repeated, one per image."
+    )
+    tags = serializers.CharField(required=False, help_text="Comma-separated, or the field repeated.")
+
+
+class Accepted(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    filename = serializers.CharField()
+    status_url = serializers.CharField()
+
+
+class BatchResult(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = serializers.ListField(
+        child=serializers.JSONField(),
+        help_text="Per file: {id, status, filename, status_url, status_code} or {filename, error, status}.",
+    )
+
+
 class ImageUploadApi(APIView):
     required_permission = Perm.IMAGES_UPLOAD
+    rate_limit_class = EndpointClass.UPLOAD
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(
+        request={"multipart/form-data": UploadForm},
+        responses={202: Accepted, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse},
+    )
     def post(self, request):
         upload = request.FILES.get("file")
         if upload is None:
@@ -61,8 +99,10 @@ class ImageBatchUploadApi(APIView):
     """Many files in one request (multipart field 'files', repeated); a result or an error per file."""
 
     required_permission = Perm.IMAGES_UPLOAD
+    rate_limit_class = EndpointClass.UPLOAD
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(request={"multipart/form-data": BatchUploadForm}, responses={202: BatchResult})
     def post(self, request):
         uploads = request.FILES.getlist("files") or request.FILES.getlist("file")
         if not uploads:
@@ -104,6 +144,7 @@ class ImageBatchUploadApi(APIView):
 
 class ImageUrlUploadApi(APIView):
     required_permission = Perm.IMAGES_UPLOAD
+    rate_limit_class = EndpointClass.UPLOAD
     parser_classes = [JSONParser, FormParser]
 
     class Input(serializers.Serializer):
@@ -111,6 +152,7 @@ class ImageUrlUploadApi(APIView):
         tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
         storage_config_id = serializers.UUIDField(required=False, allow_null=True)
 
+    @extend_schema(responses={202: Accepted, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse})
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)

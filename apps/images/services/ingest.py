@@ -5,6 +5,7 @@ import re
 import unicodedata
 import uuid
 
+import redis
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django.utils import timezone
 from apps.audit.context import Actor
 from apps.core.errors import InvalidInput
 from apps.core.process_cache import cached
+from apps.core.redis import get_redis, redis_key
 from apps.images import imaging
 from apps.images.errors import EmptyFile, FileTooLarge, ImageTooLarge, QuotaExceeded, UnsupportedMediaType
 from apps.images.models import Image, ImageStatus
@@ -128,10 +130,11 @@ def image_ingest(
     location = _upload_location(location_id)
     sha256 = getattr(file, "sha256", None) or _sha256_of(file)
 
-    if not usage_reserve(size=size, limit=tenant.max_storage_bytes):
+    max_storage_bytes = tenant.limits.max_storage_bytes
+    if not usage_reserve(size=size, limit=max_storage_bytes):
         raise QuotaExceeded(
             "The workspace's storage quota would be exceeded.",
-            extra={"max_storage_bytes": tenant.max_storage_bytes},
+            extra={"max_storage_bytes": max_storage_bytes},
         )
     recorded = False
     try:
@@ -190,7 +193,26 @@ def _store_and_record(
 
 
 def image_enqueue(*, image: Image) -> None:
+    transaction.on_commit(ingest_wake)
+
+
+# How long a wake-up may wait in the queue before uploads send another (a lost message costs this).
+WAKE_SECONDS = 30
+
+
+def wake_key() -> str:
+    return redis_key("ingest-wake", connection.schema_name)
+
+
+def ingest_wake() -> None:
+    """Make sure a processing task will run for this tenant's waiting images. While one is queued,
+    uploads send no other: when it starts it takes every image waiting by then, in batches, so a
+    stream of uploads costs a task per batch instead of one per image."""
     from apps.images.tasks import image_process_task
 
-    image_id = str(image.pk)
-    transaction.on_commit(lambda: image_process_task.delay(image_id=image_id))
+    try:
+        if not get_redis().set(wake_key(), "1", nx=True, ex=WAKE_SECONDS):
+            return
+    except redis.RedisError:
+        pass  # send it anyway; a spare task finds nothing to do
+    image_process_task.delay()

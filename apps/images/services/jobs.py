@@ -35,7 +35,7 @@ def _images_for(job: Job):
 def job_run(*, job_id, tenant_slug: str) -> Job | None:
     """Run (or resume after a crash) from the last image done; safe to call twice."""
     job = Job.objects.filter(pk=job_id).first()
-    if job is None or job.state in (Job.State.DONE, Job.State.FAILED):
+    if job is None or job.state in (Job.State.DONE, Job.State.FAILED, Job.State.CANCELLED):
         return job
     images = _images_for(job)
     if job.state == Job.State.QUEUED:

@@ -16,7 +16,7 @@ from apps.images.models import Image, ImageStatus
 from apps.images.services.ingest import image_enqueue
 from apps.images.services.processing import image_settings_get
 from apps.images.services.usage import usage_reconcile
-from apps.storage.backends import storage_for
+from apps.storage.backends import storage_for, thumbnail_storage_for
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,13 @@ def _check_may_delete(*, image: Image, actor: Actor, permissions) -> None:
         raise PermissionDenied(
             "Members can delete and restore only the images they uploaded.", code="not_your_image"
         )
+
+
+def _duplicate_groups_refresh(image: Image) -> None:
+    """The open duplicate group the image is in keeps its counts and bytes right (apps/duplicates)."""
+    from apps.duplicates.services import image_groups_refresh
+
+    image_groups_refresh(image_ids=[image.pk])
 
 
 @transaction.atomic
@@ -48,6 +55,7 @@ def image_delete(*, image: Image, actor: Actor, permissions, tenant) -> Image:
     if image.deleted_at is None:
         image.deleted_at = timezone.now()
         image.save(update_fields=["deleted_at", "updated_at"])
+        _duplicate_groups_refresh(image)
         audit_record(
             actor=actor,
             action=AuditAction.IMAGE_DELETED,
@@ -64,6 +72,7 @@ def image_restore(*, image: Image, actor: Actor, permissions, tenant) -> Image:
     if image.deleted_at is not None:
         image.deleted_at = None
         image.save(update_fields=["deleted_at", "updated_at"])
+        _duplicate_groups_refresh(image)
         audit_record(
             actor=actor,
             action=AuditAction.IMAGE_RESTORED,
@@ -76,9 +85,15 @@ def image_restore(*, image: Image, actor: Actor, permissions, tenant) -> Image:
 
 def image_purge(*, image: Image, actor: Actor, tenant) -> None:
     """Remove the original, its thumbnails and its row, for good."""
-    storage = storage_for(image.storage_location)
-    keys = {image.storage_key, *image.thumbnails.values_list("storage_key", flat=True)}
+    location = image.storage_location
+    # An index-only location's objects belong to their owner: DeepLens forgets them, never deletes.
+    originals = set() if location.index_only else {image.storage_key}
+    thumbnails = set(image.thumbnails.values_list("storage_key", flat=True)) - {image.storage_key}
     with transaction.atomic():
+        # Locked first, so that rows other tasks are writing for it (duplicate pairs, signatures)
+        # are committed before the delete collects them, and none are written after.
+        if not Image.objects.select_for_update().filter(pk=image.pk).exists():
+            return
         audit_record(
             actor=actor,
             action=AuditAction.IMAGE_PURGED,
@@ -87,8 +102,10 @@ def image_purge(*, image: Image, actor: Actor, tenant) -> None:
             details={"filename": image.original_filename, "size_bytes": image.size_bytes},
         )
         image.delete()
-    for key in keys:
-        storage.delete(key)
+    for key in originals:
+        storage_for(location).delete(key)
+    for key in thumbnails:
+        thumbnail_storage_for(location).delete(key)
 
 
 def images_purge_expired(*, tenant, now=None, limit: int = 1000) -> int:

@@ -1,8 +1,11 @@
 """The processing pipeline of one image: decode once (EXIF orientation applied) -> thumbnails ->
-perceptual hashes. Each stage records when it finished and is skipped when already done, so a
+perceptual hashes and the search descriptor (apps/search), from the same small rendition. Each
+stage records when it finished and is skipped when already done, so a
 retried task repeats nothing; a terminal failure records the stage and a reason people can read."""
 
+import hashlib
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -12,14 +15,24 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.core.metrics import StageClock, image_outcome_record
 from apps.core.process_cache import cached
 from apps.images import imaging
 from apps.images.errors import TransientProcessingError
 from apps.images.models import Image, ImageSettings, ImageStatus, Stage
 from apps.images.services.thumbnails import active_specs, thumbnails_record, thumbnails_render
+from apps.search.services import embedding as search_embedding
+from apps.search.services.models import after_processing as search_after_processing
 from apps.storage.backends import StorageNotSupported, storage_for
 
 logger = logging.getLogger(__name__)
+
+
+def images_detect_enqueue(*, image_ids) -> None:
+    """Duplicate detection (apps/duplicates) runs on the `index` queue once the images are READY."""
+    from apps.duplicates.services import images_detect_enqueue as enqueue
+
+    enqueue(image_ids=image_ids)
 
 
 def image_settings_get() -> ImageSettings:
@@ -33,9 +46,25 @@ def image_settings_get() -> ImageSettings:
 def decode_original(image: Image, *, longest_needed: int, keep_gps: bool = True) -> imaging.Decoded:
     try:
         with storage_for(image.storage_location).open(image.storage_key, "rb") as original:
+            if not image.sha256:  # found by a storage scan: hashed when first read
+                with _hashed(original, image) as copy:
+                    return imaging.decode(copy, longest_needed=longest_needed, keep_gps=keep_gps)
             return imaging.decode(original, longest_needed=longest_needed, keep_gps=keep_gps)
     except FileNotFoundError as exc:
         raise imaging.CorruptImage("the original file is missing from storage") from exc
+
+
+def _hashed(original, image: Image):
+    """A spooled copy of the original; sets the image's SHA-256 and size from what was read."""
+    digest, size = hashlib.sha256(), 0
+    copy = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - the caller closes it
+    while chunk := original.read(1024 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+        copy.write(chunk)
+    copy.seek(0)
+    image.sha256, image.size_bytes = digest.hexdigest(), size
+    return copy
 
 
 CLAIM_SQL = """
@@ -45,7 +74,7 @@ WHERE id IN (
     SELECT id FROM {table}
     WHERE deleted_at IS NULL
       AND (status = 'pending' OR (status = 'processing' AND processing_started_at < %s))
-    ORDER BY (id = %s) DESC, created_at
+    ORDER BY (id = %s::uuid) IS TRUE DESC, created_at
     LIMIT %s
     FOR UPDATE SKIP LOCKED)
 RETURNING id
@@ -54,6 +83,8 @@ RETURNING id
 STALE_AFTER = timedelta(minutes=20)
 RESULT_FIELDS = [
     "processing_started_at",
+    "sha256",
+    "size_bytes",
     "status",
     "failed_stage",
     "failure_reason",
@@ -76,6 +107,7 @@ RESULT_FIELDS = [
 class Outcome:
     image: Image
     thumbnails: list = field(default_factory=list)
+    descriptor: object = None  # np.ndarray: the weight-free search descriptor
 
 
 def images_claim(*, first_id, limit: int) -> list[Image]:
@@ -83,7 +115,8 @@ def images_claim(*, first_id, limit: int) -> list[Image]:
     worker holds are skipped, so concurrent workers never process the same image."""
     with connection.cursor() as cursor:
         cursor.execute(
-            CLAIM_SQL.format(table=Image._meta.db_table), [timezone.now() - STALE_AFTER, str(first_id), limit]
+            CLAIM_SQL.format(table=Image._meta.db_table),
+            [timezone.now() - STALE_AFTER, str(first_id) if first_id else None, limit],
         )
         ids = [row[0] for row in cursor.fetchall()]
     images = list(Image.objects.select_related("storage_location").filter(pk__in=ids)) if ids else []
@@ -110,6 +143,13 @@ def images_process(*, image_id, tenant_slug: str, limit: int = 1) -> list[Image]
     with transaction.atomic():
         thumbnails_record([row for outcome in outcomes for row in outcome.thumbnails])
         Image.objects.bulk_update([outcome.image for outcome in outcomes], RESULT_FIELDS)
+        search_embedding.pipeline_record(
+            {outcome.image.pk: outcome.descriptor for outcome in outcomes if outcome.descriptor is not None}
+        )
+        search_after_processing([o.image.pk for o in outcomes if o.image.status == ImageStatus.READY])
+        images_detect_enqueue(image_ids=[o.image.pk for o in outcomes if o.image.status == ImageStatus.READY])
+    for outcome in outcomes:
+        image_outcome_record(status=outcome.image.status, failed_stage=outcome.image.failed_stage)
     if transient:
         Image.objects.filter(pk__in=[image.pk for image, _exc in transient]).update(
             status=ImageStatus.PENDING
@@ -130,6 +170,7 @@ def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outco
     """Decode once -> thumbnails -> hashes, on the in-memory row; nothing is written to the database."""
     outcome = Outcome(image=image)
     image.processing_started_at = timezone.now()  # this image's own start, within its batch
+    clock = StageClock(image_id=str(image.pk))  # metrics and trace spans per stage
     stage = Stage.DECODE
     try:
         longest = max([max(s.max_width, s.max_height) for s in specs] + [imaging.HASH_SIDE])
@@ -139,6 +180,7 @@ def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outco
         image.taken_at = parse_datetime(taken) if taken else None
         image.camera = " ".join(filter(None, (decoded.exif.get("make"), decoded.exif.get("model"))))[:200]
         image.decoded_at = timezone.now()
+        clock.lap(stage)
 
         stage = Stage.THUMBNAILS
         current = {t.spec: t.spec_version for t in image.thumbnails.all()} if image.thumbnails_at else {}
@@ -149,12 +191,15 @@ def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outco
                 image=image, decoded=decoded, specs=missing, tenant_slug=tenant_slug
             )
             image.thumbnails_at = timezone.now()
+        clock.lap(stage)
 
         stage = Stage.HASHES
         if image.hashed_at is None:
             source = imaging.hash_source(decoded.image, rendered)
             image.phash, image.dhash, image.whash = imaging.perceptual_hashes(source)
+            outcome.descriptor = search_embedding.pipeline_describe(source)
             image.hashed_at = timezone.now()
+        clock.lap(stage)
     except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
         return _failed(outcome, stage, _reason(exc))
     except StorageNotSupported as exc:
@@ -163,13 +208,14 @@ def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outco
         raise TransientProcessingError(f"{stage}: {exc}", stage=stage) from exc
     image.status, image.failed_stage, image.failure_reason = ImageStatus.READY, "", ""
     image.processed_at = timezone.now()
+    clock.done()
     return outcome
 
 
 def _failed(outcome: Outcome, stage: str, reason: str) -> Outcome:
     outcome.image.status, outcome.image.failed_stage = ImageStatus.FAILED, stage
     outcome.image.failure_reason = reason[:500]
-    outcome.thumbnails = []
+    outcome.thumbnails, outcome.descriptor = [], None
     logger.warning("image %s failed at %s: %s", outcome.image.pk, stage, reason)
     return outcome
 
@@ -187,6 +233,7 @@ def image_mark_failed(*, image: Image, stage: str, reason: str) -> Image:
     Image.objects.filter(pk=image.pk).update(
         status=ImageStatus.FAILED, failed_stage=stage, failure_reason=reason[:500]
     )
+    image_outcome_record(status=ImageStatus.FAILED, failed_stage=stage)
     logger.warning("image %s failed at %s: %s", image.pk, stage, reason)
     image.refresh_from_db()
     return image

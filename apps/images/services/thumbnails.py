@@ -12,7 +12,7 @@ from apps.core.errors import InvalidInput, NotFound
 from apps.core.process_cache import cached, forget
 from apps.images import imaging
 from apps.images.models import Image, Thumbnail, ThumbnailFormat, ThumbnailSpec
-from apps.storage.backends import storage_for, thumbnail_key
+from apps.storage.backends import thumbnail_key, thumbnail_storage_for, thumbnail_storage_of
 
 DEFAULT_THUMBNAIL_SPECS = (("small", 150), ("medium", 400), ("large", 1024))
 MAX_SPECS = 10
@@ -100,7 +100,7 @@ def thumbnails_render(
     rendered = (
         imaging.renditions(decoded.image, render, full_size=(decoded.width, decoded.height)) if render else {}
     )
-    storage = storage_for(image.storage_location)
+    storage = thumbnail_storage_for(image.storage_location)
     versions = {spec.name: spec.version for spec in specs}
     rows = [
         Thumbnail(
@@ -160,7 +160,9 @@ def thumbnails_record(rows: list[Thumbnail]) -> list[Thumbnail]:
 def thumbnail_ensure(*, image: Image, spec: ThumbnailSpec, tenant_slug: str) -> Thumbnail:
     """The image's thumbnail for this spec, made now if it is missing or of an older spec."""
     thumbnail = image.thumbnails.filter(spec=spec.name, spec_version=spec.version).first()
-    if thumbnail is not None and storage_for(image.storage_location).exists(thumbnail.storage_key):
+    if thumbnail is not None and thumbnail_storage_of(
+        image.storage_location, key=thumbnail.storage_key, original_key=image.storage_key
+    ).exists(thumbnail.storage_key):
         return thumbnail
     return thumbnails_generate(image=image, specs=[spec], tenant_slug=tenant_slug)[0]
 
@@ -182,6 +184,6 @@ def thumbnail_delete(*, image: Image, spec_name: str) -> bool:
     if thumbnail is None:
         return False
     if thumbnail.storage_key != image.storage_key:  # never the original it may stand for
-        storage_for(image.storage_location).delete(thumbnail.storage_key)
+        thumbnail_storage_for(image.storage_location).delete(thumbnail.storage_key)
     thumbnail.delete()
     return True

@@ -8,8 +8,11 @@ USAGE_ROW = 1
 
 
 def usage_reconcile() -> StorageUsage:
-    """Recompute from the rows (hourly, and whenever the counter row is missing)."""
-    totals = Image.objects.aggregate(bytes_used=Sum("size_bytes"), images=Count("id"))
+    """Recompute from the rows (hourly, and whenever the counter row is missing). Images indexed in
+    place (index-only locations) live in the tenant's own storage and do not count."""
+    totals = Image.objects.filter(storage_location__index_only=False).aggregate(
+        bytes_used=Sum("size_bytes"), images=Count("id")
+    )
     usage, _ = StorageUsage.objects.update_or_create(
         pk=USAGE_ROW, defaults={"bytes_used": totals["bytes_used"] or 0, "images": totals["images"]}
     )

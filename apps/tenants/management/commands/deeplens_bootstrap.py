@@ -4,7 +4,7 @@ from django.db import transaction
 
 from apps.accounts.models import Role
 from apps.accounts.services import user_ensure
-from apps.tenants.models import TenantStatus
+from apps.tenants.models import TenantStatus, TenantTier
 from apps.tenants.selectors import tenant_get_by_slug
 from apps.tenants.services import tenant_ensure_public, tenant_provision
 
@@ -31,7 +31,8 @@ class Command(BaseCommand):
             return
         demo = tenant_get_by_slug(slug=DEMO_SLUG)
         if demo is None or demo.status == TenantStatus.PENDING_SETUP:
-            demo = tenant_provision(name="Demo", slug=DEMO_SLUG)
+            # Enterprise: a first drag and drop of a few hundred photos should not meet a rate limit.
+            demo = tenant_provision(name="Demo", slug=DEMO_SLUG, tier=TenantTier.ENTERPRISE)
         with transaction.atomic():
             user_ensure(
                 tenant=demo,
