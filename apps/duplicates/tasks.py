@@ -1,7 +1,9 @@
 """Celery entry points of the duplicates domain: ids in, one service call."""
 
 import logging
+import time
 
+from django.conf import settings
 from django.db import OperationalError, connection
 
 from apps.duplicates.services.detection import image_detect
@@ -11,9 +13,28 @@ from celery_app import TenantTask, app
 logger = logging.getLogger(__name__)
 
 
+YIELD_STEP_SECONDS = 3
+
+
+def ingest_backlog() -> bool:
+    from apps.images.models import Image, ImageStatus
+
+    return Image.objects.filter(
+        status__in=[ImageStatus.PENDING, ImageStatus.PROCESSING], deleted_at__isnull=True
+    ).exists()
+
+
 @app.task(base=TenantTask, name="index.detect_duplicates", bind=True, max_retries=3)
-def duplicates_detect_task(self, image_ids: list[str]) -> int:
-    """Incremental detection for images that just became READY."""
+def duplicates_detect_task(self, image_ids: list[str], waiting_since: float | None = None) -> int:
+    """Incremental detection for images that just became READY. It yields to ingestion: while the
+    tenant has images waiting to be processed, it steps back (up to DEEPLENS_INDEX_YIELD_SECONDS in
+    all), so uploads become ready at full speed and detection catches up after."""
+    waiting_since = waiting_since or time.time()
+    if ingest_backlog() and time.time() - waiting_since < settings.DEEPLENS_INDEX_YIELD_SECONDS:
+        duplicates_detect_task.apply_async(
+            kwargs={"image_ids": image_ids, "waiting_since": waiting_since}, countdown=YIELD_STEP_SECONDS
+        )
+        return 0
     found = 0
     for image_id in image_ids:
         try:

@@ -211,6 +211,9 @@ DEEPLENS_URL_FETCH_ALLOWED_NETWORKS = env_list("DEEPLENS_URL_FETCH_ALLOWED_NETWO
 # S3/Azure endpoint URLs that tenant admins give must resolve to public addresses, or to one of these
 # networks (CIDRs): a MinIO on the private network is allowed here by the operator, never by a tenant.
 DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = env_list("DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS", [])
+# Duplicate detection steps back while a tenant's uploads wait to be processed, for at most this long
+# (then it runs anyway): on a small machine, ingestion keeps the CPU and detection catches up after.
+DEEPLENS_INDEX_YIELD_SECONDS = env_int("DEEPLENS_INDEX_YIELD_SECONDS", 120)
 # A processing task takes up to this many waiting images with it (one claim, one write per batch).
 DEEPLENS_INGEST_BATCH = env_int("DEEPLENS_INGEST_BATCH", 8)
 # A processing task takes batches until none waits, up to this many images, then hands over.

@@ -48,5 +48,7 @@ DEEPLENS_CLIP_MODEL = "deeplens-tiny-test"
 DEEPLENS_CLIP_CHECKPOINT = str(BASE_DIR / "var" / "test" / "models" / "tiny-clip.pt")
 DEEPLENS_CLIP_MODEL_CONFIG = str(BASE_DIR / "var" / "test" / "models" / "tiny-clip.json")
 DEEPLENS_SEARCH_CACHE_SECONDS = 300
+# Detection runs at once in tests (tests/duplicates/test_yield.py turns the yielding on).
+DEEPLENS_INDEX_YIELD_SECONDS = 0
 # The tests' moto and Azurite servers listen on loopback.
 DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
