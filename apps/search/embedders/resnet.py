@@ -5,6 +5,7 @@ installs, torchvision's download (`DEEPLENS_RESNET50_DOWNLOAD=true`). Never rand
 
 import logging
 import os
+import pickle
 
 import numpy as np
 from PIL import Image
@@ -45,11 +46,23 @@ class ResnetEmbedder(Embedder):
         self.torch, self.device = torch, device
         if weights:
             model = torchvision.models.resnet50(weights=None)
-            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+            try:
+                model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+            except (RuntimeError, ValueError, OSError, EOFError, pickle.UnpicklingError) as exc:
+                first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+                raise EmbedderUnavailable(
+                    f"The file {weights} is not a torchvision ResNet-50 state dict: {first_line}"
+                ) from exc
             stat = os.stat(weights)
             self.version = f"resnet50:sha256-{_file_digest(weights, stat.st_size, stat.st_mtime)}"
         else:
-            model = torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V2)
+            try:
+                model = torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V2)
+            except (OSError, RuntimeError) as exc:  # URLError is an OSError: no route to the hub
+                raise EmbedderUnavailable(
+                    f"The ResNet-50 weights could not be downloaded ({exc}). On hosts without internet "
+                    "access, set DEEPLENS_RESNET50_WEIGHTS to a local state dict file."
+                ) from exc
             self.version = "resnet50:IMAGENET1K_V2"
         model.fc = torch.nn.Identity()
         model.eval().to(device.name)
