@@ -166,17 +166,27 @@ def test_a_batch_takes_other_waiting_images_along(alpha, member_api):
     assert statuses == {ImageStatus.READY}
 
 
-def test_a_stream_of_uploads_sends_one_task_per_wake(
-    alpha, member_api, django_capture_on_commit_callbacks, monkeypatch
-):
+@pytest.fixture
+def wake_key_cleared(alpha):
+    """A clear wake-up key before, and after: a key this test leaves (with its task faked) would
+    keep later uploads in alpha from sending a real task for WAKE_SECONDS."""
     from apps.core.redis import get_redis
     from apps.images.services.ingest import wake_key
+
+    with tenant_context(alpha):
+        key = wake_key()
+    get_redis().delete(key)
+    yield
+    get_redis().delete(key)
+
+
+def test_a_stream_of_uploads_sends_one_task_per_wake(
+    alpha, member_api, django_capture_on_commit_callbacks, monkeypatch, wake_key_cleared
+):
     from apps.images.tasks import image_process_task
 
     sent = []
     monkeypatch.setattr("apps.images.tasks.image_process_task.delay", lambda **kw: sent.append(kw))
-    with tenant_context(alpha):
-        get_redis().delete(wake_key())
     for n in range(4):
         with django_capture_on_commit_callbacks(execute=True):
             upload(member_api, f"s{n}.jpg", imagefiles.jpeg(120, 90, seed=n))
