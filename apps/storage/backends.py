@@ -9,6 +9,7 @@ writes, start with the tenant's slug:
 Index-only locations keep the keys of the objects found there.
 """
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -77,6 +78,32 @@ def thumbnail_storage_of(location: StorageLocation, *, key: str, original_key: s
     return storage_for(location) if key == original_key else thumbnail_storage_for(location)
 
 
+@functools.cache
+def _gcs_storage_class():
+    """django-storages' GoogleCloudStorage, with the JSON API endpoint configurable (emulators and
+    private endpoints); its own `custom_endpoint` only changes the URLs it generates."""
+    from storages.backends.gcloud import GoogleCloudStorage
+
+    class EndpointGoogleCloudStorage(GoogleCloudStorage):
+        def __init__(self, *, api_endpoint: str | None = None, **options):
+            self.api_endpoint = api_endpoint
+            super().__init__(**options)
+
+        @property
+        def client(self):
+            if self._client is None and self.api_endpoint:
+                from google.cloud.storage import Client
+
+                self._client = Client(
+                    project=self.project_id or "deeplens",
+                    credentials=self.credentials,
+                    client_options={"api_endpoint": self.api_endpoint},
+                )
+            return super().client
+
+    return EndpointGoogleCloudStorage
+
+
 def build_storage(location: StorageLocation) -> Storage:
     from apps.storage.providers import connection_string_endpoints, endpoint_check
 
@@ -142,15 +169,18 @@ def build_storage(location: StorageLocation) -> Storage:
                 )
         return AzureStorage(**options)
     if location.provider == StorageProvider.GCS:
+        from google.auth.credentials import AnonymousCredentials
         from google.oauth2 import service_account
-        from storages.backends.gcloud import GoogleCloudStorage
 
-        credentials = None
+        credentials = None  # Application Default Credentials of the host
         if secrets.get("service_account_json"):
             credentials = service_account.Credentials.from_service_account_info(
                 secrets["service_account_json"]
             )
-        return GoogleCloudStorage(
+        elif config.get("endpoint_url"):
+            credentials = AnonymousCredentials()  # an emulator (fake-gcs-server, gcp-storage-emulator)
+        return _gcs_storage_class()(
+            api_endpoint=config.get("endpoint_url") or None,
             bucket_name=config["bucket"],
             location=config.get("prefix", ""),
             project_id=config.get("project_id") or None,

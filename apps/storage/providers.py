@@ -29,7 +29,11 @@ FIELDS = {
         ("container",),
         ("account_key", "connection_string", "sas_token"),
     ),
-    StorageProvider.GCS: (("bucket", "prefix", "project_id"), ("bucket",), ("service_account_json",)),
+    StorageProvider.GCS: (
+        ("bucket", "prefix", "project_id", "endpoint_url"),
+        ("bucket",),
+        ("service_account_json",),
+    ),
 }
 SERVICE_ACCOUNT_FIELDS = ("type", "client_email", "private_key", "token_uri")
 

@@ -3,6 +3,7 @@ authentication enforced, so wrong credentials are refused like AWS refuses them)
 installed (`make azurite`, which `make test` runs), Azurite's blob service."""
 
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,51 @@ def azurite(tmp_path_factory):
     try:
         wait_for_port(port, process, log_path)
         yield AzureServer(endpoint=f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@dataclass
+class GcsServer:
+    endpoint: str
+
+    def bucket(self) -> str:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        name = f"dl-{uuid.uuid4().hex[:12]}"
+        client = storage.Client(
+            project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": self.endpoint}
+        )
+        client.create_bucket(name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def gcs_server():
+    """gcp-storage-emulator (PyPI), the GCS JSON API over HTTP, as a subprocess."""
+    port = free_port()
+    log_path = ROOT / "var" / "test-gcs.log"
+    log = open(log_path, "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gcp-storage-emulator"),
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--in-memory",
+            "--quiet",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, process, log_path)
+        yield GcsServer(endpoint=f"http://127.0.0.1:{port}")
     finally:
         process.terminate()
         process.wait(timeout=10)

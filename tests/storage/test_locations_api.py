@@ -211,8 +211,8 @@ def test_a_location_whose_endpoint_the_operator_no_longer_allows_is_not_connecte
 
 
 def test_gcs_with_a_well_formed_key_and_no_reachable_google_is_a_clear_400(alpha, admin_api):
-    """No GCS emulator runs here: what is tested is the configuration check and that a key that
-    parses, against an unreachable token endpoint, ends in a 400 naming the problem, not a 500."""
+    """A key that parses, against an unreachable token endpoint, ends in a 400 naming the problem,
+    not a 500 (the emulator test below covers the GCS API itself)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -467,6 +467,43 @@ def test_azure_location_against_azurite(alpha, admin_api, member_api, azurite):
     assert uploaded.status_code == 202, uploaded.content
     assert b"".join(download.streaming_content) == data
     assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "storage_credentials_invalid"
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "storage_bucket_not_found"
+
+
+def test_gcs_location_against_the_emulator(alpha, admin_api, member_api, gcs_server):
+    """Through the GCS JSON API of gcp-storage-emulator (anonymous, as emulators are): the probe,
+    an upload, its processing (thumbnails written to the bucket), the download, a scan listing."""
+    from apps.images.services import image_process
+    from apps.storage.backends import list_objects
+
+    bucket = gcs_server.bucket()
+    body = {
+        "name": "gcs",
+        "provider": "gcs",
+        "config": {"bucket": bucket, "prefix": "dl", "endpoint_url": gcs_server.endpoint},
+    }
+
+    created = admin_api.post(url(alpha), body)
+    data = jpeg(900, 600)
+    uploaded = upload(member_api, "gcs.jpg", data, storage_config_id=created.json()["id"])
+    image_id = uploaded.json()["id"]
+    with tenant_context(alpha):
+        image = image_process(image_id=image_id, tenant_slug=alpha.slug)
+        location = StorageLocation.objects.get(pk=created.json()["id"])
+        keys = sorted(obj.key for page in list_objects(location, prefix="") for obj in page)
+    download = member_api.get(f"/api/v1/images/{image_id}/download")
+    thumbnail = member_api.get(f"/api/v1/images/{image_id}/thumbnail?spec=small")
+    missing = admin_api.post(
+        url(alpha), {**body, "name": "gcs missing", "config": {**body["config"], "bucket": "nothere"}}
+    )
+
+    assert created.status_code == 201, created.content
+    assert uploaded.status_code == 202, uploaded.content
+    assert image.status == "ready", image.failure_reason
+    assert b"".join(download.streaming_content) == data
+    assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/webp"
+    assert image.storage_key in keys
+    assert sum("/thumbnails/" in key for key in keys) == 2  # small and medium; large is the original
     assert missing.status_code == 400 and missing.json()["error"]["code"] == "storage_bucket_not_found"
 
 
