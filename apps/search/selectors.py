@@ -84,6 +84,12 @@ def embedding_of(*, image_id, model: str) -> Embedding | None:
     return Embedding.objects.filter(image_id=image_id, model=model).first()
 
 
+def vector_of(embedding: Embedding) -> np.ndarray:
+    """The stored vector as float32 (a HalfVector read from the database, a list when just saved)."""
+    stored = embedding.vector
+    return np.asarray(stored.to_list() if hasattr(stored, "to_list") else stored, dtype=np.float32)
+
+
 def search_model_get(*, key: str) -> SearchModel | None:
     return SearchModel.objects.filter(key=key).first()
 

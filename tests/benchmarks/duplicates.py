@@ -7,6 +7,9 @@
    and original-copy recall per transform family.
 2. Scale: grouping 100k images from synthetic hashes (20 % of them near copies of another):
    candidate pairs by multi-index hashing on 16-bit bands, the distance check, union-find.
+3. Review at scale: 100k open groups (200k synthetic image rows) written into a fresh product's
+   tenant, then the groups API (first and a deep page, each sort, a kind filter), the report and the
+   review page timed over HTTP.
 """
 
 import csv
@@ -143,8 +146,90 @@ def grouping_100k(n: int = 100_000, runs: int = 3) -> dict:
     }
 
 
+SYNTHETIC_IMAGES_SQL = """
+INSERT INTO demo.images_image (id, original_filename, format, content_type, width, height, size_bytes,
+    sha256, storage_location_id, storage_key, source_url, status, failed_stage, failure_reason, attempts,
+    created_at, updated_at, exif, camera, tags, source_version)
+SELECT gen_random_uuid(), 'synthetic-' || g || '.jpg', 'jpeg', 'image/jpeg', 1024, 768,
+    100000 + (g * 7919) % 900000, md5(g::text) || md5((g + 1)::text), %s,
+    'demo/images/synthetic/' || g || '.jpg', '', 'ready', '', '', 1,
+    now() - make_interval(secs => g), now(), '{}', '', '{}', ''
+FROM generate_series(1, %s) g
+"""
+SYNTHETIC_GROUPS_SQL = [
+    """CREATE TEMP TABLE syn AS SELECT id, size_bytes, row_number() OVER (ORDER BY created_at, id) AS rn
+       FROM demo.images_image WHERE original_filename LIKE 'synthetic-%%'""",
+    "CREATE TEMP TABLE gmap AS SELECT gen_random_uuid() AS gid, g FROM generate_series(1, %s) g",
+    """INSERT INTO demo.duplicates_group (id, kind, status, confidence, member_count, total_bytes,
+           reclaimable_bytes, reclaimed_bytes, suggested_keeper_id, keeper_reason, created_at, updated_at)
+       SELECT m.gid, CASE WHEN m.g %% 4 = 0 THEN 'exact' ELSE 'near' END, 'open', 0.9, 2,
+              a.size_bytes + b.size_bytes, LEAST(a.size_bytes, b.size_bytes), 0, a.id, 'larger file',
+              now() - make_interval(secs => m.g), now()
+       FROM gmap m JOIN syn a ON a.rn = 2 * m.g - 1 JOIN syn b ON b.rn = 2 * m.g""",
+    """INSERT INTO demo.duplicates_member (group_id, image_id)
+       SELECT m.gid, s.id FROM gmap m JOIN syn s ON s.rn IN (2 * m.g - 1, 2 * m.g)""",
+    "ANALYZE demo.images_image",
+    "ANALYZE demo.duplicates_group",
+    "ANALYZE demo.duplicates_member",
+]
+
+
+def review_at_scale(groups: int = 100_000, requests: int = 30) -> dict:
+    import tempfile
+    import urllib.request
+
+    from tests.benchmarks.run import signed_in_browser, timed_requests
+
+    with tempfile.TemporaryDirectory(prefix="deeplens-bench-groups-") as folder:
+        product = Product(Path(folder) / "var")
+        product.start()
+        try:
+            started = time.perf_counter()
+            with _db(product) as db:
+                location = db.execute(
+                    "SELECT id FROM demo.storage_storagelocation WHERE is_default"
+                ).fetchone()[0]
+                db.execute(SYNTHETIC_IMAGES_SQL, [location, 2 * groups])
+                for statement in SYNTHETIC_GROUPS_SQL:
+                    db.execute(statement, [groups] if "%s" in statement else None)
+                stored = db.execute("SELECT count(*) FROM demo.duplicates_group").fetchone()[0]
+            written = time.perf_counter() - started
+            key = _api_key(product)
+            api = urllib.request.build_opener()
+            headers = {"Host": "localhost", "Authorization": f"Api-Key {key}"}
+            base = product.url("/api/v1/duplicates/groups", "127.0.0.1")
+            figures = {
+                "groups_stored": stored,
+                "write_seconds": round(written, 1),
+                "api_first_page": timed_requests(api, base, requests, headers=headers),
+                "api_last_page": timed_requests(
+                    api, f"{base}?offset={groups - 50}&limit=50", requests, headers=headers
+                ),
+                "api_by_date": timed_requests(api, f"{base}?sort=-date", requests, headers=headers),
+                "api_kind_exact": timed_requests(api, f"{base}?kind=exact", requests, headers=headers),
+                "api_report": timed_requests(
+                    api, product.url("/api/v1/duplicates/report", "127.0.0.1"), requests, headers=headers
+                ),
+            }
+            browser, direct = signed_in_browser(product)
+            figures["page_first"] = timed_requests(
+                browser, product.url("/duplicates/", "127.0.0.1"), requests, headers=direct
+            )
+            figures["page_deep"] = timed_requests(
+                browser,
+                product.url(f"/duplicates/?page={groups // 20 // 2}", "127.0.0.1"),
+                requests,
+                headers=direct,
+            )
+        finally:
+            product.stop()
+    return figures
+
+
 def duplicates_benchmark(context: dict) -> dict:
     out = {"grouping_100k": grouping_100k()}
+    if os.environ.get("DEEPLENS_BENCH_DUP_REVIEW", "1") != "0":
+        out["review_100k_groups"] = review_at_scale()
     if os.environ.get("DEEPLENS_BENCH_DUP_QUALITY", "1") != "0":
         out["quality"] = quality()
     return out

@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 
 from apps.accounts.models import Role
 from apps.images.models import Image, ImageStatus, Job
+from apps.search.models import Embedding
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_provision
 from tests.api import Api, bearer_for, host
@@ -53,15 +54,17 @@ def upload(api: Api, path: Path, **fields) -> str:
 
 
 def wait_ready(tenant: Tenant, ids, timeout: float = 120) -> None:
+    """Until the images are READY and indexed (the index stage stores their descriptors)."""
+    ids = list(ids)
     deadline = time.monotonic() + timeout
     with tenant_context(tenant):
         while True:
-            states = list(Image.objects.filter(pk__in=list(ids)).values_list("status", flat=True))
-            if len(states) == len(list(ids)) and all(
-                s in (ImageStatus.READY, ImageStatus.FAILED) for s in states
-            ):
+            states = list(Image.objects.filter(pk__in=ids).values_list("status", flat=True))
+            if len(states) == len(ids) and all(s in (ImageStatus.READY, ImageStatus.FAILED) for s in states):
                 assert set(states) == {ImageStatus.READY}, states
-                return
+                indexed = Embedding.objects.filter(image_id__in=ids, model="descriptor").count()
+                if indexed == len(ids):
+                    return
             assert time.monotonic() < deadline, f"images not processed in time: {states}"
             time.sleep(0.2)
 

@@ -11,6 +11,7 @@ expensive verification of different images runs in parallel.
 import logging
 import zlib
 
+import numpy as np
 from django.db import connection, transaction
 
 from apps.duplicates import features as F
@@ -21,6 +22,11 @@ from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signat
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus
 from apps.images.services.processing import decode_original
+from apps.search import descriptor
+from apps.search.embedders.registry import DESCRIPTOR
+from apps.search.models import Embedding
+from apps.search.selectors import vector_of
+from apps.search.services.embedding import embeddings_record
 
 logger = logging.getLogger(__name__)
 DECODE_SIDE = 1024
@@ -33,9 +39,16 @@ def tenant_lock() -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
-def features_compute(image: Image) -> F.Features:
+def features_compute(image: Image) -> tuple[F.Features, np.ndarray]:
+    """One decode of the original for the index stage: the duplicate signature and the search app's
+    weight-free descriptor."""
     decoded = decode_original(image, longest_needed=DECODE_SIDE)
-    return F.extract(decoded.image)
+    return F.extract(decoded.image), descriptor.describe(decoded.image)
+
+
+def descriptor_stored(image_id) -> np.ndarray | None:
+    row = Embedding.objects.filter(image_id=image_id, model=DESCRIPTOR, version=descriptor.VERSION).first()
+    return None if row is None else vector_of(row)
 
 
 def image_lock(image_id) -> None:
@@ -60,8 +73,11 @@ def images_alive(ids) -> set:
         return {row[0] for row in cursor.fetchall()}
 
 
-def signature_store(*, image: Image, features: F.Features) -> Signature | None:
-    """Replace the image's signature and anchors; None when the image was purged meanwhile."""
+def signature_store(
+    *, image: Image, features: F.Features, vector: np.ndarray | None = None
+) -> Signature | None:
+    """Replace the image's signature and anchors (and its descriptor, when given); None when the
+    image was purged meanwhile."""
     with transaction.atomic():
         image_lock(image.pk)
         if not images_alive([image.pk]):
@@ -71,6 +87,8 @@ def signature_store(*, image: Image, features: F.Features) -> Signature | None:
         sig = signature_row(image_id=image.pk, features=features)
         sig.save(force_insert=True)
         Anchor.objects.bulk_create(anchor_rows(image_id=image.pk, features=features))
+        if vector is not None:
+            embeddings_record(model=DESCRIPTOR, version=descriptor.VERSION, vectors={image.pk: vector})
     return sig
 
 
@@ -119,17 +137,18 @@ def image_detect(*, image_id) -> Group | None:
         logger.info("duplicates: image %s is gone, deleted or not ready", image_id)
         return None
     sig = Signature.objects.filter(image_id=image.pk).first()
-    if sig is None or sig.version != VERSION:
+    vector = descriptor_stored(image.pk)
+    if sig is None or sig.version != VERSION or vector is None:
         try:
-            features = features_compute(image)
+            features, vector = features_compute(image)
         except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
             logger.warning("duplicates: image %s cannot be decoded: %s", image.pk, exc)
             return None
-        if signature_store(image=image, features=features) is None:
+        if signature_store(image=image, features=features, vector=vector) is None:
             return None
     else:
         features = features_of(sig)
-    query = signals.Query(image_id=image.pk, sha256=image.sha256, features=features)
+    query = signals.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
     checked: set = set()
     found = matches_find(query, checked=checked)  # the expensive verification, outside the lock
     with transaction.atomic():
@@ -187,4 +206,5 @@ def lookup(*, data, sha256: str) -> list[tuple[object, signals.Decision]]:
     """Duplicates of an image that is not stored (the search endpoint)."""
     decoded = imaging.decode(data, longest_needed=DECODE_SIDE)
     features = F.extract(decoded.image)
-    return matches_find(signals.Query(image_id=None, sha256=sha256, features=features))
+    vector = descriptor.describe(decoded.image)
+    return matches_find(signals.Query(image_id=None, sha256=sha256, features=features, descriptor=vector))

@@ -12,6 +12,7 @@ from apps.duplicates import signals
 from apps.duplicates.grouping import components
 from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
 from apps.duplicates.services.detection import (
+    descriptor_stored,
     features_compute,
     images_alive,
     matches_find,
@@ -49,10 +50,11 @@ def rescan_run(*, job: Job) -> Job:
         done = failed = 0
         for image in batch:
             sig = Signature.objects.filter(image_id=image.pk).first()
+            vector = descriptor_stored(image.pk)
             try:
-                if sig is None or sig.version != VERSION:
-                    features = features_compute(image)
-                    signature_store(image=image, features=features)
+                if sig is None or sig.version != VERSION or vector is None:
+                    features, vector = features_compute(image)
+                    signature_store(image=image, features=features, vector=vector)
                 else:
                     features = features_of(sig)
             except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels, OSError) as exc:
@@ -60,7 +62,7 @@ def rescan_run(*, job: Job) -> Job:
                 failed += 1
                 continue
             for other, decision in matches_find(
-                signals.Query(image_id=image.pk, sha256=image.sha256, features=features)
+                signals.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
             ):
                 found[_ordered(image.pk, other)] = decision
             done += 1

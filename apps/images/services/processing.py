@@ -1,7 +1,8 @@
 """The processing pipeline of one image: decode once (EXIF orientation applied) -> thumbnails ->
-perceptual hashes and the search descriptor (apps/search), from the same small rendition. Each
-stage records when it finished and is skipped when already done, so a
-retried task repeats nothing; a terminal failure records the stage and a reason people can read."""
+perceptual hashes from the small rendition. Each stage records when it finished and is skipped when
+already done, so a retried task repeats nothing; a terminal failure records the stage and a reason
+people can read. Then the index stage (the `index` queue, apps/duplicates) computes the duplicate
+signature and the search descriptor from one more decode, and torch models embed on `embed`."""
 
 import hashlib
 import logging
@@ -21,7 +22,6 @@ from apps.images import imaging
 from apps.images.errors import TransientProcessingError
 from apps.images.models import Image, ImageSettings, ImageStatus, Stage
 from apps.images.services.thumbnails import active_specs, thumbnails_record, thumbnails_render
-from apps.search.services import embedding as search_embedding
 from apps.search.services.models import after_processing as search_after_processing
 from apps.storage.backends import StorageNotSupported, storage_for
 
@@ -107,7 +107,6 @@ RESULT_FIELDS = [
 class Outcome:
     image: Image
     thumbnails: list = field(default_factory=list)
-    descriptor: object = None  # np.ndarray: the weight-free search descriptor
 
 
 def images_claim(*, first_id, limit: int) -> list[Image]:
@@ -143,9 +142,6 @@ def images_process(*, image_id, tenant_slug: str, limit: int = 1) -> list[Image]
     with transaction.atomic():
         thumbnails_record([row for outcome in outcomes for row in outcome.thumbnails])
         Image.objects.bulk_update([outcome.image for outcome in outcomes], RESULT_FIELDS)
-        search_embedding.pipeline_record(
-            {outcome.image.pk: outcome.descriptor for outcome in outcomes if outcome.descriptor is not None}
-        )
         search_after_processing([o.image.pk for o in outcomes if o.image.status == ImageStatus.READY])
         images_detect_enqueue(image_ids=[o.image.pk for o in outcomes if o.image.status == ImageStatus.READY])
     for outcome in outcomes:
@@ -197,7 +193,6 @@ def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outco
         if image.hashed_at is None:
             source = imaging.hash_source(decoded.image, rendered)
             image.phash, image.dhash, image.whash = imaging.perceptual_hashes(source)
-            outcome.descriptor = search_embedding.pipeline_describe(source)
             image.hashed_at = timezone.now()
         clock.lap(stage)
     except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
@@ -215,7 +210,7 @@ def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outco
 def _failed(outcome: Outcome, stage: str, reason: str) -> Outcome:
     outcome.image.status, outcome.image.failed_stage = ImageStatus.FAILED, stage
     outcome.image.failure_reason = reason[:500]
-    outcome.thumbnails, outcome.descriptor = [], None
+    outcome.thumbnails = []
     logger.warning("image %s failed at %s: %s", outcome.image.pk, stage, reason)
     return outcome
 

@@ -1,8 +1,8 @@
 """Computing and storing embeddings.
 
-- The descriptor is computed inside the image processing stage from the small rendition it already
-  has (`pipeline_describe`), and stored in the same transaction as the other results
-  (`pipeline_record`): no second decode, no extra task.
+- The descriptor is computed in the index stage (apps/duplicates, the `index` queue) from the decode
+  that also makes the duplicate signature, after the image is READY: ingestion keeps its speed, and
+  one decode serves both.
 - Torch models run on the `embed` queue (`images_embed`): images are decoded at reduced size by a
   thread pool while the model runs the previous batch, several images per forward pass.
 """
@@ -19,19 +19,13 @@ from PIL import Image as PILImage
 
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus
-from apps.search import descriptor
 from apps.search.embedders.base import Embedder
-from apps.search.embedders.registry import DESCRIPTOR, embedder_get
+from apps.search.embedders.registry import embedder_get
 from apps.search.models import Embedding
 from apps.search.services.cache import index_changed
 from apps.storage.backends import storage_for
 
 logger = logging.getLogger(__name__)
-
-
-def pipeline_describe(source: PILImage.Image) -> np.ndarray:
-    """The descriptor of an image being processed, from the rendition the hashes use."""
-    return descriptor.describe(source)
 
 
 def embeddings_record(*, model: str, version: str, vectors: dict) -> int:
@@ -50,11 +44,6 @@ def embeddings_record(*, model: str, version: str, vectors: dict) -> int:
     )
     transaction.on_commit(index_changed)
     return len(rows)
-
-
-def pipeline_record(vectors: dict) -> int:
-    """Called in the processing transaction with {image_id: descriptor vector}."""
-    return embeddings_record(model=DESCRIPTOR, version=descriptor.VERSION, vectors=vectors)
 
 
 def _decode(image: Image, side: int) -> PILImage.Image | None:

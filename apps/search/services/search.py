@@ -31,12 +31,15 @@ from apps.search.selectors import (
     images_for_results,
     search_model_get,
     vector_neighbours,
+    vector_of,
 )
 from apps.search.services.cache import cache_get, cache_put
-from apps.search.services.embedding import decode_bytes
+from apps.search.services.embedding import decode_bytes, embeddings_record
 from apps.search.services.models import search_models_active
 
 PREFERENCE = (CLIP, RESNET50, DESCRIPTOR)
+# The side the index stage decodes originals at (apps/duplicates DECODE_SIDE), for the same vector.
+DESCRIPTOR_DECODE_SIDE = 1024
 
 
 @dataclass
@@ -142,9 +145,11 @@ def _run(
         filters=options.filters,
         exclude_image_id=exclude_image_id,
     )
+    # The threshold applies to the score as shown, so a score copied from a result keeps that result.
+    scored = [(image_id, round(max(0.0, min(1.0, score)), 6)) for image_id, score in neighbours]
     rows = [
-        {"image_id": image_id, "similarity_score": round(max(0.0, min(1.0, score)), 6)}
-        for image_id, score in neighbours
+        {"image_id": image_id, "similarity_score": score}
+        for image_id, score in scored
         if options.threshold <= 0 or score >= options.threshold
     ]
     images = images_for_results([row["image_id"] for row in rows])
@@ -182,6 +187,23 @@ def _cache_request(kind: str, identity: str, model: str, version: str, options: 
     }
 
 
+def _descriptor_now(image: Image) -> np.ndarray:
+    """The descriptor of a ready image the index stage has not reached yet, computed as that stage
+    computes it (and stored, so it is not computed twice)."""
+    from apps.images.services.processing import decode_original
+
+    try:
+        decoded = decode_original(image, longest_needed=DESCRIPTOR_DECODE_SIDE)
+    except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
+        raise ImageNotIndexed(
+            f"The image cannot be read for search: {exc}",
+            extra={"image_id": str(image.pk), "model": DESCRIPTOR},
+        ) from exc
+    vector = descriptor.describe(decoded.image)
+    embeddings_record(model=DESCRIPTOR, version=descriptor.VERSION, vectors={image.pk: vector})
+    return vector
+
+
 def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> dict:
     image = Image.objects.filter(pk=image_id, deleted_at__isnull=True).first()
     if image is None:
@@ -189,13 +211,15 @@ def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> 
     key = search_model_choose(model)
     version = model_version(key)
     embedding = embedding_of(image_id=image.pk, model=key)
-    if embedding is None or embedding.version != version:
+    if embedding is not None and embedding.version == version:
+        vector = vector_of(embedding)
+    elif key == DESCRIPTOR and image.status == ImageStatus.READY:
+        vector = _descriptor_now(image)  # ready, the index stage not there yet: no need to wait
+    else:
         state = (
             "still being processed" if image.status != ImageStatus.READY else f"not yet embedded with {key}"
         )
         raise ImageNotIndexed(f"The image is {state}.", extra={"image_id": str(image.pk), "model": key})
-    stored = embedding.vector
-    vector = np.asarray(stored.to_list() if hasattr(stored, "to_list") else stored, dtype=np.float32)
     request = _cache_request("image", str(image.pk), key, version, options)
     return _run(
         model=key,
