@@ -151,7 +151,7 @@ INSERT INTO demo.images_image (id, original_filename, format, content_type, widt
     sha256, storage_location_id, storage_key, source_url, status, failed_stage, failure_reason, attempts,
     created_at, updated_at, exif, camera, tags, source_version)
 SELECT gen_random_uuid(), 'synthetic-' || g || '.jpg', 'jpeg', 'image/jpeg', 1024, 768,
-    100000 + (g * 7919) % 900000, md5(g::text) || md5((g + 1)::text), %s,
+    100000 + (g * 7919) %% 900000, md5(g::text) || md5((g + 1)::text), %s,
     'demo/images/synthetic/' || g || '.jpg', '', 'ready', '', '', 1,
     now() - make_interval(secs => g), now(), '{}', '', '{}', ''
 FROM generate_series(1, %s) g
@@ -167,7 +167,9 @@ SYNTHETIC_GROUPS_SQL = [
               now() - make_interval(secs => m.g), now()
        FROM gmap m JOIN syn a ON a.rn = 2 * m.g - 1 JOIN syn b ON b.rn = 2 * m.g""",
     """INSERT INTO demo.duplicates_member (group_id, image_id)
-       SELECT m.gid, s.id FROM gmap m JOIN syn s ON s.rn IN (2 * m.g - 1, 2 * m.g)""",
+       SELECT m.gid, s.id FROM gmap m JOIN syn s ON s.rn = 2 * m.g - 1
+       UNION ALL
+       SELECT m.gid, s.id FROM gmap m JOIN syn s ON s.rn = 2 * m.g""",
     "ANALYZE demo.images_image",
     "ANALYZE demo.duplicates_group",
     "ANALYZE demo.duplicates_member",
@@ -191,7 +193,7 @@ def review_at_scale(groups: int = 100_000, requests: int = 30) -> dict:
                 ).fetchone()[0]
                 db.execute(SYNTHETIC_IMAGES_SQL, [location, 2 * groups])
                 for statement in SYNTHETIC_GROUPS_SQL:
-                    db.execute(statement, [groups] if "%s" in statement else None)
+                    db.execute(statement, [groups] if "%s" in statement else [])
                 stored = db.execute("SELECT count(*) FROM demo.duplicates_group").fetchone()[0]
             written = time.perf_counter() - started
             key = _api_key(product)
