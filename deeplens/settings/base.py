@@ -344,6 +344,10 @@ DEEPLENS_RESNET50_DOWNLOAD = env_bool("DEEPLENS_RESNET50_DOWNLOAD", False)
 DEEPLENS_EMBED_DEVICE = env_str("DEEPLENS_EMBED_DEVICE", "auto")  # auto | cuda | cpu
 DEEPLENS_EMBED_THREADS = env_int("DEEPLENS_EMBED_THREADS", 0)  # 0: every core of the worker
 DEEPLENS_EMBED_BATCH = env_int("DEEPLENS_EMBED_BATCH", 32)
+# CLIP's image tower: auto (ONNX Runtime with int8 weights on CPUs where installed, torch fp16 on
+# GPUs) | torch | onnx (fp32, torch's vectors) | onnx-int8. Exported towers live in the cache dir.
+DEEPLENS_EMBED_RUNTIME = env_str("DEEPLENS_EMBED_RUNTIME", "auto")
+DEEPLENS_MODEL_CACHE_DIR = env_str("DEEPLENS_MODEL_CACHE_DIR", str(DEEPLENS_DATA_DIR / "models"))
 DEEPLENS_HNSW_M = env_int("DEEPLENS_HNSW_M", 16)
 DEEPLENS_HNSW_EF_CONSTRUCTION = env_int("DEEPLENS_HNSW_EF_CONSTRUCTION", 64)
 DEEPLENS_HNSW_EF_SEARCH = env_int("DEEPLENS_HNSW_EF_SEARCH", 200)

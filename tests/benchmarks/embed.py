@@ -5,7 +5,8 @@
 - CLIP ViT-B-32 (random weights saved to a checkpoint and loaded through the product's
   local-checkpoint path; timing only): the product's embed pipeline (apps/search/services/
   embedding.embed_stream: decode at reduced size in threads overlapped with batched inference), and
-  the bare model on ready tensors for reference.
+  the bare model on ready tensors for reference; with the image tower in torch, in ONNX Runtime
+  (fp32) and in ONNX Runtime with int8 weights.
 """
 
 import io
@@ -66,7 +67,7 @@ def descriptor_figures(count: int = 400, repeats: int = 3) -> dict:
     }
 
 
-def clip_figures(count: int = 256, repeats: int = 3, batch: int = 32) -> dict:
+def clip_figures(count: int = 256, repeats: int = 3, batch: int = 32, runtime: str = "torch") -> dict:
     import numpy as np
     import open_clip
     import torch
@@ -85,7 +86,13 @@ def clip_figures(count: int = 256, repeats: int = 3, batch: int = 32) -> dict:
         )
         torch.set_num_threads(device.threads)
         embedder = ClipEmbedder(
-            model_name="ViT-B-32", pretrained="", checkpoint=checkpoint, config_path="", device=device
+            model_name="ViT-B-32",
+            pretrained="",
+            checkpoint=checkpoint,
+            config_path="",
+            device=device,
+            runtime=runtime,
+            cache_dir=folder,
         )
 
     def prepare(blob: bytes):
@@ -112,7 +119,8 @@ def clip_figures(count: int = 256, repeats: int = 3, batch: int = 32) -> dict:
     vectors = embedder.embed_arrays(arrays[:2])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     return {
-        "model": "ViT-B-32 (random weights, fp32)",
+        "model": "ViT-B-32 (random weights)",
+        "runtime": embedder.runtime,
         "device": device.name,
         "torch_threads": device.threads,
         "batch": batch,
@@ -135,10 +143,13 @@ def embed_benchmark(context: dict) -> dict:
     _django()
     results = {"descriptor": descriptor_figures()}
     try:
-        results["clip"] = clip_figures(
-            count=int(os.environ.get("DEEPLENS_BENCH_EMBED_IMAGES", "256")),
-            batch=int(os.environ.get("DEEPLENS_BENCH_EMBED_BATCH", "32")),
-        )
+        # torch, then ONNX Runtime (the default on CPUs), then ONNX Runtime with int8 weights.
+        for key, runtime in (("clip", "torch"), ("clip_onnx", "onnx"), ("clip_onnx_int8", "onnx-int8")):
+            results[key] = clip_figures(
+                count=int(os.environ.get("DEEPLENS_BENCH_EMBED_IMAGES", "256")),
+                batch=int(os.environ.get("DEEPLENS_BENCH_EMBED_BATCH", "32")),
+                runtime=runtime,
+            )
     except ImportError as exc:
-        results["clip"] = {"skipped": f"torch/open_clip not installed ({exc}); make install-ml"}
+        results["clip"] = {"skipped": f"torch/open_clip/onnxruntime not installed ({exc}); make install-ml"}
     return results

@@ -28,6 +28,7 @@ def _config(key: str) -> tuple:
             settings.DEEPLENS_CLIP_PRETRAINED,
             settings.DEEPLENS_CLIP_CHECKPOINT,
             settings.DEEPLENS_CLIP_MODEL_CONFIG,
+            settings.DEEPLENS_EMBED_RUNTIME,
         )
     if key == RESNET50:
         return (RESNET50, settings.DEEPLENS_RESNET50_WEIGHTS, settings.DEEPLENS_RESNET50_DOWNLOAD)
@@ -38,7 +39,7 @@ def unavailable_reason(key: str) -> str:
     if key == DESCRIPTOR:
         return ""
     if key == CLIP:
-        _k, name, pretrained, checkpoint, config = _config(CLIP)
+        _k, name, pretrained, checkpoint, config, _runtime = _config(CLIP)
         return clip_unavailable_reason(
             model_name=name, pretrained=pretrained, checkpoint=checkpoint, config_path=config
         )
@@ -92,9 +93,15 @@ def _build(key: str) -> Embedder:
     if key == CLIP:
         from apps.search.embedders.clip import ClipEmbedder
 
-        _k, name, pretrained, checkpoint, config = _config(CLIP)
+        _k, name, pretrained, checkpoint, config, runtime = _config(CLIP)
         return ClipEmbedder(
-            model_name=name, pretrained=pretrained, checkpoint=checkpoint, config_path=config, device=device
+            model_name=name,
+            pretrained=pretrained,
+            checkpoint=checkpoint,
+            config_path=config,
+            device=device,
+            runtime=runtime,
+            cache_dir=settings.DEEPLENS_MODEL_CACHE_DIR,
         )
     from apps.search.embedders.resnet import ResnetEmbedder
 
