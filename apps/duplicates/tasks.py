@@ -8,7 +8,8 @@ from django.db import OperationalError, connection
 
 from apps.duplicates.services.detection import image_detect
 from apps.duplicates.services.jobs import duplicates_job_run
-from celery_app import TenantTask, app
+from apps.duplicates.services.review import metrics_report, metrics_report_all
+from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ def duplicates_detect_task(self, image_ids: list[str], waiting_since: float | No
             found += image_detect(image_id=image_id) is not None
         except OperationalError as exc:  # lock timeout, connection lost: transient
             raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+    if found:
+        metrics_report()
     return found
 
 
@@ -48,3 +51,9 @@ def duplicates_detect_task(self, image_ids: list[str], waiting_since: float | No
 def duplicates_job_task(job_id: str) -> str | None:
     job = duplicates_job_run(job_id=job_id, tenant=connection.tenant)
     return job.state if job else None
+
+
+@app.task(base=SharedTask, name="maintenance.duplicates_metrics")
+def duplicates_metrics_task() -> int:
+    """Every tenant's open groups and reclaimable bytes for the Prometheus gauges."""
+    return metrics_report_all()

@@ -84,7 +84,7 @@ def load(conn, vectors: np.ndarray) -> list[str]:
         with cursor.copy(
             "COPY images_image (id, original_filename, format, content_type, width, height, size_bytes,"
             " sha256, storage_location_id, storage_key, source_url, status, failed_stage, failure_reason,"
-            " attempts, created_at, updated_at, exif, camera, tags) FROM STDIN"
+            " attempts, created_at, updated_at, exif, camera, tags, source_version) FROM STDIN"
         ) as copy:
             for number, image_id in enumerate(ids):
                 copy.write_row(
@@ -109,6 +109,7 @@ def load(conn, vectors: np.ndarray) -> list[str]:
                         "{}",
                         "",
                         "{}",
+                        "",
                     )
                 )
         with cursor.copy(

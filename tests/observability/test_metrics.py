@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.test import override_settings
+from django_tenants.utils import tenant_context
 
 import celery_app
 from apps.accounts.models import ApiKeyScope, Role
@@ -155,3 +156,61 @@ def test_every_exported_metric_name_appears_on_the_page(users):
 
     missing = [name for name in EXPORTED_METRICS if f"\n{name}" not in body and f"\n{name}_" not in body]
     assert missing == []
+
+
+def test_embeddings_are_counted_by_model_with_batch_durations(users, alpha):
+    from PIL import Image as PILImage
+
+    from apps.duplicates.services import image_detect
+    from apps.search.embedders.descriptor import DescriptorEmbedder
+    from apps.search.services.embedding import embed_stream
+
+    api = Api(host(None), bearer_for(users["global"]))
+    member = Api(host(alpha), bearer_for(users[Role.MEMBER]))
+    image_id = upload(member, "e.jpg", jpeg(640, 480)).json()["id"]
+    process(alpha, image_id)
+    before = scrape(api)
+
+    with tenant_context(alpha):
+        image_detect(image_id=image_id)  # the index stage computes the descriptor
+    images = [PILImage.new("RGB", (64, 48), (n * 40, 90, 200)) for n in range(5)]
+    batches = list(embed_stream(DescriptorEmbedder(), images, lambda image: image, batch=2))
+    after = scrape(api)
+
+    def delta(name):
+        return sample(after, name, 'model="descriptor"') - sample(before, name, 'model="descriptor"')
+
+    assert [len(vectors) for _items, vectors in batches] == [2, 2, 1]
+    assert delta("deeplens_embeddings_total") == 1 + 5
+    assert delta("deeplens_embedding_batch_duration_seconds_count") == 1 + 3
+
+
+def test_each_tenants_open_groups_are_reported_for_the_gauges(users, alpha):
+    from apps.core.metrics import DUPLICATES_KEY
+    from apps.duplicates.models import Group
+    from apps.duplicates.services import image_detect
+    from apps.duplicates.tasks import duplicates_metrics_task
+
+    member = Api(host(alpha), bearer_for(users[Role.MEMBER]))
+    data = jpeg(800, 600, seed=3)
+    ids = [upload(member, f"copy{n}.jpg", data).json()["id"] for n in range(2)]
+    for image_id in ids:
+        process(alpha, image_id)
+    with tenant_context(alpha):
+        for image_id in ids:
+            image_detect(image_id=image_id)
+        group = Group.objects.get()
+    redis = get_redis()
+    try:
+        reported = duplicates_metrics_task.apply().get()
+        groups = redis.hget(f"{DUPLICATES_KEY}:groups", "alpha")
+        reclaimable = redis.hget(f"{DUPLICATES_KEY}:reclaimable_bytes", "alpha")
+        beta_groups = redis.hget(f"{DUPLICATES_KEY}:groups", "beta")
+    finally:
+        duplicates_forget(tenant_slug="alpha")
+        duplicates_forget(tenant_slug="beta")
+
+    assert reported >= 2  # every active tenant
+    assert (int(groups), int(reclaimable)) == (1, group.reclaimable_bytes)
+    assert group.reclaimable_bytes > 0
+    assert int(beta_groups) == 0

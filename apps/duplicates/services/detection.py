@@ -9,11 +9,13 @@ expensive verification of different images runs in parallel.
 """
 
 import logging
+import time
 import zlib
 
 import numpy as np
 from django.db import connection, transaction
 
+from apps.core import metrics
 from apps.duplicates import features as F
 from apps.duplicates import signals
 from apps.duplicates.models import Anchor, Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
@@ -43,7 +45,11 @@ def features_compute(image: Image) -> tuple[F.Features, np.ndarray]:
     """One decode of the original for the index stage: the duplicate signature and the search app's
     weight-free descriptor."""
     decoded = decode_original(image, longest_needed=DECODE_SIDE)
-    return F.extract(decoded.image), descriptor.describe(decoded.image)
+    features = F.extract(decoded.image)
+    started = time.perf_counter()
+    vector = descriptor.describe(decoded.image)
+    metrics.embeddings_record(count=1, seconds=time.perf_counter() - started, model=DESCRIPTOR)
+    return features, vector
 
 
 def descriptor_stored(image_id) -> np.ndarray | None:

@@ -9,6 +9,7 @@
 
 import io
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from PIL import Image as PILImage
 
+from apps.core import metrics
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus
 from apps.search.embedders.base import Embedder
@@ -85,7 +87,12 @@ def embed_stream(embedder: Embedder, items: Iterable, prepare, *, batch: int, th
                 pending = [pool.submit(prepare, item) for item in chunks[index + 1]]
             kept = [(item, value) for item, value in zip(chunk, ready, strict=True) if value is not None]
             if kept:
-                yield [item for item, _v in kept], arrays_of([value for _i, value in kept])
+                started = time.perf_counter()
+                vectors = arrays_of([value for _i, value in kept])
+                metrics.embeddings_record(
+                    count=len(kept), seconds=time.perf_counter() - started, model=embedder.key
+                )
+                yield [item for item, _v in kept], vectors
 
 
 def images_embed(*, model: str, image_ids: list) -> int:
