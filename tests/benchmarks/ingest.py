@@ -144,7 +144,8 @@ def _lift_rate_limits(product: Product) -> None:
     time.sleep(6)  # processes re-read tenants within DEEPLENS_PROCESS_CACHE_SECONDS
 
 
-def _api_key(product: Product) -> str:
+def _api_key(product: Product, scopes: tuple[str, ...] = ("upload", "search")) -> str:
+    """An API key of the demo tenant's admin with these scopes."""
     conn = http.client.HTTPConnection("127.0.0.1", product.port, timeout=30)
     conn.request(
         "POST",
@@ -157,7 +158,7 @@ def _api_key(product: Product) -> str:
         "POST",
         "/api/v1/api-keys",
         headers={"Host": "localhost", "Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-        body=json.dumps({"name": "bench", "scopes": ["upload", "search"]}),
+        body=json.dumps({"name": "bench", "scopes": list(scopes)}),
     )
     return json.loads(conn.getresponse().read())["key"]
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
+from tests.benchmarks.ingest import _api_key
 from tests.runtime.product import Product
 
 DIM = 512
@@ -169,24 +170,6 @@ def raw_queries(conn, ids: list[str], vectors: np.ndarray, queries: np.ndarray, 
     }
 
 
-def api_key(product: Product) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", product.port, timeout=30)
-    conn.request(
-        "POST",
-        "/api/v1/auth/login",
-        headers={"Host": "localhost", "Content-Type": "application/json"},
-        body=json.dumps({"tenant": "demo", "email": "admin@demo.local", "password": "demo-admin"}),
-    )
-    token = json.loads(conn.getresponse().read())["access"]
-    conn.request(
-        "POST",
-        "/api/v1/api-keys",
-        headers={"Host": "localhost", "Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-        body=json.dumps({"name": "bench", "scopes": ["search"]}),
-    )
-    return json.loads(conn.getresponse().read())["key"]
-
-
 def api_queries(product: Product, key: str, query_ids: list[str]) -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", product.port, timeout=30)
     headers = {
@@ -237,7 +220,7 @@ def one_size(count: int, m: int, ef_construction: int) -> dict:
             ).fetchone()[0]
             raw = [raw_queries(conn, ids, vectors, queries, ef) for ef in (40, 100, 200)]
             rng = np.random.default_rng(3)
-            key = api_key(product)
+            key = _api_key(product, scopes=("search",))
             api_queries(product, key, [ids[i] for i in rng.integers(0, count, 20)])  # warm-up
             api = api_queries(product, key, [ids[i] for i in rng.integers(0, count, 200)])
             conn.close()
