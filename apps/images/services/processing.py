@@ -67,17 +67,22 @@ def _hashed(original, image: Image):
     return copy
 
 
+# The rows are picked in a MATERIALIZED CTE: evaluated exactly once, so the UPDATE takes exactly
+# the rows it locked (a `WHERE id IN (SELECT ... LIMIT ... SKIP LOCKED)` may be re-run by the planner
+# and take more or fewer rows than the limit).
 CLAIM_SQL = """
-UPDATE {table} SET status = 'processing', processing_started_at = now(), attempts = attempts + 1,
-                   failed_stage = '', failure_reason = ''
-WHERE id IN (
+WITH picked AS MATERIALIZED (
     SELECT id FROM {table}
     WHERE deleted_at IS NULL
       AND (status = 'pending' OR (status = 'processing' AND processing_started_at < %s))
     ORDER BY (id = %s::uuid) IS TRUE DESC, created_at
     LIMIT %s
     FOR UPDATE SKIP LOCKED)
-RETURNING id
+UPDATE {table} AS image
+SET status = 'processing', processing_started_at = now(), attempts = image.attempts + 1,
+    failed_stage = '', failure_reason = ''
+FROM picked WHERE image.id = picked.id
+RETURNING image.id
 """
 # Longer than any task may run: an image "processing" for this long lost its worker.
 STALE_AFTER = timedelta(minutes=20)
