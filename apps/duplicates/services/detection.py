@@ -9,13 +9,11 @@ expensive verification of different images runs in parallel.
 """
 
 import logging
-import time
 import zlib
 
 import numpy as np
 from django.db import connection, transaction
 
-from apps.core import metrics
 from apps.duplicates import features as F
 from apps.duplicates import signals
 from apps.duplicates.models import Anchor, Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
@@ -28,10 +26,10 @@ from apps.search import descriptor
 from apps.search.embedders.registry import DESCRIPTOR
 from apps.search.models import Embedding
 from apps.search.selectors import vector_of
-from apps.search.services.embedding import embeddings_record
+from apps.search.services.embedding import INDEX_DECODE_SIDE, descriptor_of, embeddings_record
 
 logger = logging.getLogger(__name__)
-DECODE_SIDE = 1024
+DECODE_SIDE = INDEX_DECODE_SIDE
 
 
 def tenant_lock() -> None:
@@ -45,11 +43,7 @@ def features_compute(image: Image) -> tuple[F.Features, np.ndarray]:
     """One decode of the original for the index stage: the duplicate signature and the search app's
     weight-free descriptor."""
     decoded = decode_original(image, longest_needed=DECODE_SIDE)
-    features = F.extract(decoded.image)
-    started = time.perf_counter()
-    vector = descriptor.describe(decoded.image)
-    metrics.embeddings_record(count=1, seconds=time.perf_counter() - started, model=DESCRIPTOR)
-    return features, vector
+    return F.extract(decoded.image), descriptor_of(decoded.image)
 
 
 def descriptor_stored(image_id) -> np.ndarray | None:

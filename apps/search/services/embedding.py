@@ -21,13 +21,27 @@ from PIL import Image as PILImage
 from apps.core import metrics
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus
+from apps.search import descriptor
 from apps.search.embedders.base import Embedder
-from apps.search.embedders.registry import embedder_get
+from apps.search.embedders.registry import DESCRIPTOR, embedder_get
 from apps.search.models import Embedding
 from apps.search.services.cache import index_changed
 from apps.storage.backends import storage_for
 
 logger = logging.getLogger(__name__)
+
+
+# The index stage decodes originals at this side (longest): the descriptor of a stored image, and the
+# duplicate signature (apps/duplicates), come from that decode.
+INDEX_DECODE_SIDE = 1024
+
+
+def descriptor_of(decoded: PILImage.Image) -> np.ndarray:
+    """The weight-free descriptor of a decoded original, counted in the embeddings metric."""
+    started = time.perf_counter()
+    vector = descriptor.describe(decoded)
+    metrics.embeddings_record(count=1, seconds=time.perf_counter() - started, model=DESCRIPTOR)
+    return vector
 
 
 def embeddings_record(*, model: str, version: str, vectors: dict) -> int:

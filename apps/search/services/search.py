@@ -34,12 +34,10 @@ from apps.search.selectors import (
     vector_of,
 )
 from apps.search.services.cache import cache_get, cache_put
-from apps.search.services.embedding import decode_bytes, embeddings_record
+from apps.search.services.embedding import INDEX_DECODE_SIDE, decode_bytes, descriptor_of, embeddings_record
 from apps.search.services.models import search_models_active
 
 PREFERENCE = (CLIP, RESNET50, DESCRIPTOR)
-# The side the index stage decodes originals at (apps/duplicates DECODE_SIDE), for the same vector.
-DESCRIPTOR_DECODE_SIDE = 1024
 
 
 @dataclass
@@ -193,13 +191,13 @@ def _descriptor_now(image: Image) -> np.ndarray:
     from apps.images.services.processing import decode_original
 
     try:
-        decoded = decode_original(image, longest_needed=DESCRIPTOR_DECODE_SIDE)
+        decoded = decode_original(image, longest_needed=INDEX_DECODE_SIDE)
     except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
         raise ImageNotIndexed(
             f"The image cannot be read for search: {exc}",
             extra={"image_id": str(image.pk), "model": DESCRIPTOR},
         ) from exc
-    vector = descriptor.describe(decoded.image)
+    vector = descriptor_of(decoded.image)
     embeddings_record(model=DESCRIPTOR, version=descriptor.VERSION, vectors={image.pk: vector})
     return vector
 
