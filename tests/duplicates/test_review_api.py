@@ -92,8 +92,8 @@ def test_a_dismissed_group_never_comes_back(alpha, group, admin_api):
         for image_id in ids:  # incremental detection again
             image_detect(image_id=image_id)
         assert not Group.objects.filter(status=GroupStatus.OPEN).exists()
+        from apps.duplicates.candidates import Decision
         from apps.duplicates.models import Pair
-        from apps.duplicates.signals import Decision
 
         # a full rebuild with the same pairs
         found = {

@@ -14,8 +14,8 @@ import zlib
 import numpy as np
 from django.db import connection, transaction
 
+from apps.duplicates import candidates
 from apps.duplicates import features as F
-from apps.duplicates import signals
 from apps.duplicates.models import Anchor, Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
 from apps.duplicates.services.groups import group_refresh, groups_merge
 from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
@@ -92,17 +92,17 @@ def signature_store(
     return sig
 
 
-def candidates_find(query: signals.Query, *, limit: int = signals.MAX_CANDIDATES) -> list:
+def candidates_find(query: candidates.Query, *, limit: int = candidates.MAX_CANDIDATES) -> list:
     seen: dict = {}
-    for source in signals.SOURCES:
+    for source in candidates.SOURCES:
         for image_id in source.candidates(query, limit=limit):
             seen.setdefault(image_id, source.name)
     return list(seen)
 
 
 def matches_find(
-    query: signals.Query, *, checked: set | None = None
-) -> list[tuple[object, signals.Decision]]:
+    query: candidates.Query, *, checked: set | None = None
+) -> list[tuple[object, candidates.Decision]]:
     """Stored, live images the query duplicates, with the decision for each. Candidates in `checked`
     are skipped; the ones verified now are added to it."""
     ids = [i for i in candidates_find(query) if checked is None or i not in checked]
@@ -117,7 +117,7 @@ def matches_find(
     )
     out = []
     for sig in Signature.objects.filter(image_id__in=list(live)):
-        decision = signals.decide(
+        decision = candidates.decide(
             a=query.features, b=features_of(sig), a_sha=query.sha256, b_sha=live[sig.image_id]
         )
         if decision is not None:
@@ -148,7 +148,7 @@ def image_detect(*, image_id) -> Group | None:
             return None
     else:
         features = features_of(sig)
-    query = signals.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
+    query = candidates.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
     checked: set = set()
     found = matches_find(query, checked=checked)  # the expensive verification, outside the lock
     with transaction.atomic():
@@ -202,9 +202,9 @@ def _dismissed_with(image_id, others) -> set:
     return {(r.image_a_id, r.image_b_id) for r in rows} & pairs
 
 
-def lookup(*, data, sha256: str) -> list[tuple[object, signals.Decision]]:
+def lookup(*, data, sha256: str) -> list[tuple[object, candidates.Decision]]:
     """Duplicates of an image that is not stored (the search endpoint)."""
     decoded = imaging.decode(data, longest_needed=DECODE_SIDE)
     features = F.extract(decoded.image)
     vector = descriptor.describe(decoded.image)
-    return matches_find(signals.Query(image_id=None, sha256=sha256, features=features, descriptor=vector))
+    return matches_find(candidates.Query(image_id=None, sha256=sha256, features=features, descriptor=vector))

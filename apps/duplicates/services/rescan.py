@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.duplicates import signals
+from apps.duplicates import candidates
 from apps.duplicates.grouping import components
 from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
 from apps.duplicates.services.detection import (
@@ -62,7 +62,7 @@ def rescan_run(*, job: Job) -> Job:
                 failed += 1
                 continue
             for other, decision in matches_find(
-                signals.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
+                candidates.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
             ):
                 found[_ordered(image.pk, other)] = decision
             done += 1
