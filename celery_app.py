@@ -48,7 +48,8 @@ app.conf.update(
     task_tenant_cache_seconds=30,
     beat_schedule={
         "purge-trash": {"task": "maintenance.purge_trash", "schedule": 3600.0},
-        "requeue-stalled-images": {"task": "maintenance.requeue_stalled", "schedule": 300.0},
+        # Images waiting, claimed by a worker that is gone, or missing a later stage, in every tenant.
+        "pipeline-sweep": {"task": "maintenance.pipeline_sweep", "schedule": 60.0},
         "usage-snapshot": {"task": "maintenance.usage_snapshot", "schedule": 300.0},
         "duplicates-metrics": {"task": "maintenance.duplicates_metrics", "schedule": 60.0},
         # Resume storage jobs whose worker died; start the scheduled scans of index-only locations.
@@ -92,4 +93,5 @@ class SharedTask(Task):
 
 
 # Logging, task context, tracing and the worker metrics port (signal handlers).
-import apps.core.worker_signals  # noqa: E402, F401
+import apps.core.worker_signals  # noqa: E402
+import apps.core.workers  # noqa: E402, F401 - worker identity and heartbeat

@@ -127,6 +127,8 @@ class Image(models.Model):
     # Not auto_now_add: the original's key is built from the same instant before the row is saved.
     created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     processing_started_at = models.DateTimeField(null=True, blank=True)
+    # The worker processing it ("<node>|<boot id>"), released at once when that worker's heartbeat stops.
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
     decoded_at = models.DateTimeField(null=True, blank=True)
     thumbnails_at = models.DateTimeField(null=True, blank=True)
     hashed_at = models.DateTimeField(null=True, blank=True)
@@ -156,6 +158,40 @@ class Image(models.Model):
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+
+class StageState(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImageStage(models.Model):
+    """The state of one pipeline stage after processing (apps/images/pipeline.py) for one image:
+    "index", "detect" or "embed:<model>". No row means the stage has not run yet. A failed row says
+    why; `retryable` ones (the stage gave up on a transient error) are tried again by the sweep."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="stages")
+    stage = models.CharField(max_length=60)
+    state = models.CharField(max_length=10, choices=StageState.choices, default=StageState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    retryable = models.BooleanField(default=False)
+    reason = models.CharField(max_length=500, blank=True)
+    # The worker holding a running claim ("<node>|<boot id>"): a claim of a worker whose heartbeat
+    # stopped is released at once (apps/core/workers.py).
+    claimed_by = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "stage"], name="image_stage_unique")]
+        indexes = [models.Index(fields=["stage", "state"], name="image_stage_state")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} {self.stage} {self.state}"
 
 
 class Thumbnail(models.Model):

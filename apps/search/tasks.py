@@ -7,7 +7,12 @@ import logging
 
 from apps.images import imaging
 from apps.search.embedders.base import EmbedderUnavailable
-from apps.search.services.embedding import images_embed, query_vector_from_bytes, query_vector_from_text
+from apps.search.services.embedding import (
+    embed_failed,
+    images_embed,
+    query_vector_from_bytes,
+    query_vector_from_text,
+)
 from apps.search.services.models import embed_job_run
 from celery_app import SharedTask, TenantTask, app
 
@@ -21,6 +26,7 @@ def images_embed_task(model: str, image_ids: list[str]) -> int:
         return images_embed(model=model, image_ids=image_ids)
     except EmbedderUnavailable as exc:
         logger.warning("%s cannot embed here: %s", model, exc)
+        embed_failed(model=model, image_ids=image_ids, reason=f"{model} is unavailable: {exc}")
         return 0
 
 

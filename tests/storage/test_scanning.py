@@ -10,11 +10,12 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.accounts.models import Role
+from apps.images.imaging import sniff_head
 from apps.images.models import Image, ImageStatus, Job
 from apps.images.services import image_process
 from apps.storage.models import StorageLocation
 from apps.storage.services.jobs import storage_job_run
-from apps.storage.services.scanning import sniff_magic, storage_scans_due
+from apps.storage.services.scanning import storage_scans_due
 from tests.api import as_user
 from tests.factories import UserFactory
 from tests.imagefiles import encode, jpeg, picture
@@ -63,13 +64,13 @@ def keys_of(location) -> set[str]:
 
 
 def test_magic_bytes_decide_what_is_an_image():
-    assert sniff_magic(JPEG[:32]) == ("jpeg", "image/jpeg")
-    assert sniff_magic(PNG[:32]) == ("png", "image/png")
-    assert sniff_magic(encode(picture(8, 8), "WEBP")[:32]) == ("webp", "image/webp")
-    assert sniff_magic(encode(picture(8, 8), "GIF")[:32]) == ("gif", "image/gif")
-    assert sniff_magic(encode(picture(8, 8), "TIFF")[:32]) == ("tiff", "image/tiff")
-    assert sniff_magic(encode(picture(8, 8), "BMP")[:32]) == ("bmp", "image/bmp")
-    assert [sniff_magic(data[:32]) for data in NOT_IMAGES.values()] == [None] * 4
+    assert sniff_head(JPEG[:32]) == ("jpeg", "image/jpeg")
+    assert sniff_head(PNG[:32]) == ("png", "image/png")
+    assert sniff_head(encode(picture(8, 8), "WEBP")[:32]) == ("webp", "image/webp")
+    assert sniff_head(encode(picture(8, 8), "GIF")[:32]) == ("gif", "image/gif")
+    assert sniff_head(encode(picture(8, 8), "TIFF")[:32]) == ("tiff", "image/tiff")
+    assert sniff_head(encode(picture(8, 8), "BMP")[:32]) == ("bmp", "image/bmp")
+    assert [sniff_head(data[:32]) for data in NOT_IMAGES.values()] == [None] * 4
 
 
 def test_a_scan_of_1200_s3_objects_registers_the_images_in_place(alpha, admin_api, s3_server):

@@ -20,8 +20,9 @@ from apps.duplicates.models import Anchor, Dismissal, Group, GroupStatus, Kind, 
 from apps.duplicates.services.groups import group_refresh, groups_merge
 from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
 from apps.images import imaging
-from apps.images.models import Image, ImageStatus
+from apps.images.models import Image, ImageStatus, StageState
 from apps.images.services.processing import decode_original
+from apps.images.services.stages import StageResult, stages_record
 from apps.search import descriptor
 from apps.search.embedders.registry import DESCRIPTOR
 from apps.search.models import Embedding
@@ -30,6 +31,10 @@ from apps.search.services.embedding import INDEX_DECODE_SIDE, descriptor_of, emb
 
 logger = logging.getLogger(__name__)
 DECODE_SIDE = INDEX_DECODE_SIDE
+
+
+class IndexFailed(Exception):
+    """The image cannot be indexed (its original is unreadable); the message says why, for people."""
 
 
 def tenant_lock() -> None:
@@ -89,6 +94,8 @@ def signature_store(
         Anchor.objects.bulk_create(anchor_rows(image_id=image.pk, features=features))
         if vector is not None:
             embeddings_record(model=DESCRIPTOR, version=descriptor.VERSION, vectors={image.pk: vector})
+            # Searchable by the descriptor and comparable from now on.
+            stages_record([StageResult(image_id=image.pk, stage="index", state=StageState.DONE)])
     return sig
 
 
@@ -130,8 +137,18 @@ def _ordered(a, b):
 
 
 def image_detect(*, image_id) -> Group | None:
-    """Compute the image's signature if needed, find its duplicates, and group them. Harmless to
-    run twice. Returns the open group the image is in, if any."""
+    """image_index() for callers that need no reason: None also when the image cannot be indexed."""
+    try:
+        return image_index(image_id=image_id)
+    except IndexFailed as exc:
+        logger.warning("duplicates: image %s cannot be indexed: %s", image_id, exc)
+        return None
+
+
+def image_index(*, image_id) -> Group | None:
+    """Compute the image's signature and descriptor if needed (the index stage), find its
+    duplicates and group them (detect). Harmless to run twice. Returns the open group the image is
+    in, if any; raises IndexFailed when the original cannot be decoded."""
     image = Image.objects.select_related("storage_location").filter(pk=image_id).first()
     if image is None or image.deleted_at is not None or image.status != ImageStatus.READY:
         logger.info("duplicates: image %s is gone, deleted or not ready", image_id)
@@ -142,8 +159,7 @@ def image_detect(*, image_id) -> Group | None:
         try:
             features, vector = features_compute(image)
         except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
-            logger.warning("duplicates: image %s cannot be decoded: %s", image.pk, exc)
-            return None
+            raise IndexFailed(f"The original could not be decoded: {exc}.") from exc
         if signature_store(image=image, features=features, vector=vector) is None:
             return None
     else:

@@ -11,10 +11,12 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.errors import PermissionDenied
+from apps.images import pipeline
 from apps.images.errors import ImageNotRetryable
-from apps.images.models import Image, ImageStatus
+from apps.images.models import Image, ImageStatus, StageState
 from apps.images.services.ingest import image_enqueue
 from apps.images.services.processing import image_settings_get
+from apps.images.services.stages import stages_reset
 from apps.images.services.usage import usage_reconcile
 from apps.storage.backends import storage_for, thumbnail_storage_for
 
@@ -39,8 +41,18 @@ def _duplicate_groups_refresh(image: Image) -> None:
 
 @transaction.atomic
 def image_retry(*, image: Image, actor: Actor) -> Image:
+    """A failed image is processed again; a ready image whose later stage failed (index, detect,
+    embed) runs its later stages again."""
+    if image.status == ImageStatus.READY:
+        failed = list(image.stages.filter(state=StageState.FAILED).values_list("stage", flat=True))
+        if not failed:
+            raise ImageNotRetryable("Nothing to retry: no stage of this image has failed.")
+        stages_reset(image_ids=[image.pk], stages=failed)
+        pipeline.images_ready([image.pk])
+        return image
     if image.status != ImageStatus.FAILED:
         raise ImageNotRetryable(f"Only failed images are retried; this one is {image.status}.")
+    stages_reset(image_ids=[image.pk])
     image.status = ImageStatus.PENDING
     image.failed_stage = ""
     image.failure_reason = ""

@@ -132,6 +132,11 @@ def embed_job_run(*, job_id) -> Job | None:
     return job
 
 
+def embed_stage_names() -> list[str]:
+    """The embed stage's status names: one per active torch model."""
+    return [f"embed:{key}" for key in search_models_active() if key != DESCRIPTOR]
+
+
 def after_processing(image_ids: list) -> None:
     """Images just became ready: the embed queue embeds them with every active torch model."""
     keys = [key for key in search_models_active() if key != DESCRIPTOR]

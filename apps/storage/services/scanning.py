@@ -21,8 +21,8 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.images import imaging
-from apps.images.models import Image, ImageStatus, Job
-from apps.images.services.ingest import sanitize_filename
+from apps.images.models import Image, Job
+from apps.images.services.registration import Found, images_register_found
 from apps.storage.backends import StoredObject, list_objects, read_head, transfer_errors
 from apps.storage.errors import StorageConfigInvalid, StorageJobConflict
 from apps.storage.models import StorageLocation
@@ -59,26 +59,6 @@ NOT_IMAGE_SUFFIXES = (
     ".db",
     ".sqlite",
 )
-HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
-
-
-def sniff_magic(head: bytes) -> tuple[str, str] | None:
-    """(format, content type) from an object's first bytes, or None for anything but an image."""
-    if head[:3] == b"\xff\xd8\xff":
-        return "jpeg", "image/jpeg"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png", "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif", "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp", "image/webp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff", "image/tiff"
-    if head[:2] == b"BM" and len(head) >= 14:
-        return "bmp", "image/bmp"
-    if imaging.HEIF and head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
-        return "heic", "image/heic"
-    return None
 
 
 def scan_start(*, tenant, actor: Actor, location: StorageLocation, prefix: str = "") -> Job:
@@ -167,82 +147,24 @@ def _register_page(location: StorageLocation, page: list[StoredObject], *, reade
         known[obj.key].pk for obj in page if obj.key in known and known[obj.key].source_version == obj.version
     ]
     heads = _read_heads(location, fresh, readers, errors) if fresh else []
-    created, changed, skipped, failed = [], [], len(empty), 0
+    new, changed, skipped, failed = [], [], len(empty), 0
     for obj, head in zip(fresh, heads, strict=True):
         if head is None:
             failed += 1
             continue
-        sniffed = sniff_magic(head)
+        sniffed = imaging.sniff_head(head)
         if sniffed is None or len(obj.key) > 500:
             skipped += 1
             continue
-        fmt, content_type = sniffed
+        found = Found(
+            key=obj.key, version=obj.version, size=obj.size, format=sniffed[0], content_type=sniffed[1]
+        )
         if obj.key in known:
-            image = known[obj.key]
-            image.format, image.content_type, image.size_bytes = fmt, content_type, obj.size
-            image.source_version, image.last_seen_at, image.missing_at = obj.version, now, None
-            image.sha256, image.status, image.attempts = "", ImageStatus.PENDING, 0
-            image.failed_stage = image.failure_reason = ""
-            image.decoded_at = image.thumbnails_at = image.hashed_at = image.processed_at = None
-            changed.append(image)
+            changed.append((known[obj.key], found))
         else:
-            created.append(
-                Image(
-                    original_filename=sanitize_filename(obj.key.rsplit("/", 1)[-1]),
-                    format=fmt,
-                    content_type=content_type,
-                    width=0,
-                    height=0,
-                    size_bytes=obj.size,
-                    sha256="",
-                    storage_location=location,
-                    storage_key=obj.key,
-                    status=ImageStatus.PENDING,
-                    source_version=obj.version,
-                    last_seen_at=now,
-                    created_at=now,
-                )
-            )
-    with transaction.atomic():
-        if created:
-            Image.objects.bulk_create(created, batch_size=500)
-        if changed:
-            Image.objects.bulk_update(
-                changed,
-                [
-                    "format",
-                    "content_type",
-                    "size_bytes",
-                    "source_version",
-                    "last_seen_at",
-                    "missing_at",
-                    "sha256",
-                    "status",
-                    "attempts",
-                    "failed_stage",
-                    "failure_reason",
-                    "decoded_at",
-                    "thumbnails_at",
-                    "hashed_at",
-                    "processed_at",
-                ],
-                batch_size=500,
-            )
-        if unchanged:
-            Image.objects.filter(pk__in=unchanged).update(last_seen_at=now, missing_at=None)
-        ids = [str(image.pk) for image in created + changed]
-        if ids:
-            transaction.on_commit(lambda: _enqueue_processing(ids))
-    return {"processed": len(created) + len(changed) + len(unchanged), "skipped": skipped, "failed": failed}
-
-
-def _enqueue_processing(ids: list[str]) -> None:
-    """One task per image; each task takes waiting images along in batches (the claim makes a task
-    whose image another batch took a no-op)."""
-    from apps.images.tasks import image_process_task
-
-    for image_id in ids:
-        image_process_task.delay(image_id=image_id)
+            new.append(found)
+    registered = images_register_found(location=location, new=new, changed=changed, seen=unchanged, now=now)
+    return {"processed": registered + len(unchanged), "skipped": skipped, "failed": failed}
 
 
 def storage_scans_due(*, now=None) -> int:
