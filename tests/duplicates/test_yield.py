@@ -100,9 +100,7 @@ def test_detection_leaves_fresh_images_while_uploads_wait_and_catches_up_after(
                 assert index_sweep() == 0
 
                 # Ready for longer: the sweep sends the catch-up, which the worker runs.
-                Image.objects.filter(pk=ready.pk).update(
-                    processed_at=timezone.now() - timedelta(seconds=61)
-                )
+                Image.objects.filter(pk=ready.pk).update(processed_at=timezone.now() - timedelta(seconds=61))
                 assert index_sweep() == 1
                 _wait_for(lambda: _indexed(ready.pk), "the catch-up did not index the image that waited")
 
