@@ -2,7 +2,7 @@ from datetime import datetime
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from apps.images.models import Image, ImageStatus, Job, Thumbnail, ThumbnailSpec
+from apps.images.models import Image, ImageStage, ImageStatus, Job, StageState, Thumbnail, ThumbnailSpec
 
 ORDERINGS = {
     "created_at",
@@ -97,3 +97,25 @@ def image_counts() -> dict[str, int]:
         failed=Count("id", filter=Q(deleted_at__isnull=True, status=ImageStatus.FAILED)),
         trash=Count("id", filter=Q(deleted_at__isnull=False)),
     )
+
+
+def images_stage_summary(images: list[Image]) -> list[Image]:
+    """Sets `later_state` on each image of a page: "indexing" while a ready image is not yet
+    searchable and checked, "failed" when a later stage failed, "" when all is done. One query."""
+    ids = [image.pk for image in images if image.status == ImageStatus.READY]
+    rows: dict = {}
+    for image_id, stage, state in ImageStage.objects.filter(
+        image_id__in=ids, stage__in=["index", "detect"]
+    ).values_list("image_id", "stage", "state"):
+        rows.setdefault(image_id, {})[stage] = state
+    for image in images:
+        states = rows.get(image.pk, {})
+        if image.status != ImageStatus.READY:
+            image.later_state = ""
+        elif StageState.FAILED in states.values():
+            image.later_state = "failed"
+        elif states.get("index") != StageState.DONE or states.get("detect") != StageState.DONE:
+            image.later_state = "indexing"
+        else:
+            image.later_state = ""
+    return images

@@ -15,7 +15,7 @@ from apps.audit.context import Actor
 from apps.core.errors import ApplicationError
 from apps.images.api.serializers import image_status, parse_filters
 from apps.images.models import ImageFormat
-from apps.images.selectors import image_get, image_list
+from apps.images.selectors import image_get, image_list, images_stage_summary
 from apps.images.services import image_delete, image_restore, image_retry
 from apps.images.services.processing import image_settings_get
 
@@ -37,6 +37,7 @@ class GalleryPage(PermissionRequiredPage, View):
             filters, error = {}, exc.detail
         images = image_list(**{**filters, **self.list_kwargs})
         page = Paginator(images, PAGE_SIZE).get_page(request.GET.get("page"))
+        page.object_list = images_stage_summary(list(page.object_list))
         query = urlencode(params)
         return render(
             request,
