@@ -65,6 +65,10 @@ RATE_LIMIT_REJECTIONS = Counter(
 
 # Redis hashes the duplicates domain writes per tenant; the scrape adds them up (no tenant label).
 DUPLICATES_KEY = "deeplens:metrics:duplicates"
+# How long a scrape waits for the Celery workers to say which queues they consume. A worker busy in a
+# solo pool, frozen or gone does not answer in time and counts as no consumer (the alert rules wait
+# minutes before firing on it).
+WORKER_REPLY_SECONDS = 0.5
 
 
 # --- helpers the domains call ---------------------------------------------------------------
@@ -158,8 +162,29 @@ def rate_limit_rejection_record(*, endpoint_class: str, scope: str) -> None:
 # --- read at scrape time ----------------------------------------------------------------------
 
 
+def queue_consumers() -> tuple[int, dict[str, int]] | None:
+    """(workers that answered, how many of them consume each queue) from one control broadcast, or
+    None when the broker cannot be reached."""
+    import kombu.exceptions
+    import redis
+
+    from celery_app import QUEUES, app
+
+    try:
+        replies = app.control.inspect(timeout=WORKER_REPLY_SECONDS).active_queues() or {}
+    except (OSError, kombu.exceptions.OperationalError, redis.RedisError):
+        return None
+    consumers = dict.fromkeys(QUEUES, 0)
+    for queues in replies.values():
+        for queue in queues or ():
+            if queue.get("name") in consumers:
+                consumers[queue["name"]] += 1
+    return len(replies), consumers
+
+
 class ScrapeTimeCollector:
-    """Queue depth per Celery queue (Redis LLEN), database and Redis reachability, duplicate totals."""
+    """Queue depth per Celery queue (Redis LLEN), the workers consuming them, database and Redis
+    reachability, duplicate totals."""
 
     def collect(self):
         import redis
@@ -171,10 +196,29 @@ class ScrapeTimeCollector:
         depth = GaugeMetricFamily(
             "deeplens_queue_depth", "Tasks waiting in each Celery queue (Redis LLEN).", labels=["queue"]
         )
-        for queue, length in queue_depths().items():
+        depths = queue_depths()
+        for queue, length in depths.items():
             if length is not None:
                 depth.add_metric([queue], length)
         yield depth
+
+        # Only asked when Redis answered: a broadcast to an unreachable broker would hold the scrape.
+        answered = queue_consumers() if any(v is not None for v in depths.values()) else None
+        if answered is not None:
+            workers, consumers = answered
+            yield GaugeMetricFamily(
+                "deeplens_celery_workers",
+                f"Celery workers that answered the scrape's broadcast within {WORKER_REPLY_SECONDS} s.",
+                value=workers,
+            )
+            consuming = GaugeMetricFamily(
+                "deeplens_queue_consumers",
+                "Celery workers that answered the scrape and consume each queue.",
+                labels=["queue"],
+            )
+            for queue, count in consumers.items():
+                consuming.add_metric([queue], count)
+            yield consuming
 
         database_up = 1
         try:
@@ -216,6 +260,8 @@ EXPORTED_METRICS = (
     "deeplens_search_duration_seconds",
     "deeplens_rate_limit_rejections_total",
     "deeplens_queue_depth",
+    "deeplens_celery_workers",
+    "deeplens_queue_consumers",
     "deeplens_database_up",
     "deeplens_redis_up",
     "deeplens_duplicate_groups",
