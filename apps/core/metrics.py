@@ -65,10 +65,6 @@ RATE_LIMIT_REJECTIONS = Counter(
 
 # Redis hashes the duplicates domain writes per tenant; the scrape adds them up (no tenant label).
 DUPLICATES_KEY = "deeplens:metrics:duplicates"
-# How long a scrape waits for the Celery workers to say which queues they consume. A worker busy in a
-# solo pool, frozen or gone does not answer in time and counts as no consumer (the alert rules wait
-# minutes before firing on it).
-WORKER_REPLY_SECONDS = 0.5
 
 
 # --- helpers the domains call ---------------------------------------------------------------
@@ -163,23 +159,21 @@ def rate_limit_rejection_record(*, endpoint_class: str, scope: str) -> None:
 
 
 def queue_consumers() -> tuple[int, dict[str, int]] | None:
-    """(workers that answered, how many of them consume each queue) from one control broadcast, or
-    None when the broker cannot be reached."""
-    import kombu.exceptions
-    import redis
+    """(live workers, how many of them consume each queue) from the workers' heartbeats in Redis
+    (apps/core/workers.py), or None when Redis cannot be reached. A worker that stopped or froze
+    drops out within its heartbeat's TTL."""
+    from apps.core.workers import live_workers
+    from celery_app import QUEUES
 
-    from celery_app import QUEUES, app
-
-    try:
-        replies = app.control.inspect(timeout=WORKER_REPLY_SECONDS).active_queues() or {}
-    except (OSError, kombu.exceptions.OperationalError, redis.RedisError):
+    workers = live_workers()
+    if workers is None:
         return None
     consumers = dict.fromkeys(QUEUES, 0)
-    for queues in replies.values():
-        for queue in queues or ():
-            if queue.get("name") in consumers:
-                consumers[queue["name"]] += 1
-    return len(replies), consumers
+    for queues in workers.values():
+        for queue in queues:
+            if queue in consumers:
+                consumers[queue] += 1
+    return len(workers), consumers
 
 
 class ScrapeTimeCollector:
@@ -202,18 +196,17 @@ class ScrapeTimeCollector:
                 depth.add_metric([queue], length)
         yield depth
 
-        # Only asked when Redis answered: a broadcast to an unreachable broker would hold the scrape.
         answered = queue_consumers() if any(v is not None for v in depths.values()) else None
         if answered is not None:
             workers, consumers = answered
             yield GaugeMetricFamily(
                 "deeplens_celery_workers",
-                f"Celery workers that answered the scrape's broadcast within {WORKER_REPLY_SECONDS} s.",
+                "Celery workers alive (a heartbeat in Redis within the last 20 s).",
                 value=workers,
             )
             consuming = GaugeMetricFamily(
                 "deeplens_queue_consumers",
-                "Celery workers that answered the scrape and consume each queue.",
+                "Live Celery workers consuming each queue.",
                 labels=["queue"],
             )
             for queue, count in consumers.items():

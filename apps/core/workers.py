@@ -54,9 +54,13 @@ def _client():
     return get_redis()
 
 
+_queues: list[str] = []
+
+
 def beat_once(worker_id: str) -> bool:
+    """The key's value lists the queues the worker consumes (the metrics read it)."""
     try:
-        _client().set(KEY_PREFIX + worker_id, "1", ex=HEARTBEAT_TTL)
+        _client().set(KEY_PREFIX + worker_id, ",".join(_queues) or "-", ex=HEARTBEAT_TTL)
     except redis.RedisError as exc:
         logger.info("worker heartbeat not written (Redis unavailable): %s", exc)
         return False
@@ -83,6 +87,28 @@ def heartbeat_stop(worker_id: str) -> None:
         _client().delete(KEY_PREFIX + worker_id)
 
 
+def live_workers() -> dict[str, list[str]] | None:
+    """Every worker with a heartbeat and the queues it consumes; None when Redis cannot say."""
+    try:
+        client = _client()
+        keys = sorted(client.scan_iter(match=KEY_PREFIX + "*", count=500))
+        values = client.mget(keys) if keys else []
+    except redis.RedisError:
+        return None
+    return {
+        key[len(KEY_PREFIX) :]: [q for q in (value or "").split(",") if q and q != "-"]
+        for key, value in zip(keys, values, strict=True)
+        if value is not None
+    }
+
+
+def _consumed_queues(consumer) -> list[str]:
+    try:
+        return sorted(queue.name for queue in consumer.task_consumer.queues)
+    except AttributeError:
+        return []
+
+
 def alive(claims: set[str]) -> set[str] | None:
     """Of these claim identities, those whose worker has a heartbeat; None when Redis cannot say
     (then no claim is judged dead by heartbeat)."""
@@ -107,6 +133,7 @@ def _connect_worker_signals() -> None:
     @signals.worker_ready.connect(weak=False)
     def _ready(sender=None, **kwargs):
         worker_id = identity()
+        _queues[:] = _consumed_queues(sender)
         beat_once(worker_id)
         heartbeat_start(worker_id)
         # What an earlier run of this node held, and whatever else waits, goes back to work now.
