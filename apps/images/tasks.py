@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+from datetime import timedelta
 
 import redis
 from django.conf import settings
@@ -78,8 +79,11 @@ def images_purge_expired_task() -> int:
 @app.task(base=TenantTask, name="maintenance.pipeline_sweep_tenant")
 def pipeline_sweep_tenant_task(restarted: str = "") -> int:
     """This tenant's waiting or orphaned images back to work, at every stage."""
-    claims_release_dead(restarted=restarted)
-    return images_requeue_waiting() + pipeline.stages_sweep()
+    released = claims_release_dead(restarted=restarted)
+    # When a worker has just started or claims were released, whatever waits is woken now.
+    urgent = bool(restarted or released)
+    waiting = images_requeue_waiting(older_than=timedelta(0) if urgent else timedelta(minutes=1))
+    return waiting + pipeline.stages_sweep()
 
 
 @app.task(base=SharedTask, name="maintenance.pipeline_sweep")

@@ -151,7 +151,7 @@ def _catch_up_key() -> str:
     return redis_key("index-catch-up", connection.schema_name)
 
 
-CATCH_UP_KEY_SECONDS = 90
+CATCH_UP_KEY_SECONDS = 30
 
 
 def _catch_up_touch() -> None:

@@ -233,18 +233,15 @@ def image_mark_failed(*, image: Image, stage: str, reason: str) -> Image:
     return image
 
 
-def images_requeue_waiting(*, older_than: timedelta = timedelta(minutes=1), limit: int = 1000) -> int:
-    """Enqueue again images left waiting (the broker was down when they arrived, their message died
-    with a worker) and those a dead worker had claimed; the claim makes a spare task harmless."""
-    from apps.images.services.stages import claims_release_dead
+def images_requeue_waiting(*, older_than: timedelta = timedelta(minutes=1)) -> int:
+    """Wake processing for images left waiting (the broker was down when they arrived, their message
+    died with a worker, a dead worker's claim was released): one task takes them all, in batches.
+    Returns how many wait."""
     from apps.images.tasks import image_process_task
 
-    claims_release_dead()
     waiting = Image.objects.filter(
         deleted_at__isnull=True, status=ImageStatus.PENDING, created_at__lt=timezone.now() - older_than
-    ).values_list("pk", flat=True)[:limit]
-    count = 0
-    for image_id in waiting:
-        image_process_task.delay(image_id=str(image_id))
-        count += 1
-    return count
+    ).count()
+    if waiting:
+        image_process_task.delay()
+    return waiting
