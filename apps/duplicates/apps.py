@@ -7,8 +7,10 @@ class DuplicatesConfig(AppConfig):
 
     def ready(self):
         from apps.duplicates.services.indexing import index_enqueue, index_sweep
+        from apps.duplicates.services.review import image_groups_refresh
         from apps.images import pipeline
 
-        # Index and detect run as one task (apps/duplicates/tasks.py); detect only reports status.
+        # Index and detect run as one task (apps/duplicates/tasks.py); detect only reports status,
+        # and keeps the open groups of images that go to the trash or come back up to date.
         pipeline.stage_connect("index", on_ready=index_enqueue, on_drained=index_sweep, sweep=index_sweep)
-        pipeline.stage_connect("detect")
+        pipeline.stage_connect("detect", on_changed=lambda ids: image_groups_refresh(image_ids=ids))

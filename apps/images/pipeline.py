@@ -58,6 +58,7 @@ class Hooks:
     on_drained: Callable[[], None] | None = None
     sweep: Callable[[], int] | None = None
     variants: Callable[[], list[str]] | None = None  # e.g. embed -> ["embed:clip-vit-b-32"]
+    on_changed: Callable[[list[str]], None] | None = None  # images went to or came back from the trash
 
 
 _hooks: dict[str, Hooks] = {}
@@ -70,11 +71,14 @@ def stage_connect(
     on_drained: Callable[[], None] | None = None,
     sweep: Callable[[], int] | None = None,
     variants: Callable[[], list[str]] | None = None,
+    on_changed: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Plug a stage's implementation in (from the implementing app's AppConfig.ready())."""
     if name not in STAGE_NAMES or name == "process":
         raise ValueError(f"{name!r} is not a later stage of the pipeline ({', '.join(STAGE_NAMES[1:])}).")
-    _hooks[name] = Hooks(on_ready=on_ready, on_drained=on_drained, sweep=sweep, variants=variants)
+    _hooks[name] = Hooks(
+        on_ready=on_ready, on_drained=on_drained, sweep=sweep, variants=variants, on_changed=on_changed
+    )
 
 
 def _connected() -> Iterable[tuple[str, Hooks]]:
@@ -89,6 +93,15 @@ def images_ready(image_ids: list) -> None:
     for _name, hooks in _connected():
         if hooks.on_ready:
             hooks.on_ready(ids)
+
+
+def images_changed(image_ids: list) -> None:
+    """Images went to the trash or came back (inside that transaction): what the later stages
+    derived from them (duplicate groups' counts and bytes) is brought up to date."""
+    ids = [str(image_id) for image_id in image_ids]
+    for _name, hooks in _connected():
+        if hooks.on_changed and ids:
+            hooks.on_changed(ids)
 
 
 def ingest_drained() -> None:

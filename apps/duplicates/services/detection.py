@@ -21,7 +21,7 @@ from apps.duplicates.services.groups import group_refresh, groups_merge
 from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus, StageState
-from apps.images.services.processing import decode_original
+from apps.images.originals import decode_original
 from apps.images.services.stages import StageResult, stages_record
 from apps.search import descriptor
 from apps.search.embedders.registry import DESCRIPTOR

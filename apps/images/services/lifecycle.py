@@ -32,13 +32,6 @@ def _check_may_delete(*, image: Image, actor: Actor, permissions) -> None:
         )
 
 
-def _duplicate_groups_refresh(image: Image) -> None:
-    """The open duplicate group the image is in keeps its counts and bytes right (apps/duplicates)."""
-    from apps.duplicates.services import image_groups_refresh
-
-    image_groups_refresh(image_ids=[image.pk])
-
-
 @transaction.atomic
 def image_retry(*, image: Image, actor: Actor) -> Image:
     """A failed image is processed again; a ready image whose later stage failed (index, detect,
@@ -67,7 +60,7 @@ def image_delete(*, image: Image, actor: Actor, permissions, tenant) -> Image:
     if image.deleted_at is None:
         image.deleted_at = timezone.now()
         image.save(update_fields=["deleted_at", "updated_at"])
-        _duplicate_groups_refresh(image)
+        pipeline.images_changed([image.pk])
         audit_record(
             actor=actor,
             action=AuditAction.IMAGE_DELETED,
@@ -84,7 +77,7 @@ def image_restore(*, image: Image, actor: Actor, permissions, tenant) -> Image:
     if image.deleted_at is not None:
         image.deleted_at = None
         image.save(update_fields=["deleted_at", "updated_at"])
-        _duplicate_groups_refresh(image)
+        pipeline.images_changed([image.pk])
         audit_record(
             actor=actor,
             action=AuditAction.IMAGE_RESTORED,

@@ -4,9 +4,7 @@ finished and is skipped when already done, so a retried task repeats nothing; a 
 records the step and a reason people can read. READY images go on to the later stages through
 `pipeline.images_ready()`."""
 
-import hashlib
 import logging
-import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,8 +19,9 @@ from apps.core.process_cache import cached
 from apps.images import imaging, pipeline
 from apps.images.errors import TransientProcessingError
 from apps.images.models import Image, ImageSettings, ImageStatus, Stage
+from apps.images.originals import decode_original
 from apps.images.services.thumbnails import active_specs, thumbnails_record, thumbnails_render
-from apps.storage.backends import StorageNotSupported, storage_for
+from apps.storage.backends import StorageNotSupported
 
 logger = logging.getLogger(__name__)
 
@@ -33,30 +32,6 @@ def image_settings_get() -> ImageSettings:
         settings.DEEPLENS_PROCESS_CACHE_SECONDS,
         lambda: ImageSettings.objects.first() or ImageSettings.objects.create(),
     )
-
-
-def decode_original(image: Image, *, longest_needed: int, keep_gps: bool = True) -> imaging.Decoded:
-    try:
-        with storage_for(image.storage_location).open(image.storage_key, "rb") as original:
-            if not image.sha256:  # found by a storage scan: hashed when first read
-                with _hashed(original, image) as copy:
-                    return imaging.decode(copy, longest_needed=longest_needed, keep_gps=keep_gps)
-            return imaging.decode(original, longest_needed=longest_needed, keep_gps=keep_gps)
-    except FileNotFoundError as exc:
-        raise imaging.CorruptImage("the original file is missing from storage") from exc
-
-
-def _hashed(original, image: Image):
-    """A spooled copy of the original; sets the image's SHA-256 and size from what was read."""
-    digest, size = hashlib.sha256(), 0
-    copy = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - the caller closes it
-    while chunk := original.read(1024 * 1024):
-        digest.update(chunk)
-        size += len(chunk)
-        copy.write(chunk)
-    copy.seek(0)
-    image.sha256, image.size_bytes = digest.hexdigest(), size
-    return copy
 
 
 # The rows are picked in a MATERIALIZED CTE: evaluated exactly once, so the UPDATE takes exactly
