@@ -33,8 +33,16 @@ _stop = threading.Event()
 
 
 def identity() -> str:
-    """This process's claim identity: the worker's (set by worker_start) or one of its own."""
-    return os.environ.get(ENV) or _local_identity
+    """This process's claim identity: "<node>|<boot id>/<pid>" in a worker (each pool process its
+    own, so that a task can release what an earlier task of the same process left claimed), or one
+    of its own elsewhere."""
+    worker = os.environ.get(ENV)
+    return f"{worker}/{os.getpid()}" if worker else _local_identity
+
+
+def worker_of(claim: str) -> str:
+    """The worker part of a claim identity (its heartbeat's key)."""
+    return claim.split("/", 1)[0]
 
 
 def node_of(claim: str) -> str:
@@ -82,6 +90,7 @@ def heartbeat_start(worker_id: str) -> threading.Thread:
 
 
 def heartbeat_stop(worker_id: str) -> None:
+    worker_id = worker_of(worker_id)
     _stop.set()
     with contextlib.suppress(redis.RedisError):
         _client().delete(KEY_PREFIX + worker_id)
@@ -115,12 +124,13 @@ def alive(claims: set[str]) -> set[str] | None:
     claims = {c for c in claims if c}
     if not claims:
         return set()
-    ordered = sorted(claims)
+    ordered = sorted({worker_of(c) for c in claims})
     try:
-        found = _client().mget([KEY_PREFIX + c for c in ordered])
+        found = _client().mget([KEY_PREFIX + w for w in ordered])
     except redis.RedisError:
         return None
-    return {claim for claim, value in zip(ordered, found, strict=True) if value is not None}
+    beating = {w for w, value in zip(ordered, found, strict=True) if value is not None}
+    return {claim for claim in claims if worker_of(claim) in beating}
 
 
 def _connect_worker_signals() -> None:
@@ -132,7 +142,7 @@ def _connect_worker_signals() -> None:
 
     @signals.worker_ready.connect(weak=False)
     def _ready(sender=None, **kwargs):
-        worker_id = identity()
+        worker_id = os.environ.get(ENV) or identity()
         _queues[:] = _consumed_queues(sender)
         beat_once(worker_id)
         heartbeat_start(worker_id)
@@ -142,7 +152,7 @@ def _connect_worker_signals() -> None:
 
     @signals.worker_shutdown.connect(weak=False)
     def _shutdown(**kwargs):
-        heartbeat_stop(identity())
+        heartbeat_stop(os.environ.get(ENV) or identity())
 
 
 _connect_worker_signals()

@@ -15,6 +15,7 @@ from apps.duplicates.services.indexing import (
 )
 from apps.duplicates.services.jobs import duplicates_job_run
 from apps.duplicates.services.review import metrics_report, metrics_report_all
+from apps.images.services.stages import claims_release_mine
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def duplicates_detect_task(self, image_ids: list[str], waiting_since: float | No
     them to the catch-up (apps/duplicates/services/indexing.py). `waiting_since` is accepted for
     messages sent by earlier versions."""
     try:
+        claims_release_mine()
         if yielding():
             return 0
         outcome = images_index(image_ids=image_ids, limit=len(image_ids))
@@ -61,6 +63,7 @@ def index_catch_up_task(self) -> bool:
     """Images that waited (ingestion first, a lost message, a dead worker, a retry due), oldest first,
     for up to a minute; then it hands over to a fresh task if more wait."""
     try:
+        claims_release_mine()
         more = images_index_catch_up()
     except RETRYABLE as exc:
         catch_up_done()

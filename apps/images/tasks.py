@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from kombu.exceptions import OperationalError as BrokerError
 
 from apps.core.redis import get_redis
@@ -17,7 +17,7 @@ from apps.images.services import image_mark_failed, images_process, images_purge
 from apps.images.services.ingest import ingest_wake, wake_key
 from apps.images.services.jobs import job_run
 from apps.images.services.processing import images_requeue_waiting
-from apps.images.services.stages import claims_release_dead
+from apps.images.services.stages import claims_release_dead, claims_release_mine
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ def image_process_task(self, image_id: str | None = None) -> int:
         get_redis().delete(wake_key())  # uploads from here on send a new task
     done = 0
     try:
+        claims_release_mine()
         while done < settings.DEEPLENS_INGEST_TASK_MAX:
             batch = images_process(
                 image_id=image_id, tenant_slug=_tenant().slug, limit=settings.DEEPLENS_INGEST_BATCH
@@ -51,6 +52,11 @@ def image_process_task(self, image_id: str | None = None) -> int:
                 image_mark_failed(
                     image=image, stage=exc.stage, reason=f"Gave up after {MAX_RETRIES + 1} tries: {exc}"
                 )
+            return done
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+    except (OperationalError, InterfaceError) as exc:  # the database went away: the images wait
+        if self.request.retries >= MAX_RETRIES:
+            logger.warning("processing stops until the sweep wakes it (database unavailable): %s", exc)
             return done
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
     ingest_wake()

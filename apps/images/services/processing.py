@@ -53,7 +53,7 @@ RETURNING image.id
 """
 # A batch is processed in seconds: an image "processing" for this long lost its worker (a worker whose
 # heartbeat stopped loses its claims sooner: services/stages.py).
-STALE_AFTER = timedelta(minutes=5)
+STALE_AFTER = timedelta(minutes=3)
 RESULT_FIELDS = [
     "processing_started_at",
     "claimed_by",

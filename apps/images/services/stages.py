@@ -18,7 +18,7 @@ RETRY_AFTER = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 # A claim older than this is dead whatever the heartbeats say: claims are taken a small batch at a
 # time, which takes seconds; one this old was left behind (a lost connection, a task killed).
-CLAIM_MAX_AGE = timedelta(minutes=5)
+CLAIM_MAX_AGE = timedelta(minutes=3)
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,20 @@ def dead_claims(claims: set[str]) -> set[str]:
     return claims - alive
 
 
+def claims_release_mine() -> int:
+    """At the start of a task: whatever this process still holds was left by an earlier task of
+    the same process that died half-way (its database connection lost, a time limit); it waits
+    again."""
+    me, now = workers.identity(), timezone.now()
+    released = ImageStage.objects.filter(state=StageState.RUNNING, claimed_by=me).update(
+        state=StageState.PENDING, claimed_by="", updated_at=now
+    )
+    released += Image.objects.filter(status=ImageStatus.PROCESSING, claimed_by=me).update(
+        status=ImageStatus.PENDING, claimed_by=""
+    )
+    return released
+
+
 def claims_release_dead(*, restarted: str = "") -> int:
     """Running stage claims and processing claims of dead workers go back to waiting. `restarted` is
     the identity of a worker that has just started: claims of an earlier run of its node are dead
@@ -171,7 +185,11 @@ def claims_release_dead(*, restarted: str = "") -> int:
         images.values_list("claimed_by", flat=True).distinct()
     )
     at_once = {
-        c for c in claims if restarted and c != restarted and workers.node_of(c) == workers.node_of(restarted)
+        c
+        for c in claims
+        if restarted
+        and workers.worker_of(c) != workers.worker_of(restarted)
+        and workers.node_of(c) == workers.node_of(restarted)
     }
     silent = dead_claims(claims - at_once)
     stale = now - CLAIM_MAX_AGE
