@@ -49,7 +49,10 @@ app.conf.update(
     beat_schedule={
         "purge-trash": {"task": "maintenance.purge_trash", "schedule": 3600.0},
         # Images waiting, claimed by a worker that is gone, or missing a later stage, in every tenant.
-        "pipeline-sweep": {"task": "maintenance.pipeline_sweep", "schedule": 60.0},
+        "pipeline-sweep": {
+            "task": "maintenance.pipeline_sweep",
+            "schedule": float(os.environ.get("DEEPLENS_SWEEP_SECONDS") or 60),
+        },
         "usage-snapshot": {"task": "maintenance.usage_snapshot", "schedule": 300.0},
         "duplicates-metrics": {"task": "maintenance.duplicates_metrics", "schedule": 60.0},
         # Resume storage jobs whose worker died; start the scheduled scans of index-only locations.
