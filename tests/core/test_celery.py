@@ -48,6 +48,10 @@ def test_the_queues_and_task_settings_are_as_designed():
     assert app.conf.task_acks_late is True
     assert app.conf.task_reject_on_worker_lost is True
     assert app.conf.task_time_limit == 900
+    # Nothing a lost worker held waits an hour: back in its queue a minute after the time limit
+    assert app.conf.broker_transport_options["visibility_timeout"] == 960
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is False
+    assert app.conf.broker_connection_retry is True
     assert app.amqp.router.route({}, "thumbnails.generate")["queue"].name == "thumbnails"
 
 
