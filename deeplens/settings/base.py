@@ -310,6 +310,10 @@ PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# A message a worker took and never acked (the worker died, or lost Redis) goes back to its queue
+# once it is this old: a little above the 15-minute task time limit, so a running task is never
+# handed out twice. It must also exceed the longest countdown/ETA we send (ETA messages wait unacked).
+DEEPLENS_BROKER_VISIBILITY_TIMEOUT = env_int("DEEPLENS_BROKER_VISIBILITY_TIMEOUT", 16 * 60)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(data_dir() / "run" / "celerybeat-schedule")
 
