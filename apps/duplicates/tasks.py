@@ -4,11 +4,11 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from apps.duplicates.services.detection import image_detect
-from apps.duplicates.services.jobs import duplicates_job_run
 from apps.duplicates.services.review import metrics_report, metrics_report_all
+from apps.jobs.runner import job_run
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def duplicates_detect_task(self, image_ids: list[str], waiting_since: float | No
 
 @app.task(base=TenantTask, name="maintenance.duplicates_job")
 def duplicates_job_task(job_id: str) -> str | None:
-    job = duplicates_job_run(job_id=job_id, tenant=connection.tenant)
+    """Messages sent before jobs.run existed: the same run (apps/jobs)."""
+    job = job_run(job_id=job_id)
     return job.state if job else None
 
 

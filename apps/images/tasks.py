@@ -12,8 +12,8 @@ from apps.images.errors import TransientProcessingError
 from apps.images.models import Image
 from apps.images.services import image_mark_failed, images_process, images_purge_expired
 from apps.images.services.ingest import ingest_wake, wake_key
-from apps.images.services.jobs import job_run
 from apps.images.services.processing import images_requeue_stalled
+from apps.jobs.runner import job_run
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,8 @@ def image_process_task(self, image_id: str | None = None) -> int:
 
 @app.task(base=TenantTask, name="thumbnails.run_job")
 def job_run_task(job_id: str) -> str | None:
-    job = job_run(job_id=job_id, tenant_slug=_tenant().slug)
+    """Messages sent before jobs.run existed: the same run (apps/jobs)."""
+    job = job_run(job_id=job_id)
     return job.state if job else None
 
 
