@@ -10,6 +10,7 @@ from apps.accounts.permissions import Perm
 from apps.accounts.principal import principal_permissions
 from apps.audit.context import Actor
 from apps.core.api import request_tenant
+from apps.core.errors import PermissionDenied
 from apps.jobs.errors import JobNotFound
 from apps.jobs.models import Job
 from apps.jobs.registry import _KINDS
@@ -39,12 +40,18 @@ class JobOutput(serializers.ModelSerializer):
 
 
 def job_visible_or_404(request, job_id, *, manage: bool = False) -> Job:
-    """The job, if its kind's permission (to see it, or to cancel it) is the caller's."""
+    """The job, if the caller may see its kind (else 404, as if it did not exist); with `manage`,
+    also cancel it (else 403)."""
     job = job_get(job_id=job_id)
     spec = _KINDS.get(job.kind) if job else None
-    needed = (spec.manage_permission if manage else spec.permission) if spec else None
-    if job is None or needed is None or needed not in principal_permissions(request):
+    held = principal_permissions(request)
+    if job is None or spec is None or spec.permission not in held:
         raise JobNotFound("No such job.", extra={"job_id": str(job_id)})
+    if manage and spec.manage_permission not in held:
+        raise PermissionDenied(
+            f"Cancelling this job needs the {spec.manage_permission!r} permission.",
+            extra={"job_id": str(job.pk)},
+        )
     return job
 
 
