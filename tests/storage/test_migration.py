@@ -17,7 +17,7 @@ from apps.audit.context import Actor
 from apps.images.models import Image, Thumbnail
 from apps.jobs import services as jobs_service
 from apps.jobs.models import Job
-from apps.jobs.runner import job_run
+from apps.jobs.runner import JobContext, job_run
 from apps.jobs.services import jobs_resume_stalled
 from apps.storage.backends import storage_for
 from apps.storage.models import StorageLocation
@@ -147,16 +147,16 @@ def test_a_cancelled_migration_stops_and_keeps_every_image_readable(
         images = images_at(source, tenant_slug="alpha", count=6, thumbnails=1)
     job_id = admin_api.post(migrate_url(alpha, source), {"target_config_id": str(target.pk)}).json()["job_id"]
     calls = {"n": 0}
-    real_heartbeat = jobs_service.heartbeat
+    real_heartbeat = JobContext.heartbeat
 
-    def cancel_after_three(job, **counters):
+    def cancel_after_three(ctx, **counters):
         calls["n"] += 1
         if calls["n"] == 4:
             cancelled = admin_api.post(f"/api/v1/tenants/{alpha.pk}/storage-jobs/{job_id}/cancel")
             assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
-        return real_heartbeat(job, **counters)
+        return real_heartbeat(ctx, **counters)
 
-    monkeypatch.setattr("apps.storage.services.migration.heartbeat", cancel_after_three)
+    monkeypatch.setattr(JobContext, "heartbeat", cancel_after_three)
     with tenant_context(alpha):
         job = job_run(job_id=job_id)
         rows = list(Image.objects.filter(pk__in=[i.pk for i in images]).select_related("storage_location"))
