@@ -116,8 +116,10 @@ app.conf.update(
         },
         "usage-snapshot": {"task": "maintenance.usage_snapshot", "schedule": 300.0},
         "duplicates-metrics": {"task": "maintenance.duplicates_metrics", "schedule": 60.0},
-        # Resume storage jobs whose worker died; start the scheduled scans of index-only locations.
+        # Start the scheduled scans of index-only locations.
         "storage-jobs": {"task": "maintenance.storage_jobs", "schedule": 60.0},
+        # Resume background jobs (any kind) whose worker died (apps/jobs).
+        "jobs-resume-stalled": {"task": "maintenance.jobs_resume_stalled", "schedule": 60.0},
     },
 )
 app.autodiscover_tasks()

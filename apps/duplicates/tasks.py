@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError
 
 from apps.duplicates.services.indexing import (
     TransientIndexError,
@@ -13,9 +13,9 @@ from apps.duplicates.services.indexing import (
     images_index_gave_up,
     yielding,
 )
-from apps.duplicates.services.jobs import duplicates_job_run
 from apps.duplicates.services.review import metrics_report, metrics_report_all
 from apps.images.services.stages import claims_release_mine
+from apps.jobs.runner import job_run
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,8 @@ def index_catch_up_task(self) -> bool:
 
 @app.task(base=TenantTask, name="maintenance.duplicates_job")
 def duplicates_job_task(job_id: str) -> str | None:
-    job = duplicates_job_run(job_id=job_id, tenant=connection.tenant)
+    """Messages sent before jobs.run existed: the same run (apps/jobs)."""
+    job = job_run(job_id=job_id)
     return job.state if job else None
 
 

@@ -20,7 +20,8 @@ from apps.duplicates.services import (
     report,
     resolve_all_preview,
 )
-from apps.images.models import Job
+from apps.duplicates.services.jobs import DUPLICATES_JOB_KINDS, DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL
+from apps.jobs.selectors import job_list
 
 PAGE_SIZE = 20
 
@@ -35,7 +36,7 @@ class ReviewPage(PermissionRequiredPage, View):
             request.GET.get("page")
         )
         preview = resolve_all_preview(kind=kind, sample=10) if request.GET.get("preview") else None
-        jobs = Job.objects.filter(kind__in=[Job.Kind.DUPLICATES_RESCAN, Job.Kind.DUPLICATES_RESOLVE_ALL])[:3]
+        jobs = job_list(kinds=DUPLICATES_JOB_KINDS)[:3]
         return render(
             request,
             "duplicates/review.html",
@@ -85,12 +86,12 @@ class BulkActionPage(PermissionRequiredPage, View):
     def post(self, request):
         actor = Actor.from_request(request)
         if request.POST.get("action") == "rescan":
-            duplicates_job_create(kind=Job.Kind.DUPLICATES_RESCAN, actor=actor)
+            duplicates_job_create(kind=DUPLICATES_RESCAN, actor=actor)
             messages.success(request, "A full re-scan has started.")
         else:
             kind = request.POST.get("kind") if request.POST.get("kind") in Kind.values else None
             duplicates_job_create(
-                kind=Job.Kind.DUPLICATES_RESOLVE_ALL,
+                kind=DUPLICATES_RESOLVE_ALL,
                 actor=actor,
                 params={
                     "kind": kind,

@@ -2,7 +2,7 @@ from datetime import datetime
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from apps.images.models import Image, ImageStage, ImageStatus, Job, StageState, Thumbnail, ThumbnailSpec
+from apps.images.models import Image, ImageStage, ImageStatus, StageState, Thumbnail, ThumbnailSpec
 
 ORDERINGS = {
     "created_at",
@@ -80,10 +80,6 @@ def image_get(*, image_id, include_deleted: bool = True) -> Image | None:
 def images_by_ids(*, ids: list) -> list[Image]:
     found = {image.pk: image for image in _images().filter(pk__in=ids)}
     return [found[i] for i in ids if i in found]
-
-
-def job_get(*, job_id) -> Job | None:
-    return Job.objects.filter(pk=job_id).first()
 
 
 def image_counts() -> dict[str, int]:

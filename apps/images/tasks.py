@@ -15,9 +15,9 @@ from apps.images.errors import TransientProcessingError
 from apps.images.models import Image
 from apps.images.services import image_mark_failed, images_process, images_purge_expired
 from apps.images.services.ingest import ingest_wake, wake_key
-from apps.images.services.jobs import job_run
 from apps.images.services.processing import images_requeue_waiting
 from apps.images.services.stages import claims_release_dead, claims_release_mine
+from apps.jobs.runner import job_run
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ def _drained() -> None:
 
 @app.task(base=TenantTask, name="thumbnails.run_job")
 def job_run_task(job_id: str) -> str | None:
-    job = job_run(job_id=job_id, tenant_slug=_tenant().slug)
+    """Messages sent before jobs.run existed: the same run (apps/jobs)."""
+    job = job_run(job_id=job_id)
     return job.state if job else None
 
 

@@ -6,6 +6,7 @@ import binascii
 import logging
 
 from apps.images import imaging
+from apps.jobs.runner import job_run
 from apps.search.embedders.base import EmbedderUnavailable
 from apps.search.services.embedding import (
     embed_failed,
@@ -13,7 +14,6 @@ from apps.search.services.embedding import (
     query_vector_from_bytes,
     query_vector_from_text,
 )
-from apps.search.services.models import embed_job_run
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,8 @@ def images_embed_task(model: str, image_ids: list[str]) -> int:
 
 @app.task(base=TenantTask, name="embed.run_job", time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
 def embed_job_task(job_id: str) -> str | None:
-    job = embed_job_run(job_id=job_id)
+    """Messages sent before jobs.run existed: the same run (apps/jobs)."""
+    job = job_run(job_id=job_id)
     return job.state if job else None
 
 

@@ -54,6 +54,7 @@ TENANT_APPS = [
     "apps.images",
     "apps.search",
     "apps.duplicates",
+    "apps.jobs",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -183,8 +184,12 @@ DEEPLENS_FS_ROOTS = env_list("DEEPLENS_FS_ROOTS", [str(data_dir() / "storage" / 
 # Fernet key (urlsafe base64, 32 bytes) encrypting storage credentials at rest. Unset: derived from
 # SECRET_KEY (development only; production settings refuse to start without it).
 DEEPLENS_STORAGE_KEY = env_str("DEEPLENS_STORAGE_KEY", "")
-# A storage job (migration, scan) whose worker has not reported for this long is resumed elsewhere.
-DEEPLENS_STORAGE_JOB_STALE_SECONDS = env_int("DEEPLENS_STORAGE_JOB_STALE_SECONDS", 120)
+# A background job (any kind) whose worker has not reported for this long is resumed elsewhere, at
+# most DEEPLENS_JOB_MAX_ATTEMPTS times in all; DEEPLENS_STORAGE_JOB_STALE_SECONDS is the old name.
+DEEPLENS_JOB_STALE_SECONDS = env_int(
+    "DEEPLENS_JOB_STALE_SECONDS", env_int("DEEPLENS_STORAGE_JOB_STALE_SECONDS", 120)
+)
+DEEPLENS_JOB_MAX_ATTEMPTS = env_int("DEEPLENS_JOB_MAX_ATTEMPTS", 5)
 # Seconds for connecting to and reading from object storage.
 DEEPLENS_STORAGE_TIMEOUT_SECONDS = env_int("DEEPLENS_STORAGE_TIMEOUT_SECONDS", 20)
 

@@ -12,7 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
 from apps.accounts.models import Role
-from apps.images.models import Image, ImageStatus, Job
+from apps.images.models import Image, ImageStatus
+from apps.jobs.models import Job
 from apps.search.models import Embedding
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_provision

@@ -7,7 +7,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from apps.images.models import Job
 from apps.search.models import Embedding, SearchModel
 from tests.imagefiles import BENCH_IMAGES
 from tests.search.conftest import committed, make_tenant, pick_bench, upload, wait_job, wait_ready
@@ -33,7 +32,7 @@ def test_activation_embeds_the_collection_in_a_job_with_progress(clip_world):
     epsilon, job = clip_world["epsilon"], clip_world["job"]
 
     assert (job.kind, job.state, job.total, job.processed, job.failed) == (
-        Job.Kind.SEARCH_EMBED,
+        "search_embed",
         "done",
         4,
         4,

@@ -14,11 +14,14 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from apps.audit.context import Actor
-from apps.images.models import Image, Job, Thumbnail
+from apps.images.models import Image, Thumbnail
+from apps.jobs import services as jobs_service
+from apps.jobs.models import Job
+from apps.jobs.runner import JobContext, job_run
+from apps.jobs.services import jobs_resume_stalled
 from apps.storage.backends import storage_for
 from apps.storage.models import StorageLocation
-from apps.storage.services import jobs as jobs_service
-from apps.storage.services.jobs import storage_job_create, storage_job_run, storage_jobs_resume_stalled
+from apps.storage.services.jobs import storage_job_create
 from apps.tenants.models import Tenant
 from tests.conftest import ROOT, url_of_test_database
 from tests.storage.helpers import fs_location, images_at, s3_location, sha256_at
@@ -40,7 +43,7 @@ def test_a_migration_copies_verifies_switches_and_deletes(alpha, admin_api, s3_s
 
     response = admin_api.post(migrate_url(alpha, source), {"target_config_id": str(target.pk)})
     with tenant_context(alpha):
-        job = storage_job_run(job_id=response.json()["job_id"], tenant_slug="alpha")
+        job = job_run(job_id=response.json()["job_id"])
         moved = list(Image.objects.filter(pk__in=[i.pk for i in images]).select_related("storage_location"))
 
     assert response.status_code == 202, response.content
@@ -66,7 +69,7 @@ def test_migrated_images_are_served_from_the_target(alpha, admin_api, member_api
 
     job_id = admin_api.post(migrate_url(alpha, source), {"target_config_id": str(target.pk)}).json()["job_id"]
     with tenant_context(alpha):
-        storage_job_run(job_id=job_id, tenant_slug="alpha")
+        job_run(job_id=job_id)
     after = b"".join(member_api.get(f"/api/v1/images/{image.pk}/download").streaming_content)
 
     assert before == after and len(after) == image.size_bytes
@@ -81,7 +84,7 @@ def test_a_corrupt_source_fails_that_image_and_leaves_it_where_it_was(alpha, adm
 
     job_id = admin_api.post(migrate_url(alpha, source), {"target_config_id": str(target.pk)}).json()["job_id"]
     with tenant_context(alpha):
-        job = storage_job_run(job_id=job_id, tenant_slug="alpha")
+        job = job_run(job_id=job_id)
         bad.refresh_from_db()
         good.refresh_from_db()
 
@@ -101,7 +104,7 @@ def test_filters_select_the_images_to_move(alpha, admin_api, s3_server, tmp_path
         {"target_config_id": str(target.pk), "filters": {"image_ids": [str(first.pk), str(third.pk)]}},
     ).json()["job_id"]
     with tenant_context(alpha):
-        storage_job_run(job_id=job_id, tenant_slug="alpha")
+        job_run(job_id=job_id)
         where = dict(
             Image.objects.filter(storage_location__in=[source, target]).values_list("pk", "storage_location")
         )
@@ -132,7 +135,7 @@ def test_bad_migrations_are_refused(alpha, admin_api, tmp_path, body, status, co
     assert response.status_code == status, response.content
     assert response.json()["error"]["code"] == code
     with tenant_context(alpha):
-        assert not Job.objects.filter(kind=Job.Kind.STORAGE_MIGRATE).exists()
+        assert not Job.objects.filter(kind="storage_migrate").exists()
 
 
 def test_a_cancelled_migration_stops_and_keeps_every_image_readable(
@@ -144,18 +147,18 @@ def test_a_cancelled_migration_stops_and_keeps_every_image_readable(
         images = images_at(source, tenant_slug="alpha", count=6, thumbnails=1)
     job_id = admin_api.post(migrate_url(alpha, source), {"target_config_id": str(target.pk)}).json()["job_id"]
     calls = {"n": 0}
-    real_heartbeat = jobs_service.heartbeat
+    real_heartbeat = JobContext.heartbeat
 
-    def cancel_after_three(job, **counters):
+    def cancel_after_three(ctx, **counters):
         calls["n"] += 1
         if calls["n"] == 4:
             cancelled = admin_api.post(f"/api/v1/tenants/{alpha.pk}/storage-jobs/{job_id}/cancel")
             assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
-        return real_heartbeat(job, **counters)
+        return real_heartbeat(ctx, **counters)
 
-    monkeypatch.setattr("apps.storage.services.migration.heartbeat", cancel_after_three)
+    monkeypatch.setattr(JobContext, "heartbeat", cancel_after_three)
     with tenant_context(alpha):
-        job = storage_job_run(job_id=job_id, tenant_slug="alpha")
+        job = job_run(job_id=job_id)
         rows = list(Image.objects.filter(pk__in=[i.pk for i in images]).select_related("storage_location"))
 
     assert job.state == "cancelled" and job.processed == 3
@@ -219,13 +222,13 @@ def test_a_migration_resumes_after_its_worker_is_killed(
 ):
     """Committed rows (the workers are other processes); a dedicated queue so no other worker of
     the test run takes the job; SIGKILL in the middle, a new worker, and beat's resume."""
-    from apps.storage.tasks import storage_job_run_task
+    from apps.jobs.tasks import job_run_task
 
     queue = f"storage-kill-{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(
         jobs_service,
         "_enqueue",
-        lambda job_id: storage_job_run_task.apply_async(kwargs={"job_id": job_id}, queue=queue),
+        lambda job_id, **_: job_run_task.apply_async(kwargs={"job_id": job_id}, queue=queue),
     )
     count = 120
     workers: list[subprocess.Popen] = []
@@ -239,7 +242,7 @@ def test_a_migration_resumes_after_its_worker_is_killed(
             sha = {image.pk: image.sha256 for image in images}
             try:
                 job = storage_job_create(
-                    kind=Job.Kind.STORAGE_MIGRATE,
+                    kind="storage_migrate",
                     actor=Actor.system(),
                     params={
                         "location_id": str(source.pk),
@@ -261,7 +264,7 @@ def test_a_migration_resumes_after_its_worker_is_killed(
                     assert sha256_at(image.storage_location, image.storage_key) == sha[image.pk]
 
                 workers.append(_worker(queue, "test-kill-worker-2.log"))
-                assert storage_jobs_resume_stalled(stale_after=timedelta(0)) >= 1
+                assert jobs_resume_stalled(stale_after=timedelta(0)) >= 1
                 done = _wait(
                     lambda: (j := _job(job.pk)).state in ("done", "failed") and j,
                     180,
@@ -283,5 +286,5 @@ def test_a_migration_resumes_after_its_worker_is_killed(
                         worker.wait(timeout=30)
                 Thumbnail.objects.filter(image_id__in=ids).delete()
                 Image.objects.filter(pk__in=ids).delete()
-                Job.objects.filter(kind=Job.Kind.STORAGE_MIGRATE, params__target_id=str(target.pk)).delete()
+                Job.objects.filter(kind="storage_migrate", params__target_id=str(target.pk)).delete()
                 StorageLocation.objects.filter(pk__in=[source.pk, target.pk]).delete()

@@ -11,10 +11,11 @@ from django_tenants.utils import tenant_context
 
 from apps.accounts.models import Role
 from apps.images.imaging import sniff_head
-from apps.images.models import Image, ImageStatus, Job
+from apps.images.models import Image, ImageStatus
 from apps.images.services import image_process
+from apps.jobs.models import Job
+from apps.jobs.runner import job_run
 from apps.storage.models import StorageLocation
-from apps.storage.services.jobs import storage_job_run
 from apps.storage.services.scanning import storage_scans_due
 from tests.api import as_user
 from tests.factories import UserFactory
@@ -53,7 +54,7 @@ def scan(tenant, api, location, prefix="") -> dict:
     response = api.post("/api/v1/index/scan", {"storage_config_id": str(location.pk), "prefix": prefix})
     assert response.status_code == 202, response.content
     with tenant_context(tenant):
-        storage_job_run(job_id=response.json()["job_id"], tenant_slug=tenant.slug)
+        job_run(job_id=response.json()["job_id"])
     status = api.get(f"/api/v1/index/status/{response.json()['job_id']}")
     assert status.status_code == 200
     return status.json()
@@ -284,7 +285,7 @@ def test_only_admins_scan(alpha, users, s3_server, role):
 
     assert response.status_code == 403
     with tenant_context(alpha):
-        assert not Job.objects.filter(kind=Job.Kind.STORAGE_SCAN).exists()
+        assert not Job.objects.filter(kind="storage_scan").exists()
 
 
 def test_scheduled_scans_start_when_due(alpha, s3_server):
@@ -301,9 +302,7 @@ def test_scheduled_scans_start_when_due(alpha, s3_server):
         started = storage_scans_due(now=now)
         again = storage_scans_due(now=now)
 
-        jobs = list(
-            Job.objects.filter(kind=Job.Kind.STORAGE_SCAN).values_list("params__location_id", flat=True)
-        )
+        jobs = list(Job.objects.filter(kind="storage_scan").values_list("params__location_id", flat=True))
     assert started == 1 and again == 0
     assert jobs == [str(due.pk)]
 

@@ -26,8 +26,10 @@ from apps.duplicates.services import (
     report,
     resolve_all_preview,
 )
+from apps.duplicates.services.jobs import DUPLICATES_JOB_KINDS, DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL
 from apps.images import imaging
-from apps.images.models import Image, Job
+from apps.images.models import Image
+from apps.jobs.selectors import job_get
 
 
 class MemberOutput(serializers.Serializer):
@@ -211,7 +213,7 @@ class GroupDismissApi(APIView):
         return Response(group_output(group_get(group_id=group.pk)))
 
 
-def job_output(job: Job) -> dict:
+def job_output(job) -> dict:
     return {
         "id": str(job.pk),
         "kind": job.kind,
@@ -243,7 +245,7 @@ class ResolveAllApi(APIView):
         if v["dry_run"]:
             return Response(resolve_all_preview(kind=v.get("kind")))
         job = duplicates_job_create(
-            kind=Job.Kind.DUPLICATES_RESOLVE_ALL,
+            kind=DUPLICATES_RESOLVE_ALL,
             actor=Actor.from_request(request),
             params={"kind": v.get("kind"), "policy": v["policy"], "merge_tags": v["merge_tags"]},
         )
@@ -256,7 +258,7 @@ class RescanApi(APIView):
     @extend_schema(request=None, responses={202: JobOutput})
     def post(self, request):
         request_tenant(request)
-        job = duplicates_job_create(kind=Job.Kind.DUPLICATES_RESCAN, actor=Actor.from_request(request))
+        job = duplicates_job_create(kind=DUPLICATES_RESCAN, actor=Actor.from_request(request))
         return Response(job_output(job), status=status.HTTP_202_ACCEPTED)
 
 
@@ -266,9 +268,7 @@ class JobDetailApi(APIView):
     @extend_schema(responses={200: JobOutput})
     def get(self, request, job_id):
         request_tenant(request)
-        job = Job.objects.filter(
-            pk=job_id, kind__in=[Job.Kind.DUPLICATES_RESCAN, Job.Kind.DUPLICATES_RESOLVE_ALL]
-        ).first()
+        job = job_get(job_id=job_id, kinds=DUPLICATES_JOB_KINDS)
         if job is None:
             raise GroupNotFound("No such duplicates job in this workspace.", code="job_not_found")
         return Response(job_output(job))

@@ -15,7 +15,7 @@ ON CONFLICT (image_id, stage) DO NOTHING
 class Migration(migrations.Migration):
     dependencies = [
         ("duplicates", "0002_open_group_indexes"),
-        ("images", "0010_pipeline_stages"),
+        ("images", "0011_pipeline_stages"),
     ]
 
     operations = [migrations.RunSQL(BACKFILL, migrations.RunSQL.noop)]

@@ -15,8 +15,9 @@ from apps.core import metrics
 from apps.duplicates.errors import GroupNotOpen, InvalidKeep
 from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member
 from apps.duplicates.services.groups import group_refresh
-from apps.images.models import Image, Job
+from apps.images.models import Image
 from apps.images.services import image_delete
+from apps.jobs.runner import JobContext
 
 logger = logging.getLogger(__name__)
 ALL_PERMISSIONS = frozenset(Perm)
@@ -154,15 +155,14 @@ def resolve_all_preview(*, kind: str | None, sample: int = 20) -> dict:
     }
 
 
-def resolve_all_run(*, job: Job, tenant, batch: int = 100) -> Job:
-    """The job behind POST /duplicates/resolve-all: every open group of the kind, keeper by the
-    policy; progress on the Job row; resumable (resolved groups are no longer open)."""
+def resolve_all_run(ctx: JobContext, *, batch: int = 100) -> None:
+    """The duplicates_resolve_all runner, behind POST /duplicates/resolve-all: every open group of
+    the kind, keeper by the policy; resumable (resolved groups are no longer open)."""
+    job, tenant = ctx.job, ctx.tenant
     kind = job.params.get("kind") or None
     actor = Actor(user=job.created_by)
     groups = open_groups(kind=kind)
-    Job.objects.filter(pk=job.pk).update(
-        state=Job.State.RUNNING, started_at=timezone.now(), total=groups.count()
-    )
+    ctx.progress(total=job.processed + job.failed + groups.count())
     last = None
     while True:
         chunk = list((groups.filter(pk__gt=last) if last else groups).order_by("pk")[:batch])
@@ -187,10 +187,7 @@ def resolve_all_run(*, job: Job, tenant, batch: int = 100) -> Job:
             except GroupNotOpen:
                 failed += 1
         last = chunk[-1].pk
-        Job.objects.filter(pk=job.pk).update(processed=F("processed") + done, failed=F("failed") + failed)
-    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job
+        ctx.heartbeat(processed=done, failed=failed)
 
 
 def report() -> dict:

@@ -4,13 +4,16 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from apps.audit.context import Actor
 from apps.audit.services import audit_record
 from apps.core.process_cache import cached
-from apps.images.models import Image, ImageStatus, Job
+from apps.images.models import Image, ImageStatus
+from apps.jobs.errors import JobFailed
+from apps.jobs.models import Job
+from apps.jobs.runner import JobContext
+from apps.jobs.services import job_create
 from apps.search.embedders.base import EmbedderUnavailable
 from apps.search.embedders.registry import DESCRIPTOR, KEYS, embedder_get, unavailable_reason
 from apps.search.errors import InvalidSearch, ModelUnavailable
@@ -21,6 +24,7 @@ from apps.search.services.index import vector_index_ensure
 
 logger = logging.getLogger(__name__)
 JOB_CHUNK = 256
+SEARCH_EMBED = "search_embed"
 
 
 def search_models_active() -> list[str]:
@@ -47,7 +51,7 @@ def search_model_activate(*, key: str, actor: Actor, tenant=None) -> tuple[Searc
     if reason:
         raise ModelUnavailable(reason, extra={"model": key})
     model, _created = SearchModel.objects.select_for_update().get_or_create(key=key)
-    job = Job.objects.create(kind=Job.Kind.SEARCH_EMBED, params={"model": key}, created_by=actor.user)
+    job = job_create(kind=SEARCH_EMBED, actor=actor, params={"model": key})
     model.is_active, model.activated_at, model.job = True, timezone.now(), job
     model.save(update_fields=["is_active", "activated_at", "job", "updated_at"])
     audit_record(
@@ -79,21 +83,14 @@ def search_model_deactivate(*, key: str, actor: Actor, tenant=None) -> SearchMod
     return model
 
 
-def embed_job_run(*, job_id) -> Job | None:
-    """Embed every ready image that lacks an embedding of the model's current version. Resumable:
-    a second run picks up what is still missing."""
-    job = Job.objects.filter(pk=job_id, kind=Job.Kind.SEARCH_EMBED).first()
-    if job is None or job.state in (Job.State.DONE, Job.State.FAILED):
-        return job
-    key = job.params.get("model", "")
+def embed_job_run(ctx: JobContext) -> None:
+    """The search_embed runner: embed every ready image that lacks an embedding of the model's
+    current version. Resumable: a second run picks up what is still missing."""
+    key = ctx.params.get("model", "")
     try:
         embedder = embedder_get(key)
     except EmbedderUnavailable as exc:
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.FAILED, error=str(exc)[:500], finished_at=timezone.now()
-        )
-        job.refresh_from_db()
-        return job
+        raise JobFailed(str(exc)) from exc
     SearchModel.objects.filter(key=key).update(version=embedder.version, dimensions=embedder.dimensions)
     images = Image.objects.filter(deleted_at__isnull=True, status=ImageStatus.READY)
     missing = (
@@ -103,10 +100,7 @@ def embed_job_run(*, job_id) -> Job | None:
         .select_related("storage_location")
         .order_by("pk")
     )
-    if job.state == Job.State.QUEUED:
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.RUNNING, started_at=timezone.now(), total=missing.count()
-        )
+    ctx.progress(total=ctx.job.processed + ctx.job.failed + missing.count())
     cursor = None
     while True:
         chunk = list((missing.filter(pk__gt=cursor) if cursor else missing)[:JOB_CHUNK])
@@ -123,13 +117,8 @@ def embed_job_run(*, job_id) -> Job | None:
                     version=embedder.version,
                     vectors={image.pk: vector for image, vector in zip(done, vectors, strict=True)},
                 )
-        Job.objects.filter(pk=job.pk).update(
-            processed=F("processed") + stored, failed=F("failed") + (len(chunk) - stored)
-        )
+        ctx.heartbeat(processed=stored, failed=len(chunk) - stored)
     vector_index_ensure(model=key, dimensions=embedder.dimensions)
-    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job
 
 
 def embed_stage_names() -> list[str]:

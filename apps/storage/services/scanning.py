@@ -21,12 +21,14 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.images import imaging
-from apps.images.models import Image, Job
+from apps.images.models import Image
 from apps.images.services.registration import Found, images_register_found
+from apps.jobs.models import Job
+from apps.jobs.runner import JobContext
 from apps.storage.backends import StoredObject, list_objects, read_head, transfer_errors
 from apps.storage.errors import StorageConfigInvalid, StorageJobConflict
 from apps.storage.models import StorageLocation
-from apps.storage.services.jobs import heartbeat, storage_job_active, storage_job_create
+from apps.storage.services.jobs import STORAGE_SCAN, storage_job_active, storage_job_create
 
 logger = logging.getLogger(__name__)
 HEAD_BYTES = 32
@@ -72,12 +74,12 @@ def scan_start(*, tenant, actor: Actor, location: StorageLocation, prefix: str =
         raise StorageConfigInvalid("The prefix may not contain '..'.", extra={"prefix": ["invalid"]})
     with transaction.atomic():
         StorageLocation.objects.select_for_update().filter(pk=location.pk).first()
-        if running := storage_job_active(location_id=location.pk, kind=Job.Kind.STORAGE_SCAN):
+        if running := storage_job_active(location_id=location.pk, kind=STORAGE_SCAN):
             raise StorageJobConflict(
                 f"A scan of {location.name!r} is already running.", extra={"job_id": str(running.pk)}
             )
         job = storage_job_create(
-            kind=Job.Kind.STORAGE_SCAN,
+            kind=STORAGE_SCAN,
             actor=actor,
             params={"location_id": str(location.pk), "prefix": prefix},
         )
@@ -87,25 +89,26 @@ def scan_start(*, tenant, actor: Actor, location: StorageLocation, prefix: str =
                 actor=actor,
                 action=AuditAction.STORAGE_CHANGED,
                 tenant=tenant,
-                target_type="images.job",
+                target_type="jobs.job",
                 target_id=str(job.pk),
                 details={"change": "scan_started", "location": location.name, "prefix": prefix},
             )
     return job
 
 
-def scan_run(*, job: Job, tenant_slug: str) -> None:
+def scan_run(ctx: JobContext) -> None:
+    job = ctx.job
     location = StorageLocation.objects.get(pk=job.params["location_id"])
     prefix = job.params.get("prefix", "")
     # Rows stamped since the job started count as seen, so a resumed scan keeps what it saw.
     since = job.started_at or timezone.now()
     # A resumed scan lists again from the start: its counters start again too.
-    Job.objects.filter(pk=job.pk).update(total=0, processed=0, skipped=0, failed=0)
+    ctx.progress(total=0, processed=0, skipped=0, failed=0)
     errors = transfer_errors()
     with ThreadPoolExecutor(max_workers=READERS) as readers:
         for page in list_objects(location, prefix=prefix):
             counts = _register_page(location, page, readers=readers, errors=errors)
-            heartbeat(job, total=len(page), **counts)
+            ctx.heartbeat(total=len(page), **counts)
     missing = (
         Image.objects.filter(
             storage_location=location, missing_at__isnull=True, storage_key__startswith=prefix
@@ -115,8 +118,7 @@ def scan_run(*, job: Job, tenant_slug: str) -> None:
     )
     if missing:
         logger.info("scan %s: %d objects of %s are gone", job.pk, missing, location.name)
-    params = {**job.params, "missing": missing}
-    Job.objects.filter(pk=job.pk).update(params=params)
+    ctx.params_update(missing=missing)
     StorageLocation.objects.filter(pk=location.pk).update(last_scan_at=timezone.now())
 
 
@@ -176,7 +178,7 @@ def storage_scans_due(*, now=None) -> int:
             minutes=location.scan_interval_minutes
         ):
             continue
-        if storage_job_active(location_id=location.pk, kind=Job.Kind.STORAGE_SCAN):
+        if storage_job_active(location_id=location.pk, kind=STORAGE_SCAN):
             continue
         scan_start(tenant=None, actor=Actor.system(), location=location, prefix="")
         started += 1

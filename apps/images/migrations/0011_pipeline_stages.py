@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('images', '0009_job_kinds_search_and_duplicates'),
+        ('images', '0010_job_moves_to_jobs_app'),
     ]
 
     operations = [
