@@ -50,6 +50,7 @@ app.conf.update(
         "purge-trash": {"task": "maintenance.purge_trash", "schedule": 3600.0},
         "requeue-stalled-images": {"task": "maintenance.requeue_stalled", "schedule": 300.0},
         "usage-snapshot": {"task": "maintenance.usage_snapshot", "schedule": 300.0},
+        "storage-usage-reconcile": {"task": "maintenance.storage_usage_reconcile", "schedule": 600.0},
         "duplicates-metrics": {"task": "maintenance.duplicates_metrics", "schedule": 60.0},
         # Resume storage jobs whose worker died; start the scheduled scans of index-only locations.
         "storage-jobs": {"task": "maintenance.storage_jobs", "schedule": 60.0},

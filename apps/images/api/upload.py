@@ -11,18 +11,28 @@ from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.schema import ErrorResponse
+from apps.images.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.images.fetch import fetch
 from apps.images.services import image_ingest
 from apps.usage.ratelimit import EndpointClass
 
+NOT_QUEUED_NOTE = (
+    "Stored and counted, but the task queue could not be reached: processing starts when waiting "
+    "images are re-enqueued (every 5 minutes)."
+)
+
 
 def accepted(image) -> dict:
-    return {
+    body = {
         "id": str(image.pk),
         "status": image.status,
         "filename": image.original_filename,
         "status_url": f"/api/v1/images/{image.pk}/status",
+        "queued": getattr(image, "queued", None) is not False,
     }
+    if not body["queued"]:
+        body["note"] = NOT_QUEUED_NOTE
+    return body
 
 
 def _tags(raw) -> list[str]:
@@ -54,6 +64,20 @@ class Accepted(serializers.Serializer):
     status = serializers.CharField()
     filename = serializers.CharField()
     status_url = serializers.CharField()
+    queued = serializers.BooleanField(
+        help_text="False when the task queue was unreachable: the image is stored and counted, and "
+        "processing starts when waiting images are re-enqueued (every 5 minutes)."
+    )
+    note = serializers.CharField(required=False, help_text="Present when queued is false.")
+
+
+UPLOAD_ERRORS = {
+    409: ErrorResponse,
+    413: ErrorResponse,
+    415: ErrorResponse,
+    422: ErrorResponse,
+    503: ErrorResponse,
+}
 
 
 class BatchResult(serializers.Serializer):
@@ -61,7 +85,8 @@ class BatchResult(serializers.Serializer):
     rejected = serializers.IntegerField()
     results = serializers.ListField(
         child=serializers.JSONField(),
-        help_text="Per file: {id, status, filename, status_url, status_code} or {filename, error, status}.",
+        help_text="Per file: {id, status, filename, status_url, queued, status_code} or "
+        "{filename, error, status}.",
     )
 
 
@@ -72,8 +97,10 @@ class ImageUploadApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadForm},
-        responses={202: Accepted, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: Accepted, **UPLOAD_ERRORS},
     )
+    @idempotent
     def post(self, request):
         upload = request.FILES.get("file")
         if upload is None:
@@ -102,7 +129,12 @@ class ImageBatchUploadApi(APIView):
     rate_limit_class = EndpointClass.UPLOAD
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": BatchUploadForm}, responses={202: BatchResult})
+    @extend_schema(
+        request={"multipart/form-data": BatchUploadForm},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: BatchResult, 409: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse},
+    )
+    @idempotent
     def post(self, request):
         uploads = request.FILES.getlist("files") or request.FILES.getlist("file")
         if not uploads:
@@ -152,7 +184,8 @@ class ImageUrlUploadApi(APIView):
         tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
         storage_config_id = serializers.UUIDField(required=False, allow_null=True)
 
-    @extend_schema(responses={202: Accepted, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse})
+    @extend_schema(parameters=[IDEMPOTENCY_PARAMETER], responses={202: Accepted, **UPLOAD_ERRORS})
+    @idempotent
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
