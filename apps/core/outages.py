@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 _DATABASE_ERRORS = (db.OperationalError, db.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# What to catch where a dependency outage must be told from other failures (then `dependency_unavailable`).
+DEPENDENCY_ERRORS = (db.DatabaseError, psycopg.Error, redis.RedisError, kombu.exceptions.OperationalError)
 
 MESSAGES = {
     "database_unavailable": "The database cannot be reached right now. Try again shortly.",

@@ -10,6 +10,7 @@ from apps.accounts.permissions import Perm
 from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import ApplicationError, InvalidInput
+from apps.core.outages import DEPENDENCY_ERRORS, dependency_unavailable
 from apps.core.schema import ErrorResponse
 from apps.images.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.images.fetch import fetch
@@ -150,7 +151,7 @@ class ImageBatchUploadApi(APIView):
             Actor.from_request(request),
             _tags(request.data.getlist("tags")),
         )
-        results = []
+        results, outages = [], []
         for upload in uploads:
             try:
                 image = image_ingest(
@@ -165,9 +166,25 @@ class ImageBatchUploadApi(APIView):
                 results.append(
                     {"filename": upload.name, "error": exc.as_dict()["error"], "status": exc.http_status}
                 )
+            except DEPENDENCY_ERRORS as exc:
+                # Files before this one are stored: their 202s must reach the client, so the outage
+                # is this file's result (nothing of it is stored), not the whole answer's.
+                outage = dependency_unavailable(exc)
+                if outage is None:
+                    raise
+                outages.append(outage)
+                results.append(
+                    {
+                        "filename": upload.name,
+                        "error": outage.as_dict()["error"],
+                        "status": outage.http_status,
+                    }
+                )
             else:
                 results.append({**accepted(image), "status_code": 202})
         accepted_count = sum(1 for result in results if "id" in result)
+        if outages and not accepted_count:
+            raise outages[0]
         return Response(
             {"accepted": accepted_count, "rejected": len(results) - accepted_count, "results": results},
             status=status.HTTP_202_ACCEPTED if accepted_count else status.HTTP_400_BAD_REQUEST,
