@@ -115,6 +115,7 @@ app.conf.update(
             "schedule": float(os.environ.get("DEEPLENS_SWEEP_SECONDS") or 60),
         },
         "usage-snapshot": {"task": "maintenance.usage_snapshot", "schedule": 300.0},
+        "storage-usage-reconcile": {"task": "maintenance.storage_usage_reconcile", "schedule": 600.0},
         "duplicates-metrics": {"task": "maintenance.duplicates_metrics", "schedule": 60.0},
         # Start the scheduled scans of index-only locations.
         "storage-jobs": {"task": "maintenance.storage_jobs", "schedule": 60.0},

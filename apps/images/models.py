@@ -67,10 +67,56 @@ class StorageUsage(models.Model):
 
     bytes_used = models.BigIntegerField(default=0)
     images = models.BigIntegerField(default=0)
+    # Bytes of uploads in flight: the sum of the live StorageReservation rows.
+    reserved_bytes = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"{self.bytes_used} bytes in {self.images} images"
+        return f"{self.bytes_used} bytes in {self.images} images (+{self.reserved_bytes} reserved)"
+
+
+class StorageReservation(models.Model):
+    """Quota held by one upload between the quota check and the INSERT of its image (which deletes
+    this row in the same transaction). A worker that dies in between leaves the row behind; it
+    expires and `usage_reconcile` drops it, so the counter cannot leak."""
+
+    size_bytes = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.size_bytes} bytes until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyState(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` of an upload request and the answer it got, kept for a day so that a
+    retry gets the same answer instead of storing again. In PostgreSQL (the tenant's schema), so
+    keys survive a Redis outage or flush exactly when the uploads they guard survive."""
+
+    key = models.CharField(max_length=255)
+    # "user:<id>" or "api_key:<id>": one client's keys never answer another's requests.
+    principal = models.CharField(max_length=80)
+    # SHA-256 of the endpoint and the request's content (form fields, file names and hashes).
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(
+        max_length=20, choices=IdempotencyState.choices, default=IdempotencyState.IN_PROGRESS
+    )
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "key"], name="one_idempotency_key_per_principal")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.key} ({self.state})"
 
 
 class ImageFormat(models.TextChoices):

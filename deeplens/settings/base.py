@@ -205,6 +205,16 @@ FILE_UPLOAD_HANDLERS = [
     "apps.images.upload_handlers.HashingTemporaryFileUploadHandler",
 ]
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DEEPLENS_MAX_FILES_PER_REQUEST", 200)
+# Spooled uploads go to the product's own folder (not the system /tmp); files older than
+# DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS there are left by a dead worker and removed.
+FILE_UPLOAD_TEMP_DIR = env_str("DEEPLENS_UPLOAD_SPOOL_DIR") or str(DEEPLENS_DATA_DIR / "tmp" / "uploads")
+DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS = env_int("DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS", 3600)
+# Quota held by an upload between its check and its record; one left by a dead worker expires then.
+DEEPLENS_UPLOAD_RESERVATION_SECONDS = env_int("DEEPLENS_UPLOAD_RESERVATION_SECONDS", 3600)
+# How long an upload's Idempotency-Key answers retries with the first answer.
+DEEPLENS_IDEMPOTENCY_KEY_SECONDS = env_int("DEEPLENS_IDEMPOTENCY_KEY_SECONDS", 24 * 3600)
+# Retry-After of the 503 answered while PostgreSQL or Redis cannot be reached.
+DEEPLENS_OUTAGE_RETRY_AFTER_SECONDS = env_int("DEEPLENS_OUTAGE_RETRY_AFTER_SECONDS", 10)
 # The hard cap on one file whatever the tenant allows; tenants set lower limits in ImageSettings.
 DEEPLENS_MAX_UPLOAD_BYTES = env_int("DEEPLENS_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
 # Larger images are refused with 422 (decompression bombs); 200 megapixels covers real cameras.
