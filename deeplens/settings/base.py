@@ -1,6 +1,8 @@
 """Settings shared by every environment. Everything comes from the environment (see .env.example)."""
 
+import contextlib
 from datetime import timedelta
+from pathlib import Path
 
 import dj_database_url
 
@@ -208,6 +210,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DEEPLENS_MAX_FILES_PER_REQUEST", 200)
 # Spooled uploads go to the product's own folder (not the system /tmp); files older than
 # DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS there are left by a dead worker and removed.
 FILE_UPLOAD_TEMP_DIR = env_str("DEEPLENS_UPLOAD_SPOOL_DIR") or str(DEEPLENS_DATA_DIR / "tmp" / "uploads")
+# Made here: Django's system check (every manage.py command, every process start) wants it to exist.
+with contextlib.suppress(OSError):
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS = env_int("DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS", 3600)
 # Quota held by an upload between its check and its record; one left by a dead worker expires then.
 DEEPLENS_UPLOAD_RESERVATION_SECONDS = env_int("DEEPLENS_UPLOAD_RESERVATION_SECONDS", 3600)

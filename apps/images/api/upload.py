@@ -19,7 +19,7 @@ from apps.usage.ratelimit import EndpointClass
 
 NOT_QUEUED_NOTE = (
     "Stored and counted, but the task queue could not be reached: processing starts when waiting "
-    "images are re-enqueued (every 5 minutes)."
+    "images are re-enqueued (the pipeline sweep, every minute)."
 )
 
 
@@ -67,7 +67,7 @@ class Accepted(serializers.Serializer):
     status_url = serializers.CharField()
     queued = serializers.BooleanField(
         help_text="False when the task queue was unreachable: the image is stored and counted, and "
-        "processing starts when waiting images are re-enqueued (every 5 minutes)."
+        "processing starts when waiting images are re-enqueued (the pipeline sweep, every minute)."
     )
     note = serializers.CharField(required=False, help_text="Present when queued is false.")
 

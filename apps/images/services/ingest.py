@@ -247,7 +247,7 @@ def ingest_wake() -> bool:
     stream of uploads costs a task per batch instead of one per image.
 
     Returns False when the broker (Redis) cannot be reached; never raises for that: the images
-    wait, and the periodic requeue of waiting images (every 5 minutes) sends them."""
+    wait, and the periodic requeue of waiting images (the pipeline sweep, every minute) sends them."""
     from apps.images.tasks import image_process_task
 
     client = get_redis()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('images', '0009_job_kinds_search_and_duplicates'),
+        ('images', '0011_pipeline_stages'),
     ]
 
     operations = [
