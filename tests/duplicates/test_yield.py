@@ -18,6 +18,7 @@ from apps.images.services.lifecycle import image_purge
 from apps.images.services.usage import usage_reconcile
 from apps.tenants.models import Tenant
 from tests.duplicates.conftest import jpeg_bytes, photo
+from tests.support.waiting import eventually
 
 
 def _ingest(tenant, name, index):
@@ -27,13 +28,6 @@ def _ingest(tenant, name, index):
         filename=name,
         actor=Actor.system(),
     )
-
-
-def _wait_for(condition, what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.3)
 
 
 def test_the_backlog_is_uploads_waiting_or_being_processed_and_not_deleted(alpha):
@@ -69,9 +63,11 @@ def test_detection_steps_back_while_uploads_wait_and_runs_after(
             try:
                 # The worker processes and detects both; then the scene is set with no task in flight:
                 # one image ready and not yet detected, one upload waiting to be processed.
-                _wait_for(
+                eventually(
                     lambda: Signature.objects.filter(image_id__in=[ready.pk, waiting.pk]).count() == 2,
-                    "the worker did not process and detect the uploads",
+                    timeout=60,
+                    interval=0.3,
+                    message="the worker did not process and detect the uploads",
                 )
                 Signature.objects.filter(image_id=ready.pk).delete()
                 Image.objects.filter(pk=waiting.pk).update(status=ImageStatus.PENDING)
@@ -81,9 +77,11 @@ def test_detection_steps_back_while_uploads_wait_and_runs_after(
                 assert stepped_back == 0
                 assert not Signature.objects.filter(image_id=ready.pk).exists()
                 # Handed back to the queue: the worker (which does not yield) detects it shortly.
-                _wait_for(
+                eventually(
                     lambda: Signature.objects.filter(image_id=ready.pk).exists(),
-                    "the handed-back detection task never ran",
+                    timeout=60,
+                    interval=0.3,
+                    message="the handed-back detection task never ran",
                 )
 
                 # Past the yielding time, detection runs although uploads still wait.
