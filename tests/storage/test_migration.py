@@ -202,7 +202,8 @@ def test_a_migration_resumes_after_its_worker_is_killed(
                         "pending_delete": [],
                     },
                 )
-                workers.append(worker_start(name="kill-worker-1", queues=[queue]))
+                # No waiting for its ping: the job is queued, the worker may finish before it replies.
+                workers.append(worker_start(name="kill-worker-1", queues=[queue], wait_ready=False))
                 eventually(
                     lambda: _job(job.pk).processed >= 10,
                     timeout=90,

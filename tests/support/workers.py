@@ -101,7 +101,7 @@ def worker_start(
         def answers() -> bool:
             if process.poll() is not None:
                 raise AssertionError(f"The Celery worker {name} exited; see {log_path}")
-            return bool(app.control.ping(destination=[hostname], timeout=0.5))
+            return bool(app.control.ping(destination=[hostname], timeout=0.5, limit=1))
 
         try:
             eventually(
