@@ -4,7 +4,6 @@ sweep finds images older than DEEPLENS_INDEX_YIELD_SECONDS; no message is re-sen
 Committed rows, so that the real worker sees them (it runs with the tests' setting, 0: no
 yielding)."""
 
-import time
 from datetime import timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -22,6 +21,7 @@ from apps.images.services.lifecycle import image_purge
 from apps.images.services.usage import usage_reconcile
 from apps.tenants.models import Tenant
 from tests.duplicates.conftest import jpeg_bytes, photo
+from tests.support.waiting import eventually
 
 
 def _ingest(tenant, name, index):
@@ -31,13 +31,6 @@ def _ingest(tenant, name, index):
         filename=name,
         actor=Actor.system(),
     )
-
-
-def _wait_for(condition, what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.3)
 
 
 def test_the_backlog_is_uploads_waiting_or_being_processed_and_not_deleted(alpha):
@@ -86,9 +79,11 @@ def test_detection_leaves_fresh_images_while_uploads_wait_and_catches_up_after(
             try:
                 # The worker processes and detects both; then the scene is set with no task in flight:
                 # one image ready and not yet detected, one upload waiting to be processed.
-                _wait_for(
+                eventually(
                     lambda: _indexed(ready.pk) and _indexed(waiting.pk),
-                    "the worker did not index the uploads",
+                    timeout=60,
+                    interval=0.3,
+                    message="the worker did not index the uploads",
                 )
                 _forget(ready.pk)
                 Image.objects.filter(pk=waiting.pk).update(status=ImageStatus.PENDING)
@@ -102,14 +97,24 @@ def test_detection_leaves_fresh_images_while_uploads_wait_and_catches_up_after(
                 # Ready for longer: the sweep sends the catch-up, which the worker runs.
                 Image.objects.filter(pk=ready.pk).update(processed_at=timezone.now() - timedelta(seconds=61))
                 assert index_sweep() == 1
-                _wait_for(lambda: _indexed(ready.pk), "the catch-up did not index the image that waited")
+                eventually(
+                    lambda: _indexed(ready.pk),
+                    timeout=60,
+                    interval=0.3,
+                    message="the catch-up did not index the image that waited",
+                )
 
                 # Nothing waiting any more: the processing queue running dry wakes the catch-up at once.
                 _forget(ready.pk)
                 Image.objects.filter(pk=waiting.pk).update(deleted_at=timezone.now())
                 Image.objects.filter(pk=ready.pk).update(processed_at=timezone.now())
                 pipeline.ingest_drained()
-                _wait_for(lambda: _indexed(ready.pk), "the catch-up did not run after ingestion drained")
+                eventually(
+                    lambda: _indexed(ready.pk),
+                    timeout=60,
+                    interval=0.3,
+                    message="the catch-up did not run after ingestion drained",
+                )
             finally:
                 for image in Image.objects.select_related("storage_location").filter(
                     pk__in=[ready.pk, waiting.pk]

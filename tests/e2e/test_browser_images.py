@@ -1,5 +1,4 @@
 import json
-import time
 import urllib.request
 
 import pytest
@@ -7,6 +6,7 @@ import pytest
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_browser_identity import sign_in
 from tests.imagefiles import bench_photos, jpeg
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -89,16 +89,15 @@ def test_the_api_and_a_real_worker_take_an_image_to_ready(product):
     )
     accepted = json.loads(urllib.request.urlopen(upload, timeout=10).read())
 
-    deadline = time.monotonic() + 60
-    while True:
+    def finished() -> dict | None:
         status_request = urllib.request.Request(
             f"http://127.0.0.1:{product.port}{accepted['status_url']}",
             headers={"Authorization": f"Bearer {token}", "Host": "localhost"},
         )
         status = json.loads(urllib.request.urlopen(status_request, timeout=10).read())
-        if status["status"] in ("ready", "failed") or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
+        return status if status["status"] in ("ready", "failed") else None
+
+    status = eventually(finished, timeout=60, interval=0.3, message="the upload was not processed")
 
     assert status["status"] == "ready"
     assert [stage["state"] for stage in status["stages"]] == ["done", "done", "done", "done"]

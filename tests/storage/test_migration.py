@@ -1,11 +1,7 @@
 """Moving images between locations: copy, verify SHA-256, switch, delete; resumable after a real
 worker is killed in the middle, cancellable, images readable throughout."""
 
-import os
 import signal
-import subprocess
-import sys
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -23,8 +19,9 @@ from apps.storage.backends import storage_for
 from apps.storage.models import StorageLocation
 from apps.storage.services.jobs import storage_job_create
 from apps.tenants.models import Tenant
-from tests.conftest import ROOT, url_of_test_database
 from tests.storage.helpers import fs_location, images_at, s3_location, sha256_at
+from tests.support.waiting import eventually
+from tests.support.workers import Worker, worker_start
 
 
 def files_under(root: Path) -> list[str]:
@@ -169,52 +166,8 @@ def test_a_cancelled_migration_stops_and_keeps_every_image_readable(
     assert again.status_code == 409
 
 
-def _worker(queue: str, log_name: str) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        DATABASE_URL=url_of_test_database(),
-        REDIS_URL=os.environ["REDIS_URL"],
-        DJANGO_SETTINGS_MODULE="deeplens.settings.test",
-    )
-    log = open(ROOT / "var" / log_name, "w")  # noqa: SIM115 - the worker owns it
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "celery_app",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            queue,
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"{log_name}-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
 def _job(job_id) -> Job:
     return Job.objects.get(pk=job_id)
-
-
-def _wait(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_migration_resumes_after_its_worker_is_killed(
@@ -231,7 +184,7 @@ def test_a_migration_resumes_after_its_worker_is_killed(
         lambda job_id, **_: job_run_task.apply_async(kwargs={"job_id": job_id}, queue=queue),
     )
     count = 120
-    workers: list[subprocess.Popen] = []
+    workers: list[Worker] = []
     with django_db_blocker.unblock():
         tenant = Tenant.objects.get(slug="alpha")
         with tenant_context(tenant):
@@ -252,10 +205,15 @@ def test_a_migration_resumes_after_its_worker_is_killed(
                         "pending_delete": [],
                     },
                 )
-                workers.append(_worker(queue, "test-kill-worker-1.log"))
-                _wait(lambda: _job(job.pk).processed >= 10, 90, "the first worker to move 10 images")
-                workers[0].send_signal(signal.SIGKILL)
-                workers[0].wait(timeout=10)
+                # No waiting for its ping: the job is queued, the worker may finish before it replies.
+                workers.append(worker_start(name="kill-worker-1", queues=[queue], wait_ready=False))
+                eventually(
+                    lambda: _job(job.pk).processed >= 10,
+                    timeout=90,
+                    interval=0.02,
+                    message="the first worker did not move 10 images",
+                )
+                workers[0].kill(signal.SIGKILL)
                 killed_at = _job(job.pk)
 
                 # Killed in the middle: every image is readable where its row points.
@@ -263,12 +221,13 @@ def test_a_migration_resumes_after_its_worker_is_killed(
                 for image in Image.objects.filter(pk__in=ids).select_related("storage_location"):
                     assert sha256_at(image.storage_location, image.storage_key) == sha[image.pk]
 
-                workers.append(_worker(queue, "test-kill-worker-2.log"))
+                workers.append(worker_start(name="kill-worker-2", queues=[queue]))
                 assert jobs_resume_stalled(stale_after=timedelta(0)) >= 1
-                done = _wait(
+                done = eventually(
                     lambda: (j := _job(job.pk)).state in ("done", "failed") and j,
-                    180,
-                    "the resumed job to finish",
+                    timeout=180,
+                    interval=0.05,
+                    message="the resumed job did not finish",
                 )
 
                 assert (done.state, done.processed, done.failed, done.skipped) == ("done", count, 0, 0)
@@ -281,9 +240,7 @@ def test_a_migration_resumes_after_its_worker_is_killed(
                 assert files_under(tmp_path / "src") == []
             finally:
                 for worker in workers:
-                    if worker.poll() is None:
-                        worker.terminate()
-                        worker.wait(timeout=30)
+                    worker.stop()
                 Thumbnail.objects.filter(image_id__in=ids).delete()
                 Image.objects.filter(pk__in=ids).delete()
                 Job.objects.filter(kind="storage_migrate", params__target_id=str(target.pk)).delete()
