@@ -1,5 +1,4 @@
 import re
-import time
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -11,6 +10,7 @@ from celery_app import QUEUES, app
 from deeplens.embedded import EmbeddedRedis
 from tests.conftest import url_of_test_database
 from tests.faults.worker import fault_worker, log_tail
+from tests.support.waiting import eventually
 
 
 def test_a_tenant_task_runs_in_a_real_worker_in_its_tenants_schema(celery_worker, alpha, beta):
@@ -72,10 +72,13 @@ def test_a_shared_task_from_beat_logs_no_error_in_a_real_worker(tmp_path, alpha)
                 tenant = tenant_ping_task.apply_async(connection=broker)
 
             # When the worker has run both
-            deadline = time.monotonic() + 30
-            while not all(f"[{result.id}] succeeded" in log_path.read_text() for result in (shared, tenant)):
-                assert time.monotonic() < deadline, log_tail(log_path)
-                time.sleep(0.1)
+            eventually(
+                lambda: all(
+                    f"[{result.id}] succeeded" in log_path.read_text() for result in (shared, tenant)
+                ),
+                timeout=30,
+                message=lambda: log_tail(log_path),
+            )
     finally:
         redis.stop()
 

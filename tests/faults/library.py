@@ -1,19 +1,13 @@
 """A small real library for the fault tests: bench photos uploaded to a tenant of their own
-("faults"), waiting to be processed, and workers with a broker of their own (a Redis the test can
+("library"), waiting to be processed, and workers with a broker of their own (a Redis the test can
 kill) and, optionally, a database connection the test can cut (tests/faults/dbproxy.py). Beat runs
 inside the worker with a short sweep period, as `make run` runs beat beside the workers."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
@@ -25,6 +19,8 @@ from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_provision
 from tests import imagefiles
 from tests.conftest import UNTHROTTLED
+from tests.support.waiting import eventually
+from tests.support.workers import worker_start
 
 ROOT = Path(__file__).resolve().parents[2]
 SWEEP_SECONDS = 5
@@ -53,7 +49,7 @@ def waiting_library(count: int, monkeypatch):
     """`count` bench photos stored in the "faults" tenant, waiting, with no message sent (the
     suite's shared worker must not take them); purged at the end. Call with the database unblocked."""
     monkeypatch.setattr("apps.images.services.ingest.ingest_wake", lambda: None)
-    tenant = Tenant.objects.filter(slug="faults").first() or tenant_provision(name="Faults", slug="faults")
+    tenant = Tenant.objects.filter(slug="library").first() or tenant_provision(name="Library", slug="library")
     Tenant.objects.filter(pk=tenant.pk).update(**UNTHROTTLED)
     with tenant_context(tenant):
         ids = [
@@ -74,76 +70,31 @@ def waiting_library(count: int, monkeypatch):
 
 @contextmanager
 def worker(*, redis_url: str, database_url: str, log_path: Path, concurrency: int = 2):
-    """A prefork worker with embedded beat on every queue, started and stopped by the test; its
-    hostname stays the same across starts (a restart of the same node)."""
-    env = dict(
-        os.environ,
-        REDIS_URL=redis_url,
-        DATABASE_URL=database_url,
-        DJANGO_SETTINGS_MODULE="deeplens.settings.test",
-        DEEPLENS_SWEEP_SECONDS=str(SWEEP_SECONDS),
+    """A prefork worker with embedded beat on every queue, on the test's broker; its hostname stays
+    the same across starts (a restart of the same node)."""
+    process = worker_start(
+        name="library",
+        concurrency=concurrency,
+        pool="prefork",
+        env={"DEEPLENS_SWEEP_SECONDS": str(SWEEP_SECONDS)},
+        database_url=database_url,
+        redis_url=redis_url,
+        log_path=log_path,
+        args=("--beat", "--schedule", str(log_path.with_suffix(".schedule"))),
     )
-    schedule = log_path.with_suffix(".schedule")
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "celery_app",
-                "worker",
-                "--beat",
-                "--schedule",
-                str(schedule),
-                "--pool",
-                "prefork",
-                "--concurrency",
-                str(concurrency),
-                "--queues",
-                "ingest,thumbnails,embed,index,scan,maintenance",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                f"faults-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for(lambda: " ready." in log_path.read_text(), 60, lambda: f"no worker:\n{tail(log_path)}")
-            yield process
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    kill_tree(process)
-
-
-def kill_tree(process) -> None:
-    """SIGKILL to the worker and its pool processes, as the OOM killer or a lost host would."""
     try:
-        parent = psutil.Process(process.pid)
-        children = parent.children(recursive=True)
-    except psutil.NoSuchProcess:
-        return
-    for proc in [*children, parent]:
-        with suppress(psutil.NoSuchProcess):
-            proc.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
+        yield process
+    finally:
+        if process.alive():
+            process.stop()
+        else:
+            process.log.close()
 
 
 def wait_for(predicate, timeout: float, message) -> float:
-    """Seconds until predicate() held; fails with message() after timeout."""
+    """Seconds until predicate() held (tests/support/waiting.py's eventually)."""
     start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            pytest.fail(message())
-        time.sleep(0.1)
+    eventually(predicate, timeout=timeout, message=message)
     return time.monotonic() - start
 
 

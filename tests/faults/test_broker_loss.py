@@ -13,6 +13,7 @@ from kombu import Connection
 from celery_app import app
 from deeplens.embedded import EmbeddedRedis, free_port
 from tests.conftest import url_of_test_database
+from tests.faults.library import wait_for
 from tests.faults.worker import fault_worker, log_tail
 
 TASK_SECONDS = 0.1
@@ -34,16 +35,6 @@ def _enqueue(redis_url: str, folder: Path, names: list[str], countdown: float | 
 
 def _done(folder: Path) -> set[str]:
     return {path.name for path in folder.iterdir()}
-
-
-def _wait_for(predicate, timeout: float, message) -> float:
-    """Seconds until predicate() held; fails with message() after timeout."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            pytest.fail(message())
-        time.sleep(0.02)
-    return time.monotonic() - start
 
 
 @pytest.fixture
@@ -73,7 +64,7 @@ def test_the_worker_survives_the_loss_of_redis_with_messages_in_flight(
             held = [f"held-{number:02}" for number in range(10)]
             _enqueue(redis_url, proofs, held, countdown=8)
             _enqueue(redis_url, proofs, now)
-            _wait_for(
+            wait_for(
                 lambda: _done(proofs) == set(now),
                 30,
                 lambda: f"{sorted(_done(proofs))}\n{log_tail(log_path)}",
@@ -83,7 +74,7 @@ def test_the_worker_survives_the_loss_of_redis_with_messages_in_flight(
             redis.process.send_signal(stop_signal)
             redis.process.wait(timeout=20)
             time.sleep(2)
-            assert worker.poll() is None, f"The worker exited while Redis was down:\n{log_tail(log_path)}"
+            assert worker.alive(), f"The worker exited while Redis was down:\n{log_tail(log_path)}"
             redis.start()
             restarted = time.monotonic()
             after = [f"after-{number}" for number in range(5)]
@@ -91,18 +82,18 @@ def test_the_worker_survives_the_loss_of_redis_with_messages_in_flight(
 
             # Then the worker is still there and consumes again: new work at once, and the messages it
             # held when Redis went away once the visibility timeout returns them to the queue
-            _wait_for(
+            wait_for(
                 lambda: "after-0" in _done(proofs),
                 20,
                 lambda: f"Nothing ran after Redis came back:\n{log_tail(log_path)}",
             )
             consuming = time.monotonic() - restarted
-            _wait_for(
+            wait_for(
                 lambda: _done(proofs) == set(now + held + after),
                 30,
                 lambda: f"Missing {sorted(set(now + held + after) - _done(proofs))}:\n{log_tail(log_path)}",
             )
-            assert worker.poll() is None, log_tail(log_path)
+            assert worker.alive(), log_tail(log_path)
             print(f"\n{stop_signal.name}: the worker ran a new task {consuming:.2f} s after Redis was back")
     finally:
         redis.stop()

@@ -19,8 +19,10 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.accounts.models import Role
+from apps.audit.context import Actor
 from apps.images.models import IdempotencyKey, Image, StorageReservation, StorageUsage
 from apps.images.services import ingest
+from apps.images.services.lifecycle import image_purge
 from apps.images.services.usage import USAGE_ROW, usage_reserve
 from apps.images.upload_handlers import spool_dir_prepare
 from apps.tenants.models import Tenant
@@ -60,7 +62,9 @@ def _member(tenant: Tenant) -> Api:
 
 def _empty(tenant: Tenant) -> None:
     with tenant_context(tenant):
-        Image.objects.all().delete()
+        # The suite's worker may still be processing these uploads: purge locks each row first.
+        for image in Image.objects.select_related("storage_location"):
+            image_purge(image=image, actor=Actor.system(), tenant=tenant)
         StorageReservation.objects.all().delete()
         IdempotencyKey.objects.all().delete()
         StorageUsage.objects.filter(pk=USAGE_ROW).update(bytes_used=0, images=0, reserved_bytes=0)
