@@ -17,6 +17,7 @@ from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.utils import extend_schema_field
 
 from apps.core.errors import InvalidInput
+from apps.core.schema import DeepLensAutoSchema
 
 
 class InvalidFilter(InvalidInput):
@@ -130,3 +131,11 @@ class FilterSetParameters(DjangoFilterExtension):
         for name, filter_field in filterset_class.base_filters.items():
             parameters += self.resolve_filter_field(auto_schema, model, filterset_class, name, filter_field)
         return parameters
+
+
+class FilteredSchema(DeepLensAutoSchema):
+    """For an endpoint that filters like a list but answers something else (a CSV export): its
+    FilterSet's parameters are documented although the operation is not a list."""
+
+    def get_filter_backends(self):
+        return getattr(self.view, "filter_backends", [])
