@@ -100,6 +100,26 @@ class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
+class _BooleanField(forms.Field):
+    """true/false (also 1/0, yes/no, on/off, any case), as DRF reads them; anything else is an
+    error, where django-filter's BooleanFilter would quietly not filter."""
+
+    widget = forms.TextInput
+    TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+    def to_python(self, value):
+        if value in EMPTY_VALUES:
+            return None
+        text = str(value).strip().lower()
+        if text in self.TRUE | self.FALSE:
+            return text in self.TRUE
+        raise forms.ValidationError("Must be true or false.", code="invalid")
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = _BooleanField
+
+
 @extend_schema_field({"type": "integer", "minimum": 0})
 class IntegerFilter(django_filters.NumberFilter):
     """A whole number (django-filter's NumberFilter takes decimals)."""
