@@ -82,3 +82,12 @@ def test_the_openapi_document_describes_the_filters():
         assert set(parameters) >= {"action", "actor", "target_type", "target_id", "since", "until", "tenant"}
         assert parameters["since"]["schema"] == {"type": "string", "format": "date-time"}
         assert parameters["action"]["description"].startswith("an action such as user.created")
+
+
+def test_an_action_outside_audit_action_is_refused_and_nothing_is_written(users, alpha):
+    before = AuditEvent.objects.count()
+
+    with pytest.raises(ValueError, match=r"'user\.poked' is not an AuditAction"):
+        audit_record(actor=Actor(user=users[Role.ADMIN]), action="user.poked", tenant=alpha)
+
+    assert AuditEvent.objects.count() == before
