@@ -211,6 +211,15 @@ def tenant_routing_forget() -> None:
     process_cache.clear()
 
 
+@contextmanager
+def in_tenant(tenant: Tenant) -> Iterator[Tenant]:
+    """Run a block in this tenant's schema, then go back to the schema before. The one way for code
+    outside apps/tenants to read another tenant's data (a global admin's overview, a beat task that
+    visits every tenant); a request or a task otherwise gets its tenant from where it runs."""
+    with tenant_context(tenant):
+        yield tenant
+
+
 def tenants_fan_out(task, **kwargs) -> int:
     """Enqueue a tenant task once in every active tenant's context; returns how many."""
     count = 0

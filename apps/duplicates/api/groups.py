@@ -13,11 +13,13 @@ from apps.accounts.principal import principal_permissions
 from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import InvalidInput
+from apps.core.filtering import FilterBackend
 from apps.core.pagination import Pagination
-from apps.core.schema import paginated
+from apps.core.schema import list_schema
 from apps.duplicates.errors import GroupNotFound
+from apps.duplicates.filters import GroupFilter
 from apps.duplicates.models import GroupStatus, Kind
-from apps.duplicates.selectors import SORTS, group_get, group_list, with_members
+from apps.duplicates.selectors import group_get, group_list, with_members
 from apps.duplicates.services import (
     duplicates_job_create,
     group_dismiss,
@@ -155,18 +157,13 @@ def group_or_404(request, group_id):
 
 class GroupListApi(APIView):
     required_permission = Perm.IMAGES_VIEW
+    filter_backends = [FilterBackend]
+    filterset_class = GroupFilter
 
-    class Filters(serializers.Serializer):
-        kind = serializers.ChoiceField(choices=Kind.values, required=False)
-        status = serializers.ChoiceField(choices=GroupStatus.values, default=GroupStatus.OPEN)
-        sort = serializers.ChoiceField(choices=list(SORTS), default="reclaimable")
-
-    @extend_schema(responses={200: paginated(GroupOutput, "DuplicateGroupPage")})
+    @list_schema(GroupOutput, "DuplicateGroupPage")
     def get(self, request):
         request_tenant(request)
-        data = self.Filters(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        groups = with_members(group_list(**data.validated_data))
+        groups = with_members(group_list(filters=request.query_params))
         paginator = Pagination()
         page = paginator.paginate_queryset(groups, request, view=self)
         return paginator.get_paginated_response([group_output(g) for g in page])

@@ -228,14 +228,13 @@ def metrics_report() -> dict:
 
 def metrics_report_all() -> int:
     """metrics_report() for every active tenant (the beat's `maintenance.duplicates_metrics`)."""
-    from django_tenants.utils import tenant_context
-
     from apps.tenants.models import TenantStatus
     from apps.tenants.selectors import tenant_list
+    from apps.tenants.services import in_tenant
 
     count = 0
     for tenant in tenant_list().filter(status=TenantStatus.ACTIVE):
-        with tenant_context(tenant):
+        with in_tenant(tenant):
             metrics_report()
         count += 1
     return count

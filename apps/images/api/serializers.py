@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from apps.images import pipeline
 from apps.images.imaging import hash_hex
-from apps.images.models import Image, ImageFormat, ImageStatus, StageState
+from apps.images.models import Image, ImageStatus, StageState
 
 
 def image_urls(image: Image) -> dict:
@@ -151,59 +151,8 @@ def image_status(image: Image) -> dict:
     }
 
 
-# A day (2026-11-23, midnight UTC) or a full ISO 8601 instant.
+# A day (2026-11-23, midnight UTC) or a full ISO 8601 instant (the search API's JSON filters).
 DATE_INPUTS = ["iso-8601", "%Y-%m-%d"]
-
-
-class ImageFilters(serializers.Serializer):
-    status = serializers.ChoiceField(choices=ImageStatus.values, required=False)
-    format = serializers.MultipleChoiceField(choices=ImageFormat.values, required=False)
-    tag = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
-    uploaded_after = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
-    uploaded_before = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
-    taken_after = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
-    taken_before = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
-    min_bytes = serializers.IntegerField(min_value=0, required=False)
-    max_bytes = serializers.IntegerField(min_value=0, required=False)
-    min_width = serializers.IntegerField(min_value=0, required=False)
-    min_height = serializers.IntegerField(min_value=0, required=False)
-    max_width = serializers.IntegerField(min_value=0, required=False)
-    max_height = serializers.IntegerField(min_value=0, required=False)
-    storage_location = serializers.UUIDField(required=False)
-    q = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False)
-    ordering = serializers.ChoiceField(
-        choices=[
-            "created_at",
-            "-created_at",
-            "size_bytes",
-            "-size_bytes",
-            "taken_at",
-            "-taken_at",
-            "original_filename",
-            "-original_filename",
-        ],
-        required=False,
-    )
-
-    def to_selector(self) -> dict:
-        data = dict(self.validated_data)
-        if "format" in data:
-            data["formats"] = sorted(data.pop("format"))
-        if "tag" in data:
-            data["tags"] = data.pop("tag")
-        return data
-
-
-def parse_filters(query_params) -> dict:
-    data = {
-        key: query_params.getlist(key) if key in ("format", "tag") else query_params.get(key)
-        for key in query_params
-        if key in ImageFilters().fields
-    }
-    filters = ImageFilters(data=data)
-    filters.is_valid(raise_exception=True)
-    return filters.to_selector()
 
 
 class ImageMetadataOutput(ImageOutput):

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.context import Actor
+from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.process_cache import cached
 from apps.images.models import Image, ImageStatus
@@ -55,7 +56,11 @@ def search_model_activate(*, key: str, actor: Actor, tenant=None) -> tuple[Searc
     model.is_active, model.activated_at, model.job = True, timezone.now(), job
     model.save(update_fields=["is_active", "activated_at", "job", "updated_at"])
     audit_record(
-        actor=actor, action="search.model_activated", tenant=tenant, target=model, details={"model": key}
+        actor=actor,
+        action=AuditAction.SEARCH_MODEL_ACTIVATED,
+        tenant=tenant,
+        target=model,
+        details={"model": key},
     )
     job_id = str(job.pk)
     transaction.on_commit(lambda: _enqueue_job(job_id))
@@ -78,7 +83,11 @@ def search_model_deactivate(*, key: str, actor: Actor, tenant=None) -> SearchMod
     model.is_active = False
     model.save(update_fields=["is_active", "updated_at"])
     audit_record(
-        actor=actor, action="search.model_deactivated", tenant=tenant, target=model, details={"model": key}
+        actor=actor,
+        action=AuditAction.SEARCH_MODEL_DEACTIVATED,
+        tenant=tenant,
+        target=model,
+        details={"model": key},
     )
     return model
 
