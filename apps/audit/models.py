@@ -36,6 +36,7 @@ class AuditAction(models.TextChoices):
     DUPLICATES_RESOLVED = "duplicates.resolved", "Duplicates resolved"
     SEARCH_MODEL_ACTIVATED = "search.model_activated", "Search model activated"
     SEARCH_MODEL_DEACTIVATED = "search.model_deactivated", "Search model deactivated"
+    JOB_CANCELLED = "job.cancelled", "Job cancelled"
 
 
 class AuditEvent(models.Model):

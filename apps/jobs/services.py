@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.context import Actor
+from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.jobs.errors import JobConflict
 from apps.jobs.models import Job
@@ -52,7 +53,7 @@ def job_cancel(
     job: Job,
     actor: Actor,
     tenant=None,
-    audit_action: str = "job.cancelled",
+    audit_action: AuditAction = AuditAction.JOB_CANCELLED,
     audit_details: dict | None = None,
 ) -> Job:
     """Stop a queued or running job: a queued one never starts, a running one stops at its runner's

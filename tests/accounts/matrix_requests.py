@@ -94,6 +94,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "thumbnail-config-apply"): Call(f"{T}/thumbnail-config/apply"),
     ("GET", "job"): Call("jobs/{thumbnail_job}"),
+    ("POST", "job-cancel"): Call("jobs/{thumbnail_job}/cancel"),
     # Storage.
     ("POST", "storage-config-create"): Call(
         f"{T}/storage-config", {"name": "new disk", "provider": "filesystem", "config": {"root": "{fs_root}"}}

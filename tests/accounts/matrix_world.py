@@ -22,9 +22,10 @@ from apps.accounts.services.sessions import _session_start
 from apps.audit.context import Actor
 from apps.duplicates.models import Group, GroupStatus
 from apps.duplicates.services import image_detect
-from apps.images.models import Image, ImageStatus, Job
+from apps.images.models import Image, ImageStatus
 from apps.images.services import image_process
 from apps.images.services.ingest import image_ingest
+from apps.jobs.models import Job
 from apps.storage.models import StorageLocation, StorageProvider
 from apps.tenants.models import Tenant
 from tests import imagefiles
@@ -134,10 +135,10 @@ def world_build() -> World:
             deleted=str(deleted.pk),
             location=str(location.pk),
             target_location=str(target_location.pk),
-            thumbnail_job=str(_job(Job.Kind.THUMBNAILS_REGENERATE, member).pk),
-            duplicates_job=str(_job(Job.Kind.DUPLICATES_RESCAN, member).pk),
-            storage_job=str(_job(Job.Kind.STORAGE_MIGRATE, member, location_id=str(scan_location.pk)).pk),
-            scan_job=str(_job(Job.Kind.STORAGE_SCAN, member, location_id=str(location.pk)).pk),
+            thumbnail_job=str(_job("thumbnails_regenerate", member).pk),
+            duplicates_job=str(_job("duplicates_rescan", member).pk),
+            storage_job=str(_job("storage_migrate", member, location_id=str(scan_location.pk)).pk),
+            scan_job=str(_job("storage_scan", member, location_id=str(location.pk)).pk),
         )
         world.extra["fs_root"] = str(root / "new")
     return world

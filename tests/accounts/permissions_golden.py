@@ -74,6 +74,8 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "index-scan"):                       (401, 403, 403, 202, 202, 202,   403, 403, 202, 403, 202),
     ("GET", "index-status"):                      (401, 403, 403, 200, 200, 200,   403, 403, 200, 403, 200),
     ("GET", "job"):                               (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
+    # whoever sees a thumbnails job (images.view) may not stop it: that takes thumbnails.manage
+    ("POST", "job-cancel"):                       (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("POST", "search-duplicates"):                (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
     ("GET", "search-hash"):                       (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
     ("POST", "search-model-activate"):            (401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 202),
