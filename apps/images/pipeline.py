@@ -56,7 +56,7 @@ STAGE_NAMES = tuple(stage.name for stage in STAGES)
 class Hooks:
     on_ready: Callable[[list[str]], None] | None = None
     on_drained: Callable[[], None] | None = None
-    sweep: Callable[[], int] | None = None
+    sweep: Callable[..., int] | None = None  # sweep(worker_started=bool): how many were sent
     variants: Callable[[], list[str]] | None = None  # e.g. embed -> ["embed:clip-vit-b-32"]
     on_changed: Callable[[list[str]], None] | None = None  # images went to or came back from the trash
 
@@ -69,7 +69,7 @@ def stage_connect(
     *,
     on_ready: Callable[[list[str]], None] | None = None,
     on_drained: Callable[[], None] | None = None,
-    sweep: Callable[[], int] | None = None,
+    sweep: Callable[..., int] | None = None,
     variants: Callable[[], list[str]] | None = None,
     on_changed: Callable[[list[str]], None] | None = None,
 ) -> None:
@@ -111,12 +111,14 @@ def ingest_drained() -> None:
             hooks.on_drained()
 
 
-def stages_sweep() -> int:
-    """Each later stage re-enqueues what is missing, stale or due for a retry (this tenant)."""
+def stages_sweep(*, worker_started: bool = False) -> int:
+    """Each later stage re-enqueues what is missing, stale or due for a retry (this tenant). When a
+    worker has just started (a deploy may have changed a method's version), stages also look for
+    results made by an older version."""
     count = 0
     for _name, hooks in _connected():
         if hooks.sweep:
-            count += hooks.sweep()
+            count += hooks.sweep(worker_started=worker_started)
     return count
 
 

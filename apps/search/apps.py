@@ -19,6 +19,8 @@ class SearchConfig(AppConfig):
         )
 
         from apps.images import pipeline
-        from apps.search.services.models import after_processing, embed_stage_names
+        from apps.search.services.models import after_processing, embed_stage_names, embed_sweep
 
-        pipeline.stage_connect("embed", on_ready=after_processing, variants=embed_stage_names)
+        pipeline.stage_connect(
+            "embed", on_ready=after_processing, sweep=embed_sweep, variants=embed_stage_names
+        )

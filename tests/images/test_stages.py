@@ -12,6 +12,7 @@ from PIL import Image as PILImage
 from apps.core import workers
 from apps.duplicates.models import Signature
 from apps.duplicates.services.indexing import images_index
+from apps.duplicates.signatures import VERSION
 from apps.images import pipeline
 from apps.images.models import Image, ImageStage, ImageStatus, StageState
 from apps.images.services.stages import claims_release_dead, stage_claim, stage_claimable_exists
@@ -198,3 +199,44 @@ def test_the_sweep_finds_ready_images_whose_index_stage_never_ran(alpha, member_
         images_index()
         assert not stage_claimable_exists(stage="detect")
         assert Image.objects.get(pk=image.pk).stages.get(stage="detect").state == "done"
+
+
+def test_a_worker_start_indexes_again_the_images_whose_signature_an_older_method_made(alpha, member_api):
+    from apps.duplicates.services.indexing import index_sweep
+
+    image = _ready(alpha, member_api, "old.jpg", imagefiles.jpeg(64, 64, seed=40))
+    with tenant_context(alpha):
+        images_index(image_ids=[image.pk])
+        Signature.objects.filter(image_id=image.pk).update(version=VERSION - 1)
+        assert not stage_claimable_exists(stage="detect")  # the minute's sweep leaves it
+
+        index_sweep(worker_started=True)
+
+        assert _stages(alpha, image.pk) == {}
+        assert images_index(image_ids=[image.pk]).claimed == [image.pk]
+        assert Signature.objects.get(image_id=image.pk).version == VERSION
+
+
+def test_the_sweep_sends_images_an_active_model_never_embedded_once_per_ten_minutes(
+    alpha, member_api, monkeypatch
+):
+    from apps.search.models import SearchModel
+    from apps.search.services.models import embed_sweep
+
+    embedded = _ready(alpha, member_api, "e1.jpg", imagefiles.jpeg(64, 64, seed=41))
+    lost = _ready(alpha, member_api, "e2.jpg", imagefiles.jpeg(64, 64, seed=42))
+    fresh = _ready(alpha, member_api, "e3.jpg", imagefiles.jpeg(64, 64, seed=43))
+    sent = []
+    monkeypatch.setattr("apps.search.tasks.images_embed_task.delay", lambda **kw: sent.append(kw))
+    with tenant_context(alpha):
+        SearchModel.objects.update_or_create(key="clip", defaults={"is_active": True})
+        long_ago = timezone.now() - timedelta(minutes=11)
+        Image.objects.filter(pk__in=[embedded.pk, lost.pk]).update(processed_at=long_ago)
+        ImageStage.objects.create(image=embedded, stage="embed:clip", state="done")
+        workers._client().delete(f"deeplens:embed-sweep:{alpha.schema_name}:clip")
+
+        first, second = embed_sweep(), embed_sweep()
+
+    assert (first, second) == (1, 0)  # the fresh one has its own task; a second batch waits
+    assert sent == [{"model": "clip", "image_ids": [str(lost.pk)]}]
+    assert str(fresh.pk) not in sent[0]["image_ids"]

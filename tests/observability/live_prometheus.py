@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import pytest
 import yaml
 
 from deeplens.embedded import free_port
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "docker" / "prometheus"
@@ -38,15 +38,8 @@ def prometheus_binaries() -> tuple[str, str]:
 
 
 def wait_for(what: str, check: Callable[[], T | None], timeout: float, interval: float = 0.25) -> T:
-    """check() until it returns something truthy; fails with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
+    """check() until it returns something truthy (tests/support/waiting.py's eventually)."""
+    return eventually(check, timeout=timeout, interval=interval, message=what)  # type: ignore[arg-type]
 
 
 def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:

@@ -18,6 +18,7 @@ import redis
 from deeplens.embedded import EmbeddedPostgres, EmbeddedRedis, ServiceError, port_is_open
 from deeplens.runner import check_redis
 from deeplens.supervisor import CrashLoop, ServiceWatcher, Supervisor
+from tests.support.waiting import eventually
 
 AOF_KEYS = 600_000  # 33 MB of SET commands: redis-server takes 1-2 s to replay them
 
@@ -163,12 +164,14 @@ def test_supervisor_starts_the_backoff_over_once_a_child_stayed_up(tmp_path, cap
     supervisor.start("flaky", [sys.executable, "-c", "import time, sys; time.sleep(0.3); sys.exit(1)"])
     try:
         seen = ""
-        deadline = time.monotonic() + 10
-        while seen.count("flaky exited with code 1") < 3:
-            assert time.monotonic() < deadline
+
+        def restarted_thrice() -> bool:
+            nonlocal seen
             supervisor.poll()
             seen += capsys.readouterr().out
-            time.sleep(0.02)
+            return seen.count("flaky exited with code 1") >= 3
+
+        eventually(restarted_thrice, timeout=10, interval=0.02, message="flaky was not restarted 3 times")
     finally:
         supervisor.stop()
 
@@ -181,11 +184,16 @@ def _healthy(watcher: ServiceWatcher) -> bool:
 
 
 def _wait_for_watcher(watcher: ServiceWatcher, condition, timeout: float = 20) -> float:
+    """Seconds until condition() held, the watcher ticking meanwhile."""
     started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, "not back in time"
+
+    def ticked() -> bool:
+        if condition():
+            return True
         watcher.tick()
-        time.sleep(0.05)
+        return False
+
+    eventually(ticked, timeout=timeout, interval=0.05, message="not back in time")
     return time.monotonic() - started
 
 

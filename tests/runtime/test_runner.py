@@ -4,13 +4,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import psycopg
 import pytest
 
 from deeplens.embedded import port_is_open
 from tests.runtime.product import ROOT, Product
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -89,13 +89,15 @@ def test_run_restarts_a_killed_worker_and_redis_and_stays_ready(tmp_path):
 
         worker.kill()
         redis_server.kill()
-        deadline = time.monotonic() + 60
-        while not ("worker restarted" in product.log() and "answers again" in product.log()):
-            assert time.monotonic() < deadline, product.log()
-            time.sleep(0.2)
-        while product.get_json("/readyz")[0] != 200:
-            assert time.monotonic() < deadline, product.log()
-            time.sleep(0.5)
+        eventually(
+            lambda: "worker restarted" in product.log() and "answers again" in product.log(),
+            timeout=60,
+            interval=0.2,
+            message=product.log,
+        )
+        eventually(
+            lambda: product.get_json("/readyz")[0] == 200, timeout=60, interval=0.5, message=product.log
+        )
 
         assert "worker was killed by SIGKILL (exit code -9)" in product.log()
         assert "the server the runner started was killed by SIGKILL" in product.log()

@@ -182,15 +182,31 @@ def catch_up_done() -> None:
         get_redis().delete(_catch_up_key())
 
 
-def index_sweep() -> int:
+def index_sweep(*, worker_started: bool = False) -> int:
     """The sweep's part for index + detect: a catch-up when any image waits longer than the yield
-    window (or at all, when uploads are not waiting)."""
+    window (or at all, when uploads are not waiting). When a worker starts, images whose signature
+    an older method made are indexed again."""
+    if worker_started:
+        stale_signatures_reset()
     ready_before = None
     if yielding():
         ready_before = timezone.now() - timedelta(seconds=settings.DEEPLENS_INDEX_YIELD_SECONDS)
     if stage_claimable_exists(stage=CLAIM_STAGE, ready_before=ready_before):
         return int(catch_up_enqueue())
     return 0
+
+
+def stale_signatures_reset(limit: int = 10_000) -> int:
+    """Images whose duplicate signature an older method made wait for the index stage again."""
+    from apps.duplicates.models import Signature
+    from apps.duplicates.signatures import VERSION
+    from apps.images.services.stages import stages_reset
+
+    stale = list(Signature.objects.exclude(version=VERSION).values_list("image_id", flat=True)[:limit])
+    if stale:
+        stages_reset(image_ids=stale, stages=[INDEX, DETECT])
+        logger.info("index: %d images have a signature of an older method; indexed again", len(stale))
+    return len(stale)
 
 
 def index_enqueue(image_ids: list[str]) -> None:

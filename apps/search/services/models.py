@@ -135,6 +135,44 @@ def embed_stage_names() -> list[str]:
     return [f"embed:{key}" for key in search_models_active() if key != DESCRIPTOR]
 
 
+EMBED_SWEEP_BATCH = 500
+EMBED_SWEEP_AFTER_SECONDS = 10 * 60
+
+
+def embed_sweep(*, worker_started: bool = False) -> int:
+    """Ready images that an active torch model has not embedded (their task was lost, or failed on
+    the database) go back to the embed queue, a batch per model at most every 10 minutes, so a tenant
+    without an embed worker does not fill the queue. Returns how many images were sent."""
+    from datetime import timedelta
+
+    import redis
+    from django.db import connection
+
+    from apps.core.redis import get_redis, redis_key
+    from apps.images.models import ImageStage
+    from apps.search.tasks import images_embed_task
+
+    sent = 0
+    cutoff = timezone.now() - timedelta(seconds=EMBED_SWEEP_AFTER_SECONDS)
+    for key in [k for k in search_models_active() if k != DESCRIPTOR]:
+        missing = list(
+            Image.objects.filter(status=ImageStatus.READY, deleted_at__isnull=True, processed_at__lt=cutoff)
+            .exclude(pk__in=ImageStage.objects.filter(stage=f"embed:{key}").values("image_id"))
+            .values_list("pk", flat=True)[:EMBED_SWEEP_BATCH]
+        )
+        if not missing:
+            continue
+        marker = redis_key("embed-sweep", connection.schema_name, key)
+        try:
+            if not get_redis().set(marker, "1", nx=True, ex=EMBED_SWEEP_AFTER_SECONDS):
+                continue
+        except redis.RedisError:
+            continue
+        images_embed_task.delay(model=key, image_ids=[str(i) for i in missing])
+        sent += len(missing)
+    return sent
+
+
 def after_processing(image_ids: list) -> None:
     """Images just became ready: the embed queue embeds them with every active torch model."""
     keys = [key for key in search_models_active() if key != DESCRIPTOR]
