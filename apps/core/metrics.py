@@ -184,8 +184,8 @@ class ScrapeTimeCollector:
         import redis
         from django.db import DatabaseError, connection
 
+        from apps.core.queueing import queue_depths
         from apps.core.redis import get_redis
-        from apps.usage.selectors import queue_depths
 
         depth = GaugeMetricFamily(
             "deeplens_queue_depth", "Tasks waiting in each Celery queue (Redis LLEN).", labels=["queue"]

@@ -7,6 +7,7 @@ import redis
 from django.db.models import Count, Sum
 
 from apps.accounts.models import User
+from apps.core.queueing import queue_depths
 from apps.core.redis import get_redis
 from apps.images.models import Image, ImageStatus
 from apps.images.selectors import image_counts
@@ -154,18 +155,6 @@ def tenants_overview() -> list[dict]:
             }
         )
     return rows
-
-
-def queue_depths() -> dict[str, int | None]:
-    from celery_app import QUEUES
-
-    try:
-        pipe = get_redis().pipeline(transaction=False)
-        for queue in QUEUES:
-            pipe.llen(queue)
-        return dict(zip(QUEUES, pipe.execute(), strict=True))
-    except redis.RedisError:
-        return dict.fromkeys(QUEUES)
 
 
 def stats_overview() -> dict:

@@ -7,7 +7,7 @@ import threading
 import pytest
 from django_tenants.utils import tenant_context
 
-from apps.images.fetch import address_allowed
+from apps.core.network import address_allowed
 from apps.images.models import Image
 from tests import imagefiles
 
