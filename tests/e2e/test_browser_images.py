@@ -49,6 +49,16 @@ def test_upload_by_file_chooser_shows_progress_then_the_gallery(product, page, t
     page.wait_for_selector("[data-testid=preview]")
     assert page.evaluate("document.querySelector('[data-testid=preview]').naturalWidth") > 0
     assert "done" in page.inner_text("[data-testid=stages]")
+    # The index stage runs right after processing: the page says when the image is searchable.
+    eventually(
+        lambda: page.reload() or "Checked for duplicates" in page.inner_text("[data-testid=stage-summary]"),
+        timeout=60,
+        interval=0.5,
+        message="the image page never said the image was checked for duplicates",
+    )
+    stages = page.inner_text("[data-testid=stages]")
+    assert "Searchable" in page.inner_text("[data-testid=stage-summary]")
+    assert all(name in stages for name in ("upload", "decode", "thumbnails", "hashes", "index", "detect"))
     screenshot(page, "image-detail")
 
     page.click("button[value=delete]")
@@ -95,9 +105,20 @@ def test_the_api_and_a_real_worker_take_an_image_to_ready(product):
             headers={"Authorization": f"Bearer {token}", "Host": "localhost"},
         )
         status = json.loads(urllib.request.urlopen(status_request, timeout=10).read())
-        return status if status["status"] in ("ready", "failed") else None
+        done = status["status"] == "failed" or status["checked_for_duplicates"]
+        return status if done else None
 
-    status = eventually(finished, timeout=60, interval=0.3, message="the upload was not processed")
+    status = eventually(
+        finished, timeout=60, interval=0.3, message="the upload was not processed and indexed"
+    )
 
     assert status["status"] == "ready"
-    assert [stage["state"] for stage in status["stages"]] == ["done", "done", "done", "done"]
+    assert [(stage["stage"], stage["state"]) for stage in status["stages"]] == [
+        ("upload", "done"),
+        ("decode", "done"),
+        ("thumbnails", "done"),
+        ("hashes", "done"),
+        ("index", "done"),
+        ("detect", "done"),
+    ]
+    assert status["searchable"] is True
