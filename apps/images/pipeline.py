@@ -113,8 +113,8 @@ def ingest_drained() -> None:
 
 def stages_sweep(*, worker_started: bool = False) -> int:
     """Each later stage re-enqueues what is missing, stale or due for a retry (this tenant). When a
-    worker has just started (a deploy may have changed a method's version), stages also look for
-    results made by an older version."""
+    worker has just started or died (a deploy may have changed a method's version; work in flight
+    was lost), stages also look for results of an older version and forget single-flight markers."""
     count = 0
     for _name, hooks in _connected():
         if hooks.sweep:

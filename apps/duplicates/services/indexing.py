@@ -185,8 +185,10 @@ def catch_up_done() -> None:
 def index_sweep(*, worker_started: bool = False) -> int:
     """The sweep's part for index + detect: a catch-up when any image waits longer than the yield
     window (or at all, when uploads are not waiting). When a worker starts, images whose signature
-    an older method made are indexed again."""
+    an older method made are indexed again, and the marker of a catch-up that may have died with a
+    worker is forgotten (a second catch-up beside a live one is harmless: claims keep them apart)."""
     if worker_started:
+        catch_up_done()
         stale_signatures_reset()
     ready_before = None
     if yielding():
