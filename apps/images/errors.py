@@ -31,6 +31,12 @@ class ImageNotFound(NotFound):
     code = "image_not_found"
 
 
+class IdenticalUploadRefused(Conflict):
+    """The bytes are already in the workspace, and the tenant refuses identical uploads."""
+
+    code = "identical_upload_refused"
+
+
 class ImageNotRetryable(Conflict):
     code = "image_not_failed"
 

@@ -18,6 +18,7 @@ from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
 from apps.duplicates.errors import GroupNotFound
 from apps.duplicates.filters import GroupFilter
+from apps.duplicates.identical import identical_sets
 from apps.duplicates.models import GroupStatus, Kind
 from apps.duplicates.selectors import group_get, group_list, with_members
 from apps.duplicates.services import (
@@ -28,9 +29,17 @@ from apps.duplicates.services import (
     report,
     resolve_all_preview,
 )
-from apps.duplicates.services.jobs import DUPLICATES_JOB_KINDS, DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL
+from apps.duplicates.services.identical import identical_remove_preview
+from apps.duplicates.services.jobs import (
+    DUPLICATES_JOB_KINDS,
+    DUPLICATES_REMOVE_IDENTICAL,
+    DUPLICATES_RESCAN,
+    DUPLICATES_RESOLVE_ALL,
+)
+from apps.duplicates.services.reclaimed import copies_figures
 from apps.images import imaging
-from apps.images.models import Image
+from apps.images.models import IdenticalUploads, Image
+from apps.images.services.identical_uploads import identical_uploads_get, identical_uploads_set
 from apps.jobs.selectors import job_get
 
 
@@ -48,6 +57,15 @@ class MemberOutput(serializers.Serializer):
     suggested_keeper = serializers.BooleanField()
     kept = serializers.BooleanField(allow_null=True)
     thumbnail_url = serializers.CharField()
+    sha256 = serializers.CharField()
+    exact_set = serializers.IntegerField(
+        allow_null=True,
+        help_text="Members with the same number hold byte-identical files (same SHA-256); null when "
+        "no other member is identical to this one.",
+    )
+    identical_to = serializers.ListField(
+        child=serializers.UUIDField(), help_text="The other members byte-identical to this one."
+    )
 
 
 class GroupOutput(serializers.Serializer):
@@ -58,7 +76,20 @@ class GroupOutput(serializers.Serializer):
     member_count = serializers.IntegerField()
     total_bytes = serializers.IntegerField()
     reclaimable_bytes = serializers.IntegerField()
-    reclaimed_bytes = serializers.IntegerField()
+    exact_copies = serializers.IntegerField(
+        help_text="Live members that are byte-identical copies of another (all but one per SHA-256)."
+    )
+    exact_bytes = serializers.IntegerField(
+        help_text="The part of reclaimable_bytes that removing only identical copies wins."
+    )
+    reclaimed_bytes = serializers.IntegerField(
+        help_text="Bytes of members this group's resolution trashed that were since purged or "
+        "permanently deleted (bytes still in the trash are in_trash_bytes)."
+    )
+    in_trash_bytes = serializers.IntegerField(help_text="Trashed by resolving, still restorable.")
+    freed_on = serializers.DateField(
+        allow_null=True, help_text="When the last of in_trash_bytes is purged (trash date + retention)."
+    )
     suggested_keeper = serializers.UUIDField(allow_null=True)
     keeper_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -87,13 +118,27 @@ class PreviewOutput(serializers.Serializer):
     sample = serializers.ListField(child=serializers.JSONField())
 
 
+class InTrashOutput(serializers.Serializer):
+    freed_on = serializers.DateField()
+    bytes = serializers.IntegerField()
+
+
 class ReportOutput(serializers.Serializer):
     groups = serializers.IntegerField()
     duplicate_images = serializers.IntegerField()
     reclaimable_bytes = serializers.IntegerField()
-    by_kind = serializers.DictField(child=serializers.IntegerField())
+    by_kind = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Reclaimable bytes split at the member level: `exact` counts every byte-identical "
+        "copy (also in groups with near copies), `near` and `similar` the rest.",
+    )
     by_storage_location = serializers.DictField(child=serializers.IntegerField())
-    reclaimed_bytes = serializers.IntegerField()
+    reclaimed_bytes = serializers.IntegerField(
+        help_text="Bytes resolving trashed that were since purged or permanently deleted."
+    )
+    reclaimed_identical_bytes = serializers.IntegerField()
+    in_trash_bytes = serializers.IntegerField(help_text="Bytes resolving trashed, still in the trash.")
+    in_trash = InTrashOutput(many=True, help_text="in_trash_bytes by the day they are freed.")
 
 
 class MatchOutput(serializers.Serializer):
@@ -108,8 +153,9 @@ class SearchDuplicatesOutput(serializers.Serializer):
     results = MatchOutput(many=True)
 
 
-def member_output(member, group) -> dict:
+def member_output(member, group, *, identical: dict) -> dict:
     image = member.image
+    exact_set, same = identical.get(image.sha256, (None, []))
     return {
         "image_id": str(image.pk),
         "filename": image.original_filename,
@@ -124,7 +170,16 @@ def member_output(member, group) -> dict:
         "suggested_keeper": image.pk == group.suggested_keeper_id,
         "kept": member.kept,
         "thumbnail_url": f"/api/v1/images/{image.pk}/thumbnail?spec=small",
+        "sha256": image.sha256,
+        "exact_set": exact_set,
+        "identical_to": [str(other.pk) for other in same if other.pk != image.pk],
     }
+
+
+def identical_of(group) -> dict:
+    """sha256 -> (set number from 1, its images) for the members that share their SHA-256."""
+    images = [m.image for m in group.members.all()]
+    return {same[0].sha256: (n, same) for n, same in enumerate(identical_sets(images), start=1)}
 
 
 def group_output(group, *, members: bool = True) -> dict:
@@ -136,14 +191,17 @@ def group_output(group, *, members: bool = True) -> dict:
         "member_count": group.member_count,
         "total_bytes": group.total_bytes,
         "reclaimable_bytes": group.reclaimable_bytes,
-        "reclaimed_bytes": group.reclaimed_bytes,
+        "exact_copies": group.exact_copies,
+        "exact_bytes": group.exact_bytes,
+        **copies_figures(group.trashed_copies.all()),
         "suggested_keeper": str(group.suggested_keeper_id) if group.suggested_keeper_id else None,
         "keeper_reason": group.keeper_reason,
         "created_at": group.created_at,
         "resolved_at": group.resolved_at,
     }
     if members:
-        out["members"] = [member_output(m, group) for m in group.members.all()]
+        identical = identical_of(group)
+        out["members"] = [member_output(m, group, identical=identical) for m in group.members.all()]
     return out
 
 
@@ -247,6 +305,64 @@ class ResolveAllApi(APIView):
             params={"kind": v.get("kind"), "policy": v["policy"], "merge_tags": v["merge_tags"]},
         )
         return Response(job_output(job), status=status.HTTP_202_ACCEPTED)
+
+
+class IdenticalPreviewOutput(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    groups = serializers.IntegerField()
+    images_to_trash = serializers.IntegerField()
+    reclaimable_bytes = serializers.IntegerField()
+    sample = serializers.ListField(child=serializers.JSONField())
+
+
+class RemoveIdenticalApi(APIView):
+    """Trash only byte-identical copies (same SHA-256) in every open group: of each identical set one
+    stays (the suggested keeper when it is one of them); near copies stay for review. A dry run (the
+    default) says what would go; `dry_run: false` starts a job (watch it at GET jobs/{id})."""
+
+    required_permission = Perm.DUPLICATES_MANAGE
+
+    class Input(serializers.Serializer):
+        dry_run = serializers.BooleanField(default=True)
+
+    @extend_schema(request=Input, responses={200: IdenticalPreviewOutput, 202: JobOutput})
+    def post(self, request):
+        request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["dry_run"]:
+            return Response(identical_remove_preview())
+        job = duplicates_job_create(kind=DUPLICATES_REMOVE_IDENTICAL, actor=Actor.from_request(request))
+        return Response(job_output(job), status=status.HTTP_202_ACCEPTED)
+
+
+class UploadPolicyApi(APIView):
+    """GET/PATCH /duplicates/upload-policy: what an upload whose bytes are already in the workspace
+    (same SHA-256) does: `keep` (the default: stored, answered with duplicate_of, grouped as an exact
+    duplicate) or `refuse` (409 identical_upload_refused, nothing stored). Tenant admins."""
+
+    required_permission = Perm.DUPLICATES_MANAGE
+
+    class Input(serializers.Serializer):
+        identical_uploads = serializers.ChoiceField(choices=IdenticalUploads.choices)
+
+    class Output(serializers.Serializer):
+        identical_uploads = serializers.ChoiceField(choices=IdenticalUploads.choices)
+
+    @extend_schema(responses={200: Output})
+    def get(self, request):
+        request_tenant(request)
+        return Response({"identical_uploads": identical_uploads_get()})
+
+    @extend_schema(request=Input, responses={200: Output})
+    def patch(self, request):
+        tenant = request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = identical_uploads_set(
+            value=data.validated_data["identical_uploads"], actor=Actor.from_request(request), tenant=tenant
+        )
+        return Response({"identical_uploads": policy.identical_uploads})
 
 
 class RescanApi(APIView):

@@ -2,6 +2,7 @@
 
 from django.db.models import Min
 
+from apps.duplicates.identical import identical_figures
 from apps.duplicates.keeper import keeper_suggest
 from apps.duplicates.models import DuplicateSettings, Group, Kind, Member, Pair
 from apps.images.models import Image
@@ -53,6 +54,7 @@ def group_refresh(
         group.reclaimable_bytes = group.total_bytes - keeper.size_bytes
     else:
         group.suggested_keeper, group.keeper_reason, group.reclaimable_bytes = None, "", 0
+    group.exact_copies, group.exact_bytes = identical_figures(images)
     group.save(
         update_fields=[
             "kind",
@@ -62,6 +64,8 @@ def group_refresh(
             "suggested_keeper",
             "keeper_reason",
             "reclaimable_bytes",
+            "exact_copies",
+            "exact_bytes",
             "updated_at",
         ]
     )

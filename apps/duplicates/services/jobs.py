@@ -1,5 +1,5 @@
-"""Enqueueing detection and creating the duplicates jobs (re-scan, resolve all; their runners are
-rescan_run and resolve_all_run, registered in apps.py)."""
+"""Enqueueing detection and creating the duplicates jobs (re-scan, resolve all, remove identical
+copies; their runners are rescan_run, resolve_all_run and identical_remove_run, registered in apps.py)."""
 
 from django.db import transaction
 
@@ -9,7 +9,8 @@ from apps.jobs.services import job_create
 
 DUPLICATES_RESCAN = "duplicates_rescan"
 DUPLICATES_RESOLVE_ALL = "duplicates_resolve_all"
-DUPLICATES_JOB_KINDS = (DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL)
+DUPLICATES_REMOVE_IDENTICAL = "duplicates_remove_identical"
+DUPLICATES_JOB_KINDS = (DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL, DUPLICATES_REMOVE_IDENTICAL)
 
 
 def images_detect_enqueue(*, image_ids) -> None:

@@ -15,6 +15,7 @@ from apps.core import metrics
 from apps.duplicates.errors import GroupNotOpen, InvalidKeep
 from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member
 from apps.duplicates.services.groups import group_refresh
+from apps.duplicates.services.reclaimed import reclaimed_report, trashed_copies_record
 from apps.images.models import Image
 from apps.images.services import image_delete
 from apps.jobs.runner import JobContext
@@ -64,6 +65,7 @@ def group_resolve(
             image.save(update_fields=["tags", "updated_at"])
     Member.objects.filter(group=group, image_id__in=[i.pk for i in kept]).update(kept=True)
     Member.objects.filter(group=group, image_id__in=[i.pk for i in trashed]).update(kept=False)
+    trashed_copies_record(group=group, trashed=trashed, kept=kept)
     reclaimed = sum(i.size_bytes for i in trashed)
     group.status, group.resolved_at, group.resolved_by = GroupStatus.RESOLVED, timezone.now(), actor.user
     group.reclaimed_bytes, group.reclaimable_bytes = reclaimed, 0
@@ -191,12 +193,20 @@ def resolve_all_run(ctx: JobContext, *, batch: int = 100) -> None:
 
 
 def report() -> dict:
-    """Open groups, the images that would go, bytes to win by kind and storage location, bytes won."""
+    """Open groups, the images that would go, bytes to win by kind (member level: identical copies
+    are `exact` even in a near group) and storage location; bytes won (purged only) and in the trash."""
     groups = open_groups()
-    totals = groups.aggregate(groups=Count("id"), images=Sum("member_count"), bytes=Sum("reclaimable_bytes"))
+    totals = groups.aggregate(
+        groups=Count("id"),
+        images=Sum("member_count"),
+        bytes=Sum("reclaimable_bytes"),
+        exact=Sum("exact_bytes"),
+    )
     by_kind = dict.fromkeys(Kind.values, 0)
-    for row in groups.values("kind").annotate(b=Sum("reclaimable_bytes")):
-        by_kind[row["kind"]] = row["b"] or 0
+    by_kind[Kind.EXACT] = totals["exact"] or 0
+    for row in groups.values("kind").annotate(b=Sum(F("reclaimable_bytes") - F("exact_bytes"))):
+        near = Kind.SIMILAR if row["kind"] == Kind.SIMILAR else Kind.NEAR
+        by_kind[near] += row["b"] or 0
     # the bytes that would go, by the location of the copies that would go (all but the keeper)
     losing = (
         Member.objects.filter(group__in=groups, image__deleted_at__isnull=True)
@@ -204,16 +214,13 @@ def report() -> dict:
         .values("image__storage_location__name")
         .annotate(b=Sum("image__size_bytes"))
     )
-    reclaimed = (
-        Group.objects.filter(status=GroupStatus.RESOLVED).aggregate(b=Sum("reclaimed_bytes"))["b"] or 0
-    )
     return {
         "groups": totals["groups"] or 0,
         "duplicate_images": (totals["images"] or 0) - (totals["groups"] or 0),
         "reclaimable_bytes": totals["bytes"] or 0,
         "by_kind": by_kind,
         "by_storage_location": {row["image__storage_location__name"]: row["b"] or 0 for row in losing},
-        "reclaimed_bytes": reclaimed,
+        **reclaimed_report(),
     }
 
 

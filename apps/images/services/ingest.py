@@ -20,6 +20,7 @@ from apps.core.redis import get_redis, redis_key
 from apps.images import imaging
 from apps.images.errors import EmptyFile, FileTooLarge, ImageTooLarge, QuotaExceeded, UnsupportedMediaType
 from apps.images.models import Image, ImageStatus
+from apps.images.services.identical_uploads import identical_upload_check
 from apps.images.services.processing import image_settings_get
 from apps.images.services.usage import usage_commit, usage_release, usage_reserve
 from apps.storage.backends import original_key, storage_for
@@ -134,6 +135,7 @@ def image_ingest(
     tags = clean_tags(tags)
     location = _upload_location(location_id)
     sha256 = getattr(file, "sha256", None) or _sha256_of(file)
+    duplicate_of = identical_upload_check(sha256=sha256, policy=policy)
 
     max_storage_bytes = tenant.limits.max_storage_bytes
     reservation = usage_reserve(size=size, limit=max_storage_bytes)
@@ -158,6 +160,7 @@ def image_ingest(
             reservation=reservation,
         )
         recorded = True
+        image.duplicate_of = duplicate_of
         return image
     finally:
         if not recorded:
