@@ -7,10 +7,11 @@ with `-Q embed` (GPU hosts), `-Q ingest,thumbnails`, ...
 import os
 
 from celery import Task
-from django.db import connection
 from kombu import Exchange, Queue
 from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask as SchemaTravellingTask
+
+from apps.tenants.connection import connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deeplens.settings.local")
 

@@ -3,7 +3,6 @@
 import csv
 import json
 
-from django.db import connection
 from django.http import StreamingHttpResponse
 from django_tenants.utils import get_public_schema_name
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +16,7 @@ from apps.audit.selectors import audit_event_list
 from apps.core.errors import NotFound
 from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
+from apps.tenants.connection import connection
 from apps.tenants.models import Tenant
 
 EXPORT_MAX_ROWS = 100_000

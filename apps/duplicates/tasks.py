@@ -4,11 +4,12 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from apps.duplicates.services.detection import image_detect
 from apps.duplicates.services.jobs import duplicates_job_run
 from apps.duplicates.services.review import metrics_report, metrics_report_all
+from apps.tenants.connection import connection
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)

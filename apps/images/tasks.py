@@ -5,7 +5,6 @@ import logging
 
 import redis
 from django.conf import settings
-from django.db import connection
 
 from apps.core.redis import get_redis
 from apps.images.errors import TransientProcessingError
@@ -14,6 +13,7 @@ from apps.images.services import image_mark_failed, images_process, images_purge
 from apps.images.services.ingest import ingest_wake, wake_key
 from apps.images.services.jobs import job_run
 from apps.images.services.processing import images_requeue_stalled
+from apps.tenants.connection import connection
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)

@@ -3,10 +3,10 @@
 import logging
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import connection
 
 from apps.storage.services.jobs import storage_job_fail, storage_job_run, storage_jobs_resume_stalled
 from apps.storage.services.scanning import storage_scans_due
+from apps.tenants.connection import connection
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)

@@ -8,13 +8,13 @@ tenant; they pick one with the host or the `X-DeepLens-Tenant: <slug>` header.
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import connection
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
 from apps.core.errors import NotFound
 from apps.core.process_cache import cached
 from apps.core.responses import error_response
+from apps.tenants.connection import connection
 from apps.tenants.errors import TenantUnavailable
 from apps.tenants.models import Tenant, TenantStatus
 

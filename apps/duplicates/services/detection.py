@@ -12,7 +12,7 @@ import logging
 import zlib
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.duplicates import features as F
 from apps.duplicates import signals
@@ -27,6 +27,7 @@ from apps.search.embedders.registry import DESCRIPTOR
 from apps.search.models import Embedding
 from apps.search.selectors import vector_of
 from apps.search.services.embedding import INDEX_DECODE_SIDE, descriptor_of, embeddings_record
+from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 DECODE_SIDE = INDEX_DECODE_SIDE

@@ -3,7 +3,7 @@
 import itertools
 import logging
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member
 from apps.duplicates.services.groups import group_refresh
 from apps.images.models import Image, Job
 from apps.images.services import image_delete
+from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 ALL_PERMISSIONS = frozenset(Perm)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -24,6 +24,7 @@ from apps.images.models import Image, ImageSettings, ImageStatus, Stage
 from apps.images.services.thumbnails import active_specs, thumbnails_record, thumbnails_render
 from apps.search.services.models import after_processing as search_after_processing
 from apps.storage.backends import StorageNotSupported, storage_for
+from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 

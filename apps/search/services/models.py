@@ -25,7 +25,7 @@ JOB_CHUNK = 256
 
 def search_models_active() -> list[str]:
     """Keys of the models switched on in this tenant; the descriptor always is."""
-    from django.db import connection
+    from apps.tenants.connection import connection
 
     return cached(
         (connection.schema_name, "search-models"),

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -12,6 +12,7 @@ from apps.storage.crypto import CredentialsUnreadable, secrets_encrypt
 from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, StorageLocationInUse
 from apps.storage.models import StorageLocation, StorageProvider
 from apps.storage.providers import config_clean, location_check
+from apps.tenants.connection import connection
 
 STORAGE_JOB_KINDS = (Job.Kind.STORAGE_MIGRATE, Job.Kind.STORAGE_SCAN)
 
