@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views import View
 
-from apps.accounts.forms import ApiKeyCreateForm, UserChangeForm, UserCreateForm
+from apps.accounts.forms import ROLE_CHOICES, ApiKeyCreateForm, UserChangeForm, UserCreateForm
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm
 from apps.accounts.selectors import api_key_get, api_key_list, user_get, user_list
@@ -29,7 +29,7 @@ class UserListPage(PermissionRequiredPage, View):
                 "page": page,
                 "form": form or UserCreateForm(),
                 "query": request.GET.get("q", ""),
-                "role_choices": UserCreateForm.base_fields["role"].choices,
+                "role_choices": ROLE_CHOICES,
             },
             status=status,
         )

@@ -23,7 +23,7 @@ EXPORT_MAX_ROWS = 100_000
 
 
 class AuditEventOutput(serializers.ModelSerializer):
-    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tenant = serializers.SlugRelatedField[Tenant](slug_field="slug", read_only=True)
 
     class Meta:
         model = AuditEvent
