@@ -69,11 +69,12 @@ class TenantMiddleware(TenantMainMiddleware):
                 return host_tenant, None
             chosen = Tenant.objects.exclude(status=TenantStatus.DELETED).filter(slug=slug).first()
             return chosen, None
-        on_tenant_host = host_tenant is not None and host_tenant.schema_name != get_public_schema_name()
-        if on_tenant_host and str(host_tenant.pk) != credential_tenant:
-            error = TenantUnavailable("This credential belongs to another tenant.", code="tenant_mismatch")
-            return None, error_response(request, error, title="Wrong workspace")
-        if on_tenant_host:
+        if host_tenant is not None and host_tenant.schema_name != get_public_schema_name():
+            if str(host_tenant.pk) != credential_tenant:
+                error = TenantUnavailable(
+                    "This credential belongs to another tenant.", code="tenant_mismatch"
+                )
+                return None, error_response(request, error, title="Wrong workspace")
             return host_tenant, None
         return cached(
             ("tenant-by-id", credential_tenant),
