@@ -187,7 +187,7 @@ def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outco
         stage = Stage.THUMBNAILS
         current = {t.spec: t.spec_version for t in image.thumbnails.all()} if image.thumbnails_at else {}
         missing = [spec for spec in specs if current.get(spec.name) != spec.version]
-        rendered = {}
+        rendered: dict[str, imaging.Rendition] = {}
         if missing:
             outcome.thumbnails, rendered = thumbnails_render(
                 image=image, decoded=decoded, specs=missing, tenant_slug=tenant_slug
