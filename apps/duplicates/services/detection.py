@@ -9,6 +9,7 @@ expensive verification of different images runs in parallel.
 """
 
 import logging
+import uuid
 import zlib
 
 import numpy as np
@@ -103,7 +104,7 @@ def candidates_find(query: signals.Query, *, limit: int = signals.MAX_CANDIDATES
 
 def matches_find(
     query: signals.Query, *, checked: set | None = None
-) -> list[tuple[object, signals.Decision]]:
+) -> list[tuple[uuid.UUID, signals.Decision]]:
     """Stored, live images the query duplicates, with the decision for each. Candidates in `checked`
     are skipped; the ones verified now are added to it."""
     ids = [i for i in candidates_find(query) if checked is None or i not in checked]
@@ -203,7 +204,7 @@ def _dismissed_with(image_id, others) -> set:
     return {(r.image_a_id, r.image_b_id) for r in rows} & pairs
 
 
-def lookup(*, data, sha256: str) -> list[tuple[object, signals.Decision]]:
+def lookup(*, data, sha256: str) -> list[tuple[uuid.UUID, signals.Decision]]:
     """Duplicates of an image that is not stored (the search endpoint)."""
     decoded = imaging.decode(data, longest_needed=DECODE_SIDE)
     features = F.extract(decoded.image)
