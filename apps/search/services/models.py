@@ -1,5 +1,6 @@
 """Per-tenant models: switching a model on re-embeds the collection in a background job."""
 
+import functools
 import logging
 
 from django.conf import settings
@@ -141,4 +142,4 @@ def after_processing(image_ids: list) -> None:
 
     ids = [str(image_id) for image_id in image_ids]
     for key in keys:
-        transaction.on_commit(lambda key=key: images_embed_task.delay(model=key, image_ids=ids))
+        transaction.on_commit(functools.partial(images_embed_task.delay, model=key, image_ids=ids))
