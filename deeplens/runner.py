@@ -59,7 +59,7 @@ def backing_services(*, reuse_running: bool = False):
     """Yield {DATABASE_URL, REDIS_URL}; start the embedded servers for whichever is unset and stop
     them (data kept) when the block ends. With reuse_running, the servers of a DeepLens already
     running from the same data directory are used instead."""
-    started = []
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
     urls = {"DATABASE_URL": env_str("DATABASE_URL"), "REDIS_URL": env_str("REDIS_URL")}
     state = state_file()
     if state.exists():
