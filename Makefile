@@ -35,7 +35,7 @@ $(ML_STAMP): $(STAMP) requirements/ml.txt
 
 install-ml: $(ML_STAMP)
 
-# Debian's chromium for the browser tests (never a browser download); skipped where it is present.
+# Debian's chromium (browser tests) and prometheus (alert rule tests); each skipped where present.
 system-deps:
 	@./scripts/install-system-deps
 

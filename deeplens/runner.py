@@ -8,6 +8,12 @@ With DATABASE_URL / REDIS_URL unset, the embedded servers start from the data di
 (DEEPLENS_DATA_DIR, default ./var) and keep their data there; with them set, nothing is started.
 Then: migrate the shared and tenant schemas, seed the demo (idempotent), start the web server, a
 Celery worker for every queue and Celery beat.
+
+Faults (README "What happens when something fails"): a child that exits is started again after a
+backoff (1 s doubling to 30 s, reset once it has run for a minute); only a crash loop (5 exits of one
+child within 2 minutes) stops everything. The embedded PostgreSQL and Redis are pinged every second
+and started again on the same socket / port when they die. Each child's output also goes to
+var/log/<name>.log.
 """
 
 import json
@@ -20,75 +26,97 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from deeplens.embedded import EmbeddedPostgres, EmbeddedRedis, ServiceError
+from deeplens.embedded import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    ServiceError,
+    postgres_is_starting,
+    postgres_ping,
+    redis_is_loading,
+    redis_ping,
+    start_timeout,
+    wait_until_serving,
+)
 from deeplens.settings.env import BASE_DIR, data_dir, env_int, env_str, state_file
+from deeplens.supervisor import CrashLoop, ServiceWatcher, Supervisor, say
 
 PYTHON = sys.executable
 
 
-def say(message: str) -> None:
-    print(f"[deeplens] {message}", flush=True)
+def check_database(url: str, timeout: float | None = None) -> None:
+    """A given PostgreSQL: wait while it says it is starting up; anything else fails at once."""
+    wait_until_serving(
+        f"PostgreSQL at {url}",
+        lambda: postgres_ping(url, timeout=5),
+        timeout=start_timeout() if timeout is None else timeout,
+        retry=postgres_is_starting,
+        on_wait=say,
+    )
 
 
-def check_database(url: str) -> None:
-    import psycopg
+def check_redis(url: str, timeout: float | None = None) -> None:
+    """A given Redis: wait while it answers LOADING; anything else (refused...) fails at once."""
+    wait_until_serving(
+        f"Redis at {url}",
+        lambda: redis_ping(url, timeout=3),
+        timeout=start_timeout() if timeout is None else timeout,
+        retry=redis_is_loading,
+        on_wait=say,
+    )
 
-    try:
-        with psycopg.connect(url, connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        raise ServiceError(f"Cannot reach PostgreSQL at {url}: {exc}".strip()) from exc
 
+@dataclass
+class Backing:
+    """The URLs the product uses, and the watcher of the embedded servers started for them."""
 
-def check_redis(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise ServiceError(f"Cannot reach Redis at {url}: {exc}") from exc
-    finally:
-        client.close()
+    urls: dict
+    watcher: ServiceWatcher
 
 
 @contextmanager
 def backing_services(*, reuse_running: bool = False):
-    """Yield {DATABASE_URL, REDIS_URL}; start the embedded servers for whichever is unset and stop
-    them (data kept) when the block ends. With reuse_running, the servers of a DeepLens already
-    running from the same data directory are used instead."""
+    """Yield a Backing; start the embedded servers for whichever URL is unset (waiting until they
+    serve) and stop them (data kept) when the block ends. With reuse_running, the servers of a
+    DeepLens already running from the same data directory are used instead."""
     started: list[EmbeddedPostgres | EmbeddedRedis] = []
     urls = {"DATABASE_URL": env_str("DATABASE_URL"), "REDIS_URL": env_str("REDIS_URL")}
+    given = {name for name, url in urls.items() if url}
     state = state_file()
     if state.exists():
         previous = json.loads(state.read_text() or "{}")
         if previous.get("pid") and _pid_alive(previous["pid"]):
             if reuse_running:
-                yield {name: urls[name] or previous[name] for name in urls}
+                yield Backing({name: urls[name] or previous[name] for name in urls}, ServiceWatcher({}))
                 return
             raise ServiceError(
                 f"DeepLens is already running from {data_dir()} (pid {previous['pid']}). "
                 "Stop it first, or set DEEPLENS_DATA_DIR to use another data directory."
             )
+    watched = {}
     try:
         if not urls["DATABASE_URL"]:
             postgres = EmbeddedPostgres(data_dir())
             say(f"starting the embedded PostgreSQL (data in {postgres.pgdata})")
-            urls["DATABASE_URL"] = postgres.start()
             started.append(postgres)
+            urls["DATABASE_URL"] = postgres.start(on_wait=say)
+            watched[f"PostgreSQL in {postgres.pgdata}"] = postgres
         if not urls["REDIS_URL"]:
             redis_server = EmbeddedRedis(data_dir(), port=env_int("DEEPLENS_REDIS_PORT", 0) or None)
             say(f"starting the embedded Redis on port {redis_server.port}")
-            urls["REDIS_URL"] = redis_server.start()
             started.append(redis_server)
-        check_database(urls["DATABASE_URL"])
-        check_redis(urls["REDIS_URL"])
+            urls["REDIS_URL"] = redis_server.start(on_wait=say)
+            watched[f"Redis on port {redis_server.port}"] = redis_server
+        if "DATABASE_URL" in given:
+            check_database(urls["DATABASE_URL"])
+        if "REDIS_URL" in given:
+            check_redis(urls["REDIS_URL"])
         if started:
             state.parent.mkdir(parents=True, exist_ok=True)
             state.write_text(json.dumps({**urls, "pid": os.getpid()}))
-        yield urls
+        yield Backing(urls, ServiceWatcher(watched))
     finally:
         _ignore_signals()
         for service in reversed(started):
@@ -130,43 +158,13 @@ def manage(env: dict, *args: str) -> None:
     subprocess.run([PYTHON, str(BASE_DIR / "manage.py"), *args], env=env, cwd=BASE_DIR, check=True)
 
 
-class Supervisor:
-    """Starts the product's processes and stops them all together."""
-
-    def __init__(self, env: dict):
-        self.env = env
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, command: list[str]) -> None:
-        self.processes[name] = subprocess.Popen(command, env=self.env, cwd=BASE_DIR, start_new_session=True)
-
-    def exited(self) -> tuple[str, int] | None:
-        for name, process in self.processes.items():
-            code = process.poll()
-            if code is not None:
-                return name, code
-        return None
-
-    def stop(self, timeout: float = 20) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for name, process in self.processes.items():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                say(f"{name} did not stop in time; killing it")
-                process.kill()
-                process.wait()
-
-
-def wait_until_ready(port: int, supervisor: Supervisor, timeout: float = 90) -> dict:
+def wait_until_ready(port: int, supervisor: Supervisor, watcher: ServiceWatcher, timeout: float = 90) -> dict:
+    """Wait for the web server's /readyz, restarting children and servers meanwhile."""
     deadline = time.monotonic() + timeout
     last_error = ""
     while time.monotonic() < deadline:
-        if (exited := supervisor.exited()) is not None:
-            raise ServiceError(f"{exited[0]} exited with code {exited[1]} while starting.")
+        supervisor.poll()
+        watcher.tick()
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
                 return json.loads(response.read())
@@ -212,9 +210,10 @@ def _ignore_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def serve(env: dict, port: int, bind: str) -> int:
-    """Start web, worker and beat; return when one of them exits (1) or on Ctrl-C (0)."""
-    supervisor = Supervisor(env)
+def serve(env: dict, port: int, bind: str, watcher: ServiceWatcher) -> int:
+    """Start web, worker and beat and keep them (and the embedded servers) running; return on
+    Ctrl-C/SIGTERM (0) or when one of them is in a crash loop (1)."""
+    supervisor = Supervisor(env, log_dir=data_dir() / "log", cwd=BASE_DIR)
     try:
         supervisor.start(
             "web",
@@ -269,12 +268,15 @@ def serve(env: dict, port: int, bind: str) -> int:
                 str(data_dir() / "run" / "celerybeat-schedule"),
             ],
         )
-        ready = wait_until_ready(port, supervisor)
+        ready = wait_until_ready(port, supervisor, watcher)
         say(f"ready: {json.dumps(ready['checks'])}")
         print(banner(port), flush=True)
-        while (exited := supervisor.exited()) is None:
+        while True:
+            supervisor.poll()
+            watcher.tick()
             time.sleep(0.5)
-        say(f"{exited[0]} exited with code {exited[1]}; stopping everything")
+    except CrashLoop as exc:
+        say(f"error: {exc}")
         return 1
     except Interrupted:
         say("stopping")
@@ -290,13 +292,13 @@ def run() -> int:
     signal.signal(signal.SIGTERM, _raise_interrupted)
     signal.signal(signal.SIGINT, _raise_interrupted)
     try:
-        with backing_services() as urls:
-            env = child_env(urls)
+        with backing_services() as backing:
+            env = child_env(backing.urls)
             metrics_dir_reset(env)
             say("migrating the shared and tenant schemas")
             manage(env, "migrate_schemas", "--executor", "standard", "-v", "0")
             manage(env, "deeplens_bootstrap")
-            code = serve(env, port, bind)
+            code = serve(env, port, bind, backing.watcher)
         say("stopped")
         return code
     except Interrupted:
@@ -314,12 +316,13 @@ def services() -> int:
     signal.signal(signal.SIGTERM, _raise_interrupted)
     signal.signal(signal.SIGINT, _raise_interrupted)
     try:
-        with backing_services() as urls:
-            for name, url in urls.items():
+        with backing_services() as backing:
+            for name, url in backing.urls.items():
                 print(f"{name}={url}", flush=True)
             say("embedded servers running; Ctrl-C stops them")
             while True:
-                time.sleep(3600)
+                backing.watcher.tick()
+                time.sleep(0.5)
     except Interrupted:
         return 0
     except ServiceError as exc:
@@ -329,8 +332,8 @@ def services() -> int:
 
 def manage_command(args: list[str]) -> int:
     try:
-        with backing_services(reuse_running=True) as urls:
-            env = child_env(urls)
+        with backing_services(reuse_running=True) as backing:
+            env = child_env(backing.urls)
             # A command's metrics (ingest_folder --process-now...) join those of a running DeepLens.
             Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
             return subprocess.run(

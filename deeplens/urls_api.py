@@ -7,6 +7,7 @@ from apps.accounts.api import api_keys, auth, impersonation, users
 from apps.audit import api as audit_api
 from apps.duplicates.api import groups as duplicates_api
 from apps.images.api import images, thumbnails, upload
+from apps.jobs import api as jobs_api
 from apps.search import api as search_api
 from apps.storage import api as storage_api
 from apps.tenants import api as tenants_api
@@ -105,7 +106,8 @@ image_patterns = [
         thumbnails.ThumbnailConfigApplyApi.as_view(),
         name="thumbnail-config-apply",
     ),
-    path("jobs/<uuid:job_id>", thumbnails.JobApi.as_view(), name="job"),
+    path("jobs/<uuid:job_id>", jobs_api.JobApi.as_view(), name="job"),
+    path("jobs/<uuid:job_id>/cancel", jobs_api.JobCancelApi.as_view(), name="job-cancel"),
 ]
 
 search_patterns = [

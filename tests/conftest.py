@@ -5,9 +5,6 @@ needs the database before any conftest loads), or taken from DATABASE_URL / REDI
 """
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from apps.accounts.models import Role
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_ensure_public, tenant_provision
 from tests.factories import GlobalAdminFactory, UserFactory
+from tests.support.workers import worker_start
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT_SLUGS = ("alpha", "beta")
@@ -111,46 +109,9 @@ def url_of_test_database() -> str:
 def celery_worker(django_db_setup, django_db_blocker, redis_url):
     """A real `celery worker` process on every queue, against the test database and Redis."""
     with django_db_blocker.unblock():
-        db_url = url_of_test_database()
-    env = dict(
-        os.environ, DATABASE_URL=db_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="deeplens.settings.test"
-    )
-    log = open(ROOT / "var" / "test-celery-worker.log", "w")  # noqa: SIM115 - closed at teardown
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "celery_app",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            "ingest,thumbnails,embed,index,scan,maintenance",
-            "--loglevel",
-            "INFO",
-            "--without-mingle",
-            "--without-gossip",
-            "--hostname",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    from celery_app import app
-
-    deadline = time.monotonic() + 60
-    while not app.control.ping(timeout=0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"The Celery worker did not start; see {log.name}")
-    yield process
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+        worker = worker_start(name="celery-worker", database_url=url_of_test_database())
+    yield worker.process
+    worker.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,11 @@
-from django.db.models import Count, Q, QuerySet
+from collections.abc import Mapping
+
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from apps.accounts.filters import UserFilter
 from apps.accounts.models import ApiKey, ImpersonationSession, RefreshToken, Role, User
+from apps.core.filtering import apply_filters
 from apps.tenants.models import Tenant
 
 
@@ -15,19 +19,10 @@ def user_count_by_role(*, tenant: Tenant) -> list[tuple[str, int]]:
     return [(label, counts.get(value, 0)) for value, label in Role.choices if value != Role.GLOBAL_ADMIN]
 
 
-def user_list(
-    *, tenant: Tenant, role: str | None = None, active: bool | None = None, search: str = ""
-) -> QuerySet[User]:
+def user_list(*, tenant: Tenant, filters: Mapping | None = None) -> QuerySet[User]:
+    """The tenant's users by email, narrowed by UserFilter; raises InvalidFilter for a bad value."""
     users = User.objects.filter(tenant=tenant, deleted_at__isnull=True).select_related("tenant")
-    if role:
-        users = users.filter(role=role)
-    if active is not None:
-        users = users.filter(is_active=active)
-    if search:
-        users = users.filter(
-            Q(email__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search)
-        )
-    return users.order_by("email")
+    return apply_filters(UserFilter, filters, users.order_by("email"))
 
 
 def user_get(*, tenant: Tenant, user_id) -> User | None:

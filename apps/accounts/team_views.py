@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views import View
 
+from apps.accounts.filters import UserFilter
 from apps.accounts.forms import ROLE_CHOICES, ApiKeyCreateForm, UserChangeForm, UserCreateForm
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm
@@ -13,6 +14,7 @@ from apps.accounts.services import api_key_create, api_key_revoke, user_create, 
 from apps.audit.context import Actor
 from apps.core.api import base_url
 from apps.core.errors import ApplicationError
+from apps.core.filtering import FilterErrors, InvalidFilter
 
 
 class UserListPage(PermissionRequiredPage, View):
@@ -20,8 +22,13 @@ class UserListPage(PermissionRequiredPage, View):
     template_name = "accounts/team.html"
 
     def get(self, request, form=None, status=200):
-        users = Paginator(user_list(tenant=request.tenant, search=request.GET.get("q", "")), 50)
-        page = users.get_page(request.GET.get("page"))
+        # The page's search box is `q`; UserFilter calls it `search`.
+        try:
+            users = user_list(tenant=request.tenant, filters={"search": request.GET.get("q", "")})
+            errors = FilterErrors()
+        except InvalidFilter as exc:
+            users, errors, status = [], FilterErrors.from_exception(exc, UserFilter), 400
+        page = Paginator(users, 50).get_page(request.GET.get("page"))
         return render(
             request,
             self.template_name,
@@ -29,6 +36,7 @@ class UserListPage(PermissionRequiredPage, View):
                 "page": page,
                 "form": form or UserCreateForm(),
                 "query": request.GET.get("q", ""),
+                "filter_errors": errors,
                 "role_choices": ROLE_CHOICES,
             },
             status=status,

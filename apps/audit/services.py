@@ -1,20 +1,23 @@
 from typing import Any
 
 from apps.audit.context import Actor
-from apps.audit.models import AuditEvent
+from apps.audit.models import AuditAction, AuditEvent
 
 
 def audit_record(
     *,
     actor: Actor,
-    action: str,
+    action: AuditAction,
     tenant=None,
     target=None,
     target_type: str = "",
     target_id: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Write one audit event. Call it inside the transaction of the change it records."""
+    """Write one audit event. Call it inside the transaction of the change it records. The action is
+    a member of AuditAction: a free string would be a choice the log page and its filter do not know."""
+    if action not in AuditAction.values:
+        raise ValueError(f"{action!r} is not an AuditAction; add it to apps/audit/models.py.")
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)

@@ -6,24 +6,22 @@ from django.views import View
 
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm
-from apps.audit.api import AuditFilters
+from apps.audit.filters import AuditEventFilter
 from apps.audit.models import AuditAction
 from apps.audit.selectors import audit_event_list
+from apps.core.filtering import FilterErrors, InvalidFilter
 
 
 class AuditLogPage(PermissionRequiredPage, View):
     required_permission = Perm.AUDIT_VIEW
 
     def get(self, request):
-        params = {k: v for k, v in request.GET.items() if k in AuditFilters().fields and k != "tenant" and v}
-        filters = AuditFilters(data=params)
-        valid = filters.is_valid()
-        criteria = {k: v for k, v in (filters.validated_data if valid else {}).items() if k != "tenant"}
-        events = (
-            audit_event_list(tenant=request.tenant, **criteria)
-            if valid
-            else audit_event_list(tenant=request.tenant).none()
-        )
+        # The page is the tenant's own log: `tenant` (a global admin's choice in the API) is not read.
+        params = {k: v for k, v in request.GET.items() if k in AuditEventFilter.base_filters and v}
+        try:
+            events, errors = audit_event_list(tenant=request.tenant, filters=params), FilterErrors()
+        except InvalidFilter as exc:
+            events, errors = [], FilterErrors.from_exception(exc, AuditEventFilter)
         page = Paginator(events, 50).get_page(request.GET.get("page"))
         return render(
             request,
@@ -31,9 +29,9 @@ class AuditLogPage(PermissionRequiredPage, View):
             {
                 "page": page,
                 "params": params,
-                "errors": filters.errors if not valid else {},
+                "filter_errors": errors,
                 "actions": AuditAction.choices,
                 "export_query": urlencode(params),
             },
-            status=200 if valid else 400,
+            status=400 if errors else 200,
         )

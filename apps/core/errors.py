@@ -50,3 +50,9 @@ class Conflict(ApplicationError):
 class ServiceUnavailable(ApplicationError):
     http_status = 503
     code = "service_unavailable"
+
+
+class DependencyUnavailable(ServiceUnavailable):
+    """PostgreSQL or Redis (the broker) cannot be reached: try again later (Retry-After)."""
+
+    code = "dependency_unavailable"

@@ -1,4 +1,5 @@
-"""DRF exception handler: every API error becomes {"error": {"code", "message", "detail"}}."""
+"""DRF exception handler: every API error becomes {"error": {"code", "message", "detail"}}; an
+unreachable PostgreSQL or Redis becomes a 503 with Retry-After (apps/core/outages.py)."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -8,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.core.errors import ApplicationError
+from apps.core.outages import dependency_unavailable
 
 
 def _drf_code(exc: drf_exceptions.APIException) -> str:
@@ -18,6 +20,7 @@ def _drf_code(exc: drf_exceptions.APIException) -> str:
 
 
 def api_exception_handler(exc, context):
+    exc = dependency_unavailable(exc) or exc
     if isinstance(exc, ApplicationError):
         error_response = Response(exc.as_dict(), status=exc.http_status)
         if "retry_after" in exc.extra:

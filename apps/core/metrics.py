@@ -158,23 +158,60 @@ def rate_limit_rejection_record(*, endpoint_class: str, scope: str) -> None:
 # --- read at scrape time ----------------------------------------------------------------------
 
 
+def queue_consumers() -> tuple[int, dict[str, int]] | None:
+    """(live workers, how many of them consume each queue) from the workers' heartbeats in Redis
+    (apps/core/workers.py), or None when Redis cannot be reached. A worker that stopped or froze
+    drops out within its heartbeat's TTL."""
+    from apps.core.workers import live_workers
+    from celery_app import QUEUES
+
+    workers = live_workers()
+    if workers is None:
+        return None
+    consumers = dict.fromkeys(QUEUES, 0)
+    for queues in workers.values():
+        for queue in queues:
+            if queue in consumers:
+                consumers[queue] += 1
+    return len(workers), consumers
+
+
 class ScrapeTimeCollector:
-    """Queue depth per Celery queue (Redis LLEN), database and Redis reachability, duplicate totals."""
+    """Queue depth per Celery queue (Redis LLEN), the workers consuming them, database and Redis
+    reachability, duplicate totals."""
 
     def collect(self):
         import redis
         from django.db import DatabaseError, connection
 
+        from apps.core.queueing import queue_depths
         from apps.core.redis import get_redis
-        from apps.usage.selectors import queue_depths
 
         depth = GaugeMetricFamily(
             "deeplens_queue_depth", "Tasks waiting in each Celery queue (Redis LLEN).", labels=["queue"]
         )
-        for queue, length in queue_depths().items():
+        depths = queue_depths()
+        for queue, length in depths.items():
             if length is not None:
                 depth.add_metric([queue], length)
         yield depth
+
+        answered = queue_consumers() if any(v is not None for v in depths.values()) else None
+        if answered is not None:
+            workers, consumers = answered
+            yield GaugeMetricFamily(
+                "deeplens_celery_workers",
+                "Celery workers alive (a heartbeat in Redis within the last 20 s).",
+                value=workers,
+            )
+            consuming = GaugeMetricFamily(
+                "deeplens_queue_consumers",
+                "Live Celery workers consuming each queue.",
+                labels=["queue"],
+            )
+            for queue, count in consumers.items():
+                consuming.add_metric([queue], count)
+            yield consuming
 
         database_up = 1
         try:
@@ -216,6 +253,8 @@ EXPORTED_METRICS = (
     "deeplens_search_duration_seconds",
     "deeplens_rate_limit_rejections_total",
     "deeplens_queue_depth",
+    "deeplens_celery_workers",
+    "deeplens_queue_consumers",
     "deeplens_database_up",
     "deeplens_redis_up",
     "deeplens_duplicate_groups",

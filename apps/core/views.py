@@ -2,6 +2,7 @@ from django.shortcuts import render
 from django.views.generic import TemplateView
 
 from apps.accounts.permissions import PUBLIC
+from apps.core.outages import current_outage_response
 from apps.tenants.selectors import tenant_list
 
 
@@ -34,6 +35,9 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    outage = current_outage_response(request)
+    if outage is not None:
+        return outage
     return render(
         request,
         "errors/error.html",

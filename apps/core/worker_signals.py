@@ -68,3 +68,31 @@ def _serve_metrics(port: int) -> None:
         MultiProcessCollector(registry)
     start_http_server(port, registry=registry)
     logger.info("worker metrics on port %s", port)
+
+
+def _tenant_tasks_only(handler):
+    def handle(sender=None, task=None, **kwargs):
+        from tenant_schemas_celery.task import TenantTask
+
+        if isinstance(task, TenantTask):
+            handler(sender=sender, task=task, **kwargs)
+
+    return handle
+
+
+def _schema_switching_for_tenant_tasks_only() -> None:
+    """tenant-schemas-celery switches the schema before every task and back after it, and assumes
+    every task is one of its TenantTasks (`task.get_tenant_databases()`). Our SharedTasks are not:
+    they run in the public schema, and the handlers logged two ERROR tracebacks for each of them
+    (every minute, for beat's maintenance tasks). The same handlers now run for tenant tasks only."""
+    from tenant_schemas_celery import app as tenant_schemas_celery
+
+    for signal, handler, uid in (
+        (signals.task_prerun, tenant_schemas_celery.switch_schema, "tenant_schemas_switch_schema"),
+        (signals.task_postrun, tenant_schemas_celery.restore_schema, "tenant_schemas_restore_schema"),
+    ):
+        if signal.disconnect(dispatch_uid=uid):
+            signal.connect(_tenant_tasks_only(handler), dispatch_uid=f"deeplens_{uid}", weak=False)
+
+
+_schema_switching_for_tenant_tasks_only()

@@ -1,24 +1,18 @@
 """Reading duplicate groups: a page of groups (keyset-friendly indexes, no N x N), one group."""
 
-from django.db.models import Prefetch
+from collections.abc import Mapping
 
-from apps.duplicates.models import Group, GroupStatus, Member
+from django.db.models import Prefetch, QuerySet
 
-SORTS = {
-    "reclaimable": ("-reclaimable_bytes", "-id"),
-    "-reclaimable": ("reclaimable_bytes", "id"),
-    "date": ("created_at", "id"),
-    "-date": ("-created_at", "-id"),
-}
+from apps.core.filtering import apply_filters
+from apps.duplicates.filters import GroupFilter
+from apps.duplicates.models import Group, Member
 
 
-def group_list(*, kind: str | None = None, status: str = GroupStatus.OPEN, sort: str = "reclaimable"):
-    qs = Group.objects.filter(status=status)
-    if status == GroupStatus.OPEN:
-        qs = qs.filter(member_count__gte=2)
-    if kind:
-        qs = qs.filter(kind=kind)
-    return qs.order_by(*SORTS[sort])
+def group_list(*, filters: Mapping | None = None) -> QuerySet[Group]:
+    """The groups GroupFilter selects from `filters` (by default the open ones, most space first);
+    raises InvalidFilter for a value it does not know."""
+    return apply_filters(GroupFilter, filters, Group.objects.all())
 
 
 def with_members(groups):

@@ -1,56 +1,87 @@
 """Celery entry points of the duplicates domain: ids in, one service call."""
 
 import logging
-import time
 
-from django.conf import settings
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
-from apps.duplicates.services.detection import image_detect
-from apps.duplicates.services.jobs import duplicates_job_run
+from apps.duplicates.services.indexing import (
+    TransientIndexError,
+    catch_up_done,
+    catch_up_enqueue,
+    images_index,
+    images_index_catch_up,
+    images_index_gave_up,
+    yielding,
+)
 from apps.duplicates.services.review import metrics_report, metrics_report_all
-from apps.tenants.connection import connection
+from apps.images.services.stages import claims_release_mine
+from apps.jobs.runner import job_run
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)
 
 
-YIELD_STEP_SECONDS = 3
+MAX_RETRIES = 3
+RETRYABLE = (TransientIndexError, OperationalError, InterfaceError)
 
 
-def ingest_backlog() -> bool:
-    from apps.images.models import Image, ImageStatus
-
-    return Image.objects.filter(
-        status__in=[ImageStatus.PENDING, ImageStatus.PROCESSING], deleted_at__isnull=True
-    ).exists()
+def _retry(task, exc: Exception, **kwargs):
+    return task.retry(exc=exc, countdown=2 ** (task.request.retries + 1), kwargs=kwargs)
 
 
-@app.task(base=TenantTask, name="index.detect_duplicates", bind=True, max_retries=3)
+@app.task(base=TenantTask, name="index.detect_duplicates", bind=True, max_retries=MAX_RETRIES)
 def duplicates_detect_task(self, image_ids: list[str], waiting_since: float | None = None) -> int:
-    """Incremental detection for images that just became READY. It yields to ingestion: while the
-    tenant has images waiting to be processed, it steps back (up to DEEPLENS_INDEX_YIELD_SECONDS in
-    all), so uploads become ready at full speed and detection catches up after."""
-    waiting_since = waiting_since or time.time()
-    if ingest_backlog() and time.time() - waiting_since < settings.DEEPLENS_INDEX_YIELD_SECONDS:
-        duplicates_detect_task.apply_async(
-            kwargs={"image_ids": image_ids, "waiting_since": waiting_since}, countdown=YIELD_STEP_SECONDS
-        )
-        return 0
-    found = 0
-    for image_id in image_ids:
-        try:
-            found += image_detect(image_id=image_id) is not None
-        except OperationalError as exc:  # lock timeout, connection lost: transient
-            raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
-    if found:
+    """Index + detect for images that just became READY. While the tenant's uploads wait, it leaves
+    them to the catch-up (apps/duplicates/services/indexing.py). `waiting_since` is accepted for
+    messages sent by earlier versions."""
+    try:
+        claims_release_mine()
+        if yielding():
+            return 0
+        outcome = images_index(image_ids=image_ids, limit=len(image_ids))
+    except RETRYABLE as exc:
+        ids = getattr(exc, "image_ids", image_ids)
+        if self.request.retries >= MAX_RETRIES:
+            _give_up(ids, exc)
+            return 0
+        raise _retry(self, exc, image_ids=ids) from exc
+    if outcome.grouped:
         metrics_report()
-    return found
+    return outcome.grouped
+
+
+def _give_up(image_ids, exc: Exception) -> None:
+    reason = f"Gave up after {MAX_RETRIES + 1} tries: {exc}"[:500]
+    try:
+        images_index_gave_up(image_ids=image_ids, reason=reason)
+    except (OperationalError, InterfaceError):
+        logger.warning("index: %d images stay waiting (the database is unavailable): %s", len(image_ids), exc)
+
+
+@app.task(base=TenantTask, name="index.catch_up", bind=True, max_retries=MAX_RETRIES)
+def index_catch_up_task(self) -> bool:
+    """Images that waited (ingestion first, a lost message, a dead worker, a retry due), oldest first,
+    for up to a minute; then it hands over to a fresh task if more wait."""
+    try:
+        claims_release_mine()
+        more = images_index_catch_up()
+    except RETRYABLE as exc:
+        catch_up_done()
+        if self.request.retries >= MAX_RETRIES:
+            _give_up(getattr(exc, "image_ids", []), exc)
+            return False
+        raise _retry(self, exc) from exc
+    catch_up_done()
+    metrics_report()
+    if more:
+        catch_up_enqueue()
+    return more
 
 
 @app.task(base=TenantTask, name="maintenance.duplicates_job")
 def duplicates_job_task(job_id: str) -> str | None:
-    job = duplicates_job_run(job_id=job_id, tenant=connection.tenant)
+    """Messages sent before jobs.run existed: the same run (apps/jobs)."""
+    job = job_run(job_id=job_id)
     return job.state if job else None
 
 

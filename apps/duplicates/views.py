@@ -11,8 +11,10 @@ from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm, role_permissions
 from apps.audit.context import Actor
 from apps.core.errors import ApplicationError
+from apps.core.filtering import FilterErrors, InvalidFilter
+from apps.duplicates.filters import DEFAULTS, SORT_CHOICES, GroupFilter
 from apps.duplicates.models import Kind
-from apps.duplicates.selectors import SORTS, group_get, group_list, with_members
+from apps.duplicates.selectors import group_get, group_list, with_members
 from apps.duplicates.services import (
     duplicates_job_create,
     group_dismiss,
@@ -20,7 +22,8 @@ from apps.duplicates.services import (
     report,
     resolve_all_preview,
 )
-from apps.images.models import Job
+from apps.duplicates.services.jobs import DUPLICATES_JOB_KINDS, DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL
+from apps.jobs.selectors import job_list
 
 PAGE_SIZE = 20
 
@@ -29,26 +32,32 @@ class ReviewPage(PermissionRequiredPage, View):
     required_permission = Perm.IMAGES_VIEW
 
     def get(self, request):
-        kind = request.GET.get("kind") if request.GET.get("kind") in Kind.values else None
-        sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "reclaimable"
-        page = Paginator(with_members(group_list(kind=kind, sort=sort)), PAGE_SIZE).get_page(
-            request.GET.get("page")
+        try:
+            groups, errors = with_members(group_list(filters=request.GET)), FilterErrors()
+        except InvalidFilter as exc:
+            groups, errors = [], FilterErrors.from_exception(exc, GroupFilter)
+        page = Paginator(groups, PAGE_SIZE).get_page(request.GET.get("page"))
+        kind = request.GET.get("kind") or None
+        preview = (
+            resolve_all_preview(kind=kind, sample=10) if request.GET.get("preview") and not errors else None
         )
-        preview = resolve_all_preview(kind=kind, sample=10) if request.GET.get("preview") else None
-        jobs = Job.objects.filter(kind__in=[Job.Kind.DUPLICATES_RESCAN, Job.Kind.DUPLICATES_RESOLVE_ALL])[:3]
+        jobs = job_list(kinds=DUPLICATES_JOB_KINDS)[:3]
         return render(
             request,
             "duplicates/review.html",
             {
                 "page": page,
                 "kind": kind or "",
-                "sort": sort,
+                "sort": request.GET.get("sort") or DEFAULTS["sort"],
                 "kinds": Kind.choices,
+                "sorts": SORT_CHOICES,
+                "filter_errors": errors,
                 "preview": preview,
                 "jobs": jobs,
                 "can_manage": Perm.DUPLICATES_MANAGE in role_permissions(request.user.role),
                 "section": "duplicates",
             },
+            status=400 if errors else 200,
         )
 
 
@@ -85,12 +94,12 @@ class BulkActionPage(PermissionRequiredPage, View):
     def post(self, request):
         actor = Actor.from_request(request)
         if request.POST.get("action") == "rescan":
-            duplicates_job_create(kind=Job.Kind.DUPLICATES_RESCAN, actor=actor)
+            duplicates_job_create(kind=DUPLICATES_RESCAN, actor=actor)
             messages.success(request, "A full re-scan has started.")
         else:
             kind = request.POST.get("kind") if request.POST.get("kind") in Kind.values else None
             duplicates_job_create(
-                kind=Job.Kind.DUPLICATES_RESOLVE_ALL,
+                kind=DUPLICATES_RESOLVE_ALL,
                 actor=actor,
                 params={
                     "kind": kind,

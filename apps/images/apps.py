@@ -4,3 +4,20 @@ from django.apps import AppConfig
 class ImagesConfig(AppConfig):
     name = "apps.images"
     label = "images"
+
+    def ready(self) -> None:
+        from apps.accounts.permissions import Perm
+        from apps.jobs.registry import job_kind_register
+
+        for kind, label in (
+            ("thumbnails_apply", "Apply thumbnail configuration"),
+            ("thumbnails_regenerate", "Regenerate thumbnails"),
+        ):
+            job_kind_register(
+                kind=kind,
+                label=label,
+                runner="apps.images.services.jobs.thumbnails_job_run",
+                permission=Perm.IMAGES_VIEW,
+                manage_permission=Perm.THUMBNAILS_MANAGE,
+                queue="thumbnails",
+            )

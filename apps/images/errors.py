@@ -51,3 +51,16 @@ class TransientProcessingError(Exception):
         super().__init__(message)
         self.stage = stage or message.split(":", 1)[0]
         self.image_ids = image_ids or []
+
+
+class IdempotencyKeyReused(ApplicationError):
+    http_status = 422
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+
+
+class IdempotencyKeyInvalid(InvalidInput):
+    code = "idempotency_key_invalid"

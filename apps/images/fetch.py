@@ -9,7 +9,6 @@ temporary file with its SHA-256, up to a size cap, under a total deadline.
 
 import hashlib
 import http.client
-import ipaddress
 import socket
 import ssl
 import tempfile
@@ -21,6 +20,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from django.conf import settings
 from django.core.files import File
 
+from apps.core.network import address_allowed
 from apps.core.tracing import span
 from apps.images.errors import FileTooLarge, UrlFetchFailed, UrlNotAllowed
 
@@ -34,28 +34,6 @@ class Fetched:
     file: File
     filename: str
     final_url: str
-
-
-def _allowed_networks():
-    return [ipaddress.ip_network(net, strict=False) for net in settings.DEEPLENS_URL_FETCH_ALLOWED_NETWORKS]
-
-
-def address_allowed(address: str, *, allowed_networks=None) -> bool:
-    """A public address, or one in the operator's allow-list (by default the URL-import one)."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    networks = _allowed_networks() if allowed_networks is None else allowed_networks
-    if any(ip in network for network in networks):
-        return True
-    return ip.is_global and not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
 
 
 def resolve(host: str, port: int) -> str:

@@ -75,6 +75,29 @@ class Sniffed:
     height: int
 
 
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
+def sniff_head(head: bytes) -> tuple[str, str] | None:
+    """(format, content type) from a file's first 32 bytes, or None for anything but an image (storage
+    scans judge objects by this before reading them whole; sniff() then decides on the whole file)."""
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg", "image/jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png", "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif", "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp", "image/webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff", "image/tiff"
+    if head[:2] == b"BM" and len(head) >= 14:
+        return "bmp", "image/bmp"
+    if HEIF and head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return "heic", "image/heic"
+    return None
+
+
 def sniff(fp: IO[bytes]) -> Sniffed:
     """What the content is, from its bytes (never its name or declared type); reads the header only."""
     fp.seek(0)

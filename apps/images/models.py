@@ -67,10 +67,56 @@ class StorageUsage(models.Model):
 
     bytes_used = models.BigIntegerField(default=0)
     images = models.BigIntegerField(default=0)
+    # Bytes of uploads in flight: the sum of the live StorageReservation rows.
+    reserved_bytes = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"{self.bytes_used} bytes in {self.images} images"
+        return f"{self.bytes_used} bytes in {self.images} images (+{self.reserved_bytes} reserved)"
+
+
+class StorageReservation(models.Model):
+    """Quota held by one upload between the quota check and the INSERT of its image (which deletes
+    this row in the same transaction). A worker that dies in between leaves the row behind; it
+    expires and `usage_reconcile` drops it, so the counter cannot leak."""
+
+    size_bytes = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.size_bytes} bytes until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyState(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` of an upload request and the answer it got, kept for a day so that a
+    retry gets the same answer instead of storing again. In PostgreSQL (the tenant's schema), so
+    keys survive a Redis outage or flush exactly when the uploads they guard survive."""
+
+    key = models.CharField(max_length=255)
+    # "user:<id>" or "api_key:<id>": one client's keys never answer another's requests.
+    principal = models.CharField(max_length=80)
+    # SHA-256 of the endpoint and the request's content (form fields, file names and hashes).
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(
+        max_length=20, choices=IdempotencyState.choices, default=IdempotencyState.IN_PROGRESS
+    )
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "key"], name="one_idempotency_key_per_principal")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.key} ({self.state})"
 
 
 class ImageFormat(models.TextChoices):
@@ -127,6 +173,8 @@ class Image(models.Model):
     # Not auto_now_add: the original's key is built from the same instant before the row is saved.
     created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     processing_started_at = models.DateTimeField(null=True, blank=True)
+    # The worker processing it ("<node>|<boot id>"), released at once when that worker's heartbeat stops.
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
     decoded_at = models.DateTimeField(null=True, blank=True)
     thumbnails_at = models.DateTimeField(null=True, blank=True)
     hashed_at = models.DateTimeField(null=True, blank=True)
@@ -158,6 +206,40 @@ class Image(models.Model):
         return self.width * self.height
 
 
+class StageState(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImageStage(models.Model):
+    """The state of one pipeline stage after processing (apps/images/pipeline.py) for one image:
+    "index", "detect" or "embed:<model>". No row means the stage has not run yet. A failed row says
+    why; `retryable` ones (the stage gave up on a transient error) are tried again by the sweep."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="stages")
+    stage = models.CharField(max_length=60)
+    state = models.CharField(max_length=10, choices=StageState.choices, default=StageState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    retryable = models.BooleanField(default=False)
+    reason = models.CharField(max_length=500, blank=True)
+    # The worker holding a running claim ("<node>|<boot id>"): a claim of a worker whose heartbeat
+    # stopped is released at once (apps/core/workers.py).
+    claimed_by = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "stage"], name="image_stage_unique")]
+        indexes = [models.Index(fields=["stage", "state"], name="image_stage_state")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} {self.stage} {self.state}"
+
+
 class Thumbnail(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="thumbnails")
     spec = models.CharField(max_length=50)
@@ -175,56 +257,3 @@ class Thumbnail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_id} {self.spec}"
-
-
-class Job(models.Model):
-    """A background job a person started, with progress they can watch."""
-
-    class Kind(models.TextChoices):
-        THUMBNAILS_APPLY = "thumbnails_apply", "Apply thumbnail configuration"
-        THUMBNAILS_REGENERATE = "thumbnails_regenerate", "Regenerate thumbnails"
-        SEARCH_EMBED = "search_embed", "Embed the collection for a search model"
-        DUPLICATES_RESCAN = "duplicates_rescan", "Re-scan for duplicates"
-        DUPLICATES_RESOLVE_ALL = "duplicates_resolve_all", "Resolve all duplicate groups"
-        STORAGE_MIGRATE = "storage_migrate", "Move images between storage locations"
-        STORAGE_SCAN = "storage_scan", "Scan an index-only storage location"
-
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField(max_length=40, choices=Kind.choices)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    params = models.JSONField(default=dict, blank=True)
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    # Storage jobs: objects skipped (not images, unchanged, still processing) and the last sign of
-    # life of the worker running it (a job silent for long is resumed elsewhere).
-    skipped = models.PositiveIntegerField(default=0)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.state}"
-
-    @property
-    def progress(self) -> float:
-        return (
-            round((self.processed + self.failed) / self.total, 4)
-            if self.total
-            else (1.0 if self.state == "done" else 0.0)
-        )

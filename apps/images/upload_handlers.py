@@ -5,6 +5,10 @@ never sits whole in memory; these add the hash on the way and refuse files over 
 """
 
 import hashlib
+import logging
+import threading
+import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadhandler import (
@@ -41,4 +45,37 @@ class HashingMemoryUploadHandler(_Hashing, MemoryFileUploadHandler):
 
 
 class HashingTemporaryFileUploadHandler(_Hashing, TemporaryFileUploadHandler):
-    pass
+    def new_file(self, *args, **kwargs):
+        spool_dir_prepare()
+        return super().new_file(*args, **kwargs)
+
+
+logger = logging.getLogger(__name__)
+_spool_lock = threading.Lock()
+_spool_swept_at: float | None = None
+
+
+def spool_dir_prepare(*, now: float | None = None) -> Path:
+    """FILE_UPLOAD_TEMP_DIR, created if missing and, on first use in a process and hourly after,
+    swept of files older than DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS: spools a killed worker left
+    behind. Younger files may be live uploads of another process and are kept."""
+    global _spool_swept_at
+    spool = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    now = time.time() if now is None else now
+    max_age = settings.DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS
+    with _spool_lock:
+        if _spool_swept_at is not None and now - _spool_swept_at < min(max_age, 3600) and spool.is_dir():
+            return spool
+        spool.mkdir(parents=True, exist_ok=True)
+        _spool_swept_at = now
+        removed = 0
+        for path in spool.iterdir():
+            try:
+                if path.is_file() and now - path.stat().st_mtime > max_age:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # finished meanwhile
+        if removed:
+            logger.warning("removed %d stale upload spool files from %s", removed, spool)
+    return spool

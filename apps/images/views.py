@@ -7,15 +7,16 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
-from rest_framework.exceptions import ValidationError
 
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm, role_permissions
 from apps.audit.context import Actor
 from apps.core.errors import ApplicationError
-from apps.images.api.serializers import image_status, parse_filters
+from apps.core.filtering import FilterErrors, InvalidFilter
+from apps.images.api.serializers import image_status
+from apps.images.filters import ORDERINGS, ImageFilter
 from apps.images.models import ImageFormat
-from apps.images.selectors import image_get, image_list
+from apps.images.selectors import image_get, image_list, images_stage_summary
 from apps.images.services import image_delete, image_restore, image_retry
 from apps.images.services.processing import image_settings_get
 
@@ -31,35 +32,27 @@ class GalleryPage(PermissionRequiredPage, View):
     def get(self, request):
         params = {k: v for k, v in request.GET.items() if v and k != "page"}
         try:
-            filters = parse_filters(_non_empty(request.GET))
-            error = None
-        except ValidationError as exc:
-            filters, error = {}, exc.detail
-        images = image_list(**{**filters, **self.list_kwargs})
+            images = image_list(filters=request.GET, **self.list_kwargs)
+            errors = FilterErrors()
+        except InvalidFilter as exc:
+            images, errors = [], FilterErrors.from_exception(exc, ImageFilter)
         page = Paginator(images, PAGE_SIZE).get_page(request.GET.get("page"))
-        query = urlencode(params)
+        page.object_list = images_stage_summary(list(page.object_list))
         return render(
             request,
             self.template_name,
             {
                 "page": page,
                 "params": params,
-                "filter_error": error,
+                "filter_errors": errors,
                 "formats": ImageFormat.choices,
+                "orderings": ORDERINGS,
                 "title": self.title,
-                "query": query,
+                "query": urlencode(params),
                 "view_name": request.resolver_match.url_name,
             },
-            status=400 if error else 200,
+            status=400 if errors else 200,
         )
-
-
-def _non_empty(query):
-    cleaned = query.copy()
-    for key in list(cleaned):
-        if not any(cleaned.getlist(key)):
-            del cleaned[key]
-    return cleaned
 
 
 class TrashPage(GalleryPage):

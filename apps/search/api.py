@@ -15,7 +15,8 @@ from apps.core.schema import ErrorResponse
 from apps.images.api.serializers import DATE_INPUTS
 from apps.images.errors import FileTooLarge
 from apps.images.fetch import fetch
-from apps.images.models import ImageFormat, Job
+from apps.images.models import ImageFormat
+from apps.jobs.models import Job
 from apps.search.embedders.registry import KEYS, model_catalogue
 from apps.search.errors import ImageNotIndexed, InvalidSearch, QueryImageNotFound
 from apps.search.selectors import SearchFilters, hash_neighbours, images_for_results, search_model_list

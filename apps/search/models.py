@@ -25,7 +25,7 @@ class SearchModel(models.Model):
     version = models.CharField(max_length=120, blank=True)
     dimensions = models.PositiveSmallIntegerField(default=0)
     activated_at = models.DateTimeField(null=True, blank=True)
-    job = models.ForeignKey("images.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -13,7 +13,7 @@ from apps.accounts.permissions import Perm
 from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import NotFound
-from apps.images.models import Job
+from apps.jobs.models import Job
 from apps.storage.models import StorageLocation, StorageProvider
 from apps.storage.selectors import (
     storage_job_get,
@@ -29,7 +29,7 @@ from apps.storage.services import (
     storage_location_set_default,
     storage_location_test,
 )
-from apps.storage.services.jobs import storage_job_cancel
+from apps.storage.services.jobs import STORAGE_JOB_KINDS, STORAGE_SCAN, storage_job_cancel
 from apps.storage.services.migration import migration_start
 from apps.storage.services.scanning import scan_start
 
@@ -78,7 +78,7 @@ class StorageJobOutput(serializers.Serializer):
     """What job_data returns (documentation of the storage job responses)."""
 
     job_id = serializers.UUIDField()
-    kind = serializers.ChoiceField(choices=[Job.Kind.STORAGE_MIGRATE, Job.Kind.STORAGE_SCAN])
+    kind = serializers.ChoiceField(choices=list(STORAGE_JOB_KINDS))
     state = serializers.ChoiceField(choices=Job.State.choices)
     discovered = serializers.IntegerField()
     processed = serializers.IntegerField()
@@ -119,7 +119,7 @@ class ConnectionTestOutput(serializers.Serializer):
 
 
 def _status_url(job: Job, tenant_id) -> str:
-    if job.kind == Job.Kind.STORAGE_SCAN:
+    if job.kind == STORAGE_SCAN:
         return f"/api/v1/index/status/{job.pk}"
     if tenant_id:
         return f"/api/v1/tenants/{tenant_id}/storage-jobs/{job.pk}"
@@ -360,4 +360,4 @@ class IndexStatusApi(APIView):
     @extend_schema(responses={200: StorageJobOutput})
     def get(self, request, job_id):
         request_tenant(request)
-        return Response(job_data(storage_job_get(job_id=job_id, kind=Job.Kind.STORAGE_SCAN)))
+        return Response(job_data(storage_job_get(job_id=job_id, kind=STORAGE_SCAN)))

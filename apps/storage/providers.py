@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.files.base import ContentFile
 
-from apps.images.fetch import address_allowed
+from apps.core.network import address_allowed
 from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, StoragePathForbidden
 from apps.storage.models import StorageLocation, StorageProvider
 

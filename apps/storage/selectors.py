@@ -2,11 +2,12 @@ import uuid
 
 from django.db.models import Count, F, QuerySet, Sum
 
-from apps.images.models import Image, Job, Thumbnail
+from apps.images.models import Image, Thumbnail
+from apps.jobs.models import Job
+from apps.jobs.selectors import job_get, job_list
 from apps.storage.errors import StorageLocationNotFound
 from apps.storage.models import StorageLocation
-
-STORAGE_JOB_KINDS = (Job.Kind.STORAGE_MIGRATE, Job.Kind.STORAGE_SCAN)
+from apps.storage.services.jobs import STORAGE_JOB_KINDS
 
 
 def storage_location_list() -> QuerySet[StorageLocation]:
@@ -55,10 +56,7 @@ def storage_location_usage(*, location: StorageLocation) -> dict:
 
 
 def storage_job_get(*, job_id, kind: str | None = None) -> Job:
-    jobs = Job.objects.filter(kind__in=STORAGE_JOB_KINDS)
-    if kind:
-        jobs = jobs.filter(kind=kind)
-    job = jobs.filter(pk=job_id).first()
+    job = job_get(job_id=job_id, kinds=[kind] if kind else STORAGE_JOB_KINDS)
     if job is None:
         from apps.storage.errors import StorageJobNotFound
 
@@ -67,11 +65,9 @@ def storage_job_get(*, job_id, kind: str | None = None) -> Job:
 
 
 def storage_job_list(*, location_id=None, kind: str | None = None, limit: int = 20) -> list[Job]:
-    jobs = Job.objects.filter(kind__in=STORAGE_JOB_KINDS).select_related("created_by")
-    if kind:
-        jobs = jobs.filter(kind=kind)
+    jobs = job_list(kinds=[kind] if kind else STORAGE_JOB_KINDS)
     if location_id:
         jobs = jobs.filter(params__location_id=str(location_id)) | jobs.filter(
             params__target_id=str(location_id)
         )
-    return list(jobs.order_by("-created_at")[:limit])
+    return list(jobs[:limit])

@@ -12,7 +12,6 @@ from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm
 from apps.audit.context import Actor
 from apps.core.errors import ApplicationError, NotFound
-from apps.images.models import Job
 from apps.storage.api import job_data
 from apps.storage.models import StorageProvider
 from apps.storage.providers import FIELDS, allowed_roots
@@ -29,7 +28,7 @@ from apps.storage.services import (
     storage_location_set_default,
     storage_location_test,
 )
-from apps.storage.services.jobs import storage_job_cancel
+from apps.storage.services.jobs import STORAGE_MIGRATE, STORAGE_SCAN, storage_job_cancel
 from apps.storage.services.locations import storage_config_check
 from apps.storage.services.migration import migration_start
 from apps.storage.services.scanning import scan_start
@@ -97,7 +96,7 @@ def _locations_context(request, values=None) -> dict:
         "biggest": biggest,
         "providers": provider_forms(values),
         "roots": [str(root) for root in allowed_roots(request.tenant.slug)],
-        "jobs": [job_data(job) for job in storage_job_list(kind=Job.Kind.STORAGE_MIGRATE, limit=10)],
+        "jobs": [job_data(job) for job in storage_job_list(kind=STORAGE_MIGRATE, limit=10)],
     }
 
 
@@ -199,8 +198,7 @@ class StorageMigratePage(PermissionRequiredPage, View):
                 "targets": targets,
                 "usage": usage,
                 "jobs": [
-                    job_data(job)
-                    for job in storage_job_list(location_id=location.pk, kind=Job.Kind.STORAGE_MIGRATE)
+                    job_data(job) for job in storage_job_list(location_id=location.pk, kind=STORAGE_MIGRATE)
                 ],
             },
         )
@@ -239,7 +237,7 @@ class StorageIndexPage(PermissionRequiredPage, View):
                 "usage": usage.get(str(location.pk), {"images": 0, "objects": 0, "bytes": 0}),
                 "jobs": [
                     job_data(job)
-                    for job in storage_job_list(location_id=location.pk, kind=Job.Kind.STORAGE_SCAN, limit=5)
+                    for job in storage_job_list(location_id=location.pk, kind=STORAGE_SCAN, limit=5)
                 ],
             }
             for location in locations

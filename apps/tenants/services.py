@@ -15,6 +15,7 @@ from apps.audit.services import audit_record
 from apps.core import process_cache
 from apps.core.errors import InvalidInput
 from apps.images.services import thumbnail_specs_create_defaults
+from apps.images.services.usage import usage_ensure
 from apps.storage.services import storage_location_create_default
 from apps.tenants.errors import TenantExists, TenantNotFound, TenantSlugInvalid
 from apps.tenants.models import (
@@ -70,6 +71,7 @@ def tenant_provision(
     with tenant_context(tenant):
         storage_location_create_default()
         thumbnail_specs_create_defaults()
+        usage_ensure()  # the quota's counter row, before the first uploads race to need it
     with transaction.atomic():
         tenant.status = TenantStatus.ACTIVE
         tenant.save(update_fields=["status", "updated_at"])
@@ -207,6 +209,15 @@ def tenant_routing_forget() -> None:
     """Forget this process's cached tenants and tiers, so that a change applies here at once (other
     processes see it within DEEPLENS_PROCESS_CACHE_SECONDS)."""
     process_cache.clear()
+
+
+@contextmanager
+def in_tenant(tenant: Tenant) -> Iterator[Tenant]:
+    """Run a block in this tenant's schema, then go back to the schema before. The one way for code
+    outside apps/tenants to read another tenant's data (a global admin's overview, a beat task that
+    visits every tenant); a request or a task otherwise gets its tenant from where it runs."""
+    with tenant_context(tenant):
+        yield tenant
 
 
 def tenants_fan_out(task, **kwargs) -> int:

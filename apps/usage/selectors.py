@@ -5,9 +5,9 @@ from datetime import date, timedelta
 
 import redis
 from django.db.models import Count, Sum
-from django_tenants.utils import tenant_context
 
 from apps.accounts.models import User
+from apps.core.queueing import queue_depths
 from apps.core.redis import get_redis
 from apps.images.models import Image, ImageStatus
 from apps.images.selectors import image_counts
@@ -15,6 +15,7 @@ from apps.images.services import storage_used_bytes
 from apps.storage.models import StorageLocation
 from apps.tenants.models import Tenant, TenantStatus, TenantTier
 from apps.tenants.selectors import tenant_list
+from apps.tenants.services import in_tenant
 from apps.usage.models import ApiUsageDay
 from apps.usage.ratelimit import EndpointClass, tenant_today, usage_key
 
@@ -131,7 +132,7 @@ def tenants_overview() -> list[dict]:
     """One row per live tenant for global admins: tier, storage, images, today's calls, failures."""
     rows = []
     for tenant in tenant_list().filter(status__in=[TenantStatus.ACTIVE, TenantStatus.SUSPENDED]):
-        with tenant_context(tenant):
+        with in_tenant(tenant):
             counts = image_counts()
             storage = storage_used_bytes()
         api = tenant_api_usage(tenant, days=1)
@@ -154,18 +155,6 @@ def tenants_overview() -> list[dict]:
             }
         )
     return rows
-
-
-def queue_depths() -> dict[str, int | None]:
-    from celery_app import QUEUES
-
-    try:
-        pipe = get_redis().pipeline(transaction=False)
-        for queue in QUEUES:
-            pipe.llen(queue)
-        return dict(zip(QUEUES, pipe.execute(), strict=True))
-    except redis.RedisError:
-        return dict.fromkeys(QUEUES)
 
 
 def stats_overview() -> dict:

@@ -1,6 +1,8 @@
 """Settings shared by every environment. Everything comes from the environment (see .env.example)."""
 
+import contextlib
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dj_database_url
@@ -46,6 +48,7 @@ SHARED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
 ]
@@ -55,6 +58,7 @@ TENANT_APPS = [
     "apps.images",
     "apps.search",
     "apps.duplicates",
+    "apps.jobs",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -184,8 +188,12 @@ DEEPLENS_FS_ROOTS = env_list("DEEPLENS_FS_ROOTS", [str(data_dir() / "storage" / 
 # Fernet key (urlsafe base64, 32 bytes) encrypting storage credentials at rest. Unset: derived from
 # SECRET_KEY (development only; production settings refuse to start without it).
 DEEPLENS_STORAGE_KEY = env_str("DEEPLENS_STORAGE_KEY", "")
-# A storage job (migration, scan) whose worker has not reported for this long is resumed elsewhere.
-DEEPLENS_STORAGE_JOB_STALE_SECONDS = env_int("DEEPLENS_STORAGE_JOB_STALE_SECONDS", 120)
+# A background job (any kind) whose worker has not reported for this long is resumed elsewhere, at
+# most DEEPLENS_JOB_MAX_ATTEMPTS times in all; DEEPLENS_STORAGE_JOB_STALE_SECONDS is the old name.
+DEEPLENS_JOB_STALE_SECONDS = env_int(
+    "DEEPLENS_JOB_STALE_SECONDS", env_int("DEEPLENS_STORAGE_JOB_STALE_SECONDS", 120)
+)
+DEEPLENS_JOB_MAX_ATTEMPTS = env_int("DEEPLENS_JOB_MAX_ATTEMPTS", 5)
 # Seconds for connecting to and reading from object storage.
 DEEPLENS_STORAGE_TIMEOUT_SECONDS = env_int("DEEPLENS_STORAGE_TIMEOUT_SECONDS", 20)
 
@@ -201,6 +209,19 @@ FILE_UPLOAD_HANDLERS = [
     "apps.images.upload_handlers.HashingTemporaryFileUploadHandler",
 ]
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DEEPLENS_MAX_FILES_PER_REQUEST", 200)
+# Spooled uploads go to the product's own folder (not the system /tmp); files older than
+# DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS there are left by a dead worker and removed.
+FILE_UPLOAD_TEMP_DIR = env_str("DEEPLENS_UPLOAD_SPOOL_DIR") or str(DEEPLENS_DATA_DIR / "tmp" / "uploads")
+# Made here: Django's system check (every manage.py command, every process start) wants it to exist.
+with contextlib.suppress(OSError):
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS = env_int("DEEPLENS_UPLOAD_SPOOL_MAX_AGE_SECONDS", 3600)
+# Quota held by an upload between its check and its record; one left by a dead worker expires then.
+DEEPLENS_UPLOAD_RESERVATION_SECONDS = env_int("DEEPLENS_UPLOAD_RESERVATION_SECONDS", 3600)
+# How long an upload's Idempotency-Key answers retries with the first answer.
+DEEPLENS_IDEMPOTENCY_KEY_SECONDS = env_int("DEEPLENS_IDEMPOTENCY_KEY_SECONDS", 24 * 3600)
+# Retry-After of the 503 answered while PostgreSQL or Redis cannot be reached.
+DEEPLENS_OUTAGE_RETRY_AFTER_SECONDS = env_int("DEEPLENS_OUTAGE_RETRY_AFTER_SECONDS", 10)
 # The hard cap on one file whatever the tenant allows; tenants set lower limits in ImageSettings.
 DEEPLENS_MAX_UPLOAD_BYTES = env_int("DEEPLENS_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
 # Larger images are refused with 422 (decompression bombs); 200 megapixels covers real cameras.
@@ -311,6 +332,10 @@ PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# A message a worker took and never acked (the worker died, or lost Redis) goes back to its queue
+# once it is this old: a little above the 15-minute task time limit, so a running task is never
+# handed out twice. It must also exceed the longest countdown/ETA we send (ETA messages wait unacked).
+DEEPLENS_BROKER_VISIBILITY_TIMEOUT = env_int("DEEPLENS_BROKER_VISIBILITY_TIMEOUT", 16 * 60)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(data_dir() / "run" / "celerybeat-schedule")
 

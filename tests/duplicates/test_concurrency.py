@@ -2,7 +2,6 @@
 committed rows) end in one group: the per-tenant advisory lock serialises grouping."""
 
 import threading
-import time
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection
@@ -20,6 +19,7 @@ from apps.images.services.lifecycle import image_purge
 from apps.images.services.usage import usage_reconcile
 from apps.tenants.models import Tenant
 from tests.duplicates.conftest import VARIANTS, jpeg_bytes, photo
+from tests.support.waiting import eventually
 
 
 def test_the_grouping_lock_is_per_tenant(alpha, beta):
@@ -82,14 +82,16 @@ def test_two_copies_detected_at_the_same_moment_end_in_one_group(django_db_setup
             with tenant_context(tenant):
                 # Purging refreshes the groups of the images left, and a worker's detection task
                 # may still be writing groups for these committed rows: clear and retry.
-                for _attempt in range(20):
+                def purged() -> bool:
                     try:
                         for image in Image.objects.select_related("storage_location").filter(pk__in=ids):
                             Group.objects.filter(
                                 Q(members__image_id__in=ids) | Q(suggested_keeper_id__in=ids)
                             ).delete()
                             image_purge(image=image, actor=Actor.system(), tenant=tenant)
-                        break
                     except IntegrityError:
-                        time.sleep(0.5)
+                        return False
+                    return True
+
+                eventually(purged, timeout=10, interval=0.5, message="the test's images could not be purged")
                 usage_reconcile()

@@ -68,7 +68,7 @@ def test_detection_twice_is_harmless(alpha, member_api):
 
 
 def test_the_signal_interface_lists_the_candidate_sources():
-    from apps.duplicates import signals
+    from apps.duplicates import candidates
 
-    assert [s.name for s in signals.SOURCES] == ["sha256", "phash", "anchors", "descriptor"]
+    assert [s.name for s in candidates.SOURCES] == ["sha256", "phash", "anchors", "descriptor"]
     assert np.uint64(1) == M.as_hashes([1])[0]

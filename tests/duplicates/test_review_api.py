@@ -11,7 +11,9 @@ from apps.audit.models import AuditEvent
 from apps.duplicates.models import Dismissal, Group, GroupStatus
 from apps.duplicates.services import image_detect
 from apps.duplicates.services.rescan import groups_rebuild
-from apps.images.models import Image, Job
+from apps.images.models import Image
+from apps.jobs.models import Job
+from apps.jobs.runner import job_run
 from tests.api import as_user
 from tests.duplicates.conftest import VARIANTS, ingest, jpeg_bytes, photo
 
@@ -92,8 +94,8 @@ def test_a_dismissed_group_never_comes_back(alpha, group, admin_api):
         for image_id in ids:  # incremental detection again
             image_detect(image_id=image_id)
         assert not Group.objects.filter(status=GroupStatus.OPEN).exists()
+        from apps.duplicates.candidates import Decision
         from apps.duplicates.models import Pair
-        from apps.duplicates.signals import Decision
 
         # a full rebuild with the same pairs
         found = {
@@ -123,10 +125,8 @@ def test_resolve_all_runs_as_a_job_with_progress(alpha, group, admin_api):
     response = admin_api.post("duplicates/resolve-all", {"dry_run": False})
     assert response.status_code == 202
     job_id = response.json()["id"]
-    from apps.duplicates.services.jobs import duplicates_job_run
-
     with tenant_context(alpha):
-        job = duplicates_job_run(job_id=job_id, tenant=alpha)
+        job = job_run(job_id=job_id)
         assert job.state == "done" and job.processed == 1
         assert set(map(str, Image.objects.filter(deleted_at__isnull=False).values_list("pk", flat=True))) == {
             ids[0],
@@ -142,10 +142,8 @@ def test_rescan_rebuilds_the_same_group(alpha, group, admin_api):
     _g, _ids = group
     response = admin_api.post("duplicates/rescan")
     assert response.status_code == 202
-    from apps.duplicates.services.jobs import duplicates_job_run
-
     with tenant_context(alpha):
-        job = duplicates_job_run(job_id=response.json()["id"], tenant=alpha)
+        job = job_run(job_id=response.json()["id"])
         assert job.state == "done" and job.processed == 3
         groups = list(Group.objects.filter(status=GroupStatus.OPEN))
         assert len(groups) == 1 and groups[0].member_count == 3

@@ -1,9 +1,10 @@
 """Detection yields to ingestion: while the tenant has uploads waiting to be processed, a detection
-task hands itself back to the queue (up to DEEPLENS_INDEX_YIELD_SECONDS), and the worker runs it
-later. Committed rows, so that the real worker sees them (it runs with the tests' setting, 0: no
+task leaves fresh images to the catch-up, which runs when the processing queue runs dry or when the
+sweep finds images older than DEEPLENS_INDEX_YIELD_SECONDS; no message is re-sent in a loop.
+Committed rows, so that the real worker sees them (it runs with the tests' setting, 0: no
 yielding)."""
 
-import time
+from datetime import timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -11,13 +12,16 @@ from django_tenants.utils import tenant_context
 
 from apps.audit.context import Actor
 from apps.duplicates.models import Signature
-from apps.duplicates.tasks import duplicates_detect_task, ingest_backlog
-from apps.images.models import Image, ImageStatus
+from apps.duplicates.services.indexing import catch_up_done, index_sweep, ingest_backlog
+from apps.duplicates.tasks import duplicates_detect_task
+from apps.images import pipeline
+from apps.images.models import Image, ImageStage, ImageStatus
 from apps.images.services.ingest import image_ingest
 from apps.images.services.lifecycle import image_purge
 from apps.images.services.usage import usage_reconcile
 from apps.tenants.models import Tenant
 from tests.duplicates.conftest import jpeg_bytes, photo
+from tests.support.waiting import eventually
 
 
 def _ingest(tenant, name, index):
@@ -27,13 +31,6 @@ def _ingest(tenant, name, index):
         filename=name,
         actor=Actor.system(),
     )
-
-
-def _wait_for(condition, what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.3)
 
 
 def test_the_backlog_is_uploads_waiting_or_being_processed_and_not_deleted(alpha):
@@ -58,7 +55,20 @@ def test_the_backlog_is_uploads_waiting_or_being_processed_and_not_deleted(alpha
     }
 
 
-def test_detection_steps_back_while_uploads_wait_and_runs_after(
+def _indexed(image_id) -> bool:
+    return (
+        Signature.objects.filter(image_id=image_id).exists()
+        and ImageStage.objects.filter(image_id=image_id, stage="detect", state="done").exists()
+    )
+
+
+def _forget(image_id) -> None:
+    Signature.objects.filter(image_id=image_id).delete()
+    ImageStage.objects.filter(image_id=image_id).delete()
+    catch_up_done()
+
+
+def test_detection_leaves_fresh_images_while_uploads_wait_and_catches_up_after(
     django_db_setup, django_db_blocker, celery_worker, settings
 ):
     settings.DEEPLENS_INDEX_YIELD_SECONDS = 60
@@ -69,34 +79,42 @@ def test_detection_steps_back_while_uploads_wait_and_runs_after(
             try:
                 # The worker processes and detects both; then the scene is set with no task in flight:
                 # one image ready and not yet detected, one upload waiting to be processed.
-                _wait_for(
-                    lambda: Signature.objects.filter(image_id__in=[ready.pk, waiting.pk]).count() == 2,
-                    "the worker did not process and detect the uploads",
+                eventually(
+                    lambda: _indexed(ready.pk) and _indexed(waiting.pk),
+                    timeout=60,
+                    interval=0.3,
+                    message="the worker did not index the uploads",
                 )
-                Signature.objects.filter(image_id=ready.pk).delete()
+                _forget(ready.pk)
                 Image.objects.filter(pk=waiting.pk).update(status=ImageStatus.PENDING)
 
-                stepped_back = duplicates_detect_task(image_ids=[str(ready.pk)])
-
-                assert stepped_back == 0
+                assert duplicates_detect_task(image_ids=[str(ready.pk)]) == 0
                 assert not Signature.objects.filter(image_id=ready.pk).exists()
-                # Handed back to the queue: the worker (which does not yield) detects it shortly.
-                _wait_for(
-                    lambda: Signature.objects.filter(image_id=ready.pk).exists(),
-                    "the handed-back detection task never ran",
+                assert not ImageStage.objects.filter(image_id=ready.pk).exists()  # nothing claimed
+                # Ready for less than the yield window while uploads wait: the sweep leaves it.
+                assert index_sweep() == 0
+
+                # Ready for longer: the sweep sends the catch-up, which the worker runs.
+                Image.objects.filter(pk=ready.pk).update(processed_at=timezone.now() - timedelta(seconds=61))
+                assert index_sweep() == 1
+                eventually(
+                    lambda: _indexed(ready.pk),
+                    timeout=60,
+                    interval=0.3,
+                    message="the catch-up did not index the image that waited",
                 )
 
-                # Past the yielding time, detection runs although uploads still wait.
-                Signature.objects.filter(image_id=ready.pk).delete()
-                Image.objects.filter(pk=waiting.pk).update(status=ImageStatus.PENDING)
-                duplicates_detect_task(image_ids=[str(ready.pk)], waiting_since=time.time() - 61)
-                assert Signature.objects.filter(image_id=ready.pk).exists()
-
-                # Nothing waiting: detection runs at once.
-                Signature.objects.filter(image_id=ready.pk).delete()
+                # Nothing waiting any more: the processing queue running dry wakes the catch-up at once.
+                _forget(ready.pk)
                 Image.objects.filter(pk=waiting.pk).update(deleted_at=timezone.now())
-                duplicates_detect_task(image_ids=[str(ready.pk)])
-                assert Signature.objects.filter(image_id=ready.pk).exists()
+                Image.objects.filter(pk=ready.pk).update(processed_at=timezone.now())
+                pipeline.ingest_drained()
+                eventually(
+                    lambda: _indexed(ready.pk),
+                    timeout=60,
+                    interval=0.3,
+                    message="the catch-up did not run after ingestion drained",
+                )
             finally:
                 for image in Image.objects.select_related("storage_location").filter(
                     pk__in=[ready.pk, waiting.pk]

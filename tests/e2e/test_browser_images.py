@@ -1,5 +1,4 @@
 import json
-import time
 import urllib.request
 
 import pytest
@@ -7,6 +6,7 @@ import pytest
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_browser_identity import sign_in
 from tests.imagefiles import bench_photos, jpeg
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +49,16 @@ def test_upload_by_file_chooser_shows_progress_then_the_gallery(product, page, t
     page.wait_for_selector("[data-testid=preview]")
     assert page.evaluate("document.querySelector('[data-testid=preview]').naturalWidth") > 0
     assert "done" in page.inner_text("[data-testid=stages]")
+    # The index stage runs right after processing: the page says when the image is searchable.
+    eventually(
+        lambda: page.reload() or "Checked for duplicates" in page.inner_text("[data-testid=stage-summary]"),
+        timeout=60,
+        interval=0.5,
+        message="the image page never said the image was checked for duplicates",
+    )
+    stages = page.inner_text("[data-testid=stages]")
+    assert "Searchable" in page.inner_text("[data-testid=stage-summary]")
+    assert all(name in stages for name in ("upload", "decode", "thumbnails", "hashes", "index", "detect"))
     screenshot(page, "image-detail")
 
     page.click("button[value=delete]")
@@ -89,16 +99,26 @@ def test_the_api_and_a_real_worker_take_an_image_to_ready(product):
     )
     accepted = json.loads(urllib.request.urlopen(upload, timeout=10).read())
 
-    deadline = time.monotonic() + 60
-    while True:
+    def finished() -> dict | None:
         status_request = urllib.request.Request(
             f"http://127.0.0.1:{product.port}{accepted['status_url']}",
             headers={"Authorization": f"Bearer {token}", "Host": "localhost"},
         )
         status = json.loads(urllib.request.urlopen(status_request, timeout=10).read())
-        if status["status"] in ("ready", "failed") or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
+        done = status["status"] == "failed" or status["checked_for_duplicates"]
+        return status if done else None
+
+    status = eventually(
+        finished, timeout=60, interval=0.3, message="the upload was not processed and indexed"
+    )
 
     assert status["status"] == "ready"
-    assert [stage["state"] for stage in status["stages"]] == ["done", "done", "done", "done"]
+    assert [(stage["stage"], stage["state"]) for stage in status["stages"]] == [
+        ("upload", "done"),
+        ("decode", "done"),
+        ("thumbnails", "done"),
+        ("hashes", "done"),
+        ("index", "done"),
+        ("detect", "done"),
+    ]
+    assert status["searchable"] is True

@@ -3,8 +3,9 @@ from django_tenants.utils import tenant_context
 from PIL import Image as PILImage
 
 from apps.core.redis import redis_key
-from apps.images.models import Job, Thumbnail, ThumbnailSpec
-from apps.images.services.jobs import job_run
+from apps.images.models import Thumbnail, ThumbnailSpec
+from apps.jobs.models import Job
+from apps.jobs.runner import job_run
 from tests.images.conftest import process
 
 
@@ -97,7 +98,7 @@ def test_the_thumbnail_config_can_be_read_changed_and_applied(alpha, ready_image
     assert started.status_code == 202
     job_id = started.json()["id"]
     with tenant_context(alpha):
-        job_run(job_id=job_id, tenant_slug="alpha")
+        job_run(job_id=job_id)
         thumbnails = {
             t.spec: (t.width, t.height, t.format) for t in Thumbnail.objects.filter(image=ready_image)
         }
@@ -134,7 +135,7 @@ def test_batch_regenerate_is_a_job(alpha, ready_image, admin_api):
     with tenant_context(alpha):
         job = Job.objects.get(pk=response.json()["id"])
         assert job.params == {"image_ids": [str(ready_image.pk)]}
-        job_run(job_id=job.pk, tenant_slug="alpha")
+        job_run(job_id=job.pk)
         job.refresh_from_db()
     assert (job.state, job.processed) == ("done", 1)
 

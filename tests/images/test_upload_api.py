@@ -184,3 +184,18 @@ def test_a_large_upload_is_streamed_to_disk_not_memory(alpha, member_api, settin
     assert response.status_code == 202
     with tenant_context(alpha):
         assert Image.objects.get(pk=response.json()["id"]).sha256 == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "naïve"])
+def test_an_invalid_idempotency_key_is_refused_with_400(alpha, member_api, key):
+    response = member_api.client.post(
+        "/api/v1/images/upload",
+        {"file": uploaded("photo.jpg", imagefiles.jpeg(200, 100))},
+        HTTP_IDEMPOTENCY_KEY=key,
+        **member_api.headers,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "idempotency_key_invalid"
+    with tenant_context(alpha):
+        assert Image.objects.count() == 0

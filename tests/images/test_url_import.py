@@ -7,7 +7,7 @@ import threading
 import pytest
 from django_tenants.utils import tenant_context
 
-from apps.images.fetch import address_allowed
+from apps.core.network import address_allowed
 from apps.images.models import Image
 from tests import imagefiles
 
@@ -162,3 +162,27 @@ def test_the_size_cap_applies_while_streaming(alpha, member_api, server, allow_l
 )
 def test_address_rules(address, allowed):
     assert address_allowed(address) is allowed
+
+
+def test_a_url_import_retried_with_its_idempotency_key_is_fetched_and_stored_once(
+    alpha, member_api, server, allow_loopback
+):
+    first = member_api.post("images/url", {"url": f"{server}/photo.jpg"}, HTTP_IDEMPOTENCY_KEY="import-1")
+    retry = member_api.post("images/url", {"url": f"{server}/photo.jpg"}, HTTP_IDEMPOTENCY_KEY="import-1")
+    other = member_api.post("images/url", {"url": f"{server}/named"}, HTTP_IDEMPOTENCY_KEY="import-1")
+
+    assert (first.status_code, retry.status_code) == (202, 202)
+    assert retry.json() == first.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    assert (other.status_code, other.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    assert images(alpha) == 1
+
+
+def test_a_refused_url_import_is_replayed_too(alpha, member_api, server, allow_loopback):
+    first = member_api.post("images/url", {"url": f"{server}/page.html"}, HTTP_IDEMPOTENCY_KEY="import-2")
+    retry = member_api.post("images/url", {"url": f"{server}/page.html"}, HTTP_IDEMPOTENCY_KEY="import-2")
+
+    assert first.status_code == retry.status_code == 415
+    assert retry.json() == first.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    assert images(alpha) == 0

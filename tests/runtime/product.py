@@ -5,13 +5,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from deeplens.embedded import free_port
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,14 +47,19 @@ class Product:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def banner() -> str | None:
             if self.process.poll() is not None:
                 raise RuntimeError(f"runner exited with {self.process.returncode}:\n{self.log()}")
-            if "DeepLens is running." in self.log():
-                return self.log()
-            time.sleep(0.5)
-        raise RuntimeError(f"runner did not print its banner within {timeout:.0f} s:\n{self.log()}")
+            log = self.log()
+            return log if "DeepLens is running." in log else None
+
+        return eventually(
+            banner,
+            timeout=timeout,
+            interval=0.5,
+            message=lambda: f"runner did not print its banner:\n{self.log()}",
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""

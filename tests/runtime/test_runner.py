@@ -10,6 +10,7 @@ import pytest
 
 from deeplens.embedded import port_is_open
 from tests.runtime.product import ROOT, Product
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +75,33 @@ def test_run_names_an_unreachable_server_and_exits_non_zero(tmp_path, variable, 
     assert result.returncode == 2
     assert message in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_run_restarts_a_killed_worker_and_redis_and_stays_ready(tmp_path):
+    import psutil
+
+    product = Product(tmp_path / "var")
+    product.start()
+    try:
+        children = psutil.Process(product.process.pid).children()
+        worker = next(p for p in children if "worker" in p.cmdline() and "celery" in " ".join(p.cmdline()))
+        redis_server = next(p for p in children if p.name() == "redis-server")
+
+        worker.kill()
+        redis_server.kill()
+        eventually(
+            lambda: "worker restarted" in product.log() and "answers again" in product.log(),
+            timeout=60,
+            interval=0.2,
+            message=product.log,
+        )
+        eventually(
+            lambda: product.get_json("/readyz")[0] == 200, timeout=60, interval=0.5, message=product.log
+        )
+
+        assert "worker was killed by SIGKILL (exit code -9)" in product.log()
+        assert "the server the runner started was killed by SIGKILL" in product.log()
+        assert product.process.poll() is None
+        assert (product.data_dir / "log" / "worker.log").read_text().count("[deeplens] worker restarted") == 1
+    finally:
+        assert product.stop() == 0

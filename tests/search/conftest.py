@@ -12,7 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
 from apps.accounts.models import Role
-from apps.images.models import Image, ImageStatus, Job
+from apps.images.models import Image, ImageStatus
+from apps.jobs.models import Job
 from apps.search.models import Embedding
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_provision
@@ -20,6 +21,7 @@ from tests.api import Api, bearer_for, host
 from tests.conftest import UNTHROTTLED
 from tests.factories import UserFactory
 from tests.imagefiles import BENCH_IMAGES
+from tests.support.waiting import eventually
 
 GROUND_TRUTH = BENCH_IMAGES.parent / "ground_truth.csv"
 
@@ -56,28 +58,32 @@ def upload(api: Api, path: Path, **fields) -> str:
 def wait_ready(tenant: Tenant, ids, timeout: float = 120) -> None:
     """Until the images are READY and indexed (the index stage stores their descriptors)."""
     ids = list(ids)
-    deadline = time.monotonic() + timeout
+    states: list[str] = []
+
+    def ready_and_indexed() -> bool:
+        states[:] = Image.objects.filter(pk__in=ids).values_list("status", flat=True)
+        if len(states) < len(ids) or any(s not in (ImageStatus.READY, ImageStatus.FAILED) for s in states):
+            return False
+        assert set(states) == {ImageStatus.READY}, states
+        return Embedding.objects.filter(image_id__in=ids, model="descriptor").count() == len(ids)
+
     with tenant_context(tenant):
-        while True:
-            states = list(Image.objects.filter(pk__in=ids).values_list("status", flat=True))
-            if len(states) == len(ids) and all(s in (ImageStatus.READY, ImageStatus.FAILED) for s in states):
-                assert set(states) == {ImageStatus.READY}, states
-                indexed = Embedding.objects.filter(image_id__in=ids, model="descriptor").count()
-                if indexed == len(ids):
-                    return
-            assert time.monotonic() < deadline, f"images not processed in time: {states}"
-            time.sleep(0.2)
+        eventually(
+            ready_and_indexed,
+            timeout=timeout,
+            interval=0.2,
+            message=lambda: f"images not processed in time: {states}",
+        )
 
 
 def wait_job(tenant: Tenant, job_id: str, timeout: float = 180) -> Job:
-    deadline = time.monotonic() + timeout
     with tenant_context(tenant):
-        while True:
-            job = Job.objects.get(pk=job_id)
-            if job.state in (Job.State.DONE, Job.State.FAILED):
-                return job
-            assert time.monotonic() < deadline, f"job {job_id} still {job.state}"
-            time.sleep(0.2)
+        return eventually(
+            lambda: (job := Job.objects.get(pk=job_id)).state in (Job.State.DONE, Job.State.FAILED) and job,
+            timeout=timeout,
+            interval=0.2,
+            message=lambda: f"job {job_id} still {Job.objects.get(pk=job_id).state}",
+        )
 
 
 def committed(fn):

@@ -7,10 +7,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from apps.images.models import Job
 from apps.search.models import Embedding, SearchModel
 from tests.imagefiles import BENCH_IMAGES
 from tests.search.conftest import committed, make_tenant, pick_bench, upload, wait_job, wait_ready
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def test_activation_embeds_the_collection_in_a_job_with_progress(clip_world):
     epsilon, job = clip_world["epsilon"], clip_world["job"]
 
     assert (job.kind, job.state, job.total, job.processed, job.failed) == (
-        Job.Kind.SEARCH_EMBED,
+        "search_embed",
         "done",
         4,
         4,
@@ -104,14 +104,12 @@ def test_new_images_are_embedded_with_clip_after_processing(clip_world):
     image_id = committed(add)
 
     def embedded():
-        import time
-
         with tenant_context(epsilon.tenant):
-            for _ in range(300):
-                if Embedding.objects.filter(image_id=image_id, model="clip").exists():
-                    return True
-                time.sleep(0.1)
-        return False
+            return eventually(
+                Embedding.objects.filter(image_id=image_id, model="clip").exists,
+                timeout=30,
+                message="the new image got no CLIP embedding",
+            )
 
     assert committed(embedded)
     response = epsilon.viewer.post("search/similarity", {"image_id": image_id, "model": "clip"})

@@ -5,10 +5,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
+
+from tests.support.waiting import eventually
 
 
 def free_port() -> int:
@@ -18,16 +19,17 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"The server exited; see {log}")
         with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"The server did not listen on {port}; see {log}")
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        eventually(listening, timeout=seconds, message=f"The server did not listen on {port}; see {log}")
+    except AssertionError:
+        process.kill()
+        raise
 
 
 def start_moto(port: int, log_path: Path) -> subprocess.Popen:

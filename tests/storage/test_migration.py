@@ -1,11 +1,7 @@
 """Moving images between locations: copy, verify SHA-256, switch, delete; resumable after a real
 worker is killed in the middle, cancellable, images readable throughout."""
 
-import os
 import signal
-import subprocess
-import sys
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -14,14 +10,18 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from apps.audit.context import Actor
-from apps.images.models import Image, Job, Thumbnail
+from apps.images.models import Image, Thumbnail
+from apps.jobs import services as jobs_service
+from apps.jobs.models import Job
+from apps.jobs.runner import JobContext, job_run
+from apps.jobs.services import jobs_resume_stalled
 from apps.storage.backends import storage_for
 from apps.storage.models import StorageLocation
-from apps.storage.services import jobs as jobs_service
-from apps.storage.services.jobs import storage_job_create, storage_job_run, storage_jobs_resume_stalled
+from apps.storage.services.jobs import storage_job_create
 from apps.tenants.models import Tenant
-from tests.conftest import ROOT, url_of_test_database
 from tests.storage.helpers import fs_location, images_at, s3_location, sha256_at
+from tests.support.waiting import eventually
+from tests.support.workers import Worker, worker_start
 
 
 def files_under(root: Path) -> list[str]:
@@ -40,7 +40,7 @@ def test_a_migration_copies_verifies_switches_and_deletes(alpha, admin_api, s3_s
 
     response = admin_api.post(migrate_url(alpha, source), {"target_config_id": str(target.pk)})
     with tenant_context(alpha):
-        job = storage_job_run(job_id=response.json()["job_id"], tenant_slug="alpha")
+        job = job_run(job_id=response.json()["job_id"])
         moved = list(Image.objects.filter(pk__in=[i.pk for i in images]).select_related("storage_location"))
 
     assert response.status_code == 202, response.content
@@ -66,7 +66,7 @@ def test_migrated_images_are_served_from_the_target(alpha, admin_api, member_api
 
     job_id = admin_api.post(migrate_url(alpha, source), {"target_config_id": str(target.pk)}).json()["job_id"]
     with tenant_context(alpha):
-        storage_job_run(job_id=job_id, tenant_slug="alpha")
+        job_run(job_id=job_id)
     after = b"".join(member_api.get(f"/api/v1/images/{image.pk}/download").streaming_content)
 
     assert before == after and len(after) == image.size_bytes
@@ -81,7 +81,7 @@ def test_a_corrupt_source_fails_that_image_and_leaves_it_where_it_was(alpha, adm
 
     job_id = admin_api.post(migrate_url(alpha, source), {"target_config_id": str(target.pk)}).json()["job_id"]
     with tenant_context(alpha):
-        job = storage_job_run(job_id=job_id, tenant_slug="alpha")
+        job = job_run(job_id=job_id)
         bad.refresh_from_db()
         good.refresh_from_db()
 
@@ -101,7 +101,7 @@ def test_filters_select_the_images_to_move(alpha, admin_api, s3_server, tmp_path
         {"target_config_id": str(target.pk), "filters": {"image_ids": [str(first.pk), str(third.pk)]}},
     ).json()["job_id"]
     with tenant_context(alpha):
-        storage_job_run(job_id=job_id, tenant_slug="alpha")
+        job_run(job_id=job_id)
         where = dict(
             Image.objects.filter(storage_location__in=[source, target]).values_list("pk", "storage_location")
         )
@@ -132,7 +132,7 @@ def test_bad_migrations_are_refused(alpha, admin_api, tmp_path, body, status, co
     assert response.status_code == status, response.content
     assert response.json()["error"]["code"] == code
     with tenant_context(alpha):
-        assert not Job.objects.filter(kind=Job.Kind.STORAGE_MIGRATE).exists()
+        assert not Job.objects.filter(kind="storage_migrate").exists()
 
 
 def test_a_cancelled_migration_stops_and_keeps_every_image_readable(
@@ -144,18 +144,18 @@ def test_a_cancelled_migration_stops_and_keeps_every_image_readable(
         images = images_at(source, tenant_slug="alpha", count=6, thumbnails=1)
     job_id = admin_api.post(migrate_url(alpha, source), {"target_config_id": str(target.pk)}).json()["job_id"]
     calls = {"n": 0}
-    real_heartbeat = jobs_service.heartbeat
+    real_heartbeat = JobContext.heartbeat
 
-    def cancel_after_three(job, **counters):
+    def cancel_after_three(ctx, **counters):
         calls["n"] += 1
         if calls["n"] == 4:
             cancelled = admin_api.post(f"/api/v1/tenants/{alpha.pk}/storage-jobs/{job_id}/cancel")
             assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
-        return real_heartbeat(job, **counters)
+        return real_heartbeat(ctx, **counters)
 
-    monkeypatch.setattr("apps.storage.services.migration.heartbeat", cancel_after_three)
+    monkeypatch.setattr(JobContext, "heartbeat", cancel_after_three)
     with tenant_context(alpha):
-        job = storage_job_run(job_id=job_id, tenant_slug="alpha")
+        job = job_run(job_id=job_id)
         rows = list(Image.objects.filter(pk__in=[i.pk for i in images]).select_related("storage_location"))
 
     assert job.state == "cancelled" and job.processed == 3
@@ -166,52 +166,8 @@ def test_a_cancelled_migration_stops_and_keeps_every_image_readable(
     assert again.status_code == 409
 
 
-def _worker(queue: str, log_name: str) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        DATABASE_URL=url_of_test_database(),
-        REDIS_URL=os.environ["REDIS_URL"],
-        DJANGO_SETTINGS_MODULE="deeplens.settings.test",
-    )
-    log = open(ROOT / "var" / log_name, "w")  # noqa: SIM115 - the worker owns it
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "celery_app",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            queue,
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"{log_name}-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
 def _job(job_id) -> Job:
     return Job.objects.get(pk=job_id)
-
-
-def _wait(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_migration_resumes_after_its_worker_is_killed(
@@ -219,16 +175,16 @@ def test_a_migration_resumes_after_its_worker_is_killed(
 ):
     """Committed rows (the workers are other processes); a dedicated queue so no other worker of
     the test run takes the job; SIGKILL in the middle, a new worker, and beat's resume."""
-    from apps.storage.tasks import storage_job_run_task
+    from apps.jobs.tasks import job_run_task
 
     queue = f"storage-kill-{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(
         jobs_service,
         "_enqueue",
-        lambda job_id: storage_job_run_task.apply_async(kwargs={"job_id": job_id}, queue=queue),
+        lambda job_id, **_: job_run_task.apply_async(kwargs={"job_id": job_id}, queue=queue),
     )
     count = 120
-    workers: list[subprocess.Popen] = []
+    workers: list[Worker] = []
     with django_db_blocker.unblock():
         tenant = Tenant.objects.get(slug="alpha")
         with tenant_context(tenant):
@@ -239,7 +195,7 @@ def test_a_migration_resumes_after_its_worker_is_killed(
             sha = {image.pk: image.sha256 for image in images}
             try:
                 job = storage_job_create(
-                    kind=Job.Kind.STORAGE_MIGRATE,
+                    kind="storage_migrate",
                     actor=Actor.system(),
                     params={
                         "location_id": str(source.pk),
@@ -249,10 +205,15 @@ def test_a_migration_resumes_after_its_worker_is_killed(
                         "pending_delete": [],
                     },
                 )
-                workers.append(_worker(queue, "test-kill-worker-1.log"))
-                _wait(lambda: _job(job.pk).processed >= 10, 90, "the first worker to move 10 images")
-                workers[0].send_signal(signal.SIGKILL)
-                workers[0].wait(timeout=10)
+                # No waiting for its ping: the job is queued, the worker may finish before it replies.
+                workers.append(worker_start(name="kill-worker-1", queues=[queue], wait_ready=False))
+                eventually(
+                    lambda: _job(job.pk).processed >= 10,
+                    timeout=90,
+                    interval=0.02,
+                    message="the first worker did not move 10 images",
+                )
+                workers[0].kill(signal.SIGKILL)
                 killed_at = _job(job.pk)
 
                 # Killed in the middle: every image is readable where its row points.
@@ -260,12 +221,13 @@ def test_a_migration_resumes_after_its_worker_is_killed(
                 for image in Image.objects.filter(pk__in=ids).select_related("storage_location"):
                     assert sha256_at(image.storage_location, image.storage_key) == sha[image.pk]
 
-                workers.append(_worker(queue, "test-kill-worker-2.log"))
-                assert storage_jobs_resume_stalled(stale_after=timedelta(0)) >= 1
-                done = _wait(
+                workers.append(worker_start(name="kill-worker-2", queues=[queue]))
+                assert jobs_resume_stalled(stale_after=timedelta(0)) >= 1
+                done = eventually(
                     lambda: (j := _job(job.pk)).state in ("done", "failed") and j,
-                    180,
-                    "the resumed job to finish",
+                    timeout=180,
+                    interval=0.05,
+                    message="the resumed job did not finish",
                 )
 
                 assert (done.state, done.processed, done.failed, done.skipped) == ("done", count, 0, 0)
@@ -278,10 +240,8 @@ def test_a_migration_resumes_after_its_worker_is_killed(
                 assert files_under(tmp_path / "src") == []
             finally:
                 for worker in workers:
-                    if worker.poll() is None:
-                        worker.terminate()
-                        worker.wait(timeout=30)
+                    worker.stop()
                 Thumbnail.objects.filter(image_id__in=ids).delete()
                 Image.objects.filter(pk__in=ids).delete()
-                Job.objects.filter(kind=Job.Kind.STORAGE_MIGRATE, params__target_id=str(target.pk)).delete()
+                Job.objects.filter(kind="storage_migrate", params__target_id=str(target.pk)).delete()
                 StorageLocation.objects.filter(pk__in=[source.pk, target.pk]).delete()

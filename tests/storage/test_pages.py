@@ -5,7 +5,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from apps.accounts.models import Role
-from apps.images.models import Job
+from apps.jobs.models import Job
 from apps.storage.models import StorageLocation
 from tests.conftest import signed_in
 from tests.storage.helpers import fs_location, s3_location
@@ -76,7 +76,7 @@ def test_migration_page_starts_a_job_with_a_progress_page(alpha, admin_page, tmp
     form = admin_page.get(f"/settings/storage/{source.pk}/migrate/")
     started = admin_page.post(f"/settings/storage/{source.pk}/migrate/", {"target_config_id": str(target.pk)})
     with tenant_context(alpha):
-        job = Job.objects.get(kind=Job.Kind.STORAGE_MIGRATE)
+        job = Job.objects.get(kind="storage_migrate")
     progress = admin_page.get(started["Location"])
     api = admin_page.get(f"/api/v1/tenants/{alpha.pk}/storage-jobs/{job.pk}")
     cancelled = admin_page.post(started["Location"])
@@ -103,7 +103,7 @@ def test_index_page_scans_and_shows_history(alpha, admin_page, s3_server):
     assert page.status_code == 200 and "camera roll" in page.content.decode()
     assert started.status_code == 302
     with tenant_context(alpha):
-        job = Job.objects.get(kind=Job.Kind.STORAGE_SCAN)
+        job = Job.objects.get(kind="storage_scan")
     assert job.params["prefix"] == "2024/"
     assert f"/settings/storage/jobs/{job.pk}/" in history.content.decode()
 
@@ -124,7 +124,7 @@ def test_another_tenants_job_page_is_404(alpha, beta, admin_page, tmp_path):
         location = fs_location("ro", tmp_path, index_only=True)
     admin_page.post("/settings/storage/index/", {"location_id": str(location.pk)})
     with tenant_context(alpha):
-        job = Job.objects.get(kind=Job.Kind.STORAGE_SCAN)
+        job = Job.objects.get(kind="storage_scan")
     UserFactory(tenant=beta, role=Role.ADMIN, email="admin@beta.test")
     beta_page = signed_in(beta, "admin@beta.test")
 

@@ -10,11 +10,13 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.accounts.models import Role
-from apps.images.models import Image, ImageStatus, Job
+from apps.images.imaging import sniff_head
+from apps.images.models import Image, ImageStatus
 from apps.images.services import image_process
+from apps.jobs.models import Job
+from apps.jobs.runner import job_run
 from apps.storage.models import StorageLocation
-from apps.storage.services.jobs import storage_job_run
-from apps.storage.services.scanning import sniff_magic, storage_scans_due
+from apps.storage.services.scanning import storage_scans_due
 from tests.api import as_user
 from tests.factories import UserFactory
 from tests.imagefiles import encode, jpeg, picture
@@ -52,7 +54,7 @@ def scan(tenant, api, location, prefix="") -> dict:
     response = api.post("/api/v1/index/scan", {"storage_config_id": str(location.pk), "prefix": prefix})
     assert response.status_code == 202, response.content
     with tenant_context(tenant):
-        storage_job_run(job_id=response.json()["job_id"], tenant_slug=tenant.slug)
+        job_run(job_id=response.json()["job_id"])
     status = api.get(f"/api/v1/index/status/{response.json()['job_id']}")
     assert status.status_code == 200
     return status.json()
@@ -63,13 +65,13 @@ def keys_of(location) -> set[str]:
 
 
 def test_magic_bytes_decide_what_is_an_image():
-    assert sniff_magic(JPEG[:32]) == ("jpeg", "image/jpeg")
-    assert sniff_magic(PNG[:32]) == ("png", "image/png")
-    assert sniff_magic(encode(picture(8, 8), "WEBP")[:32]) == ("webp", "image/webp")
-    assert sniff_magic(encode(picture(8, 8), "GIF")[:32]) == ("gif", "image/gif")
-    assert sniff_magic(encode(picture(8, 8), "TIFF")[:32]) == ("tiff", "image/tiff")
-    assert sniff_magic(encode(picture(8, 8), "BMP")[:32]) == ("bmp", "image/bmp")
-    assert [sniff_magic(data[:32]) for data in NOT_IMAGES.values()] == [None] * 4
+    assert sniff_head(JPEG[:32]) == ("jpeg", "image/jpeg")
+    assert sniff_head(PNG[:32]) == ("png", "image/png")
+    assert sniff_head(encode(picture(8, 8), "WEBP")[:32]) == ("webp", "image/webp")
+    assert sniff_head(encode(picture(8, 8), "GIF")[:32]) == ("gif", "image/gif")
+    assert sniff_head(encode(picture(8, 8), "TIFF")[:32]) == ("tiff", "image/tiff")
+    assert sniff_head(encode(picture(8, 8), "BMP")[:32]) == ("bmp", "image/bmp")
+    assert [sniff_head(data[:32]) for data in NOT_IMAGES.values()] == [None] * 4
 
 
 def test_a_scan_of_1200_s3_objects_registers_the_images_in_place(alpha, admin_api, s3_server):
@@ -283,7 +285,7 @@ def test_only_admins_scan(alpha, users, s3_server, role):
 
     assert response.status_code == 403
     with tenant_context(alpha):
-        assert not Job.objects.filter(kind=Job.Kind.STORAGE_SCAN).exists()
+        assert not Job.objects.filter(kind="storage_scan").exists()
 
 
 def test_scheduled_scans_start_when_due(alpha, s3_server):
@@ -300,9 +302,7 @@ def test_scheduled_scans_start_when_due(alpha, s3_server):
         started = storage_scans_due(now=now)
         again = storage_scans_due(now=now)
 
-        jobs = list(
-            Job.objects.filter(kind=Job.Kind.STORAGE_SCAN).values_list("params__location_id", flat=True)
-        )
+        jobs = list(Job.objects.filter(kind="storage_scan").values_list("params__location_id", flat=True))
     assert started == 1 and again == 0
     assert jobs == [str(due.pk)]
 

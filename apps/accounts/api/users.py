@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api.serializers import UserOutput
+from apps.accounts.filters import UserFilter
 from apps.accounts.models import TENANT_ROLES
 from apps.accounts.permissions import Perm
 from apps.accounts.selectors import user_get, user_list
@@ -13,6 +14,7 @@ from apps.accounts.services import user_create, user_delete, user_update
 from apps.audit.context import Actor
 from apps.core.api import base_url, request_tenant
 from apps.core.errors import NotFound
+from apps.core.filtering import FilterBackend
 from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
 
@@ -26,11 +28,8 @@ def _user_or_404(request, user_id):
 
 class UserListApi(APIView):
     required_permission = Perm.USERS_MANAGE
-
-    class Filters(serializers.Serializer):
-        role = serializers.ChoiceField(choices=TENANT_ROLES, required=False)
-        active = serializers.BooleanField(required=False, allow_null=True, default=None)
-        search = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    filter_backends = [FilterBackend]
+    filterset_class = UserFilter
 
     class Input(serializers.Serializer):
         email = serializers.EmailField()
@@ -43,9 +42,7 @@ class UserListApi(APIView):
 
     @list_schema(UserOutput, "UserPage")
     def get(self, request):
-        filters = self.Filters(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        users = user_list(tenant=request_tenant(request), **filters.validated_data)
+        users = user_list(tenant=request_tenant(request), filters=request.query_params)
         paginator = Pagination()
         page = paginator.paginate_queryset(users, request, view=self)
         return paginator.get_paginated_response(UserOutput(page, many=True).data)

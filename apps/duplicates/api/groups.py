@@ -13,11 +13,13 @@ from apps.accounts.principal import principal_permissions
 from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import InvalidInput
+from apps.core.filtering import FilterBackend
 from apps.core.pagination import Pagination
-from apps.core.schema import paginated
+from apps.core.schema import list_schema
 from apps.duplicates.errors import GroupNotFound
+from apps.duplicates.filters import GroupFilter
 from apps.duplicates.models import GroupStatus, Kind
-from apps.duplicates.selectors import SORTS, group_get, group_list, with_members
+from apps.duplicates.selectors import group_get, group_list, with_members
 from apps.duplicates.services import (
     duplicates_job_create,
     group_dismiss,
@@ -26,8 +28,10 @@ from apps.duplicates.services import (
     report,
     resolve_all_preview,
 )
+from apps.duplicates.services.jobs import DUPLICATES_JOB_KINDS, DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL
 from apps.images import imaging
-from apps.images.models import Image, Job
+from apps.images.models import Image
+from apps.jobs.selectors import job_get
 
 
 class MemberOutput(serializers.Serializer):
@@ -153,18 +157,13 @@ def group_or_404(request, group_id):
 
 class GroupListApi(APIView):
     required_permission = Perm.IMAGES_VIEW
+    filter_backends = [FilterBackend]
+    filterset_class = GroupFilter
 
-    class Filters(serializers.Serializer):
-        kind = serializers.ChoiceField(choices=Kind.values, required=False)
-        status = serializers.ChoiceField(choices=GroupStatus.values, default=GroupStatus.OPEN)
-        sort = serializers.ChoiceField(choices=list(SORTS), default="reclaimable")
-
-    @extend_schema(responses={200: paginated(GroupOutput, "DuplicateGroupPage")})
+    @list_schema(GroupOutput, "DuplicateGroupPage")
     def get(self, request):
         request_tenant(request)
-        data = self.Filters(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        groups = with_members(group_list(**data.validated_data))
+        groups = with_members(group_list(filters=request.query_params))
         paginator = Pagination()
         page = paginator.paginate_queryset(groups, request, view=self)
         return paginator.get_paginated_response([group_output(g) for g in page])
@@ -211,7 +210,7 @@ class GroupDismissApi(APIView):
         return Response(group_output(group_get(group_id=group.pk)))
 
 
-def job_output(job: Job) -> dict:
+def job_output(job) -> dict:
     return {
         "id": str(job.pk),
         "kind": job.kind,
@@ -243,7 +242,7 @@ class ResolveAllApi(APIView):
         if v["dry_run"]:
             return Response(resolve_all_preview(kind=v.get("kind")))
         job = duplicates_job_create(
-            kind=Job.Kind.DUPLICATES_RESOLVE_ALL,
+            kind=DUPLICATES_RESOLVE_ALL,
             actor=Actor.from_request(request),
             params={"kind": v.get("kind"), "policy": v["policy"], "merge_tags": v["merge_tags"]},
         )
@@ -256,7 +255,7 @@ class RescanApi(APIView):
     @extend_schema(request=None, responses={202: JobOutput})
     def post(self, request):
         request_tenant(request)
-        job = duplicates_job_create(kind=Job.Kind.DUPLICATES_RESCAN, actor=Actor.from_request(request))
+        job = duplicates_job_create(kind=DUPLICATES_RESCAN, actor=Actor.from_request(request))
         return Response(job_output(job), status=status.HTTP_202_ACCEPTED)
 
 
@@ -266,9 +265,7 @@ class JobDetailApi(APIView):
     @extend_schema(responses={200: JobOutput})
     def get(self, request, job_id):
         request_tenant(request)
-        job = Job.objects.filter(
-            pk=job_id, kind__in=[Job.Kind.DUPLICATES_RESCAN, Job.Kind.DUPLICATES_RESOLVE_ALL]
-        ).first()
+        job = job_get(job_id=job_id, kinds=DUPLICATES_JOB_KINDS)
         if job is None:
             raise GroupNotFound("No such duplicates job in this workspace.", code="job_not_found")
         return Response(job_output(job))

@@ -15,14 +15,15 @@ import zlib
 import numpy as np
 from django.db import transaction
 
+from apps.duplicates import candidates
 from apps.duplicates import features as F
-from apps.duplicates import signals
 from apps.duplicates.models import Anchor, Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
 from apps.duplicates.services.groups import group_refresh, groups_merge
 from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
 from apps.images import imaging
-from apps.images.models import Image, ImageStatus
-from apps.images.services.processing import decode_original
+from apps.images.models import Image, ImageStatus, StageState
+from apps.images.originals import decode_original
+from apps.images.services.stages import StageResult, stages_record
 from apps.search import descriptor
 from apps.search.embedders.registry import DESCRIPTOR
 from apps.search.models import Embedding
@@ -32,6 +33,10 @@ from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 DECODE_SIDE = INDEX_DECODE_SIDE
+
+
+class IndexFailed(Exception):
+    """The image cannot be indexed (its original is unreadable); the message says why, for people."""
 
 
 def tenant_lock() -> None:
@@ -91,20 +96,22 @@ def signature_store(
         Anchor.objects.bulk_create(anchor_rows(image_id=image.pk, features=features))
         if vector is not None:
             embeddings_record(model=DESCRIPTOR, version=descriptor.VERSION, vectors={image.pk: vector})
+            # Searchable by the descriptor and comparable from now on.
+            stages_record([StageResult(image_id=image.pk, stage="index", state=StageState.DONE)])
     return sig
 
 
-def candidates_find(query: signals.Query, *, limit: int = signals.MAX_CANDIDATES) -> list:
+def candidates_find(query: candidates.Query, *, limit: int = candidates.MAX_CANDIDATES) -> list:
     seen: dict = {}
-    for source in signals.SOURCES:
+    for source in candidates.SOURCES:
         for image_id in source.candidates(query, limit=limit):
             seen.setdefault(image_id, source.name)
     return list(seen)
 
 
 def matches_find(
-    query: signals.Query, *, checked: set | None = None
-) -> list[tuple[uuid.UUID, signals.Decision]]:
+    query: candidates.Query, *, checked: set | None = None
+) -> list[tuple[uuid.UUID, candidates.Decision]]:
     """Stored, live images the query duplicates, with the decision for each. Candidates in `checked`
     are skipped; the ones verified now are added to it."""
     ids = [i for i in candidates_find(query) if checked is None or i not in checked]
@@ -119,7 +126,7 @@ def matches_find(
     )
     out = []
     for sig in Signature.objects.filter(image_id__in=list(live)):
-        decision = signals.decide(
+        decision = candidates.decide(
             a=query.features, b=features_of(sig), a_sha=query.sha256, b_sha=live[sig.image_id]
         )
         if decision is not None:
@@ -132,8 +139,18 @@ def _ordered(a, b):
 
 
 def image_detect(*, image_id) -> Group | None:
-    """Compute the image's signature if needed, find its duplicates, and group them. Harmless to
-    run twice. Returns the open group the image is in, if any."""
+    """image_index() for callers that need no reason: None also when the image cannot be indexed."""
+    try:
+        return image_index(image_id=image_id)
+    except IndexFailed as exc:
+        logger.warning("duplicates: image %s cannot be indexed: %s", image_id, exc)
+        return None
+
+
+def image_index(*, image_id) -> Group | None:
+    """Compute the image's signature and descriptor if needed (the index stage), find its
+    duplicates and group them (detect). Harmless to run twice. Returns the open group the image is
+    in, if any; raises IndexFailed when the original cannot be decoded."""
     image = Image.objects.select_related("storage_location").filter(pk=image_id).first()
     if image is None or image.deleted_at is not None or image.status != ImageStatus.READY:
         logger.info("duplicates: image %s is gone, deleted or not ready", image_id)
@@ -144,13 +161,12 @@ def image_detect(*, image_id) -> Group | None:
         try:
             features, vector = features_compute(image)
         except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
-            logger.warning("duplicates: image %s cannot be decoded: %s", image.pk, exc)
-            return None
+            raise IndexFailed(f"The original could not be decoded: {exc}.") from exc
         if signature_store(image=image, features=features, vector=vector) is None:
             return None
     else:
         features = features_of(sig)
-    query = signals.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
+    query = candidates.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
     checked: set = set()
     found = matches_find(query, checked=checked)  # the expensive verification, outside the lock
     with transaction.atomic():
@@ -204,9 +220,9 @@ def _dismissed_with(image_id, others) -> set:
     return {(r.image_a_id, r.image_b_id) for r in rows} & pairs
 
 
-def lookup(*, data, sha256: str) -> list[tuple[uuid.UUID, signals.Decision]]:
+def lookup(*, data, sha256: str) -> list[tuple[uuid.UUID, candidates.Decision]]:
     """Duplicates of an image that is not stored (the search endpoint)."""
     decoded = imaging.decode(data, longest_needed=DECODE_SIDE)
     features = F.extract(decoded.image)
     vector = descriptor.describe(decoded.image)
-    return matches_find(signals.Query(image_id=None, sha256=sha256, features=features, descriptor=vector))
+    return matches_find(candidates.Query(image_id=None, sha256=sha256, features=features, descriptor=vector))

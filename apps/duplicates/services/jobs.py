@@ -1,9 +1,15 @@
-"""Enqueueing detection and the duplicates jobs (re-scan, resolve all)."""
+"""Enqueueing detection and creating the duplicates jobs (re-scan, resolve all; their runners are
+rescan_run and resolve_all_run, registered in apps.py)."""
 
 from django.db import transaction
 
 from apps.audit.context import Actor
-from apps.images.models import Job
+from apps.jobs.models import Job
+from apps.jobs.services import job_create
+
+DUPLICATES_RESCAN = "duplicates_rescan"
+DUPLICATES_RESOLVE_ALL = "duplicates_resolve_all"
+DUPLICATES_JOB_KINDS = (DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL)
 
 
 def images_detect_enqueue(*, image_ids) -> None:
@@ -15,25 +21,8 @@ def images_detect_enqueue(*, image_ids) -> None:
         transaction.on_commit(lambda: duplicates_detect_task.delay(image_ids=ids))
 
 
-@transaction.atomic
 def duplicates_job_create(*, kind: str, actor: Actor, params: dict | None = None) -> Job:
-    from apps.duplicates.tasks import duplicates_job_task
-
-    job = Job.objects.create(kind=kind, params=params or {}, created_by=actor.user)
-    job_id = str(job.pk)
-    transaction.on_commit(lambda: duplicates_job_task.delay(job_id=job_id))
-    return job
-
-
-def duplicates_job_run(*, job_id, tenant) -> Job | None:
-    from apps.duplicates.services.rescan import rescan_run
-    from apps.duplicates.services.review import resolve_all_run
-
-    job = Job.objects.select_related("created_by").filter(pk=job_id).first()
-    if job is None or job.state in (Job.State.DONE, Job.State.FAILED):
-        return job
-    if job.kind == Job.Kind.DUPLICATES_RESCAN:
-        return rescan_run(job=job)
-    if job.kind == Job.Kind.DUPLICATES_RESOLVE_ALL:
-        return resolve_all_run(job=job, tenant=tenant)
-    return job
+    """A re-scan or resolve-all job (run by apps/jobs, after commit)."""
+    if kind not in DUPLICATES_JOB_KINDS:
+        raise ValueError(f"{kind!r} is not a duplicates job")
+    return job_create(kind=kind, actor=actor, params=params)

@@ -5,10 +5,8 @@ groups stay as they are; dismissed pairs are never grouped."""
 import logging
 
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
-from apps.duplicates import signals
+from apps.duplicates import candidates
 from apps.duplicates.grouping import components
 from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
 from apps.duplicates.services.detection import (
@@ -22,7 +20,8 @@ from apps.duplicates.services.detection import (
 from apps.duplicates.services.groups import duplicate_settings_get, group_refresh
 from apps.duplicates.signatures import VERSION, features_of
 from apps.images import imaging
-from apps.images.models import Image, ImageStatus, Job
+from apps.images.models import Image, ImageStatus
+from apps.jobs.runner import JobContext
 from apps.storage.models import StorageLocation
 
 logger = logging.getLogger(__name__)
@@ -33,13 +32,13 @@ def _ordered(a, b):
     return (a, b) if str(a) < str(b) else (b, a)
 
 
-def rescan_run(*, job: Job) -> Job:
+def rescan_run(ctx: JobContext) -> None:
+    """The duplicates_rescan runner. The matches are gathered in memory, so a resumed re-scan starts
+    over; a cancelled one stops before it rebuilds anything."""
     images = Image.objects.filter(deleted_at__isnull=True, status=ImageStatus.READY).order_by(
         "created_at", "pk"
     )
-    Job.objects.filter(pk=job.pk).update(
-        state=Job.State.RUNNING, started_at=timezone.now(), total=images.count()
-    )
+    ctx.progress(total=images.count(), processed=0, failed=0)
     found: dict = {}
     offset = 0
     while True:
@@ -58,21 +57,18 @@ def rescan_run(*, job: Job) -> Job:
                 else:
                     features = features_of(sig)
             except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels, OSError) as exc:
-                logger.warning("rescan %s: image %s failed: %s", job.pk, image.pk, exc)
+                logger.warning("rescan %s: image %s failed: %s", ctx.job.pk, image.pk, exc)
                 failed += 1
                 continue
             for other, decision in matches_find(
-                signals.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
+                candidates.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
             ):
                 found[_ordered(image.pk, other)] = decision
             done += 1
-        Job.objects.filter(pk=job.pk).update(processed=F("processed") + done, failed=F("failed") + failed)
+        ctx.heartbeat(processed=done, failed=failed)
     with transaction.atomic():
         tenant_lock()
         groups_rebuild(found=found)
-    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job
 
 
 def groups_rebuild(*, found: dict) -> int:

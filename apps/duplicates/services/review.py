@@ -15,8 +15,9 @@ from apps.core import metrics
 from apps.duplicates.errors import GroupNotOpen, InvalidKeep
 from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member
 from apps.duplicates.services.groups import group_refresh
-from apps.images.models import Image, Job
+from apps.images.models import Image
 from apps.images.services import image_delete
+from apps.jobs.runner import JobContext
 from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
@@ -155,15 +156,14 @@ def resolve_all_preview(*, kind: str | None, sample: int = 20) -> dict:
     }
 
 
-def resolve_all_run(*, job: Job, tenant, batch: int = 100) -> Job:
-    """The job behind POST /duplicates/resolve-all: every open group of the kind, keeper by the
-    policy; progress on the Job row; resumable (resolved groups are no longer open)."""
+def resolve_all_run(ctx: JobContext, *, batch: int = 100) -> None:
+    """The duplicates_resolve_all runner, behind POST /duplicates/resolve-all: every open group of
+    the kind, keeper by the policy; resumable (resolved groups are no longer open)."""
+    job, tenant = ctx.job, ctx.tenant
     kind = job.params.get("kind") or None
     actor = Actor(user=job.created_by)
     groups = open_groups(kind=kind)
-    Job.objects.filter(pk=job.pk).update(
-        state=Job.State.RUNNING, started_at=timezone.now(), total=groups.count()
-    )
+    ctx.progress(total=job.processed + job.failed + groups.count())
     last = None
     while True:
         chunk = list((groups.filter(pk__gt=last) if last else groups).order_by("pk")[:batch])
@@ -188,10 +188,7 @@ def resolve_all_run(*, job: Job, tenant, batch: int = 100) -> Job:
             except GroupNotOpen:
                 failed += 1
         last = chunk[-1].pk
-        Job.objects.filter(pk=job.pk).update(processed=F("processed") + done, failed=F("failed") + failed)
-    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job
+        ctx.heartbeat(processed=done, failed=failed)
 
 
 def report() -> dict:
@@ -232,14 +229,13 @@ def metrics_report() -> dict:
 
 def metrics_report_all() -> int:
     """metrics_report() for every active tenant (the beat's `maintenance.duplicates_metrics`)."""
-    from django_tenants.utils import tenant_context
-
     from apps.tenants.models import TenantStatus
     from apps.tenants.selectors import tenant_list
+    from apps.tenants.services import in_tenant
 
     count = 0
     for tenant in tenant_list().filter(status=TenantStatus.ACTIVE):
-        with tenant_context(tenant):
+        with in_tenant(tenant):
             metrics_report()
         count += 1
     return count

@@ -13,17 +13,17 @@ from apps.accounts.principal import principal_permissions
 from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import ApplicationError
+from apps.core.filtering import FilterBackend
 from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
 from apps.images.api.serializers import (
-    ImageFilters,
     ImageMetadataOutput,
     ImageOutput,
     ImageStatusOutput,
     image_status,
-    parse_filters,
 )
 from apps.images.errors import ImageNotFound
+from apps.images.filters import ImageFilter
 from apps.images.selectors import image_get, image_list, images_by_ids
 from apps.images.services import image_delete, image_restore, image_retry
 from apps.storage.backends import storage_for
@@ -49,11 +49,13 @@ class ImageListApi(APIView):
     """GET /images with filters (also served as GET /images/search)."""
 
     required_permission = Perm.IMAGES_VIEW
+    filter_backends = [FilterBackend]
+    filterset_class = ImageFilter
 
-    @list_schema(ImageOutput, "ImagePage", parameters=[ImageFilters])
+    @list_schema(ImageOutput, "ImagePage")
     def get(self, request):
         request_tenant(request)
-        return paginated(request, self, image_list(**parse_filters(request.query_params)))
+        return paginated(request, self, image_list(filters=request.query_params))
 
 
 class ImageFailedListApi(APIView):
@@ -73,7 +75,7 @@ class ImageDeletedListApi(APIView):
     @list_schema(ImageOutput, "DeletedImagePage")
     def get(self, request):
         request_tenant(request)
-        return paginated(request, self, image_list(deleted=True, ordering="-created_at"))
+        return paginated(request, self, image_list(deleted=True))
 
 
 class ImageBulkApi(APIView):

@@ -1,8 +1,9 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from apps.images import pipeline
 from apps.images.imaging import hash_hex
-from apps.images.models import Image, ImageFormat, ImageStatus
+from apps.images.models import Image, ImageStatus, StageState
 
 
 def image_urls(image: Image) -> dict:
@@ -91,6 +92,35 @@ STAGE_FIELDS = (
 )
 
 
+def later_stages(image: Image) -> list[dict]:
+    """The stages after processing (apps/images/pipeline.py), from the image's ImageStage rows."""
+    rows = {row.stage: row for row in image.stages.all()}
+    out = []
+    for name in pipeline.stage_names():
+        row = rows.get(name)
+        if row is not None:
+            state = row.state
+        elif image.status == ImageStatus.FAILED:
+            state = "skipped"
+        else:
+            state = "pending"
+        out.append(
+            {
+                "stage": name,
+                "state": state,
+                "finished_at": row.finished_at if row else None,
+                "attempts": row.attempts if row else 0,
+                "reason": (row.reason or None) if row else None,
+                "duration_ms": row.duration_ms if row else None,
+            }
+        )
+    return out
+
+
+def stage_done(stages: list[dict], name: str) -> bool:
+    return any(stage["stage"] == name and stage["state"] == StageState.DONE for stage in stages)
+
+
 def image_status(image: Image) -> dict:
     stages = []
     for name, field in STAGE_FIELDS:
@@ -104,71 +134,25 @@ def image_status(image: Image) -> dict:
         else:
             state = "pending"
         stages.append({"stage": name, "state": state, "finished_at": finished})
+    later = later_stages(image)
+    failed_later = next((stage for stage in later if stage["state"] == StageState.FAILED), None)
     return {
         "id": str(image.pk),
         "status": image.status,
         "failed_stage": image.failed_stage or None,
         "failure_reason": image.failure_reason or None,
         "attempts": image.attempts,
-        "stages": stages,
+        "stages": stages + later,
+        "searchable": stage_done(later, "index"),
+        "checked_for_duplicates": stage_done(later, "detect"),
+        "failed_later_stage": failed_later["stage"] if failed_later else None,
         "processed_at": image.processed_at,
         "deleted": image.deleted_at is not None,
     }
 
 
-# A day (2026-11-23, midnight UTC) or a full ISO 8601 instant.
+# A day (2026-11-23, midnight UTC) or a full ISO 8601 instant (the search API's JSON filters).
 DATE_INPUTS = ["iso-8601", "%Y-%m-%d"]
-
-
-class ImageFilters(serializers.Serializer):
-    status = serializers.ChoiceField(choices=ImageStatus.values, required=False)
-    format = serializers.MultipleChoiceField(choices=ImageFormat.values, required=False)
-    tag = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
-    uploaded_after = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
-    uploaded_before = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
-    taken_after = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
-    taken_before = serializers.DateTimeField(required=False, input_formats=DATE_INPUTS)
-    min_bytes = serializers.IntegerField(min_value=0, required=False)
-    max_bytes = serializers.IntegerField(min_value=0, required=False)
-    min_width = serializers.IntegerField(min_value=0, required=False)
-    min_height = serializers.IntegerField(min_value=0, required=False)
-    max_width = serializers.IntegerField(min_value=0, required=False)
-    max_height = serializers.IntegerField(min_value=0, required=False)
-    storage_location = serializers.UUIDField(required=False)
-    q = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False)
-    ordering = serializers.ChoiceField(
-        choices=[
-            "created_at",
-            "-created_at",
-            "size_bytes",
-            "-size_bytes",
-            "taken_at",
-            "-taken_at",
-            "original_filename",
-            "-original_filename",
-        ],
-        required=False,
-    )
-
-    def to_selector(self) -> dict:
-        data = dict(self.validated_data)
-        if "format" in data:
-            data["formats"] = sorted(data.pop("format"))
-        if "tag" in data:
-            data["tags"] = data.pop("tag")
-        return data
-
-
-def parse_filters(query_params) -> dict:
-    data = {
-        key: query_params.getlist(key) if key in ("format", "tag") else query_params.get(key)
-        for key in query_params
-        if key in ImageFilters().fields
-    }
-    filters = ImageFilters(data=data)
-    filters.is_valid(raise_exception=True)
-    return filters.to_selector()
 
 
 class ImageMetadataOutput(ImageOutput):
@@ -195,9 +179,14 @@ class ImageMetadataOutput(ImageOutput):
 
 
 class StageOutput(serializers.Serializer):
-    stage = serializers.CharField()
-    state = serializers.ChoiceField(choices=["done", "failed", "skipped", "pending"])
+    stage = serializers.CharField(
+        help_text="upload, decode, thumbnails, hashes (processing), then index, detect, embed:<model>."
+    )
+    state = serializers.ChoiceField(choices=["done", "failed", "skipped", "pending", "running"])
     finished_at = serializers.DateTimeField(allow_null=True)
+    attempts = serializers.IntegerField(required=False, help_text="Later stages: tries so far.")
+    reason = serializers.CharField(required=False, allow_null=True, help_text="Later stages: why it failed.")
+    duration_ms = serializers.IntegerField(required=False, allow_null=True)
 
 
 class ImageStatusOutput(serializers.Serializer):
@@ -209,5 +198,10 @@ class ImageStatusOutput(serializers.Serializer):
     failure_reason = serializers.CharField(allow_null=True)
     attempts = serializers.IntegerField()
     stages = StageOutput(many=True)
+    searchable = serializers.BooleanField(help_text="Indexed: found by search with the built-in descriptor.")
+    checked_for_duplicates = serializers.BooleanField(help_text="Compared with the library for duplicates.")
+    failed_later_stage = serializers.CharField(
+        allow_null=True, help_text="A stage after processing that failed (its reason is in `stages`)."
+    )
     processed_at = serializers.DateTimeField(allow_null=True)
     deleted = serializers.BooleanField()

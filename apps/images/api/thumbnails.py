@@ -1,5 +1,5 @@
 """Thumbnails: serve (ETag, Cache-Control, Redis), list, regenerate, delete; the tenant's thumbnail
-configuration and the job that applies it to existing images; job progress."""
+configuration and the job that applies it to existing images (its progress: apps/jobs/api.py)."""
 
 import hashlib
 
@@ -19,11 +19,14 @@ from apps.core.errors import NotFound
 from apps.core.redis import redis_key
 from apps.images.api.images import image_or_404
 from apps.images.imaging import THUMBNAIL_CONTENT_TYPES
-from apps.images.models import Job, ThumbnailFormat
-from apps.images.selectors import images_by_ids, job_get, thumbnail_spec_list
+from apps.images.models import ThumbnailFormat
+from apps.images.selectors import images_by_ids, thumbnail_spec_list
 from apps.images.services import spec_get, thumbnail_config_update, thumbnail_delete, thumbnail_ensure
-from apps.images.services.jobs import job_create
+from apps.images.services.jobs import THUMBNAILS_APPLY, THUMBNAILS_REGENERATE
 from apps.images.services.thumbnails import active_specs, thumbnails_generate
+from apps.jobs.api import JobOutput
+from apps.jobs.models import Job
+from apps.jobs.services import job_create
 from apps.storage.backends import thumbnail_storage_of
 
 THUMBNAIL_SPEC = OpenApiParameter(
@@ -164,27 +167,6 @@ class ThumbnailDeleteApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class JobOutput(serializers.ModelSerializer):
-    progress = serializers.FloatField(read_only=True)
-
-    class Meta:
-        model = Job
-        fields = [
-            "id",
-            "kind",
-            "state",
-            "total",
-            "processed",
-            "failed",
-            "progress",
-            "error",
-            "created_at",
-            "started_at",
-            "finished_at",
-        ]
-        read_only_fields = fields
-
-
 class JobAcceptedOutput(JobOutput):
     status_url = serializers.CharField(read_only=True, help_text="GET it for the job's progress.")
 
@@ -214,9 +196,7 @@ class ThumbnailBatchRegenerateApi(APIView):
         data.is_valid(raise_exception=True)
         ids = data.validated_data.get("ids")
         params = {"image_ids": [str(image.pk) for image in images_by_ids(ids=ids)]} if ids else {}
-        job = job_create(
-            kind=Job.Kind.THUMBNAILS_REGENERATE, actor=Actor.from_request(request), params=params
-        )
+        job = job_create(kind=THUMBNAILS_REGENERATE, actor=Actor.from_request(request), params=params)
         return job_accepted(job)
 
 
@@ -267,16 +247,4 @@ class ThumbnailConfigApplyApi(APIView):
     @extend_schema(request=None, responses={202: JobAcceptedOutput})
     def post(self, request, tenant_id):
         _own_tenant(request, tenant_id)
-        return job_accepted(job_create(kind=Job.Kind.THUMBNAILS_APPLY, actor=Actor.from_request(request)))
-
-
-class JobApi(APIView):
-    required_permission = Perm.IMAGES_VIEW
-
-    @extend_schema(responses={200: JobOutput})
-    def get(self, request, job_id):
-        request_tenant(request)
-        job = job_get(job_id=job_id)
-        if job is None:
-            raise NotFound("No such job.", code="job_not_found")
-        return Response(JobOutput(job).data)
+        return job_accepted(job_create(kind=THUMBNAILS_APPLY, actor=Actor.from_request(request)))

@@ -10,19 +10,30 @@ from apps.accounts.permissions import Perm
 from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import ApplicationError, InvalidInput
+from apps.core.outages import DEPENDENCY_ERRORS, dependency_unavailable
 from apps.core.schema import ErrorResponse
+from apps.images.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.images.fetch import fetch
 from apps.images.services import image_ingest
 from apps.usage.ratelimit import EndpointClass
 
+NOT_QUEUED_NOTE = (
+    "Stored and counted, but the task queue could not be reached: processing starts when waiting "
+    "images are re-enqueued (the pipeline sweep, every minute)."
+)
+
 
 def accepted(image) -> dict:
-    return {
+    body = {
         "id": str(image.pk),
         "status": image.status,
         "filename": image.original_filename,
         "status_url": f"/api/v1/images/{image.pk}/status",
+        "queued": getattr(image, "queued", None) is not False,
     }
+    if not body["queued"]:
+        body["note"] = NOT_QUEUED_NOTE
+    return body
 
 
 def _tags(raw) -> list[str]:
@@ -54,6 +65,20 @@ class Accepted(serializers.Serializer):
     status = serializers.CharField()
     filename = serializers.CharField()
     status_url = serializers.CharField()
+    queued = serializers.BooleanField(
+        help_text="False when the task queue was unreachable: the image is stored and counted, and "
+        "processing starts when waiting images are re-enqueued (the pipeline sweep, every minute)."
+    )
+    note = serializers.CharField(required=False, help_text="Present when queued is false.")
+
+
+UPLOAD_ERRORS = {
+    409: ErrorResponse,
+    413: ErrorResponse,
+    415: ErrorResponse,
+    422: ErrorResponse,
+    503: ErrorResponse,
+}
 
 
 class BatchResult(serializers.Serializer):
@@ -61,7 +86,8 @@ class BatchResult(serializers.Serializer):
     rejected = serializers.IntegerField()
     results = serializers.ListField(
         child=serializers.JSONField(),
-        help_text="Per file: {id, status, filename, status_url, status_code} or {filename, error, status}.",
+        help_text="Per file: {id, status, filename, status_url, queued, status_code} or "
+        "{filename, error, status}.",
     )
 
 
@@ -72,8 +98,10 @@ class ImageUploadApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadForm},
-        responses={202: Accepted, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: Accepted, **UPLOAD_ERRORS},
     )
+    @idempotent
     def post(self, request):
         upload = request.FILES.get("file")
         if upload is None:
@@ -102,7 +130,12 @@ class ImageBatchUploadApi(APIView):
     rate_limit_class = EndpointClass.UPLOAD
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": BatchUploadForm}, responses={202: BatchResult})
+    @extend_schema(
+        request={"multipart/form-data": BatchUploadForm},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: BatchResult, 409: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse},
+    )
+    @idempotent
     def post(self, request):
         uploads = request.FILES.getlist("files") or request.FILES.getlist("file")
         if not uploads:
@@ -118,7 +151,7 @@ class ImageBatchUploadApi(APIView):
             Actor.from_request(request),
             _tags(request.data.getlist("tags")),
         )
-        results = []
+        results, outages = [], []
         for upload in uploads:
             try:
                 image = image_ingest(
@@ -133,9 +166,25 @@ class ImageBatchUploadApi(APIView):
                 results.append(
                     {"filename": upload.name, "error": exc.as_dict()["error"], "status": exc.http_status}
                 )
+            except DEPENDENCY_ERRORS as exc:
+                # Files before this one are stored: their 202s must reach the client, so the outage
+                # is this file's result (nothing of it is stored), not the whole answer's.
+                outage = dependency_unavailable(exc)
+                if outage is None:
+                    raise
+                outages.append(outage)
+                results.append(
+                    {
+                        "filename": upload.name,
+                        "error": outage.as_dict()["error"],
+                        "status": outage.http_status,
+                    }
+                )
             else:
                 results.append({**accepted(image), "status_code": 202})
         accepted_count = sum(1 for result in results if "id" in result)
+        if outages and not accepted_count:
+            raise outages[0]
         return Response(
             {"accepted": accepted_count, "rejected": len(results) - accepted_count, "results": results},
             status=status.HTTP_202_ACCEPTED if accepted_count else status.HTTP_400_BAD_REQUEST,
@@ -152,7 +201,8 @@ class ImageUrlUploadApi(APIView):
         tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
         storage_config_id = serializers.UUIDField(required=False, allow_null=True)
 
-    @extend_schema(responses={202: Accepted, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse})
+    @extend_schema(parameters=[IDEMPOTENCY_PARAMETER], responses={202: Accepted, **UPLOAD_ERRORS})
+    @idempotent
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,10 +1,13 @@
 """Taking images in: validate by content, store the original, record it, enqueue processing."""
 
+import contextlib
 import hashlib
+import logging
 import re
 import unicodedata
 import uuid
 
+import kombu.exceptions
 import redis
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -18,11 +21,13 @@ from apps.images import imaging
 from apps.images.errors import EmptyFile, FileTooLarge, ImageTooLarge, QuotaExceeded, UnsupportedMediaType
 from apps.images.models import Image, ImageStatus
 from apps.images.services.processing import image_settings_get
-from apps.images.services.usage import usage_release, usage_reserve
+from apps.images.services.usage import usage_commit, usage_release, usage_reserve
 from apps.storage.backends import original_key, storage_for
 from apps.storage.models import StorageLocation
 from apps.tenants.connection import connection
 from apps.tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 MAX_TAGS = 50
 
@@ -132,7 +137,8 @@ def image_ingest(
     sha256 = getattr(file, "sha256", None) or _sha256_of(file)
 
     max_storage_bytes = tenant.limits.max_storage_bytes
-    if not usage_reserve(size=size, limit=max_storage_bytes):
+    reservation = usage_reserve(size=size, limit=max_storage_bytes)
+    if reservation is None:
         raise QuotaExceeded(
             "The workspace's storage quota would be exceeded.",
             extra={"max_storage_bytes": max_storage_bytes},
@@ -150,16 +156,17 @@ def image_ingest(
             size=size,
             tags=tags,
             source_url=source_url,
+            reservation=reservation,
         )
         recorded = True
         return image
     finally:
         if not recorded:
-            usage_release(size=size)
+            usage_release(reservation=reservation, size=size)
 
 
 def _store_and_record(
-    *, tenant, file, filename, actor, location, sha256, sniffed, size, tags, source_url
+    *, tenant, file, filename, actor, location, sha256, sniffed, size, tags, source_url, reservation
 ) -> Image:
     image_id = uuid.uuid4()
     now = timezone.now()
@@ -168,33 +175,63 @@ def _store_and_record(
     file.seek(0)
     storage.save(key, file)
     try:
-        # One INSERT; processing is enqueued when it commits (at once, or with the caller's transaction).
-        image = Image.objects.create(
-            id=image_id,
-            original_filename=sanitize_filename(filename),
-            format=sniffed.format,
-            content_type=sniffed.content_type,
-            width=sniffed.width,
-            height=sniffed.height,
-            size_bytes=size,
-            sha256=sha256,
-            storage_location=location,
-            storage_key=key,
-            uploaded_by=actor.user,
-            source_url=source_url[:2000],
-            status=ImageStatus.PENDING,
-            tags=tags,
-            created_at=now,
-        )
-        image_enqueue(image=image)
+        # The INSERT and the quota's reserved-to-used move commit together; processing is enqueued
+        # when they commit (at once, or with the caller's transaction), and that can no longer fail
+        # the upload.
+        with transaction.atomic():
+            image = _image_create(
+                image_id=image_id,
+                filename=filename,
+                sniffed=sniffed,
+                size=size,
+                sha256=sha256,
+                location=location,
+                key=key,
+                actor=actor,
+                source_url=source_url,
+                tags=tags,
+                now=now,
+            )
+            usage_commit(reservation=reservation, size=size)
+            image_enqueue(image=image)
     except DatabaseError:
         storage.delete(key)
         raise
     return image
 
 
+def _image_create(
+    *, image_id, filename, sniffed, size, sha256, location, key, actor, source_url, tags, now
+) -> Image:
+    return Image.objects.create(
+        id=image_id,
+        original_filename=sanitize_filename(filename),
+        format=sniffed.format,
+        content_type=sniffed.content_type,
+        width=sniffed.width,
+        height=sniffed.height,
+        size_bytes=size,
+        sha256=sha256,
+        storage_location=location,
+        storage_key=key,
+        uploaded_by=actor.user,
+        source_url=source_url[:2000],
+        status=ImageStatus.PENDING,
+        tags=tags,
+        created_at=now,
+    )
+
+
 def image_enqueue(*, image: Image) -> None:
-    transaction.on_commit(ingest_wake)
+    """Wake processing once the image is committed. `image.queued` says afterwards whether the
+    wake-up reached the broker (None until the transaction commits); when it did not, the periodic
+    requeue of waiting images picks the image up."""
+    image.queued = None
+
+    def wake() -> None:
+        image.queued = ingest_wake()
+
+    transaction.on_commit(wake, robust=True)
 
 
 # How long a wake-up may wait in the queue before uploads send another (a lost message costs this).
@@ -205,15 +242,30 @@ def wake_key() -> str:
     return redis_key("ingest-wake", connection.schema_name)
 
 
-def ingest_wake() -> None:
+def ingest_wake() -> bool:
     """Make sure a processing task will run for this tenant's waiting images. While one is queued,
     uploads send no other: when it starts it takes every image waiting by then, in batches, so a
-    stream of uploads costs a task per batch instead of one per image."""
+    stream of uploads costs a task per batch instead of one per image.
+
+    Returns False when the broker (Redis) cannot be reached; never raises for that: the images
+    wait, and the periodic requeue of waiting images (the pipeline sweep, every minute) sends them."""
     from apps.images.tasks import image_process_task
 
+    client = get_redis()
     try:
-        if not get_redis().set(wake_key(), "1", nx=True, ex=WAKE_SECONDS):
-            return
+        if not client.set(wake_key(), "1", nx=True, ex=WAKE_SECONDS):
+            return True
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        # The broker is this Redis: do not wait for the publish to fail too.
+        logger.warning("processing not enqueued, Redis unavailable: %s", exc)
+        return False
     except redis.RedisError:
         pass  # send it anyway; a spare task finds nothing to do
-    image_process_task.delay()
+    try:
+        image_process_task.delay()
+    except (kombu.exceptions.OperationalError, redis.RedisError) as exc:
+        logger.warning("processing not enqueued, broker unavailable: %s", exc)
+        with contextlib.suppress(redis.RedisError):
+            client.delete(wake_key())  # the next upload tries again
+        return False
+    return True

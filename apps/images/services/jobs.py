@@ -1,49 +1,34 @@
-"""Background jobs with progress: re-rendering thumbnails after the configuration changes."""
+"""The thumbnails jobs (apps/jobs runs them): re-rendering thumbnails after the configuration
+changes (thumbnails_apply: only the stale ones) or on request (thumbnails_regenerate: all)."""
 
 import logging
 
-from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
-
-from apps.audit.context import Actor
 from apps.images import imaging
-from apps.images.models import Image, ImageStatus, Job, Thumbnail
+from apps.images.models import Image, ImageStatus, Thumbnail
 from apps.images.services.thumbnails import active_specs, thumbnails_generate
+from apps.jobs.runner import JobContext
 
 logger = logging.getLogger(__name__)
 BATCH = 50
+THUMBNAILS_APPLY = "thumbnails_apply"
+THUMBNAILS_REGENERATE = "thumbnails_regenerate"
 
 
-@transaction.atomic
-def job_create(*, kind: str, actor: Actor, params: dict | None = None) -> Job:
-    from apps.images.tasks import job_run_task
-
-    job = Job.objects.create(kind=kind, params=params or {}, created_by=actor.user)
-    job_id = str(job.pk)
-    transaction.on_commit(lambda: job_run_task.delay(job_id=job_id))
-    return job
-
-
-def _images_for(job: Job):
+def _images_for(params: dict):
     images = Image.objects.filter(deleted_at__isnull=True, status=ImageStatus.READY)
-    if ids := job.params.get("image_ids"):
+    if ids := params.get("image_ids"):
         images = images.filter(pk__in=ids)
     return images.order_by("pk")
 
 
-def job_run(*, job_id, tenant_slug: str) -> Job | None:
-    """Run (or resume after a crash) from the last image done; safe to call twice."""
-    job = Job.objects.filter(pk=job_id).first()
-    if job is None or job.state in (Job.State.DONE, Job.State.FAILED, Job.State.CANCELLED):
-        return job
-    images = _images_for(job)
-    if job.state == Job.State.QUEUED:
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.RUNNING, started_at=timezone.now(), total=images.count()
-        )
+def thumbnails_job_run(ctx: JobContext) -> None:
+    """From the last batch done (resumable), one heartbeat per batch."""
+    images = _images_for(ctx.params)
+    cursor = ctx.params.get("cursor")
+    if not cursor:
+        ctx.progress(total=images.count())
     specs = active_specs()
-    cursor = job.params.get("cursor")
+    tenant_slug = ctx.tenant.slug
     while True:
         batch = list(
             images.filter(pk__gt=cursor).select_related("storage_location")[:BATCH]
@@ -55,7 +40,7 @@ def job_run(*, job_id, tenant_slug: str) -> Job | None:
         done = failed = 0
         for image in batch:
             try:
-                if job.kind == Job.Kind.THUMBNAILS_APPLY:
+                if ctx.job.kind == THUMBNAILS_APPLY:
                     current = dict(Thumbnail.objects.filter(image=image).values_list("spec", "spec_version"))
                     stale = [spec for spec in specs if current.get(spec.name) != spec.version]
                 else:
@@ -64,14 +49,7 @@ def job_run(*, job_id, tenant_slug: str) -> Job | None:
                     thumbnails_generate(image=image, specs=stale, tenant_slug=tenant_slug)
                 done += 1
             except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels, OSError) as exc:
-                logger.warning("job %s: image %s failed: %s", job.pk, image.pk, exc)
+                logger.warning("job %s: image %s failed: %s", ctx.job.pk, image.pk, exc)
                 failed += 1
         cursor = str(batch[-1].pk)
-        Job.objects.filter(pk=job.pk).update(
-            processed=F("processed") + done,
-            failed=F("failed") + failed,
-            params={**job.params, "cursor": cursor},
-        )
-    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job
+        ctx.heartbeat(processed=done, failed=failed, params={"cursor": cursor})

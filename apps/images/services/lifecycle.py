@@ -11,10 +11,12 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.errors import PermissionDenied
+from apps.images import pipeline
 from apps.images.errors import ImageNotRetryable
-from apps.images.models import Image, ImageStatus
+from apps.images.models import Image, ImageStatus, StageState
 from apps.images.services.ingest import image_enqueue
 from apps.images.services.processing import image_settings_get
+from apps.images.services.stages import stages_reset
 from apps.images.services.usage import usage_reconcile
 from apps.storage.backends import storage_for, thumbnail_storage_for
 
@@ -30,17 +32,20 @@ def _check_may_delete(*, image: Image, actor: Actor, permissions) -> None:
         )
 
 
-def _duplicate_groups_refresh(image: Image) -> None:
-    """The open duplicate group the image is in keeps its counts and bytes right (apps/duplicates)."""
-    from apps.duplicates.services import image_groups_refresh
-
-    image_groups_refresh(image_ids=[image.pk])
-
-
 @transaction.atomic
 def image_retry(*, image: Image, actor: Actor) -> Image:
+    """A failed image is processed again; a ready image whose later stage failed (index, detect,
+    embed) runs its later stages again."""
+    if image.status == ImageStatus.READY:
+        failed = list(image.stages.filter(state=StageState.FAILED).values_list("stage", flat=True))
+        if not failed:
+            raise ImageNotRetryable("Nothing to retry: no stage of this image has failed.")
+        stages_reset(image_ids=[image.pk], stages=failed)
+        pipeline.images_ready([image.pk])
+        return image
     if image.status != ImageStatus.FAILED:
         raise ImageNotRetryable(f"Only failed images are retried; this one is {image.status}.")
+    stages_reset(image_ids=[image.pk])
     image.status = ImageStatus.PENDING
     image.failed_stage = ""
     image.failure_reason = ""
@@ -55,7 +60,7 @@ def image_delete(*, image: Image, actor: Actor, permissions, tenant) -> Image:
     if image.deleted_at is None:
         image.deleted_at = timezone.now()
         image.save(update_fields=["deleted_at", "updated_at"])
-        _duplicate_groups_refresh(image)
+        pipeline.images_changed([image.pk])
         audit_record(
             actor=actor,
             action=AuditAction.IMAGE_DELETED,
@@ -72,7 +77,7 @@ def image_restore(*, image: Image, actor: Actor, permissions, tenant) -> Image:
     if image.deleted_at is not None:
         image.deleted_at = None
         image.save(update_fields=["deleted_at", "updated_at"])
-        _duplicate_groups_refresh(image)
+        pipeline.images_changed([image.pk])
         audit_record(
             actor=actor,
             action=AuditAction.IMAGE_RESTORED,

@@ -1,39 +1,30 @@
-"""The processing pipeline of one image: decode once (EXIF orientation applied) -> thumbnails ->
-perceptual hashes from the small rendition. Each stage records when it finished and is skipped when
-already done, so a retried task repeats nothing; a terminal failure records the stage and a reason
-people can read. Then the index stage (the `index` queue, apps/duplicates) computes the duplicate
-signature and the search descriptor from one more decode, and torch models embed on `embed`."""
+"""The `process` stage (apps/images/pipeline.py) of one image: decode once (EXIF orientation
+applied) -> thumbnails -> perceptual hashes from the small rendition. Each step records when it
+finished and is skipped when already done, so a retried task repeats nothing; a terminal failure
+records the step and a reason people can read. READY images go on to the later stages through
+`pipeline.images_ready()`."""
 
-import hashlib
 import logging
-import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.core import workers
 from apps.core.metrics import StageClock, image_outcome_record
 from apps.core.process_cache import cached
-from apps.images import imaging
+from apps.images import imaging, pipeline
 from apps.images.errors import TransientProcessingError
 from apps.images.models import Image, ImageSettings, ImageStatus, Stage
+from apps.images.originals import decode_original
 from apps.images.services.thumbnails import active_specs, thumbnails_record, thumbnails_render
-from apps.search.services.models import after_processing as search_after_processing
-from apps.storage.backends import StorageNotSupported, storage_for
+from apps.storage.backends import StorageNotSupported
 from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
-
-
-def images_detect_enqueue(*, image_ids) -> None:
-    """Duplicate detection (apps/duplicates) runs on the `index` queue once the images are READY."""
-    from apps.duplicates.services import images_detect_enqueue as enqueue
-
-    enqueue(image_ids=image_ids)
 
 
 def image_settings_get() -> ImageSettings:
@@ -42,30 +33,6 @@ def image_settings_get() -> ImageSettings:
         settings.DEEPLENS_PROCESS_CACHE_SECONDS,
         lambda: ImageSettings.objects.first() or ImageSettings.objects.create(),
     )
-
-
-def decode_original(image: Image, *, longest_needed: int, keep_gps: bool = True) -> imaging.Decoded:
-    try:
-        with storage_for(image.storage_location).open(image.storage_key, "rb") as original:
-            if not image.sha256:  # found by a storage scan: hashed when first read
-                with _hashed(original, image) as copy:
-                    return imaging.decode(copy, longest_needed=longest_needed, keep_gps=keep_gps)
-            return imaging.decode(original, longest_needed=longest_needed, keep_gps=keep_gps)
-    except FileNotFoundError as exc:
-        raise imaging.CorruptImage("the original file is missing from storage") from exc
-
-
-def _hashed(original, image: Image):
-    """A spooled copy of the original; sets the image's SHA-256 and size from what was read."""
-    digest, size = hashlib.sha256(), 0
-    copy = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - the caller closes it
-    while chunk := original.read(1024 * 1024):
-        digest.update(chunk)
-        size += len(chunk)
-        copy.write(chunk)
-    copy.seek(0)
-    image.sha256, image.size_bytes = digest.hexdigest(), size
-    return copy
 
 
 # The rows are picked in a MATERIALIZED CTE: evaluated exactly once, so the UPDATE takes exactly
@@ -81,14 +48,16 @@ WITH picked AS MATERIALIZED (
     FOR UPDATE SKIP LOCKED)
 UPDATE {table} AS image
 SET status = 'processing', processing_started_at = now(), attempts = image.attempts + 1,
-    failed_stage = '', failure_reason = ''
+    failed_stage = '', failure_reason = '', claimed_by = %s
 FROM picked WHERE image.id = picked.id
 RETURNING image.id
 """
-# Longer than any task may run: an image "processing" for this long lost its worker.
-STALE_AFTER = timedelta(minutes=20)
+# A batch is processed in seconds: an image "processing" for this long lost its worker (a worker whose
+# heartbeat stopped loses its claims sooner: services/stages.py).
+STALE_AFTER = timedelta(minutes=3)
 RESULT_FIELDS = [
     "processing_started_at",
+    "claimed_by",
     "sha256",
     "size_bytes",
     "status",
@@ -121,7 +90,7 @@ def images_claim(*, first_id, limit: int) -> list[Image]:
     with connection.cursor() as cursor:
         cursor.execute(
             CLAIM_SQL.format(table=Image._meta.db_table),
-            [timezone.now() - STALE_AFTER, str(first_id) if first_id else None, limit],
+            [timezone.now() - STALE_AFTER, str(first_id) if first_id else None, limit, workers.identity()],
         )
         ids = [row[0] for row in cursor.fetchall()]
     images = list(Image.objects.select_related("storage_location").filter(pk__in=ids)) if ids else []
@@ -148,13 +117,12 @@ def images_process(*, image_id, tenant_slug: str, limit: int = 1) -> list[Image]
     with transaction.atomic():
         thumbnails_record([row for outcome in outcomes for row in outcome.thumbnails])
         Image.objects.bulk_update([outcome.image for outcome in outcomes], RESULT_FIELDS)
-        search_after_processing([o.image.pk for o in outcomes if o.image.status == ImageStatus.READY])
-        images_detect_enqueue(image_ids=[o.image.pk for o in outcomes if o.image.status == ImageStatus.READY])
+        pipeline.images_ready([o.image.pk for o in outcomes if o.image.status == ImageStatus.READY])
     for outcome in outcomes:
         image_outcome_record(status=outcome.image.status, failed_stage=outcome.image.failed_stage)
     if transient:
         Image.objects.filter(pk__in=[image.pk for image, _exc in transient]).update(
-            status=ImageStatus.PENDING
+            status=ImageStatus.PENDING, claimed_by=""
         )
         raise TransientProcessingError(
             str(transient[0][1]), image_ids=[str(image.pk) for image, _e in transient]
@@ -171,6 +139,7 @@ def image_process(*, image_id, tenant_slug: str) -> Image | None:
 def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outcome:
     """Decode once -> thumbnails -> hashes, on the in-memory row; nothing is written to the database."""
     outcome = Outcome(image=image)
+    image.claimed_by = ""  # released with the result
     image.processing_started_at = timezone.now()  # this image's own start, within its batch
     clock = StageClock(image_id=str(image.pk))  # metrics and trace spans per stage
     stage = Stage.DECODE
@@ -240,22 +209,15 @@ def image_mark_failed(*, image: Image, stage: str, reason: str) -> Image:
     return image
 
 
-def images_requeue_stalled(*, older_than: timedelta = timedelta(minutes=5), limit: int = 1000) -> int:
-    """Enqueue again images left waiting (the broker was down when they arrived) or left
-    "processing" by a worker that died; the claim makes a duplicate task harmless."""
+def images_requeue_waiting(*, older_than: timedelta = timedelta(minutes=1)) -> int:
+    """Wake processing for images left waiting (the broker was down when they arrived, their message
+    died with a worker, a dead worker's claim was released): one task takes them all, in batches.
+    Returns how many wait."""
     from apps.images.tasks import image_process_task
 
-    cutoff = timezone.now() - older_than
-    stalled = (
-        Image.objects.filter(deleted_at__isnull=True)
-        .filter(
-            Q(status=ImageStatus.PENDING, created_at__lt=cutoff)
-            | Q(status=ImageStatus.PROCESSING, processing_started_at__lt=timezone.now() - STALE_AFTER)
-        )
-        .values_list("pk", flat=True)[:limit]
-    )
-    count = 0
-    for image_id in stalled:
-        image_process_task.delay(image_id=str(image_id))
-        count += 1
-    return count
+    waiting = Image.objects.filter(
+        deleted_at__isnull=True, status=ImageStatus.PENDING, created_at__lt=timezone.now() - older_than
+    ).count()
+    if waiting:
+        image_process_task.delay()
+    return waiting

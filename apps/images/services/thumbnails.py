@@ -169,7 +169,7 @@ def thumbnail_ensure(*, image: Image, spec: ThumbnailSpec, tenant_slug: str) -> 
 
 
 def thumbnails_generate(*, image: Image, specs: list[ThumbnailSpec], tenant_slug: str) -> list[Thumbnail]:
-    from apps.images.services.processing import decode_original
+    from apps.images.originals import decode_original
 
     decoded = decode_original(image, longest_needed=max(max(s.max_width, s.max_height) for s in specs))
     rows, _rendered = thumbnails_render(image=image, decoded=decoded, specs=specs, tenant_slug=tenant_slug)

@@ -20,7 +20,8 @@ from PIL import Image as PILImage
 
 from apps.core import metrics
 from apps.images import imaging
-from apps.images.models import Image, ImageStatus
+from apps.images.models import Image, ImageStatus, StageState
+from apps.images.services.stages import StageResult, stages_record
 from apps.search import descriptor
 from apps.search.embedders.base import Embedder
 from apps.search.embedders.registry import DESCRIPTOR, embedder_get
@@ -113,17 +114,21 @@ def images_embed(*, model: str, image_ids: list) -> int:
     """Embed these images with this model (the embed queue); images already embedded with the
     current version are skipped, so a repeated task is harmless. Returns how many were stored."""
     embedder = embedder_get(model)
-    done = set(
-        Embedding.objects.filter(image_id__in=image_ids, model=model, version=embedder.version).values_list(
-            "image_id", flat=True
-        )
-    )
+    stage = embed_stage_name(model)
+    done = {
+        str(image_id)
+        for image_id in Embedding.objects.filter(
+            image_id__in=image_ids, model=model, version=embedder.version
+        ).values_list("image_id", flat=True)
+    }
     images = list(
         Image.objects.select_related("storage_location").filter(
-            pk__in=[i for i in image_ids if i not in done], status=ImageStatus.READY, deleted_at__isnull=True
+            pk__in=[i for i in image_ids if str(i) not in done],
+            status=ImageStatus.READY,
+            deleted_at__isnull=True,
         )
     )
-    stored = 0
+    stored, embedded = 0, set()
     for chunk, vectors in embed_stream(
         embedder, images, lambda image: _prepared(embedder, image), batch=settings.DEEPLENS_EMBED_BATCH
     ):
@@ -133,7 +138,39 @@ def images_embed(*, model: str, image_ids: list) -> int:
                 version=embedder.version,
                 vectors={image.pk: vector for image, vector in zip(chunk, vectors, strict=True)},
             )
+            stages_record(
+                [StageResult(image_id=image.pk, stage=stage, state=StageState.DONE) for image in chunk]
+            )
+        embedded.update(image.pk for image in chunk)
+    stages_record(
+        [
+            StageResult(
+                image_id=image.pk,
+                stage=stage,
+                state=StageState.FAILED,
+                reason="The image could not be decoded.",
+            )
+            for image in images
+            if image.pk not in embedded
+        ]
+    )
     return stored
+
+
+def embed_stage_name(model: str) -> str:
+    return f"embed:{model}"
+
+
+def embed_failed(*, model: str, image_ids: list, reason: str) -> None:
+    """The model cannot run here (no weights, no torch): the images say so."""
+    stages_record(
+        [
+            StageResult(
+                image_id=image_id, stage=embed_stage_name(model), state=StageState.FAILED, reason=reason
+            )
+            for image_id in image_ids
+        ]
+    )
 
 
 def query_vector_from_bytes(*, model: str, data: bytes) -> np.ndarray:

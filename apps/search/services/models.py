@@ -5,13 +5,17 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from apps.audit.context import Actor
+from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.process_cache import cached
-from apps.images.models import Image, ImageStatus, Job
+from apps.images.models import Image, ImageStatus
+from apps.jobs.errors import JobFailed
+from apps.jobs.models import Job
+from apps.jobs.runner import JobContext
+from apps.jobs.services import job_create
 from apps.search.embedders.base import EmbedderUnavailable
 from apps.search.embedders.registry import DESCRIPTOR, KEYS, embedder_get, unavailable_reason
 from apps.search.errors import InvalidSearch, ModelUnavailable
@@ -22,6 +26,7 @@ from apps.search.services.index import vector_index_ensure
 
 logger = logging.getLogger(__name__)
 JOB_CHUNK = 256
+SEARCH_EMBED = "search_embed"
 
 
 def search_models_active() -> list[str]:
@@ -48,11 +53,15 @@ def search_model_activate(*, key: str, actor: Actor, tenant=None) -> tuple[Searc
     if reason:
         raise ModelUnavailable(reason, extra={"model": key})
     model, _created = SearchModel.objects.select_for_update().get_or_create(key=key)
-    job = Job.objects.create(kind=Job.Kind.SEARCH_EMBED, params={"model": key}, created_by=actor.user)
+    job = job_create(kind=SEARCH_EMBED, actor=actor, params={"model": key})
     model.is_active, model.activated_at, model.job = True, timezone.now(), job
     model.save(update_fields=["is_active", "activated_at", "job", "updated_at"])
     audit_record(
-        actor=actor, action="search.model_activated", tenant=tenant, target=model, details={"model": key}
+        actor=actor,
+        action=AuditAction.SEARCH_MODEL_ACTIVATED,
+        tenant=tenant,
+        target=model,
+        details={"model": key},
     )
     job_id = str(job.pk)
     transaction.on_commit(lambda: _enqueue_job(job_id))
@@ -75,26 +84,23 @@ def search_model_deactivate(*, key: str, actor: Actor, tenant=None) -> SearchMod
     model.is_active = False
     model.save(update_fields=["is_active", "updated_at"])
     audit_record(
-        actor=actor, action="search.model_deactivated", tenant=tenant, target=model, details={"model": key}
+        actor=actor,
+        action=AuditAction.SEARCH_MODEL_DEACTIVATED,
+        tenant=tenant,
+        target=model,
+        details={"model": key},
     )
     return model
 
 
-def embed_job_run(*, job_id) -> Job | None:
-    """Embed every ready image that lacks an embedding of the model's current version. Resumable:
-    a second run picks up what is still missing."""
-    job = Job.objects.filter(pk=job_id, kind=Job.Kind.SEARCH_EMBED).first()
-    if job is None or job.state in (Job.State.DONE, Job.State.FAILED):
-        return job
-    key = job.params.get("model", "")
+def embed_job_run(ctx: JobContext) -> None:
+    """The search_embed runner: embed every ready image that lacks an embedding of the model's
+    current version. Resumable: a second run picks up what is still missing."""
+    key = ctx.params.get("model", "")
     try:
         embedder = embedder_get(key)
     except EmbedderUnavailable as exc:
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.FAILED, error=str(exc)[:500], finished_at=timezone.now()
-        )
-        job.refresh_from_db()
-        return job
+        raise JobFailed(str(exc)) from exc
     SearchModel.objects.filter(key=key).update(version=embedder.version, dimensions=embedder.dimensions)
     images = Image.objects.filter(deleted_at__isnull=True, status=ImageStatus.READY)
     missing = (
@@ -104,10 +110,7 @@ def embed_job_run(*, job_id) -> Job | None:
         .select_related("storage_location")
         .order_by("pk")
     )
-    if job.state == Job.State.QUEUED:
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.RUNNING, started_at=timezone.now(), total=missing.count()
-        )
+    ctx.progress(total=ctx.job.processed + ctx.job.failed + missing.count())
     cursor = None
     while True:
         chunk = list((missing.filter(pk__gt=cursor) if cursor else missing)[:JOB_CHUNK])
@@ -124,13 +127,51 @@ def embed_job_run(*, job_id) -> Job | None:
                     version=embedder.version,
                     vectors={image.pk: vector for image, vector in zip(done, vectors, strict=True)},
                 )
-        Job.objects.filter(pk=job.pk).update(
-            processed=F("processed") + stored, failed=F("failed") + (len(chunk) - stored)
-        )
+        ctx.heartbeat(processed=stored, failed=len(chunk) - stored)
     vector_index_ensure(model=key, dimensions=embedder.dimensions)
-    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job
+
+
+def embed_stage_names() -> list[str]:
+    """The embed stage's status names: one per active torch model."""
+    return [f"embed:{key}" for key in search_models_active() if key != DESCRIPTOR]
+
+
+EMBED_SWEEP_BATCH = 500
+EMBED_SWEEP_AFTER_SECONDS = 10 * 60
+
+
+def embed_sweep(*, worker_started: bool = False) -> int:
+    """Ready images that an active torch model has not embedded (their task was lost, or failed on
+    the database) go back to the embed queue, a batch per model at most every 10 minutes, so a tenant
+    without an embed worker does not fill the queue. Returns how many images were sent."""
+    from datetime import timedelta
+
+    import redis
+    from django.db import connection
+
+    from apps.core.redis import get_redis, redis_key
+    from apps.images.models import ImageStage
+    from apps.search.tasks import images_embed_task
+
+    sent = 0
+    cutoff = timezone.now() - timedelta(seconds=EMBED_SWEEP_AFTER_SECONDS)
+    for key in [k for k in search_models_active() if k != DESCRIPTOR]:
+        missing = list(
+            Image.objects.filter(status=ImageStatus.READY, deleted_at__isnull=True, processed_at__lt=cutoff)
+            .exclude(pk__in=ImageStage.objects.filter(stage=f"embed:{key}").values("image_id"))
+            .values_list("pk", flat=True)[:EMBED_SWEEP_BATCH]
+        )
+        if not missing:
+            continue
+        marker = redis_key("embed-sweep", connection.schema_name, key)
+        try:
+            if not get_redis().set(marker, "1", nx=True, ex=EMBED_SWEEP_AFTER_SECONDS):
+                continue
+        except redis.RedisError:
+            continue
+        images_embed_task.delay(model=key, image_ids=[str(i) for i in missing])
+        sent += len(missing)
+    return sent
 
 
 def after_processing(image_ids: list) -> None:

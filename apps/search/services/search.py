@@ -188,7 +188,7 @@ def _cache_request(kind: str, identity: str, model: str, version: str, options: 
 def _descriptor_now(image: Image) -> np.ndarray:
     """The descriptor of a ready image the index stage has not reached yet, computed as that stage
     computes it (and stored, so it is not computed twice)."""
-    from apps.images.services.processing import decode_original
+    from apps.images.originals import decode_original
 
     try:
         decoded = decode_original(image, longest_needed=INDEX_DECODE_SIDE)

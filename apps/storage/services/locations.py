@@ -7,14 +7,14 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.process_cache import forget
-from apps.images.models import Image, Job
+from apps.images.models import Image
+from apps.jobs.models import Job
 from apps.storage.crypto import CredentialsUnreadable, secrets_encrypt
 from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, StorageLocationInUse
 from apps.storage.models import StorageLocation, StorageProvider
 from apps.storage.providers import config_clean, location_check
+from apps.storage.services.jobs import STORAGE_JOB_KINDS
 from apps.tenants.connection import connection
-
-STORAGE_JOB_KINDS = (Job.Kind.STORAGE_MIGRATE, Job.Kind.STORAGE_SCAN)
 
 DEFAULT_LOCATION_NAME = "Local files"
 
@@ -167,7 +167,7 @@ def storage_location_delete(*, tenant, actor: Actor, location: StorageLocation) 
         )
     running = Job.objects.filter(
         kind__in=STORAGE_JOB_KINDS,
-        state__in=(Job.State.QUEUED, Job.State.RUNNING),
+        state__in=Job.ACTIVE,
     ).filter(Q(params__location_id=str(location.pk)) | Q(params__target_id=str(location.pk)))
     if running.exists():
         raise StorageLocationInUse(

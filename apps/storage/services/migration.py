@@ -24,11 +24,14 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.errors import InvalidInput
-from apps.images.models import Image, ImageStatus, Job
+from apps.images.models import Image, ImageStatus
+from apps.jobs.errors import JobCancelled
+from apps.jobs.models import Job
+from apps.jobs.runner import JobContext
 from apps.storage.backends import copy_object, sha256_of, storage_for, transfer_errors
 from apps.storage.errors import StorageConfigInvalid, StorageJobConflict
 from apps.storage.models import StorageLocation
-from apps.storage.services.jobs import JobCancelled, heartbeat, storage_job_active, storage_job_create
+from apps.storage.services.jobs import STORAGE_MIGRATE, storage_job_active, storage_job_create
 
 logger = logging.getLogger(__name__)
 BATCH = 20
@@ -78,13 +81,13 @@ def migration_start(
     filters = _clean_filters(filters)
     with transaction.atomic():
         for location in (source, target):
-            if running := storage_job_active(location_id=location.pk, kind=Job.Kind.STORAGE_MIGRATE):
+            if running := storage_job_active(location_id=location.pk, kind=STORAGE_MIGRATE):
                 raise StorageJobConflict(
                     f"A migration involving {location.name!r} is already running.",
                     extra={"job_id": str(running.pk)},
                 )
         job = storage_job_create(
-            kind=Job.Kind.STORAGE_MIGRATE,
+            kind=STORAGE_MIGRATE,
             actor=actor,
             params={
                 "location_id": str(source.pk),
@@ -98,7 +101,7 @@ def migration_start(
             actor=actor,
             action=AuditAction.STORAGE_CHANGED,
             tenant=tenant,
-            target_type="images.job",
+            target_type="jobs.job",
             target_id=str(job.pk),
             details={
                 "change": "migration_started",
@@ -123,9 +126,10 @@ def _images(source: StorageLocation, filters: dict):
     return images.order_by("pk")
 
 
-def migration_run(*, job: Job, tenant_slug: str) -> None:
+def migration_run(ctx: JobContext) -> None:
     """Copies and verifies a batch of images in parallel (COPIERS threads: the time is network
     round trips), then switches them one by one in order, checking for cancellation before each."""
+    job = ctx.job
     source = StorageLocation.objects.get(pk=job.params["location_id"])
     target = StorageLocation.objects.get(pk=job.params["target_id"])
     source_storage, target_storage = storage_for(source), storage_for(target)
@@ -150,7 +154,7 @@ def migration_run(*, job: Job, tenant_slug: str) -> None:
             }
             try:
                 for image in batch:
-                    heartbeat(job)
+                    ctx.heartbeat()
                     if image.pk not in copies:
                         # Its thumbnails are being written where it is; a later migration takes it.
                         _advance(job, cursor=str(image.pk), skipped=1)

@@ -21,12 +21,14 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.images import imaging
-from apps.images.models import Image, ImageStatus, Job
-from apps.images.services.ingest import sanitize_filename
+from apps.images.models import Image
+from apps.images.services.registration import Found, images_register_found
+from apps.jobs.models import Job
+from apps.jobs.runner import JobContext
 from apps.storage.backends import StoredObject, list_objects, read_head, transfer_errors
 from apps.storage.errors import StorageConfigInvalid, StorageJobConflict
 from apps.storage.models import StorageLocation
-from apps.storage.services.jobs import heartbeat, storage_job_active, storage_job_create
+from apps.storage.services.jobs import STORAGE_SCAN, storage_job_active, storage_job_create
 
 logger = logging.getLogger(__name__)
 HEAD_BYTES = 32
@@ -59,26 +61,6 @@ NOT_IMAGE_SUFFIXES = (
     ".db",
     ".sqlite",
 )
-HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
-
-
-def sniff_magic(head: bytes) -> tuple[str, str] | None:
-    """(format, content type) from an object's first bytes, or None for anything but an image."""
-    if head[:3] == b"\xff\xd8\xff":
-        return "jpeg", "image/jpeg"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png", "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif", "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp", "image/webp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff", "image/tiff"
-    if head[:2] == b"BM" and len(head) >= 14:
-        return "bmp", "image/bmp"
-    if imaging.HEIF and head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
-        return "heic", "image/heic"
-    return None
 
 
 def scan_start(*, tenant, actor: Actor, location: StorageLocation, prefix: str = "") -> Job:
@@ -92,12 +74,12 @@ def scan_start(*, tenant, actor: Actor, location: StorageLocation, prefix: str =
         raise StorageConfigInvalid("The prefix may not contain '..'.", extra={"prefix": ["invalid"]})
     with transaction.atomic():
         StorageLocation.objects.select_for_update().filter(pk=location.pk).first()
-        if running := storage_job_active(location_id=location.pk, kind=Job.Kind.STORAGE_SCAN):
+        if running := storage_job_active(location_id=location.pk, kind=STORAGE_SCAN):
             raise StorageJobConflict(
                 f"A scan of {location.name!r} is already running.", extra={"job_id": str(running.pk)}
             )
         job = storage_job_create(
-            kind=Job.Kind.STORAGE_SCAN,
+            kind=STORAGE_SCAN,
             actor=actor,
             params={"location_id": str(location.pk), "prefix": prefix},
         )
@@ -107,25 +89,26 @@ def scan_start(*, tenant, actor: Actor, location: StorageLocation, prefix: str =
                 actor=actor,
                 action=AuditAction.STORAGE_CHANGED,
                 tenant=tenant,
-                target_type="images.job",
+                target_type="jobs.job",
                 target_id=str(job.pk),
                 details={"change": "scan_started", "location": location.name, "prefix": prefix},
             )
     return job
 
 
-def scan_run(*, job: Job, tenant_slug: str) -> None:
+def scan_run(ctx: JobContext) -> None:
+    job = ctx.job
     location = StorageLocation.objects.get(pk=job.params["location_id"])
     prefix = job.params.get("prefix", "")
     # Rows stamped since the job started count as seen, so a resumed scan keeps what it saw.
     since = job.started_at or timezone.now()
     # A resumed scan lists again from the start: its counters start again too.
-    Job.objects.filter(pk=job.pk).update(total=0, processed=0, skipped=0, failed=0)
+    ctx.progress(total=0, processed=0, skipped=0, failed=0)
     errors = transfer_errors()
     with ThreadPoolExecutor(max_workers=READERS) as readers:
         for page in list_objects(location, prefix=prefix):
             counts = _register_page(location, page, readers=readers, errors=errors)
-            heartbeat(job, total=len(page), **counts)
+            ctx.heartbeat(total=len(page), **counts)
     missing = (
         Image.objects.filter(
             storage_location=location, missing_at__isnull=True, storage_key__startswith=prefix
@@ -135,8 +118,7 @@ def scan_run(*, job: Job, tenant_slug: str) -> None:
     )
     if missing:
         logger.info("scan %s: %d objects of %s are gone", job.pk, missing, location.name)
-    params = {**job.params, "missing": missing}
-    Job.objects.filter(pk=job.pk).update(params=params)
+    ctx.params_update(missing=missing)
     StorageLocation.objects.filter(pk=location.pk).update(last_scan_at=timezone.now())
 
 
@@ -167,82 +149,24 @@ def _register_page(location: StorageLocation, page: list[StoredObject], *, reade
         known[obj.key].pk for obj in page if obj.key in known and known[obj.key].source_version == obj.version
     ]
     heads = _read_heads(location, fresh, readers, errors) if fresh else []
-    created, changed, skipped, failed = [], [], len(empty), 0
+    new, changed, skipped, failed = [], [], len(empty), 0
     for obj, head in zip(fresh, heads, strict=True):
         if head is None:
             failed += 1
             continue
-        sniffed = sniff_magic(head)
+        sniffed = imaging.sniff_head(head)
         if sniffed is None or len(obj.key) > 500:
             skipped += 1
             continue
-        fmt, content_type = sniffed
+        found = Found(
+            key=obj.key, version=obj.version, size=obj.size, format=sniffed[0], content_type=sniffed[1]
+        )
         if obj.key in known:
-            image = known[obj.key]
-            image.format, image.content_type, image.size_bytes = fmt, content_type, obj.size
-            image.source_version, image.last_seen_at, image.missing_at = obj.version, now, None
-            image.sha256, image.status, image.attempts = "", ImageStatus.PENDING, 0
-            image.failed_stage = image.failure_reason = ""
-            image.decoded_at = image.thumbnails_at = image.hashed_at = image.processed_at = None
-            changed.append(image)
+            changed.append((known[obj.key], found))
         else:
-            created.append(
-                Image(
-                    original_filename=sanitize_filename(obj.key.rsplit("/", 1)[-1]),
-                    format=fmt,
-                    content_type=content_type,
-                    width=0,
-                    height=0,
-                    size_bytes=obj.size,
-                    sha256="",
-                    storage_location=location,
-                    storage_key=obj.key,
-                    status=ImageStatus.PENDING,
-                    source_version=obj.version,
-                    last_seen_at=now,
-                    created_at=now,
-                )
-            )
-    with transaction.atomic():
-        if created:
-            Image.objects.bulk_create(created, batch_size=500)
-        if changed:
-            Image.objects.bulk_update(
-                changed,
-                [
-                    "format",
-                    "content_type",
-                    "size_bytes",
-                    "source_version",
-                    "last_seen_at",
-                    "missing_at",
-                    "sha256",
-                    "status",
-                    "attempts",
-                    "failed_stage",
-                    "failure_reason",
-                    "decoded_at",
-                    "thumbnails_at",
-                    "hashed_at",
-                    "processed_at",
-                ],
-                batch_size=500,
-            )
-        if unchanged:
-            Image.objects.filter(pk__in=unchanged).update(last_seen_at=now, missing_at=None)
-        ids = [str(image.pk) for image in created + changed]
-        if ids:
-            transaction.on_commit(lambda: _enqueue_processing(ids))
-    return {"processed": len(created) + len(changed) + len(unchanged), "skipped": skipped, "failed": failed}
-
-
-def _enqueue_processing(ids: list[str]) -> None:
-    """One task per image; each task takes waiting images along in batches (the claim makes a task
-    whose image another batch took a no-op)."""
-    from apps.images.tasks import image_process_task
-
-    for image_id in ids:
-        image_process_task.delay(image_id=image_id)
+            new.append(found)
+    registered = images_register_found(location=location, new=new, changed=changed, seen=unchanged, now=now)
+    return {"processed": registered + len(unchanged), "skipped": skipped, "failed": failed}
 
 
 def storage_scans_due(*, now=None) -> int:
@@ -254,7 +178,7 @@ def storage_scans_due(*, now=None) -> int:
             minutes=location.scan_interval_minutes or 0
         ):
             continue
-        if storage_job_active(location_id=location.pk, kind=Job.Kind.STORAGE_SCAN):
+        if storage_job_active(location_id=location.pk, kind=STORAGE_SCAN):
             continue
         scan_start(tenant=None, actor=Actor.system(), location=location, prefix="")
         started += 1

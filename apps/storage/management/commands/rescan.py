@@ -5,9 +5,9 @@ from tqdm import tqdm
 
 from apps.audit.context import Actor
 from apps.core.errors import ApplicationError
-from apps.images.models import Job
+from apps.jobs.models import Job
+from apps.jobs.runner import job_run
 from apps.storage.models import StorageLocation
-from apps.storage.services.jobs import storage_job_run
 from apps.storage.services.scanning import scan_start
 from apps.tenants.services import tenant_scope
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
                 for target in locations:
                     job = scan_start(tenant=scoped, actor=Actor.system(), location=target, prefix=prefix)
                     if now:
-                        storage_job_run(job_id=job.pk, tenant_slug=scoped.slug)
+                        job_run(job_id=job.pk)
                     elif not no_wait:
                         self._follow(job, target.name, quiet)
                     job.refresh_from_db()
@@ -58,7 +58,7 @@ class Command(BaseCommand):
                 job.refresh_from_db()
                 bar.total = max(job.total, bar.n)
                 bar.update(job.total - bar.n)
-                if job.state in (Job.State.DONE, Job.State.FAILED, Job.State.CANCELLED):
+                if job.state in Job.FINISHED:
                     return
                 time.sleep(0.5)
 

@@ -1,0 +1,121 @@
+"""Writes on jobs of every kind: create (the run enqueued after commit on the kind's queue), cancel,
+and the resumer that takes up jobs whose worker went silent."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.audit.context import Actor
+from apps.audit.models import AuditAction
+from apps.audit.services import audit_record
+from apps.jobs.errors import JobConflict
+from apps.jobs.models import Job
+from apps.jobs.registry import _KINDS, job_kind_get
+from apps.jobs.runner import job_fail
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue(job_id: str, *, queue: str, time_limit: int) -> None:
+    from apps.jobs.tasks import job_run_task
+
+    job_run_task.apply_async(
+        kwargs={"job_id": job_id}, queue=queue, time_limit=time_limit, soft_time_limit=max(time_limit - 60, 1)
+    )
+
+
+def job_enqueue(*, job: Job) -> None:
+    """Send jobs.run for the job to its kind's queue once the caller's transaction commits."""
+    spec = job_kind_get(job.kind)
+    job_id = str(job.pk)
+    transaction.on_commit(lambda: _enqueue(job_id, queue=spec.queue, time_limit=spec.time_limit))
+
+
+@transaction.atomic
+def job_create(*, kind: str, actor: Actor, params: dict | None = None) -> Job:
+    """Create a job of a registered kind (UnknownJobKind otherwise, nothing written) and enqueue its
+    run after commit. Call it inside the caller's transaction to create it with the caller's rows."""
+    job_kind_get(kind)
+    job = Job(kind=kind, params=params or {}, created_by=actor.user)
+    job.full_clean()
+    job.save()
+    job_enqueue(job=job)
+    return job
+
+
+@transaction.atomic
+def job_cancel(
+    *,
+    job: Job,
+    actor: Actor,
+    tenant=None,
+    audit_action: AuditAction = AuditAction.JOB_CANCELLED,
+    audit_details: dict | None = None,
+) -> Job:
+    """Stop a queued or running job: a queued one never starts, a running one stops at its runner's
+    next heartbeat; what it finished stays finished."""
+    spec = job_kind_get(job.kind)
+    if not spec.cancellable:
+        raise JobConflict(
+            f"{spec.label} cannot be cancelled.", extra={"job_id": str(job.pk), "kind": job.kind}
+        )
+    updated = Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE).update(
+        state=Job.State.CANCELLED, finished_at=timezone.now()
+    )
+    if not updated:
+        job.refresh_from_db()
+        raise JobConflict(
+            f"The job is {job.state}; only queued or running jobs can be cancelled.",
+            extra={"job_id": str(job.pk), "state": job.state},
+        )
+    audit_record(
+        actor=actor,
+        action=audit_action,
+        tenant=tenant,
+        target_type="jobs.job",
+        target_id=str(job.pk),
+        details={"kind": job.kind, **(audit_details or {})},
+    )
+    job.refresh_from_db()
+    return job
+
+
+def jobs_resume_stalled(*, stale_after: timedelta | None = None, max_attempts: int | None = None) -> int:
+    """Enqueue again the jobs whose worker went silent (killed, host lost) or whose message was lost;
+    the per-job lock makes a duplicate harmless. A stalled job of a kind that cannot resume, or one
+    taken up max_attempts times already, is failed instead. Returns how many were enqueued."""
+    if stale_after is None:
+        stale_after = timedelta(seconds=settings.DEEPLENS_JOB_STALE_SECONDS)
+    if max_attempts is None:
+        max_attempts = settings.DEEPLENS_JOB_MAX_ATTEMPTS
+    now = timezone.now()
+    cutoff = now - stale_after
+    silent = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff)
+    lost = Q(state=Job.State.QUEUED, created_at__lt=cutoff) & silent
+    stalled = Job.objects.filter(Q(state=Job.State.RUNNING, heartbeat_at__lt=cutoff) | lost).only(
+        "pk", "kind", "state", "attempts"
+    )
+    count = 0
+    for job in stalled:
+        spec = _KINDS.get(job.kind)
+        if spec is None:
+            job_fail(job_id=job.pk, reason=f"Unknown job kind {job.kind!r}.")
+            continue
+        if job.state == Job.State.RUNNING and not spec.resumable:
+            job_fail(job_id=job.pk, reason="Its worker stopped, and this kind of job cannot resume.")
+            continue
+        if job.attempts >= max_attempts:
+            job_fail(
+                job_id=job.pk, reason=f"Stopped after {job.attempts} attempts; its worker kept stopping."
+            )
+            continue
+        # Counts as a sign of life: a job waiting in a long queue is sent again once per period.
+        Job.objects.filter(pk=job.pk, state=job.state).update(heartbeat_at=now)
+        logger.info("job %s (%s, %s) went silent; enqueued again", job.pk, job.kind, job.state)
+        _enqueue(str(job.pk), queue=spec.queue, time_limit=spec.time_limit)
+        count += 1
+    return count

@@ -1,0 +1,132 @@
+"""For every API endpoint (method, URL name): the request the permission matrix makes, one that
+succeeds for a caller that may make it. `{name}` in a path or body is an id or value of the world
+(tests/accounts/matrix_world.py); `{session}` is the caller's own session."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    body: Any = None
+    # Multipart fields; a value "{jpeg}" becomes a small JPEG file.
+    files: dict[str, str] = field(default_factory=dict)
+
+
+T = "tenants/{tenant}"
+S = f"{T}/storage-config/{{location}}"
+
+REQUESTS: dict[tuple[str, str], Call] = {
+    # Signing in and one's own account.
+    ("POST", "auth-login"): Call(
+        "auth/login", {"tenant": "alpha", "email": "matrix-viewer@alpha.test", "password": "{password}"}
+    ),
+    ("POST", "auth-refresh"): Call("auth/refresh", {"refresh": "{refresh}"}),
+    ("POST", "auth-logout"): Call("auth/logout"),
+    ("GET", "auth-me"): Call("auth/me"),
+    ("GET", "auth-sessions"): Call("auth/sessions"),
+    ("DELETE", "auth-session-revoke"): Call("auth/sessions/{session}"),
+    ("POST", "auth-password-change"): Call(
+        "auth/password/change", {"old_password": "{password}", "new_password": "a brand new passphrase 42"}
+    ),
+    ("POST", "auth-password-reset"): Call(
+        "auth/password/reset", {"tenant": "alpha", "email": "matrix-target@alpha.test"}
+    ),
+    ("POST", "auth-password-reset-confirm"): Call(
+        "auth/password/reset/confirm",
+        {"uid": "{reset_uid}", "token": "{reset_token}", "new_password": "a brand new passphrase 42"},
+    ),
+    # The platform (global admins).
+    ("GET", "admin-tenants"): Call("admin/tenants"),
+    ("POST", "admin-tenants"): Call("admin/tenants", {"name": "Matrix", "slug": "matrix"}),
+    ("GET", "admin-tenant"): Call("admin/tenants/{tenant}"),
+    ("PATCH", "admin-tenant"): Call("admin/tenants/{tenant}", {"name": "Alpha"}),
+    ("POST", "admin-impersonate"): Call(
+        "admin/impersonate", {"user_id": "{member}", "reason": "support ticket 1"}
+    ),
+    ("POST", "admin-impersonate-stop"): Call("admin/impersonate/stop"),
+    ("GET", "admin-tiers"): Call("admin/tiers"),
+    ("GET", "admin-tier"): Call("admin/tiers/free"),
+    ("PATCH", "admin-tier"): Call("admin/tiers/free", {"max_users": 5}),
+    ("GET", "stats-overview"): Call("stats/overview"),
+    # The tenant's audit trail.
+    ("GET", "audit-events"): Call("audit-events"),
+    ("GET", "audit-events-export"): Call("audit-events/export"),
+    # People and keys.
+    ("GET", "users"): Call("users"),
+    ("POST", "users"): Call("users", {"email": "matrix-new@alpha.test", "role": "viewer"}),
+    ("GET", "user"): Call("users/{user}"),
+    ("PATCH", "user"): Call("users/{user}", {"first_name": "Tess"}),
+    ("DELETE", "user"): Call("users/{user}"),
+    ("GET", "api-keys"): Call("api-keys"),
+    ("POST", "api-keys"): Call("api-keys", {"name": "ci", "scopes": ["search"]}),
+    ("DELETE", "api-key"): Call("api-keys/{api_key}"),
+    ("GET", "tenant-analytics"): Call(f"{T}/analytics"),
+    # Images.
+    ("GET", "images"): Call("images"),
+    ("GET", "images-search"): Call("images/search"),
+    ("POST", "images-upload"): Call("images/upload", files={"file": "{jpeg}"}),
+    ("POST", "images-batch"): Call("images/batch", files={"files": "{jpeg}"}),
+    ("POST", "images-url"): Call("images/url", {"url": "{image_url}"}),
+    ("POST", "images-bulk"): Call("images/bulk", {"ids": ["{image}"]}),
+    ("GET", "images-failed"): Call("images/failed"),
+    ("GET", "images-deleted"): Call("images/deleted"),
+    ("POST", "images-restore-batch"): Call("images/restore-batch", {"ids": ["{deleted}"]}),
+    ("POST", "images-thumbnails-batch-regenerate"): Call(
+        "images/thumbnails/batch-regenerate", {"ids": ["{image}"]}
+    ),
+    ("GET", "image"): Call("images/{image}"),
+    ("DELETE", "image"): Call("images/{image}"),
+    ("GET", "image-status"): Call("images/{image}/status"),
+    ("GET", "image-metadata"): Call("images/{image}/metadata"),
+    ("GET", "image-download"): Call("images/{image}/download"),
+    ("POST", "image-retry"): Call("images/{failed}/retry"),
+    ("POST", "image-restore"): Call("images/{deleted}/restore"),
+    ("GET", "image-thumbnail"): Call("images/{image}/thumbnail?spec=small"),
+    ("GET", "image-thumbnails"): Call("images/{image}/thumbnails"),
+    ("POST", "image-thumbnails-generate"): Call("images/{image}/thumbnails/generate", {"specs": ["small"]}),
+    ("DELETE", "image-thumbnail-delete"): Call("images/{image}/thumbnails/small"),
+    ("GET", "thumbnail-config"): Call(f"{T}/thumbnail-config"),
+    ("PUT", "thumbnail-config"): Call(
+        f"{T}/thumbnail-config",
+        {"specs": [{"name": "small", "max_width": 150, "max_height": 150, "format": "webp", "quality": 80}]},
+    ),
+    ("POST", "thumbnail-config-apply"): Call(f"{T}/thumbnail-config/apply"),
+    ("GET", "job"): Call("jobs/{thumbnail_job}"),
+    ("POST", "job-cancel"): Call("jobs/{thumbnail_job}/cancel"),
+    # Storage.
+    ("POST", "storage-config-create"): Call(
+        f"{T}/storage-config", {"name": "new disk", "provider": "filesystem", "config": {"root": "{fs_root}"}}
+    ),
+    ("GET", "storage-configs"): Call(f"{T}/storage-configs"),
+    ("DELETE", "storage-config"): Call(f"{T}/storage-config/{{target_location}}"),
+    ("PUT", "storage-config-set-default"): Call(f"{S}/set-default"),
+    ("POST", "storage-config-test"): Call(f"{S}/test"),
+    ("GET", "storage-config-usage"): Call(f"{S}/usage"),
+    ("POST", "storage-config-migrate"): Call(
+        f"{T}/storage-config/{{target_location}}/migrate", {"target_config_id": "{location}"}
+    ),
+    ("GET", "storage-config-jobs"): Call(f"{S}/jobs"),
+    ("GET", "storage-job"): Call(f"{T}/storage-jobs/{{storage_job}}"),
+    ("POST", "storage-job-cancel"): Call(f"{T}/storage-jobs/{{storage_job}}/cancel"),
+    ("POST", "index-scan"): Call("index/scan", {"storage_config_id": "{scan_location}"}),
+    ("GET", "index-status"): Call("index/status/{scan_job}"),
+    # Search.
+    ("POST", "search-similarity"): Call("search/similarity", {"image_id": "{image}"}),
+    ("GET", "search-text"): Call("search/text?q=a+photo"),
+    ("GET", "search-hash"): Call("search/hash?image_id={image}"),
+    ("GET", "search-models"): Call("search/models"),
+    ("POST", "search-model-activate"): Call("search/models/descriptor/activate"),
+    ("POST", "search-model-deactivate"): Call("search/models/descriptor/deactivate"),
+    # Duplicates.
+    ("GET", "duplicates-groups"): Call("duplicates/groups"),
+    ("GET", "duplicates-group"): Call("duplicates/groups/{group}"),
+    ("POST", "duplicates-group-resolve"): Call("duplicates/groups/{group}/resolve", {"keep": ["{image}"]}),
+    ("POST", "duplicates-group-dismiss"): Call("duplicates/groups/{group}/dismiss"),
+    ("POST", "duplicates-resolve-all"): Call("duplicates/resolve-all", {"dry_run": True}),
+    ("POST", "duplicates-rescan"): Call("duplicates/rescan"),
+    ("GET", "duplicates-job"): Call("duplicates/jobs/{duplicates_job}"),
+    ("GET", "duplicates-report"): Call("duplicates/report"),
+    ("POST", "search-duplicates"): Call("search/duplicates", files={"file": "{jpeg}"}),
+}

@@ -1,0 +1,1 @@
+"""Helpers every test package shares: waiting, a real Celery worker, rows kept for a module."""
