@@ -147,11 +147,11 @@ def embed_sweep(*, worker_started: bool = False) -> int:
     from datetime import timedelta
 
     import redis
-    from django.db import connection
 
     from apps.core.redis import get_redis, redis_key
     from apps.images.models import ImageStage
     from apps.search.tasks import images_embed_task
+    from apps.tenants.connection import connection
 
     sent = 0
     cutoff = timezone.now() - timedelta(seconds=EMBED_SWEEP_AFTER_SECONDS)
