@@ -56,8 +56,9 @@ def _patch_kombu_redis_channel_close() -> None:
                 pass
         close(self)
 
-    close_after_a_lost_brpop.deeplens_patched = True
-    kombu_redis.Channel.close = close_after_a_lost_brpop
+    # A monkeypatch: the marker attribute and the method replaced are what mypy rightly flags.
+    close_after_a_lost_brpop.deeplens_patched = True  # type: ignore[attr-defined]
+    kombu_redis.Channel.close = close_after_a_lost_brpop  # type: ignore[method-assign]
 
 
 _patch_kombu_redis_channel_close()

@@ -41,7 +41,7 @@ from deeplens.embedded import (
     wait_until_serving,
 )
 from deeplens.settings.env import BASE_DIR, data_dir, env_int, env_str, state_file
-from deeplens.supervisor import CrashLoop, ServiceWatcher, Supervisor, say
+from deeplens.supervisor import CrashLoop, Server, ServiceWatcher, Supervisor, say
 
 PYTHON = sys.executable
 
@@ -95,7 +95,7 @@ def backing_services(*, reuse_running: bool = False):
                 f"DeepLens is already running from {data_dir()} (pid {previous['pid']}). "
                 "Stop it first, or set DEEPLENS_DATA_DIR to use another data directory."
             )
-    watched = {}
+    watched: dict[str, Server] = {}
     try:
         if not urls["DATABASE_URL"]:
             postgres = EmbeddedPostgres(data_dir())
