@@ -32,9 +32,11 @@ from apps.accounts.services.users import reset_token_user
 from apps.accounts.throttling import login_throttle_check
 from apps.audit.context import Actor, client_ip
 from apps.core.api import base_url
+from apps.tenants.request import TenantRequest
 
 
 class LoginView(auth_views.LoginView):
+    request: TenantRequest
     required_permission = PUBLIC
     template_name = "accounts/login.html"
     form_class = LoginForm
@@ -93,6 +95,7 @@ class LogoutView(View):
 
 
 class PasswordResetView(FormView):
+    request: TenantRequest
     required_permission = PUBLIC
     template_name = "accounts/password_reset.html"
     form_class = PasswordResetForm
@@ -161,7 +164,8 @@ class ProfileView(PermissionRequiredPage, View):
         actor = Actor.from_request(request)
         action = request.POST.get("action")
         if action == "profile":
-            form = ProfileForm(request.POST)
+            form: ProfileForm | PasswordChangeForm = ProfileForm(request.POST)
+
             if not form.is_valid():
                 return self.get(request, profile_form=form, status=400)
             user_update(user=request.user, actor=actor, **form.cleaned_data)

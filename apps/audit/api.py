@@ -3,7 +3,6 @@
 import csv
 import json
 
-from django.db import connection
 from django.http import StreamingHttpResponse
 from django_tenants.utils import get_public_schema_name
 from drf_spectacular.types import OpenApiTypes
@@ -19,13 +18,14 @@ from apps.core.errors import NotFound
 from apps.core.filtering import FilterBackend, FilteredSchema
 from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
+from apps.tenants.connection import connection
 from apps.tenants.models import Tenant
 
 EXPORT_MAX_ROWS = 100_000
 
 
 class AuditEventOutput(serializers.ModelSerializer):
-    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tenant = serializers.SlugRelatedField[Tenant](slug_field="slug", read_only=True)
 
     class Meta:
         model = AuditEvent

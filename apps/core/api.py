@@ -1,9 +1,9 @@
 """Helpers shared by the API views and pages of every domain."""
 
-from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
 from apps.core.errors import NotFound
+from apps.tenants.connection import connection
 
 
 def request_tenant(request):

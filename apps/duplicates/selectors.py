@@ -1,16 +1,14 @@
 """Reading duplicate groups: a page of groups (keyset-friendly indexes, no N x N), one group."""
 
-from collections.abc import Mapping
-
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
-from apps.core.filtering import apply_filters
+from apps.core.filtering import FilterData, apply_filters
 from apps.duplicates.filters import GroupFilter
 from apps.duplicates.models import Group, Member, TrashedCopy
 from apps.images.models import Image
 
 
-def group_list(*, filters: Mapping | None = None) -> QuerySet[Group]:
+def group_list(*, filters: FilterData | None = None) -> QuerySet[Group]:
     """The groups GroupFilter selects from `filters` (by default the open ones, most space first);
     raises InvalidFilter for a value it does not know."""
     return apply_filters(GroupFilter, filters, Group.objects.all())

@@ -41,7 +41,7 @@ def resolve(host: str, port: int) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise UrlFetchFailed(f"The host {host!r} could not be resolved.", code="url_unresolvable") from exc
-    addresses = sorted({info[4][0] for info in infos})
+    addresses = sorted({str(info[4][0]) for info in infos})
     refused = [address for address in addresses if not address_allowed(address)]
     if refused or not addresses:
         raise UrlNotAllowed(
@@ -54,12 +54,13 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to an address checked in advance, with the certificate checked for the host name."""
 
     def __init__(self, address: str, hostname: str, port: int, timeout: float):
-        super().__init__(hostname, port, timeout=timeout, context=ssl.create_default_context())
+        self._ssl_context = ssl.create_default_context()
+        super().__init__(hostname, port, timeout=timeout, context=self._ssl_context)
         self._address = address
 
     def connect(self):
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
 def fetch(url: str) -> Fetched:
@@ -83,7 +84,7 @@ def _fetch(url: str) -> Fetched:
         address = resolve(parts.hostname, port)
         timeout = max(1.0, deadline - time.monotonic())
         if parts.scheme == "https":
-            conn = _PinnedHTTPSConnection(address, parts.hostname, port, timeout)
+            conn: http.client.HTTPConnection = _PinnedHTTPSConnection(address, parts.hostname, port, timeout)
         else:
             conn = http.client.HTTPConnection(address, port, timeout=timeout)
         path = parts.path or "/"
@@ -122,7 +123,13 @@ def _fetch(url: str) -> Fetched:
     raise UrlFetchFailed(f"More than {MAX_REDIRECTS} redirects.", code="url_too_many_redirects")
 
 
-def _download(response, deadline: float) -> File:
+class FetchedFile(File):
+    """A downloaded file with the SHA-256 taken while it arrived (image_ingest reads it)."""
+
+    sha256: str
+
+
+def _download(response, deadline: float) -> FetchedFile:
     limit = settings.DEEPLENS_URL_FETCH_MAX_BYTES
     declared = response.getheader("Content-Length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -142,7 +149,7 @@ def _download(response, deadline: float) -> File:
         spool.write(chunk)
     spool.flush()
     spool.seek(0)
-    file = File(spool)
+    file = FetchedFile(spool)
     file.size = size
     file.sha256 = sha.hexdigest()
     return file

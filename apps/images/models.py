@@ -201,6 +201,11 @@ class Image(models.Model):
     source_version = models.CharField(max_length=200, blank=True, default="")
     last_seen_at = models.DateTimeField(null=True, blank=True)
     missing_at = models.DateTimeField(null=True, blank=True)
+    # Not a column: whether this upload's processing wake-up reached the broker, set by image_enqueue
+    # once the transaction commits (None before, or for an image it did not enqueue).
+    queued: bool | None = None
+    # Not a column: the id of an image already stored with the same bytes, set by image_ingest.
+    duplicate_of: str | None = None
 
     class Meta:
         ordering = ["-created_at"]

@@ -54,11 +54,11 @@ STAGE_NAMES = tuple(stage.name for stage in STAGES)
 
 @dataclass
 class Hooks:
-    on_ready: Callable[[list[str]], None] | None = None
-    on_drained: Callable[[], None] | None = None
+    on_ready: Callable[[list[str]], object] | None = None
+    on_drained: Callable[[], object] | None = None
     sweep: Callable[..., int] | None = None  # sweep(worker_started=bool): how many were sent
     variants: Callable[[], list[str]] | None = None  # e.g. embed -> ["embed:clip-vit-b-32"]
-    on_changed: Callable[[list[str]], None] | None = None  # images went to or came back from the trash
+    on_changed: Callable[[list[str]], object] | None = None  # images went to or came back from the trash
 
 
 _hooks: dict[str, Hooks] = {}
@@ -67,11 +67,11 @@ _hooks: dict[str, Hooks] = {}
 def stage_connect(
     name: str,
     *,
-    on_ready: Callable[[list[str]], None] | None = None,
-    on_drained: Callable[[], None] | None = None,
+    on_ready: Callable[[list[str]], object] | None = None,
+    on_drained: Callable[[], object] | None = None,
     sweep: Callable[..., int] | None = None,
     variants: Callable[[], list[str]] | None = None,
-    on_changed: Callable[[list[str]], None] | None = None,
+    on_changed: Callable[[list[str]], object] | None = None,
 ) -> None:
     """Plug a stage's implementation in (from the implementing app's AppConfig.ready())."""
     if name not in STAGE_NAMES or name == "process":

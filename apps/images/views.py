@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
@@ -15,7 +16,7 @@ from apps.core.errors import ApplicationError
 from apps.core.filtering import FilterErrors, InvalidFilter
 from apps.images.api.serializers import image_status
 from apps.images.filters import ORDERINGS, ImageFilter
-from apps.images.models import ImageFormat
+from apps.images.models import Image, ImageFormat
 from apps.images.selectors import image_get, image_list, images_stage_summary
 from apps.images.services import image_delete, image_restore, image_retry
 from apps.images.services.processing import image_settings_get
@@ -31,18 +32,19 @@ class GalleryPage(PermissionRequiredPage, View):
 
     def get(self, request):
         params = {k: v for k, v in request.GET.items() if v and k != "page"}
+        images: QuerySet[Image] | list[Image]
         try:
             images = image_list(filters=request.GET, **self.list_kwargs)
             errors = FilterErrors()
         except InvalidFilter as exc:
             images, errors = [], FilterErrors.from_exception(exc, ImageFilter)
         page = Paginator(images, PAGE_SIZE).get_page(request.GET.get("page"))
-        page.object_list = images_stage_summary(list(page.object_list))
         return render(
             request,
             self.template_name,
             {
                 "page": page,
+                "tiles": images_stage_summary(list(page.object_list)),
                 "params": params,
                 "filter_errors": errors,
                 "formats": ImageFormat.choices,

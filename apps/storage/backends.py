@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.files import File
@@ -68,7 +69,7 @@ def storage_for(location: StorageLocation) -> Storage:
 def thumbnail_storage_for(location: StorageLocation) -> Storage:
     """Where this location's thumbnails are written: the location itself, or for an index-only
     location (never written to) its thumbnail location."""
-    if location.index_only and location.thumbnail_location_id:
+    if location.index_only and location.thumbnail_location is not None:
         return storage_for(location.thumbnail_location)
     return storage_for(location)
 
@@ -85,6 +86,8 @@ def _gcs_storage_class():
     from storages.backends.gcloud import GoogleCloudStorage
 
     class EndpointGoogleCloudStorage(GoogleCloudStorage):
+        _client: Any
+
         def __init__(self, *, api_endpoint: str | None = None, **options):
             self.api_endpoint = api_endpoint
             super().__init__(**options)
@@ -196,20 +199,25 @@ def build_storage(location: StorageLocation) -> Storage:
     )
 
 
-def _prefixed(storage: Storage, key: str) -> str:
+# A django-storages backend (S3Storage, AzureStorage, GoogleCloudStorage). django-storages has no types,
+# so what the vendor branches below use of them (bucket, client, location, ...) is unchecked.
+VendorStorage = Any
+
+
+def _prefixed(storage: VendorStorage, key: str) -> str:
     """The object name in the bucket or container of a django-storages backend."""
     from storages.utils import clean_name
 
     return storage._normalize_name(clean_name(key))
 
 
-def _relative(storage: Storage, name: str) -> str:
+def _relative(storage: VendorStorage, name: str) -> str:
     base = storage.location.strip("/")
     return name[len(base) + 1 :] if base and name.startswith(base + "/") else name
 
 
 def list_objects(
-    location: StorageLocation, *, prefix: str = "", storage: Storage | None = None
+    location: StorageLocation, *, prefix: str = "", storage: VendorStorage = None
 ) -> Iterator[list[StoredObject]]:
     """Every object under `prefix`, a page (at most PAGE_SIZE) at a time; never all in memory."""
     storage = storage or storage_for(location)
@@ -291,7 +299,7 @@ def _list_filesystem(root: Path, prefix: str) -> Iterator[list[StoredObject]]:
         yield page
 
 
-def _shared_s3_client(storage) -> object:
+def _shared_s3_client(storage) -> Any:
     """One boto3 client for every thread (clients are thread-safe; django-storages makes one
     resource per thread, which costs a session each)."""
     client = getattr(storage, "_deeplens_shared_client", None)
@@ -303,7 +311,7 @@ def _shared_s3_client(storage) -> object:
 
 def read_head(location: StorageLocation, key: str, length: int = 64) -> bytes:
     """The first `length` bytes of an object (a ranged read; never the whole object)."""
-    storage = storage_for(location)
+    storage: VendorStorage = storage_for(location)
     if location.provider == StorageProvider.FILESYSTEM:
         with open(storage.path(key), "rb") as file:
             return file.read(length)

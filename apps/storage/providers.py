@@ -17,7 +17,7 @@ from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, Storag
 from apps.storage.models import StorageLocation, StorageProvider
 
 # provider -> (settings kept in config, required settings, credentials kept encrypted)
-FIELDS = {
+FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     StorageProvider.FILESYSTEM: (("root",), ("root",), ()),
     StorageProvider.S3: (
         ("bucket", "prefix", "region", "endpoint_url", "addressing_style"),
@@ -93,7 +93,7 @@ def config_clean(*, provider: str, config: dict, secrets: dict, tenant_slug: str
     return cleaned, kept_secrets
 
 
-def connection_string_endpoints(connection_string: str) -> list[str]:
+def connection_string_endpoints(connection_string: str | None) -> list[str]:
     """The blob endpoint an Azure connection string points at, where it names one."""
     parts = dict(part.split("=", 1) for part in str(connection_string or "").split(";") if "=" in part)
     if parts.get("BlobEndpoint"):
@@ -127,7 +127,7 @@ def endpoint_check(endpoint_url: str) -> None:
         ipaddress.ip_network(net, strict=False) for net in settings.DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS
     ]
     refused = sorted(
-        {info[4][0] for info in infos if not address_allowed(info[4][0], allowed_networks=networks)}
+        {str(info[4][0]) for info in infos if not address_allowed(str(info[4][0]), allowed_networks=networks)}
     )
     if refused:
         raise StorageConfigInvalid(

@@ -111,7 +111,7 @@ def _tenant_create_row(*, name: str, slug: str, tier: str, domain: str) -> Tenan
     return tenant
 
 
-STATUS_ACTIONS = {
+STATUS_ACTIONS: dict[str, AuditAction] = {
     TenantStatus.SUSPENDED: AuditAction.TENANT_SUSPENDED,
     TenantStatus.ACTIVE: AuditAction.TENANT_ACTIVATED,
 }

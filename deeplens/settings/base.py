@@ -3,6 +3,7 @@
 import contextlib
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -130,7 +131,7 @@ WSGI_APPLICATION = "deeplens.wsgi.application"
 ASGI_APPLICATION = "deeplens.asgi.application"
 
 
-def database_settings(url: str) -> dict:
+def database_settings(url: str) -> dj_database_url.DBConfig:
     """Parse DATABASE_URL for django-tenants; a Unix socket given as ?host= becomes HOST."""
     config = dj_database_url.parse(url, engine="django_tenants.postgresql_backend", conn_max_age=60)
     socket_dir = config.get("OPTIONS", {}).pop("host", None)
@@ -168,7 +169,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 # Set in production (collectstatic); elsewhere WhiteNoise serves straight from the finders.
-STATIC_ROOT = None
+STATIC_ROOT: str | None = None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -299,7 +300,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Tokens: access 15 minutes, refresh 7 days (rotated on every use; reuse revokes the family).
-SIMPLE_JWT = {
+SIMPLE_JWT: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("DEEPLENS_ACCESS_TOKEN_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("DEEPLENS_REFRESH_TOKEN_DAYS", 7)),
     "ALGORITHM": "HS256",

@@ -47,7 +47,7 @@ def _check_can_assign(*, actor: Actor, role: str) -> None:
         raise RoleNotAssignable(f"Your role cannot give the role {role!r}.")
 
 
-def _live_users(tenant: Tenant):
+def _live_users(tenant: Tenant | None):
     return User.objects.filter(tenant=tenant, deleted_at__isnull=True)
 
 
@@ -106,7 +106,8 @@ def user_ensure(*, tenant: Tenant | None, email: str, password: str, role: str, 
     return User.objects.create_user(email, password, tenant=tenant, role=role, **fields)
 
 
-def _owners_left(tenant: Tenant, excluding: User) -> int:
+def _owners_left(tenant: Tenant | None, excluding: User) -> int:
+
     return _live_users(tenant).filter(role=Role.OWNER, is_active=True).exclude(pk=excluding.pk).count()
 
 

@@ -425,17 +425,14 @@ class SearchDuplicatesApi(APIView):
         names = dict(
             Image.objects.filter(pk__in=[i for i, _d in found]).values_list("pk", "original_filename")
         )
-        results = sorted(
-            (
-                {
-                    "image_id": str(i),
-                    "filename": names.get(i, ""),
-                    "kind": d.kind,
-                    "signal": d.signal,
-                    "score": d.score,
-                }
-                for i, d in found
-            ),
-            key=lambda r: -r["score"],
-        )
+        results = [
+            {
+                "image_id": str(i),
+                "filename": names.get(i, ""),
+                "kind": d.kind,
+                "signal": d.signal,
+                "score": d.score,
+            }
+            for i, d in sorted(found, key=lambda found_one: -found_one[1].score)
+        ]
         return Response({"results": results})

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -32,6 +32,7 @@ from apps.images.services.stages import (
     stages_record,
     stages_release,
 )
+from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 

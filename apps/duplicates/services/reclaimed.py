@@ -2,6 +2,7 @@
 permanently deleted; until then they are in the trash, freed on trash date + retention."""
 
 from datetime import date, timedelta
+from typing import Any
 
 from django.db.models import Sum
 from django.db.models.functions import TruncDate
@@ -49,7 +50,8 @@ def reclaimed_report() -> dict:
     """Every duplicates action's trashed copies: bytes purged (reclaimed), bytes still in the trash
     by the day they are freed, and how much of the reclaimed bytes were identical copies."""
     retention = image_settings_get().retention_days
-    copies = with_image_state(TrashedCopy.objects.all())
+    # Annotated with `exists` and `deleted_at` of each copy's image (mypy cannot see annotations).
+    copies: Any = with_image_state(TrashedCopy.objects.all())
     purged = copies.filter(exists=False).aggregate(b=Sum("size_bytes"))
     purged_identical = copies.filter(exists=False, identical=True).aggregate(b=Sum("size_bytes"))
     days = (

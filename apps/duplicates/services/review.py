@@ -3,7 +3,7 @@
 import itertools
 import logging
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
@@ -19,6 +19,7 @@ from apps.duplicates.services.reclaimed import reclaimed_report, trashed_copies_
 from apps.images.models import Image
 from apps.images.services import image_delete
 from apps.jobs.runner import JobContext
+from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 ALL_PERMISSIONS = frozenset(Perm)

@@ -58,7 +58,7 @@ class ThumbnailApi(APIView):
         )
         headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
         if etag in request.headers.get("If-None-Match", ""):
-            response = HttpResponseNotModified()
+            response: HttpResponse = HttpResponseNotModified()
             for name, value in headers.items():
                 response[name] = value
             return response

@@ -1,7 +1,7 @@
 """Uploads whose bytes are already in the workspace: found by SHA-256, kept and grouped by default,
 or refused when the tenant says so (ImageSettings.identical_uploads)."""
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
@@ -10,6 +10,7 @@ from apps.core.process_cache import forget
 from apps.images.errors import IdenticalUploadRefused
 from apps.images.models import IdenticalUploads, Image, ImageSettings
 from apps.images.services.processing import image_settings_get
+from apps.tenants.connection import connection
 
 
 def identical_image_of(*, sha256: str) -> str | None:

@@ -10,7 +10,7 @@ import uuid
 import kombu.exceptions
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from apps.audit.context import Actor
@@ -25,6 +25,7 @@ from apps.images.services.processing import image_settings_get
 from apps.images.services.usage import usage_commit, usage_release, usage_reserve
 from apps.storage.backends import original_key, storage_for
 from apps.storage.models import StorageLocation
+from apps.tenants.connection import connection
 from apps.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -22,6 +22,7 @@ from apps.images.models import Image, ImageSettings, ImageStatus, Stage
 from apps.images.originals import decode_original
 from apps.images.services.thumbnails import active_specs, thumbnails_record, thumbnails_render
 from apps.storage.backends import StorageNotSupported
+from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outco
         stage = Stage.THUMBNAILS
         current = {t.spec: t.spec_version for t in image.thumbnails.all()} if image.thumbnails_at else {}
         missing = [spec for spec in specs if current.get(spec.name) != spec.version]
-        rendered = {}
+        rendered: dict[str, imaging.Rendition] = {}
         if missing:
             outcome.thumbnails, rendered = thumbnails_render(
                 image=image, decoded=decoded, specs=missing, tenant_slug=tenant_slug

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.context import Actor
@@ -13,6 +13,7 @@ from apps.core.process_cache import cached, forget
 from apps.images import imaging
 from apps.images.models import Image, Thumbnail, ThumbnailFormat, ThumbnailSpec
 from apps.storage.backends import thumbnail_key, thumbnail_storage_for, thumbnail_storage_of
+from apps.tenants.connection import connection
 
 DEFAULT_THUMBNAIL_SPECS = (("small", 150), ("medium", 400), ("large", 1024))
 MAX_SPECS = 10

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -14,6 +14,7 @@ from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, Storag
 from apps.storage.models import StorageLocation, StorageProvider
 from apps.storage.providers import config_clean, location_check
 from apps.storage.services.jobs import STORAGE_JOB_KINDS
+from apps.tenants.connection import connection
 
 DEFAULT_LOCATION_NAME = "Local files"
 

@@ -134,6 +134,7 @@ def migration_run(ctx: JobContext) -> None:
     target = StorageLocation.objects.get(pk=job.params["target_id"])
     source_storage, target_storage = storage_for(source), storage_for(target)
     errors = transfer_errors()
+    copy_failures: tuple[type[Exception], ...] = (VerifyFailed, *errors)
     _delete_pending(job, source_storage, errors)
     images = _images(source, job.params.get("filters") or {})
     if not job.total:
@@ -160,7 +161,7 @@ def migration_run(ctx: JobContext) -> None:
                         continue
                     try:
                         keys = copies.pop(image.pk).result()
-                    except (VerifyFailed, *errors) as exc:
+                    except copy_failures as exc:
                         logger.warning("migration %s: image %s not moved: %s", job.pk, image.pk, exc)
                         _advance(job, cursor=str(image.pk), failed=1)
                         continue

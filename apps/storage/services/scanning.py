@@ -175,7 +175,7 @@ def storage_scans_due(*, now=None) -> int:
     started = 0
     for location in StorageLocation.objects.filter(index_only=True, scan_interval_minutes__isnull=False):
         if location.last_scan_at and location.last_scan_at > now - timedelta(
-            minutes=location.scan_interval_minutes
+            minutes=location.scan_interval_minutes or 0
         ):
             continue
         if storage_job_active(location_id=location.pk, kind=STORAGE_SCAN):
