@@ -27,6 +27,7 @@ from apps.images.models import (
     Thumbnail,
     ThumbnailFormat,
 )
+from apps.storage.models import StorageLocation
 from apps.tenants.models import Tenant
 from tests.factories import StorageLocationFactory, UserFactory
 
@@ -77,10 +78,15 @@ _serial = count(1)
 
 
 def image_rows(
-    n: int, *, tenant: Tenant, status: str = ImageStatus.READY, deleted: bool = False, **fields
+    n: int,
+    *,
+    tenant: Tenant,
+    status: str = ImageStatus.READY,
+    deleted: bool = False,
+    location: StorageLocation | None = None,
 ) -> list[Image]:
-    """n images, each with its own storage location and uploader, tags, EXIF, hashes, the three
-    thumbnails and the later stages (index, detect) of a ready image."""
+    """n images, each with its own uploader and (unless given) storage location, tags, EXIF,
+    hashes, the three thumbnails and the later stages (index, detect) of a ready image."""
     now = timezone.now()
     made = []
     for _ in range(n):
@@ -96,7 +102,7 @@ def image_rows(
             phash=i,
             dhash=-i,
             whash=i * 7,
-            storage_location=StorageLocationFactory(name=f"qc location {i}"),
+            storage_location=location or StorageLocationFactory(name=f"qc location {i}"),
             storage_key=f"originals/qc-{i}.jpg",
             uploaded_by=UserFactory(tenant=tenant, email=f"qc-uploader-{i}@{tenant.slug}.test"),
             status=status,
@@ -108,7 +114,6 @@ def image_rows(
             camera="Canon EOS R5",
             tags=["sea", f"tag-{i}"],
             deleted_at=now if deleted else None,
-            **fields,
         )
         Thumbnail.objects.bulk_create(
             Thumbnail(
