@@ -232,6 +232,10 @@ DEEPLENS_URL_FETCH_ALLOWED_NETWORKS = env_list("DEEPLENS_URL_FETCH_ALLOWED_NETWO
 # S3/Azure endpoint URLs that tenant admins give must resolve to public addresses, or to one of these
 # networks (CIDRs): a MinIO on the private network is allowed here by the operator, never by a tenant.
 DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = env_list("DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS", [])
+# S3 locations without keys and GCS ones without a service account act anonymously (public buckets);
+# true lets them use the host's own cloud identity (instance metadata, environment) instead: only on an
+# installation whose tenants may all act as the operator.
+DEEPLENS_STORAGE_AMBIENT_CREDENTIALS = env_bool("DEEPLENS_STORAGE_AMBIENT_CREDENTIALS", False)
 # Duplicate detection steps back while a tenant's uploads wait to be processed, for at most this long
 # (then it runs anyway): on a small machine, ingestion keeps the CPU and detection catches up after.
 DEEPLENS_INDEX_YIELD_SECONDS = env_int("DEEPLENS_INDEX_YIELD_SECONDS", 120)
