@@ -229,6 +229,10 @@ DEEPLENS_MAX_IMAGE_PIXELS = env_int("DEEPLENS_MAX_IMAGE_PIXELS", 200_000_000)
 DEEPLENS_URL_FETCH_MAX_BYTES = env_int("DEEPLENS_URL_FETCH_MAX_BYTES", 100 * 1024 * 1024)
 DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = env_int("DEEPLENS_URL_FETCH_TIMEOUT_SECONDS", 20)
 DEEPLENS_URL_FETCH_ALLOWED_NETWORKS = env_list("DEEPLENS_URL_FETCH_ALLOWED_NETWORKS", [])
+# URL fetches (import, search by URL) at once: per tenant (whole installation) and per web process
+# (below its 4 threads, so slow servers never take every thread; the rest answer 429 url_fetch_busy).
+DEEPLENS_URL_FETCH_PER_TENANT = env_int("DEEPLENS_URL_FETCH_PER_TENANT", 2)
+DEEPLENS_URL_FETCH_PER_PROCESS = env_int("DEEPLENS_URL_FETCH_PER_PROCESS", 2)
 # S3/Azure endpoint URLs that tenant admins give must resolve to public addresses, or to one of these
 # networks (CIDRs): a MinIO on the private network is allowed here by the operator, never by a tenant.
 DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = env_list("DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS", [])
