@@ -50,6 +50,13 @@ class UrlFetchFailed(ApplicationError):
     code = "url_fetch_failed"
 
 
+class UrlFetchBusy(ApplicationError):
+    """As many URL fetches as allowed are running (for the tenant, or in this web process)."""
+
+    http_status = 429
+    code = "url_fetch_busy"
+
+
 class TransientProcessingError(Exception):
     """Storage or database hiccup while processing: the task retries with backoff."""
 

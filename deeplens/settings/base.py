@@ -230,9 +230,17 @@ DEEPLENS_MAX_IMAGE_PIXELS = env_int("DEEPLENS_MAX_IMAGE_PIXELS", 200_000_000)
 DEEPLENS_URL_FETCH_MAX_BYTES = env_int("DEEPLENS_URL_FETCH_MAX_BYTES", 100 * 1024 * 1024)
 DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = env_int("DEEPLENS_URL_FETCH_TIMEOUT_SECONDS", 20)
 DEEPLENS_URL_FETCH_ALLOWED_NETWORKS = env_list("DEEPLENS_URL_FETCH_ALLOWED_NETWORKS", [])
+# URL fetches (import, search by URL) at once: per tenant (whole installation) and per web process
+# (below its 4 threads, so slow servers never take every thread; the rest answer 429 url_fetch_busy).
+DEEPLENS_URL_FETCH_PER_TENANT = env_int("DEEPLENS_URL_FETCH_PER_TENANT", 2)
+DEEPLENS_URL_FETCH_PER_PROCESS = env_int("DEEPLENS_URL_FETCH_PER_PROCESS", 2)
 # S3/Azure endpoint URLs that tenant admins give must resolve to public addresses, or to one of these
 # networks (CIDRs): a MinIO on the private network is allowed here by the operator, never by a tenant.
 DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = env_list("DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS", [])
+# S3 locations without keys and GCS ones without a service account act anonymously (public buckets);
+# true lets them use the host's own cloud identity (instance metadata, environment) instead: only on an
+# installation whose tenants may all act as the operator.
+DEEPLENS_STORAGE_AMBIENT_CREDENTIALS = env_bool("DEEPLENS_STORAGE_AMBIENT_CREDENTIALS", False)
 # Duplicate detection steps back while a tenant's uploads wait to be processed, for at most this long
 # (then it runs anyway): on a small machine, ingestion keeps the CPU and detection catches up after.
 DEEPLENS_INDEX_YIELD_SECONDS = env_int("DEEPLENS_INDEX_YIELD_SECONDS", 120)
