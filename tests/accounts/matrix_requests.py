@@ -128,5 +128,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("POST", "duplicates-rescan"): Call("duplicates/rescan"),
     ("GET", "duplicates-job"): Call("duplicates/jobs/{duplicates_job}"),
     ("GET", "duplicates-report"): Call("duplicates/report"),
+    ("GET", "duplicates-settings"): Call("duplicates/settings"),
+    ("PATCH", "duplicates-settings"): Call("duplicates/settings", {"format_priority": ["jpeg"]}),
     ("POST", "search-duplicates"): Call("search/duplicates", files={"file": "{jpeg}"}),
 }
