@@ -183,10 +183,10 @@ def compare(a: Facts, b: Facts) -> Comparison:
     return best
 
 
-def derivation(x: Facts, y: Facts, *, names: tuple[str, str]) -> str | None:
+def derivation(x: Facts, y: Facts, *, names: tuple[str, str], c: Comparison | None = None) -> str | None:
     """Why x was made from y (a plain sentence), or None when the pixels do not say so.
-    `names` are the two files' format names (x's, y's), for the sentence."""
-    c = compare(y, x)
+    `names` are the two files' format names (x's, y's), for the sentence; `c` is compare(y, x)."""
+    c = c or compare(y, x)
     if not c.same_content:
         return None
     xn, yn = names
@@ -213,15 +213,28 @@ def derivation(x: Facts, y: Facts, *, names: tuple[str, str]) -> str | None:
 
 
 def derivations(facts: dict) -> dict:
-    """{(derived id, source id): reason} over every ordered pair of members with facts."""
+    """{(derived id, source id): reason}: for each member made from another, the one it is closest
+    to (a PNG of a JPEG is also close to a mirror image of that JPEG; it was made from the JPEG)."""
     found: dict = {}
     ids = [k for k, f in facts.items() if f is not None]
+    pairs = {(x, y): compare(facts[x], facts[y]) for n, x in enumerate(ids) for y in ids[n + 1 :]}
+
+    def made(x, y) -> str | None:
+        c = pairs.get((y, x)) or pairs[(x, y)]
+        return derivation(facts[x], facts[y], names=(_name(facts[x]), _name(facts[y])), c=c)
+
     for x in ids:
+        best = None
         for y in ids:
-            if x != y and (y, x) not in found:
-                reason = derivation(facts[x], facts[y], names=(_name(facts[x]), _name(facts[y])))
-                if reason:
-                    found[(x, y)] = reason
+            if x == y:
+                continue
+            reason = made(x, y)
+            if reason and not made(y, x):
+                mad = (pairs.get((y, x)) or pairs[(x, y)]).mad
+                if best is None or mad < best[0]:
+                    best = (mad, y, reason)
+        if best:
+            found[(x, best[1])] = best[2]
     return found
 
 
