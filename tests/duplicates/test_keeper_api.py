@@ -130,3 +130,14 @@ def test_a_keeper_that_has_everything_is_left_alone(alpha, pair, admin_api):
         )
         assert not AuditEvent.objects.filter(action="duplicates.metadata_merged").exists()
     assert png
+
+
+def test_the_openapi_document_describes_the_settings():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator(urlconf="deeplens.urls_schema").get_schema(request=None, public=True)
+    operations = schema["paths"]["/api/v1/duplicates/settings"]
+    assert set(operations) >= {"get", "patch"}
+    output = schema["components"]["schemas"]["SettingsOutput"]["properties"]
+    enum = output["keeper_criteria"]["items"]["$ref"].rsplit("/", 1)[1]
+    assert schema["components"]["schemas"][enum]["enum"] == CRITERIA
