@@ -68,6 +68,7 @@ duplicates_patterns = [
     path("duplicates/rescan", duplicates_api.RescanApi.as_view(), name="duplicates-rescan"),
     path("duplicates/jobs/<uuid:job_id>", duplicates_api.JobDetailApi.as_view(), name="duplicates-job"),
     path("duplicates/report", duplicates_api.ReportApi.as_view(), name="duplicates-report"),
+    path("duplicates/settings", duplicates_api.DuplicateSettingsApi.as_view(), name="duplicates-settings"),
     path("search/duplicates", duplicates_api.SearchDuplicatesApi.as_view(), name="search-duplicates"),
 ]
 

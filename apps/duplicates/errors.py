@@ -11,3 +11,7 @@ class GroupNotOpen(Conflict):
 
 class InvalidKeep(InvalidInput):
     code = "invalid_keep"
+
+
+class InvalidPolicy(InvalidInput):
+    code = "invalid_duplicate_settings"

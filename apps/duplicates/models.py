@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from pgvector.django import BitField, HnswIndex
 
+from apps.duplicates.keeper import default_keeper_criteria
+
 
 def default_format_priority() -> list[str]:
     return ["heic", "tiff", "png", "webp", "jpeg", "gif", "bmp"]
@@ -16,6 +18,11 @@ def default_format_priority() -> list[str]:
 class DuplicateSettings(models.Model):
     """The tenant's duplicate policy (one row per tenant schema)."""
 
+    keeper_criteria = ArrayField(
+        models.CharField(max_length=12),
+        default=default_keeper_criteria,
+        help_text="The order in which the suggested keeper's criteria are applied.",
+    )
     format_priority = ArrayField(models.CharField(max_length=10), default=default_format_priority)
     similar_enabled = models.BooleanField(
         default=False, help_text="Also group visually similar images (embedding similarity; off by default)."

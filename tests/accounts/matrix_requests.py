@@ -131,5 +131,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("POST", "duplicates-remove-identical"): Call("duplicates/remove-identical", {"dry_run": True}),
     ("GET", "duplicates-job"): Call("duplicates/jobs/{duplicates_job}"),
     ("GET", "duplicates-report"): Call("duplicates/report"),
+    ("GET", "duplicates-settings"): Call("duplicates/settings"),
+    ("PATCH", "duplicates-settings"): Call("duplicates/settings", {"format_priority": ["jpeg"]}),
     ("POST", "search-duplicates"): Call("search/duplicates", files={"file": "{jpeg}"}),
 }

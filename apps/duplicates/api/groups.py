@@ -19,9 +19,12 @@ from apps.core.schema import list_schema
 from apps.duplicates.errors import GroupNotFound
 from apps.duplicates.filters import GroupFilter
 from apps.duplicates.identical import identical_sets
+from apps.duplicates.keeper import CRITERIA, CRITERIA_LABELS
 from apps.duplicates.models import GroupStatus, Kind
 from apps.duplicates.selectors import group_get, group_list, with_members
 from apps.duplicates.services import (
+    duplicate_settings_get,
+    duplicate_settings_update,
     duplicates_job_create,
     group_dismiss,
     group_resolve,
@@ -38,7 +41,7 @@ from apps.duplicates.services.jobs import (
 )
 from apps.duplicates.services.reclaimed import copies_figures
 from apps.images import imaging
-from apps.images.models import IdenticalUploads, Image
+from apps.images.models import IdenticalUploads, Image, ImageFormat
 from apps.images.services.identical_uploads import identical_uploads_get, identical_uploads_set
 from apps.jobs.selectors import job_get
 
@@ -436,3 +439,52 @@ class SearchDuplicatesApi(APIView):
             for i, d in sorted(found, key=lambda found_one: -found_one[1].score)
         ]
         return Response({"results": results})
+
+
+class SettingsOutput(serializers.Serializer):
+    keeper_criteria = serializers.ListField(
+        child=serializers.ChoiceField(choices=CRITERIA),
+        help_text="The order in which the suggested keeper's criteria apply (first decides).",
+    )
+    keeper_criteria_labels = serializers.DictField(child=serializers.CharField())
+    format_priority = serializers.ListField(child=serializers.ChoiceField(choices=ImageFormat.values))
+    similar_enabled = serializers.BooleanField()
+    updated_at = serializers.DateTimeField()
+
+
+def settings_output(policy) -> dict:
+    return {
+        "keeper_criteria": list(policy.keeper_criteria),
+        "keeper_criteria_labels": CRITERIA_LABELS,
+        "format_priority": list(policy.format_priority),
+        "similar_enabled": policy.similar_enabled,
+        "updated_at": policy.updated_at,
+    }
+
+
+class DuplicateSettingsApi(APIView):
+    """The tenant's keeper policy: the criteria order and the format preference (tenant admins)."""
+
+    required_permission = Perm.DUPLICATES_MANAGE
+
+    class Input(serializers.Serializer):
+        keeper_criteria = serializers.ListField(child=serializers.CharField(), required=False)
+        format_priority = serializers.ListField(child=serializers.CharField(), required=False)
+
+    @extend_schema(responses={200: SettingsOutput})
+    def get(self, request):
+        request_tenant(request)
+        return Response(settings_output(duplicate_settings_get()))
+
+    @extend_schema(request=Input, responses={200: SettingsOutput})
+    def patch(self, request):
+        request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = duplicate_settings_update(
+            actor=Actor.from_request(request),
+            tenant=request.tenant,
+            keeper_criteria=data.validated_data.get("keeper_criteria"),
+            format_priority=data.validated_data.get("format_priority"),
+        )
+        return Response(settings_output(policy))

@@ -5,6 +5,7 @@ from django.db.models import Min
 from apps.duplicates.identical import identical_figures
 from apps.duplicates.keeper import keeper_suggest
 from apps.duplicates.models import DuplicateSettings, Group, Kind, Member, Pair
+from apps.duplicates.provenance import derivations, facts_read
 from apps.images.models import Image
 from apps.storage.models import StorageLocation
 
@@ -47,8 +48,13 @@ def group_refresh(
     group.member_count = len(images)
     group.total_bytes = sum(i.size_bytes for i in images)
     if images:
+        derived = derivations({i.pk: facts_read(i) for i in images}) if len(images) > 1 else {}
         keeper, reason = keeper_suggest(
-            images, format_priority=policy.format_priority, default_location_id=default_location_id
+            images,
+            format_priority=policy.format_priority,
+            criteria=policy.keeper_criteria,
+            default_location_id=default_location_id,
+            derived=derived,
         )
         group.suggested_keeper, group.keeper_reason = keeper, reason
         group.reclaimable_bytes = group.total_bytes - keeper.size_bytes

@@ -17,7 +17,7 @@ from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member
 from apps.duplicates.services.groups import group_refresh
 from apps.duplicates.services.reclaimed import reclaimed_report, trashed_copies_record
 from apps.images.models import Image
-from apps.images.services import image_delete
+from apps.images.services import image_delete, image_settings_get
 from apps.jobs.runner import JobContext
 from apps.tenants.connection import connection
 
@@ -64,6 +64,7 @@ def group_resolve(
         for image in kept:
             image.tags = tags
             image.save(update_fields=["tags", "updated_at"])
+    group_metadata_merge(group=group, kept=kept, trashed=trashed, actor=actor, tenant=tenant)
     Member.objects.filter(group=group, image_id__in=[i.pk for i in kept]).update(kept=True)
     Member.objects.filter(group=group, image_id__in=[i.pk for i in trashed]).update(kept=False)
     trashed_copies_record(group=group, trashed=trashed, kept=kept)
@@ -95,6 +96,53 @@ def group_resolve(
         },
     )
     return group
+
+
+def group_metadata_merge(*, group: Group, kept: list, trashed: list, actor: Actor, tenant) -> dict:
+    """What the trashed members had and a kept one lacks goes to the kept one: capture date, GPS
+    (unless the tenant drops GPS), camera (make, model, lens), tags. One audit event per kept image
+    that changed; returns {kept id: [fields merged]}. Runs inside group_resolve's transaction."""
+    keep_gps = image_settings_get().keep_gps
+    merged: dict = {}
+    for image in kept:
+        exif, fields, sources = dict(image.exif or {}), [], set()
+        for other in trashed:
+            o_exif = other.exif or {}
+            if image.taken_at is None and other.taken_at is not None:
+                image.taken_at = other.taken_at
+                if o_exif.get("taken_at"):
+                    exif["taken_at"] = o_exif["taken_at"]
+                fields.append("taken_at")
+                sources.add(str(other.pk))
+            if keep_gps and not exif.get("gps") and o_exif.get("gps"):
+                exif["gps"] = o_exif["gps"]
+                fields.append("gps")
+                sources.add(str(other.pk))
+            has_camera = image.camera or exif.get("make") or exif.get("model")
+            if not has_camera and (other.camera or o_exif.get("make") or o_exif.get("model")):
+                image.camera = other.camera
+                for key in ("make", "model", "lens"):
+                    if o_exif.get(key):
+                        exif[key] = o_exif[key]
+                fields.append("camera")
+                sources.add(str(other.pk))
+            if missing := [t for t in other.tags if t not in image.tags]:
+                image.tags = [*image.tags, *missing]
+                fields.append("tags")
+                sources.add(str(other.pk))
+        if not fields:
+            continue
+        image.exif = exif
+        image.save(update_fields=["taken_at", "exif", "camera", "tags", "updated_at"])
+        merged[str(image.pk)] = sorted(set(fields))
+        audit_record(
+            actor=actor,
+            action=AuditAction.DUPLICATES_METADATA_MERGED,
+            tenant=tenant,
+            target=image,
+            details={"group": str(group.pk), "fields": sorted(set(fields)), "from": sorted(sources)},
+        )
+    return merged
 
 
 @transaction.atomic
