@@ -49,8 +49,9 @@ def test_copies_uploaded_through_the_pipeline_end_in_one_group_and_another_photo
         assert groups[0].member_count == 6
         assert Pair.objects.filter(kind="exact").count() == 1
         assert groups[0].suggested_keeper_id is not None
-        assert str(groups[0].suggested_keeper_id) in {copies[2]}  # the PNG: format priority
-        assert groups[0].keeper_reason.startswith("preferred format")
+        # the camera original (or its byte-identical copy), not the PNG made from it
+        assert str(groups[0].suggested_keeper_id) in {original, exact}
+        assert groups[0].keeper_reason.startswith("original")
 
 
 def test_detection_twice_is_harmless(alpha, member_api):

@@ -94,15 +94,17 @@ def test_remove_identical_trashes_only_the_copy_and_leaves_the_near_copy_for_rev
         job = job_run(job_id=response.json()["id"])
         assert (job.state, job.total, job.processed, job.failed) == ("done", 1, 1, 0)
         trashed = set(map(str, Image.objects.filter(deleted_at__isnull=False).values_list("pk", flat=True)))
-        # which of the two identical files stays: the one the keeper policy prefers (here the older)
-        assert trashed == {ids[1]}
+        # of the two identical files the group's suggested keeper stays (the keeper policy's pick)
+        keeper = str(group.suggested_keeper_id)
+        (gone,) = set(ids[:2]) - {keeper}
+        assert keeper in ids[:2] and trashed == {gone}
         group.refresh_from_db()
         assert (group.status, group.member_count, group.exact_copies, group.exact_bytes) == ("open", 2, 0, 0)
         copy = TrashedCopy.objects.get()
-        assert (str(copy.image_id), copy.size_bytes, copy.identical) == (ids[1], sizes[ids[1]], True)
+        assert (str(copy.image_id), copy.size_bytes, copy.identical) == (gone, sizes[gone], True)
         event = AuditEvent.objects.get(action="duplicates.resolved")
         assert event.details["action"] == "identical_removed"
-        assert event.details["trashed"] == [ids[1]]
+        assert event.details["trashed"] == [gone]
     assert admin_api.get("duplicates/groups", {"kind": "exact"}).json()["count"] == 0
     # a second run finds nothing to do
     again = admin_api.post("duplicates/remove-identical", {}).json()

@@ -11,6 +11,7 @@ from django_tenants.utils import tenant_context
 
 from apps.audit.context import Actor
 from apps.images.models import Image, Thumbnail
+from apps.images.services.lifecycle import image_purge
 from apps.jobs import services as jobs_service
 from apps.jobs.models import Job
 from apps.jobs.runner import JobContext, job_run
@@ -242,6 +243,9 @@ def test_a_migration_resumes_after_its_worker_is_killed(
                 for worker in workers:
                     worker.stop()
                 Thumbnail.objects.filter(image_id__in=ids).delete()
-                Image.objects.filter(pk__in=ids).delete()
+                # The suite's worker may be indexing these ready images (the pipeline sweep finds
+                # them): purge locks each row before its dependent rows are collected.
+                for image in Image.objects.select_related("storage_location").filter(pk__in=ids):
+                    image_purge(image=image, actor=Actor.system(), tenant=tenant)
                 Job.objects.filter(kind="storage_migrate", params__target_id=str(target.pk)).delete()
                 StorageLocation.objects.filter(pk__in=[source.pk, target.pk]).delete()
