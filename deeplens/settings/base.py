@@ -311,9 +311,16 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 DEEPLENS_IMPERSONATION_MINUTES = env_int("DEEPLENS_IMPERSONATION_MINUTES", 30)
+# Sign-in failures allowed per account and client address (the lock a guesser meets), per account
+# from every address together (a ceiling against spread-out guessing), and per client address.
 DEEPLENS_LOGIN_MAX_FAILURES = env_int("DEEPLENS_LOGIN_MAX_FAILURES", 5)
+DEEPLENS_LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("DEEPLENS_LOGIN_MAX_FAILURES_PER_ACCOUNT", 100)
 DEEPLENS_LOGIN_MAX_FAILURES_PER_IP = env_int("DEEPLENS_LOGIN_MAX_FAILURES_PER_IP", 50)
 DEEPLENS_LOGIN_FAILURE_WINDOW_SECONDS = env_int("DEEPLENS_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Password-reset mails per address and per client address within the window; then 429.
+DEEPLENS_PASSWORD_RESET_MAX_PER_ADDRESS = env_int("DEEPLENS_PASSWORD_RESET_MAX_PER_ADDRESS", 3)
+DEEPLENS_PASSWORD_RESET_MAX_PER_IP = env_int("DEEPLENS_PASSWORD_RESET_MAX_PER_IP", 20)
+DEEPLENS_PASSWORD_RESET_WINDOW_SECONDS = env_int("DEEPLENS_PASSWORD_RESET_WINDOW_SECONDS", 60 * 60)
 
 # Mail (password resets, invitations). Locally each message is a file under var/mail.
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")

@@ -15,12 +15,14 @@ from apps.accounts.errors import (
     PasswordInvalid,
     RoleNotAssignable,
     TokenInvalid,
+    TooManyAttempts,
     UserExists,
     UserQuotaExceeded,
 )
 from apps.accounts.models import TENANT_ROLES, RefreshToken, Role, User
 from apps.accounts.permissions import ASSIGNABLE_ROLES
 from apps.accounts.services.sessions import sessions_revoke_all
+from apps.accounts.throttling import password_reset_throttle_hit
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
@@ -225,8 +227,17 @@ def _send_password_email(user: User, base_url: str, template: str) -> None:
 
 
 def password_reset_request(*, tenant: Tenant | None, email: str, actor: Actor, base_url: str) -> None:
-    """Email a reset link if the account exists; the answer never says whether it does."""
+    """Email a reset link if the account exists; the answer never says whether it does. Requests are
+    throttled per address and per client whether or not the account exists (TooManyAttempts)."""
     email = email.strip().lower()
+    throttled = password_reset_throttle_hit(
+        tenant_key=str(tenant.pk) if tenant else "global", email=email, ip=actor.ip_address
+    )
+    if throttled is not None:
+        raise TooManyAttempts(
+            "Too many password-reset requests. Try again later.",
+            extra={"retry_after": throttled.retry_after},
+        )
     user = User.objects.filter(tenant=tenant, email=email, is_active=True, deleted_at__isnull=True).first()
     audit_record(
         actor=actor,
