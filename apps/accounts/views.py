@@ -12,7 +12,12 @@ from django.views import View
 from django.views.generic import FormView
 from django_tenants.utils import get_public_schema_name
 
-from apps.accounts.errors import PasswordInvalid, TokenInvalid, TooManyAttempts
+from apps.accounts.errors import (
+    ImpersonationCannotCreateCredentials,
+    PasswordInvalid,
+    TokenInvalid,
+    TooManyAttempts,
+)
 from apps.accounts.forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm, SetPasswordForm
 from apps.accounts.middleware import IMPERSONATION_SESSION_KEY
 from apps.accounts.pages import PermissionRequiredPage
@@ -222,6 +227,9 @@ class ProfileView(PermissionRequiredPage, View):
                 return self.get(request, password_form=form, status=400)
             try:
                 user_change_password(user=request.user, actor=actor, **form.cleaned_data)
+            except ImpersonationCannotCreateCredentials as exc:
+                form.add_error("new_password", exc.message)
+                return self.get(request, password_form=form, status=403)
             except PasswordInvalid as exc:
                 form.add_error(
                     "new_password" if exc.code == "password_invalid" else "old_password", exc.message

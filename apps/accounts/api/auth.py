@@ -14,6 +14,7 @@ from apps.accounts.services import (
     auth_login,
     auth_logout,
     auth_refresh,
+    impersonation_stop,
     password_reset_confirm,
     password_reset_request,
     session_revoke,
@@ -84,12 +85,17 @@ class RefreshApi(APIView):
 
 
 class LogoutApi(APIView):
-    """End this token's session: its refresh tokens stop working and so does the access token."""
+    """End this token's session: its refresh tokens stop working and so does the access token. With
+    an impersonation token, the impersonation ends."""
 
     required_permission = Perm.ACCOUNT_SELF
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
+        impersonation = getattr(request, "impersonation", None)
+        if impersonation is not None:
+            impersonation_stop(session=impersonation, actor=Actor.from_request(request))
+            return Response(status=status.HTTP_204_NO_CONTENT)
         auth_logout(
             user=request.user,
             session_id=getattr(request, "token_session_id", None),

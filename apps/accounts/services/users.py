@@ -18,6 +18,7 @@ from apps.accounts.errors import (
     TooManyAttempts,
     UserExists,
     UserQuotaExceeded,
+    refuse_while_impersonating,
 )
 from apps.accounts.models import TENANT_ROLES, RefreshToken, Role, User
 from apps.accounts.permissions import ASSIGNABLE_ROLES
@@ -65,7 +66,10 @@ def user_create(
     last_name: str = "",
     base_url: str = "",
 ) -> User:
-    """Create a user. Without a password, an invitation to choose one is emailed."""
+    """Create a user. Without a password, an invitation to choose one is emailed (an impersonation
+    may only invite: a password it chose would outlive it)."""
+    if password:
+        refuse_while_impersonating(actor, "set passwords")
     email = User.objects.normalize_email(email.strip()).lower()
     _check_can_assign(actor=actor, role=role)
     max_users = Tenant.objects.select_for_update().get(pk=tenant.pk).limits.max_users  # serialises the check
@@ -205,7 +209,9 @@ def user_delete(*, user: User, actor: Actor) -> User:
 def user_change_password(
     *, user: User, old_password: str, new_password: str, actor: Actor, keep_session: str | None = None
 ) -> None:
-    """Other sessions end; the one making the change (keep_session) stays signed in."""
+    """Other sessions end; the one making the change (keep_session) stays signed in. Never under an
+    impersonation (the password would outlive it)."""
+    refuse_while_impersonating(actor, "set passwords")
     if not user.check_password(old_password):
         raise PasswordInvalid("The current password is not correct.", code="old_password_invalid")
     _check_password(new_password, user)
