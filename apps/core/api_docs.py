@@ -1,7 +1,7 @@
 """GET /api/schema/ (OpenAPI 3, YAML or ?format=json) and /api/docs/ (Swagger UI, served from the
 installed drf-spectacular-sidecar: no CDN). Public: the document describes, it grants nothing."""
 
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.accounts.permissions import PUBLIC
 
@@ -12,7 +12,9 @@ class SchemaApi(SpectacularAPIView):
     throttle_classes: list = []
 
 
-class SwaggerPage(SpectacularSwaggerView):
+class SwaggerPage(SpectacularSwaggerSplitView):
+    """Swagger UI with its start-up script served as a file (?script=), as the CSP wants."""
+
     required_permission = PUBLIC
     throttle_classes: list = []
     url_name = "api-schema"

@@ -1,5 +1,7 @@
 """POST /api/v1/auth/login, /refresh, /logout; GET /me; sessions; password change and reset."""
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -26,6 +28,7 @@ from apps.core.errors import NotFound
 from apps.tenants.models import Tenant, TenantStatus
 
 
+@method_decorator(never_cache, name="dispatch")
 class LoginApi(APIView):
     """Sign in with {tenant, email, password}; a global admin leaves out `tenant`."""
 
@@ -59,6 +62,7 @@ class LoginApi(APIView):
         )
 
 
+@method_decorator(never_cache, name="dispatch")
 class RefreshApi(APIView):
     """Trade a refresh token for a new pair; the old refresh token is spent."""
 
