@@ -1,6 +1,8 @@
 """The OpenAPI document: served, valid, and complete: an endpoint without documented request and
 response bodies fails here."""
 
+import json
+
 import pytest
 import yaml
 from django.urls import URLPattern
@@ -74,3 +76,15 @@ def test_the_document_is_valid_openapi(schema):
 
     validate_schema(schema)
     assert schema["openapi"].startswith("3.")
+
+
+def test_format_json_on_the_schema_answers_json(public_client):
+    # Issue 17 item 8: ?format=json answered YAML.
+    as_json = public_client.get("/api/schema/?format=json")
+    as_yaml = public_client.get("/api/schema/?format=yaml")
+
+    assert as_json.status_code == 200
+    assert as_json["Content-Type"].startswith("application/json")
+    assert json.loads(as_json.content)["openapi"].startswith("3.")
+    assert as_yaml["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert yaml.safe_load(as_yaml.content)["paths"] == json.loads(as_json.content)["paths"]
