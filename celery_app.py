@@ -13,7 +13,7 @@ from kombu import Exchange, Queue
 from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask as SchemaTravellingTask
 
-from apps.tenants.connection import connection
+from apps.core.connection import connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deeplens.settings.local")
 

@@ -4,7 +4,9 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 
 from apps.accounts.filters import UserFilter
 from apps.accounts.forms import ROLE_CHOICES, ApiKeyCreateForm, UserChangeForm, UserCreateForm
@@ -89,6 +91,7 @@ class UserChangePage(PermissionRequiredPage, View):
         return redirect("settings:users")
 
 
+@method_decorator(never_cache, name="dispatch")
 class ApiKeyListPage(PermissionRequiredPage, View):
     required_permission = Perm.API_KEYS_MANAGE
     template_name = "accounts/api_keys.html"

@@ -14,11 +14,11 @@ from apps.accounts.permissions import Perm
 from apps.audit.filters import AuditEventFilter
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_event_list
+from apps.core.connection import connection
 from apps.core.errors import NotFound
 from apps.core.filtering import FilterBackend, FilteredSchema
 from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
-from apps.tenants.connection import connection
 from apps.tenants.models import Tenant
 
 EXPORT_MAX_ROWS = 100_000

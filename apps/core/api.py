@@ -2,8 +2,8 @@
 
 from django_tenants.utils import get_public_schema_name
 
+from apps.core.connection import connection
 from apps.core.errors import NotFound
-from apps.tenants.connection import connection
 
 
 def request_tenant(request):

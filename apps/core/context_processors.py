@@ -2,7 +2,7 @@ from django.conf import settings
 from django_tenants.utils import get_public_schema_name
 
 from apps.accounts.permissions import Perm, role_permissions
-from apps.tenants.connection import connection
+from apps.core.connection import connection
 
 
 def deeplens(request):

@@ -24,8 +24,8 @@ from django.core.cache import cache
 from PIL import Image as PILImage
 from PIL import ImageOps
 
+from apps.core.connection import connection
 from apps.duplicates.features import TRIM_MAX, TRIM_TOLERANCE, _run
-from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 

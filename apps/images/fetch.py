@@ -32,11 +32,11 @@ import redis
 from django.conf import settings
 from django.core.files import File
 
+from apps.core.connection import connection
 from apps.core.network import address_allowed
 from apps.core.redis import get_redis, redis_key
 from apps.core.tracing import span
 from apps.images.errors import FileTooLarge, UrlFetchBusy, UrlFetchFailed, UrlNotAllowed
-from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
+from apps.core.connection import connection
 from apps.core.redis import get_redis
 from apps.images import pipeline
 from apps.images.errors import TransientProcessingError
@@ -18,7 +19,6 @@ from apps.images.services.ingest import ingest_wake, wake_key
 from apps.images.services.processing import images_requeue_waiting
 from apps.images.services.stages import claims_release_dead, claims_release_mine
 from apps.jobs.runner import job_run
-from apps.tenants.connection import connection
 from celery_app import SharedTask, TenantTask, app
 
 logger = logging.getLogger(__name__)

@@ -109,10 +109,11 @@ class ImageActionPage(PermissionRequiredPage, View):
         actor, permissions = Actor.from_request(request), role_permissions(request.user.role)
         action = request.POST.get("action")
         try:
-            if action == "delete" and Perm.IMAGES_DELETE_OWN in permissions:
+            may_delete = Perm.IMAGES_DELETE_OWN in permissions or Perm.IMAGES_DELETE_ANY in permissions
+            if action == "delete" and may_delete:
                 image_delete(image=image, actor=actor, permissions=permissions, tenant=request.tenant)
                 messages.success(request, f"{image.original_filename} is in the trash.")
-            elif action == "restore" and Perm.IMAGES_DELETE_OWN in permissions:
+            elif action == "restore" and may_delete:
                 image_restore(image=image, actor=actor, permissions=permissions, tenant=request.tenant)
                 messages.success(request, f"{image.original_filename} is restored.")
             elif action == "retry" and Perm.IMAGES_UPLOAD in permissions:

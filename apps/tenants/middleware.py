@@ -11,10 +11,10 @@ from django.core.exceptions import DisallowedHost
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
+from apps.core.connection import connection
 from apps.core.errors import NotFound
 from apps.core.process_cache import cached
 from apps.core.responses import error_response
-from apps.tenants.connection import connection
 from apps.tenants.errors import TenantUnavailable
 from apps.tenants.models import Tenant, TenantStatus
 

@@ -1,6 +1,6 @@
+from apps.core.connection import connection
 from apps.images.selectors import thumbnail_spec_list
 from apps.storage.selectors import storage_location_list
-from apps.tenants.connection import connection
 from celery_app import TenantTask, app
 
 

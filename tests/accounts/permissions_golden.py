@@ -114,16 +114,8 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
 }
 # fmt: on
 
-_ADMIN_KEY_DELETES = (
-    "an API key of the admin scope holds images.delete_any, but DELETE images/{id}, restore and "
-    "restore-batch require images.delete_own, which that scope lacks: the key is refused (403)"
-)
-
 # Cells where the product answers differently from the golden table: real bugs, reported, not fixed here.
 KNOWN_BUGS: dict[tuple[str, str, str], str] = {
-    ("DELETE", "image", "key:admin"): _ADMIN_KEY_DELETES,
-    ("POST", "image-restore", "key:admin"): _ADMIN_KEY_DELETES,
-    ("POST", "images-restore-batch", "key:admin"): _ADMIN_KEY_DELETES,
     ("POST", "admin-tenants", "global_admin"): (
         "a global admin creating a tenant through a tenant's host (alpha.<domain>) gets a 500: "
         "tenant_provision raises 'Can't create tenant outside the public schema' instead of the view "

@@ -100,7 +100,9 @@ class GroupOutput(serializers.Serializer):
     members = MemberOutput(many=True)
 
 
-class JobOutput(serializers.Serializer):
+class DuplicatesJobOutput(serializers.Serializer):
+    """A duplicates job as job_output answers it (its own component: apps/jobs has a JobOutput)."""
+
     id = serializers.UUIDField()
     kind = serializers.CharField()
     state = serializers.CharField()
@@ -294,7 +296,7 @@ class ResolveAllApi(APIView):
         dry_run = serializers.BooleanField(default=True)
         merge_tags = serializers.BooleanField(default=False)
 
-    @extend_schema(responses={200: PreviewOutput, 202: JobOutput})
+    @extend_schema(responses={200: PreviewOutput, 202: DuplicatesJobOutput})
     def post(self, request):
         request_tenant(request)
         data = self.Input(data=request.data)
@@ -328,7 +330,7 @@ class RemoveIdenticalApi(APIView):
     class Input(serializers.Serializer):
         dry_run = serializers.BooleanField(default=True)
 
-    @extend_schema(request=Input, responses={200: IdenticalPreviewOutput, 202: JobOutput})
+    @extend_schema(request=Input, responses={200: IdenticalPreviewOutput, 202: DuplicatesJobOutput})
     def post(self, request):
         request_tenant(request)
         data = self.Input(data=request.data)
@@ -371,7 +373,7 @@ class UploadPolicyApi(APIView):
 class RescanApi(APIView):
     required_permission = Perm.DUPLICATES_MANAGE
 
-    @extend_schema(request=None, responses={202: JobOutput})
+    @extend_schema(request=None, responses={202: DuplicatesJobOutput})
     def post(self, request):
         request_tenant(request)
         job = duplicates_job_create(kind=DUPLICATES_RESCAN, actor=Actor.from_request(request))
@@ -381,7 +383,7 @@ class RescanApi(APIView):
 class JobDetailApi(APIView):
     required_permission = Perm.DUPLICATES_MANAGE
 
-    @extend_schema(responses={200: JobOutput})
+    @extend_schema(responses={200: DuplicatesJobOutput})
     def get(self, request, job_id):
         request_tenant(request)
         job = job_get(job_id=job_id, kinds=DUPLICATES_JOB_KINDS)

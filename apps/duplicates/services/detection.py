@@ -15,6 +15,7 @@ import zlib
 import numpy as np
 from django.db import transaction
 
+from apps.core.connection import connection
 from apps.duplicates import candidates
 from apps.duplicates import features as F
 from apps.duplicates.models import Anchor, Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
@@ -29,7 +30,6 @@ from apps.search.embedders.registry import DESCRIPTOR
 from apps.search.models import Embedding
 from apps.search.selectors import vector_of
 from apps.search.services.embedding import INDEX_DECODE_SIDE, descriptor_of, embeddings_record
-from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 DECODE_SIDE = INDEX_DECODE_SIDE

@@ -22,6 +22,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from apps.core import queueing
+from apps.core.connection import connection
 from apps.core.redis import get_redis, redis_key
 from apps.duplicates.services.detection import IndexFailed, image_index
 from apps.images.models import Image, ImageStatus, StageState
@@ -32,7 +34,6 @@ from apps.images.services.stages import (
     stages_record,
     stages_release,
 )
-from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def _catch_up_touch() -> None:
 def catch_up_enqueue() -> bool:
     """One catch-up task per tenant at a time: a Redis key marks it queued or running (the task
     keeps it alive while it runs; it expires soon after a worker died with it)."""
-    from apps.duplicates.tasks import index_catch_up_task
+    index_catch_up_task = queueing.task("index.catch_up")
 
     try:
         if not get_redis().set(_catch_up_key(), "1", nx=True, ex=CATCH_UP_KEY_SECONDS):
@@ -216,7 +217,7 @@ def index_enqueue(image_ids: list[str]) -> None:
     """Images just became READY: index + detect on the `index` queue once the rows are committed."""
     from django.db import transaction
 
-    from apps.duplicates.tasks import duplicates_detect_task
+    duplicates_detect_task = queueing.task("index.detect_duplicates")
 
     ids = [str(i) for i in image_ids]
     if ids:

@@ -12,6 +12,7 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core import metrics
+from apps.core.connection import connection
 from apps.duplicates.errors import GroupNotOpen, InvalidKeep
 from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member
 from apps.duplicates.services.groups import group_refresh
@@ -19,7 +20,6 @@ from apps.duplicates.services.reclaimed import reclaimed_report, trashed_copies_
 from apps.images.models import Image
 from apps.images.services import image_delete, image_settings_get
 from apps.jobs.runner import JobContext
-from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 ALL_PERMISSIONS = frozenset(Perm)

@@ -16,9 +16,9 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.connection import connection
 from apps.images.errors import IdempotencyInProgress, IdempotencyKeyReused
 from apps.images.models import IdempotencyKey, IdempotencyState
-from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from django.db import transaction
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
+from apps.core.connection import connection
 from apps.core.process_cache import forget
 from apps.images.errors import IdenticalUploadRefused
 from apps.images.models import IdenticalUploads, Image, ImageSettings
 from apps.images.services.processing import image_settings_get
-from apps.tenants.connection import connection
 
 
 def identical_image_of(*, sha256: str) -> str | None:

@@ -14,6 +14,8 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from apps.audit.context import Actor
+from apps.core import queueing
+from apps.core.connection import connection
 from apps.core.errors import InvalidInput
 from apps.core.process_cache import cached
 from apps.core.redis import get_redis, redis_key
@@ -25,7 +27,6 @@ from apps.images.services.processing import image_settings_get
 from apps.images.services.usage import usage_commit, usage_release, usage_reserve
 from apps.storage.backends import original_key, storage_for
 from apps.storage.models import StorageLocation
-from apps.tenants.connection import connection
 from apps.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -252,7 +253,7 @@ def ingest_wake() -> bool:
 
     Returns False when the broker (Redis) cannot be reached; never raises for that: the images
     wait, and the periodic requeue of waiting images (the pipeline sweep, every minute) sends them."""
-    from apps.images.tasks import image_process_task
+    image_process_task = queueing.task("ingest.process_image")
 
     client = get_redis()
     try:

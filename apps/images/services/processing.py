@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.core import workers
+from apps.core import queueing, workers
+from apps.core.connection import connection
 from apps.core.metrics import StageClock, image_outcome_record
 from apps.core.process_cache import cached
 from apps.images import imaging, pipeline
@@ -22,7 +23,6 @@ from apps.images.models import Image, ImageSettings, ImageStatus, Stage
 from apps.images.originals import decode_original
 from apps.images.services.thumbnails import active_specs, thumbnails_record, thumbnails_render
 from apps.storage.backends import StorageNotSupported
-from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def images_requeue_waiting(*, older_than: timedelta = timedelta(minutes=1)) -> i
     """Wake processing for images left waiting (the broker was down when they arrived, their message
     died with a worker, a dead worker's claim was released): one task takes them all, in batches.
     Returns how many wait."""
-    from apps.images.tasks import image_process_task
+    image_process_task = queueing.task("ingest.process_image")
 
     waiting = Image.objects.filter(
         deleted_at__isnull=True, status=ImageStatus.PENDING, created_at__lt=timezone.now() - older_than

@@ -8,12 +8,12 @@ from django.utils import timezone
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
+from apps.core.connection import connection
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.process_cache import cached, forget
 from apps.images import imaging
 from apps.images.models import Image, Thumbnail, ThumbnailFormat, ThumbnailSpec
 from apps.storage.backends import thumbnail_key, thumbnail_storage_for, thumbnail_storage_of
-from apps.tenants.connection import connection
 
 DEFAULT_THUMBNAIL_SPECS = (("small", 150), ("medium", 400), ("large", 1024))
 MAX_SPECS = 10

@@ -15,8 +15,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.connection import connection
 from apps.images.models import StorageReservation, StorageUsage
-from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import logging
 import redis
 from django.conf import settings
 
+from apps.core.connection import connection
 from apps.core.redis import get_redis, redis_key
-from apps.tenants.connection import connection
 
 logger = logging.getLogger(__name__)
 

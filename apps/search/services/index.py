@@ -7,7 +7,7 @@ import logging
 
 from django.conf import settings
 
-from apps.tenants.connection import connection
+from apps.core.connection import connection
 
 logger = logging.getLogger(__name__)
 TABLE = "search_embedding"

@@ -31,7 +31,7 @@ SEARCH_EMBED = "search_embed"
 
 def search_models_active() -> list[str]:
     """Keys of the models switched on in this tenant; the descriptor always is."""
-    from apps.tenants.connection import connection
+    from apps.core.connection import connection
 
     return cached(
         (connection.schema_name, "search-models"),
@@ -148,10 +148,10 @@ def embed_sweep(*, worker_started: bool = False) -> int:
 
     import redis
 
+    from apps.core.connection import connection
     from apps.core.redis import get_redis, redis_key
     from apps.images.models import ImageStage
     from apps.search.tasks import images_embed_task
-    from apps.tenants.connection import connection
 
     sent = 0
     cutoff = timezone.now() - timedelta(seconds=EMBED_SWEEP_AFTER_SECONDS)

@@ -6,6 +6,7 @@ from django.utils import timezone
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
+from apps.core.connection import connection
 from apps.core.process_cache import forget
 from apps.images.models import Image
 from apps.jobs.models import Job
@@ -14,7 +15,6 @@ from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, Storag
 from apps.storage.models import StorageLocation, StorageProvider
 from apps.storage.providers import config_clean, location_check
 from apps.storage.services.jobs import STORAGE_JOB_KINDS
-from apps.tenants.connection import connection
 
 DEFAULT_LOCATION_NAME = "Local files"
 

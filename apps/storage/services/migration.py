@@ -31,7 +31,12 @@ from apps.jobs.runner import JobContext
 from apps.storage.backends import copy_object, sha256_of, storage_for, transfer_errors
 from apps.storage.errors import StorageConfigInvalid, StorageJobConflict
 from apps.storage.models import StorageLocation
-from apps.storage.services.jobs import STORAGE_MIGRATE, storage_job_active, storage_job_create
+from apps.storage.services.jobs import (
+    STORAGE_MIGRATE,
+    location_gone_fails_the_job,
+    storage_job_active,
+    storage_job_create,
+)
 
 logger = logging.getLogger(__name__)
 BATCH = 20
@@ -126,6 +131,7 @@ def _images(source: StorageLocation, filters: dict):
     return images.order_by("pk")
 
 
+@location_gone_fails_the_job
 def migration_run(ctx: JobContext) -> None:
     """Copies and verifies a batch of images in parallel (COPIERS threads: the time is network
     round trips), then switches them one by one in order, checking for cancellation before each."""
