@@ -5,6 +5,7 @@ down while decoding), its EXIF orientation applied, and every thumbnail and hash
 """
 
 import io
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
@@ -12,7 +13,7 @@ from typing import IO
 
 import imagehash
 from django.conf import settings
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 try:  # HEIC/HEIF, where pillow-heif is installed
     from pillow_heif import register_heif_opener
@@ -24,6 +25,10 @@ except ImportError:  # pragma: no cover - optional
 
 # Pillow's own bomb check would stop us reading the header; we check against our limit instead.
 Image.MAX_IMAGE_PIXELS = None
+# Pillow refuses a PNG whose iCCP profile or zTXt/iTXt text inflates past 1 MB (SAFEBLOCK) as if it
+# were not an image; camera and print profiles can be larger. Text in all stays under MAX_TEXT_MEMORY.
+PngImagePlugin.MAX_TEXT_CHUNK = 16 * 1024 * 1024
+PngImagePlugin.MAX_TEXT_MEMORY = 64 * 1024 * 1024
 
 # Pillow format name -> (our format, content type, extension)
 FORMATS = {
@@ -57,9 +62,95 @@ class NotAnImage(ValueError):
 
 
 class TooManyPixels(ValueError):
-    def __init__(self, width: int, height: int):
-        super().__init__(f"{width}x{height} is more than {settings.DEEPLENS_MAX_IMAGE_PIXELS:,} pixels")
+    def __init__(self, width: int, height: int, message: str = ""):
+        super().__init__(
+            message or f"{width}x{height} is more than {settings.DEEPLENS_MAX_IMAGE_PIXELS:,} pixels"
+        )
         self.width, self.height = width, height
+
+
+class DecodeBudgetExceeded(TooManyPixels):
+    """Decoding would take far more memory than the file's size can honestly explain: a few bytes
+    declaring a huge canvas (a GIF's logical screen, a frame placed far out, a flat deflate stream)."""
+
+
+# Decoded images take at most 4 bytes a pixel (RGBA; palette and grey images are widened to RGB(A)).
+DECODED_BYTES_PER_PIXEL = 4
+
+
+def decoded_bytes(width: int, height: int) -> int:
+    return width * height * DECODED_BYTES_PER_PIXEL
+
+
+def decode_budget_check(width: int, height: int, file_size: int) -> None:
+    """The decode budget: the pixel cap, and decoded bytes at most DEEPLENS_DECODE_MAX_RATIO times
+    the file's size once over DEEPLENS_DECODE_FREE_BYTES. Counted at 4 bytes a pixel, deflate's best
+    (about 1032:1 on the raw rows) is 1376:1 for an RGB PNG and JPEG's under 300:1, so photos and real
+    PNGs pass at 5000:1; a 48-byte GIF declaring 14000x14000 (784 MB decoded) does not."""
+    if width * height > settings.DEEPLENS_MAX_IMAGE_PIXELS:
+        raise TooManyPixels(width, height)
+    cost = decoded_bytes(width, height)
+    allowed = max(settings.DEEPLENS_DECODE_FREE_BYTES, file_size * settings.DEEPLENS_DECODE_MAX_RATIO)
+    if cost > allowed:
+        raise DecodeBudgetExceeded(
+            width,
+            height,
+            f"{width}x{height} would take {cost:,} bytes to decode, more than {allowed:,} allowed "
+            f"for a file of {file_size:,} bytes",
+        )
+
+
+def gif_canvas(fp: IO[bytes]) -> tuple[int, int]:
+    """The largest canvas any frame of a GIF needs: its logical screen, widened by every image
+    descriptor's extent (a decoder grows the canvas to fit a frame placed outside it). Walks the
+    blocks without decoding; a truncated file ends the walk."""
+    fp.seek(0)
+    header = fp.read(13)
+    if len(header) < 13:
+        return 0, 0
+    width, height = int.from_bytes(header[6:8], "little"), int.from_bytes(header[8:10], "little")
+    if header[10] & 0x80:
+        fp.seek(3 << ((header[10] & 7) + 1), os.SEEK_CUR)
+    while block := fp.read(1):
+        if block == b"\x2c":  # image descriptor: left, top, width, height, flags
+            descriptor = fp.read(9)
+            if len(descriptor) < 9:
+                break
+            left, top, frame_w, frame_h = (
+                int.from_bytes(descriptor[i : i + 2], "little") for i in range(0, 8, 2)
+            )
+            width, height = max(width, left + frame_w), max(height, top + frame_h)
+            if descriptor[8] & 0x80:
+                fp.seek(3 << ((descriptor[8] & 7) + 1), os.SEEK_CUR)
+            fp.read(1)  # LZW minimum code size
+        elif block == b"\x21":  # extension: label, then sub-blocks
+            fp.read(1)
+        else:  # trailer (0x3b) or garbage
+            break
+        while (length := fp.read(1)) and length != b"\x00":
+            fp.seek(length[0], os.SEEK_CUR)
+    return width, height
+
+
+def _file_size(fp: IO[bytes]) -> int:
+    position = fp.tell()
+    size = fp.seek(0, os.SEEK_END)
+    fp.seek(position)
+    return size
+
+
+def _declared_size(img: Image.Image, fp: IO[bytes]) -> tuple[int, int]:
+    """The largest size decoding any frame can need (every GIF frame; other formats' size is the
+    first frame's, the only one decoded)."""
+    width, height = img.size
+    if img.format == "GIF":
+        position = fp.tell()
+        try:
+            canvas = gif_canvas(fp)
+        finally:
+            fp.seek(position)
+        width, height = max(width, canvas[0]), max(height, canvas[1])
+    return width, height
 
 
 class CorruptImage(ValueError):
@@ -105,14 +196,16 @@ def sniff(fp: IO[bytes]) -> Sniffed:
         with Image.open(fp, formats=OPENABLE) as img:
             fmt, content_type, ext = FORMATS[img.format]
             width, height = img.size
+            canvas = _declared_size(img, fp)
+    except Image.DecompressionBombError as exc:  # a GIF frame far outside the screen, on open
+        raise DecodeBudgetExceeded(0, 0, str(exc)) from exc
     except (UnidentifiedImageError, KeyError, OSError, SyntaxError, ValueError) as exc:
         raise NotAnImage(str(exc)) from exc
     finally:
         fp.seek(0)
     if width <= 0 or height <= 0:
         raise NotAnImage("the image has no pixels")
-    if width * height > settings.DEEPLENS_MAX_IMAGE_PIXELS:
-        raise TooManyPixels(width, height)
+    decode_budget_check(*canvas, _file_size(fp))
     return Sniffed(fmt, content_type, ext, width, height)
 
 
@@ -129,8 +222,7 @@ def decode(fp: IO[bytes], *, longest_needed: int, keep_gps: bool = True) -> Deco
     try:
         img = Image.open(fp, formats=OPENABLE)
         full_width, full_height = img.size
-        if full_width * full_height > settings.DEEPLENS_MAX_IMAGE_PIXELS:
-            raise TooManyPixels(full_width, full_height)
+        decode_budget_check(*_declared_size(img, fp), _file_size(fp))
         exif = exif_summary(img, keep_gps=keep_gps)
         if img.format in ("JPEG", "MPO") and longest_needed:
             img.draft("RGB", (longest_needed, longest_needed))
@@ -141,7 +233,9 @@ def decode(fp: IO[bytes], *, longest_needed: int, keep_gps: bool = True) -> Deco
         oriented = img
     except (UnidentifiedImageError, SyntaxError) as exc:
         raise NotAnImage(str(exc)) from exc
-    except (OSError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise DecodeBudgetExceeded(0, 0, str(exc)) from exc
+    except (OSError, ValueError, EOFError) as exc:
         if isinstance(exc, TooManyPixels):
             raise
         raise CorruptImage(f"the image data is truncated or corrupt ({exc})") from exc
