@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,6 +11,7 @@ from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.outages import DEPENDENCY_ERRORS, dependency_unavailable
+from apps.core.parsers import JSONParser
 from apps.core.schema import ErrorResponse
 from apps.images.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.images.fetch import fetch
