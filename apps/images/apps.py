@@ -6,7 +6,14 @@ class ImagesConfig(AppConfig):
     label = "images"
 
     def ready(self) -> None:
+        from django.http import multipartparser
+
         from apps.accounts.permissions import Perm
+
+        # Django drops a multipart part whose headers pass 1 KiB, so a file name over about 1 KB made
+        # the file vanish (400 file_required); names are shortened to 255 characters when stored
+        # (sanitize_filename). 16 KiB still bounds what one part may declare.
+        multipartparser.MAX_TOTAL_HEADER_SIZE = 16 * 1024
         from apps.jobs.registry import job_kind_register
 
         for kind, label in (

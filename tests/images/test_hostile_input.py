@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 from PIL import Image as PILImage
 
 from apps.images import imaging
-from apps.images.models import Image, ImageStatus
+from apps.images.models import Image, ImageSettings, ImageStatus
 from tests import imagefiles
 from tests.images.conftest import media_files, process, upload
 
@@ -103,3 +103,106 @@ def test_a_png_with_a_chunk_over_1_mb_is_accepted_and_processed(alpha, member_ap
     image = process(alpha, response.json()["id"])
     assert (image.format, image.width, image.height) == ("png", 64, 48)
     assert image.status == ImageStatus.READY, image.failure_reason
+
+
+def multipart(parts: list[tuple[str, str | None, bytes]], boundary: str = "hostile-boundary") -> bytes:
+    """A multipart/form-data body written by hand: Django's test client shortens file names to 255
+    characters before sending, so a long name has to be sent this way."""
+    body = b""
+    for field, filename, data in parts:
+        disposition = f'form-data; name="{field}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+        if filename:
+            body += b"Content-Type: application/octet-stream\r\n"
+        body += b"\r\n" + data + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode()
+
+
+def post_multipart(api, path: str, body: bytes, **extra):
+    return api.client.generic(
+        "POST",
+        f"/api/v1/{path}",
+        body,
+        content_type="multipart/form-data; boundary=hostile-boundary",
+        **api.headers,
+        **extra,
+    )
+
+
+def spool_files() -> set[str]:
+    from django.conf import settings
+
+    from apps.images.upload_handlers import spool_dir_prepare
+
+    spool_dir_prepare()
+    return {path.name for path in __import__("pathlib").Path(settings.FILE_UPLOAD_TEMP_DIR).iterdir()}
+
+
+@pytest.mark.parametrize("declared", [200 * 1024 * 1024, 600 * 1024 * 1024])
+def test_an_upload_over_the_limit_is_refused_from_its_content_length_before_it_is_read(
+    alpha, member_api, declared
+):
+    """The body sent is small; a view that read it would find it short. 413 with the limit, for
+    200 MB and for 600 MB (over the installation's cap) alike."""
+    with tenant_context(alpha):
+        ImageSettings.objects.update_or_create(defaults={"max_upload_bytes": 100 * 1024 * 1024})
+    body = multipart([("file", "huge.jpg", imagefiles.jpeg(64, 64))])
+    spooled_before = spool_files()
+
+    response = post_multipart(member_api, "images/upload", body, CONTENT_LENGTH=str(declared))
+
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "file_too_large"
+    assert error["detail"] == {"max_upload_bytes": 100 * 1024 * 1024, "content_length": declared}
+    with tenant_context(alpha):
+        assert Image.objects.count() == 0
+    assert spool_files() == spooled_before
+
+
+def test_a_file_that_passes_the_limit_while_streaming_is_a_413_not_a_missing_file(alpha, member_api):
+    with tenant_context(alpha):
+        ImageSettings.objects.update_or_create(defaults={"max_upload_bytes": 4096})
+    big = imagefiles.jpeg(800, 600)
+    assert len(big) > 4096 + 16 * 1024
+
+    response = post_multipart(member_api, "images/upload", multipart([("file", "big.jpg", big)]))
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "file_too_large"
+    assert response.json()["error"]["detail"] == {"max_upload_bytes": 4096, "filename": "big.jpg"}
+    with tenant_context(alpha):
+        assert Image.objects.count() == 0
+
+
+def test_a_batch_reports_a_file_over_the_limit_as_its_own_413(alpha, member_api):
+    with tenant_context(alpha):
+        ImageSettings.objects.update_or_create(defaults={"max_upload_bytes": 8192})
+    small, big = imagefiles.jpeg(64, 64), imagefiles.jpeg(800, 600)
+    body = multipart([("files", "small.jpg", small), ("files", "big.jpg", big)])
+
+    response = post_multipart(member_api, "images/batch", body)
+
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (1, 1)
+    rejected = next(result for result in body["results"] if "error" in result)
+    assert rejected["filename"] == "big.jpg"
+    assert rejected["status"] == 413
+    assert rejected["error"]["code"] == "file_too_large"
+    with tenant_context(alpha):
+        assert list(Image.objects.values_list("original_filename", flat=True)) == ["small.jpg"]
+
+
+def test_a_file_name_over_1_kb_is_shortened_to_255_characters(alpha, member_api):
+    name = "holiday-" + "é" * 1200 + ".jpg"
+
+    response = post_multipart(
+        member_api, "images/upload", multipart([("file", name, imagefiles.jpeg(64, 64))])
+    )
+
+    assert response.status_code == 202, response.content
+    with tenant_context(alpha):
+        stored = Image.objects.get(pk=response.json()["id"]).original_filename
+    assert len(stored) == 255
+    assert stored == ("holiday-" + "é" * 1200)[:251] + ".jpg"
