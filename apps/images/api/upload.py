@@ -20,6 +20,7 @@ from apps.images.services import image_ingest
 from apps.images.services.processing import image_settings_get
 from apps.images.upload_handlers import file_too_large
 from apps.usage.ratelimit import EndpointClass
+from apps.usage.throttling import rate_limit_units_consume
 
 NOT_QUEUED_NOTE = (
     "Stored and counted, but the task queue could not be reached: processing starts when waiting "
@@ -165,6 +166,7 @@ class ImageBatchUploadApi(APIView):
             409: ErrorResponse,
             413: ErrorResponse,
             422: ErrorResponse,
+            429: ErrorResponse,
             503: ErrorResponse,
         },
     )
@@ -182,6 +184,8 @@ class ImageBatchUploadApi(APIView):
             )
         options = UploadInput(data=request.data)
         options.is_valid(raise_exception=True)
+        # A batch of N files is N uploads against the rate limit (the request itself counted one).
+        rate_limit_units_consume(request, self, len(uploads) + len(dropped) - 1)
         tenant, actor, tags = (
             request_tenant(request),
             Actor.from_request(request),
