@@ -215,12 +215,102 @@ class Decoded:
     width: int  # the full image's displayed size (after orientation)
     height: int
     exif: dict
+    # The file is nothing but its pixels (no EXIF, XMP, text or comments, nothing after its end):
+    # only then may it be served as its own thumbnail. Judged only when it could fit a box.
+    bare: bool = False
+
+
+# Markers of metadata in JPEG (APP1 EXIF/XMP, APP3..APP13, APP15, COM); APP0 JFIF, APP2 ICC and
+# APP14 Adobe colour info describe the pixels and are kept.
+JPEG_METADATA_MARKERS = {0xE1, *range(0xE3, 0xEE), 0xEF, 0xFE}
+PNG_METADATA_CHUNKS = {b"tEXt", b"zTXt", b"iTXt", b"eXIf"}
+WEBP_METADATA_CHUNKS = {b"EXIF", b"XMP "}
+
+
+def _empty_exif(marker: int, segment: bytes) -> bool:
+    """An APP1 EXIF block whose first IFD has no entries (what some encoders write for 'no EXIF')."""
+    if marker != 0xE1 or segment[:6] != b"Exif\x00\x00" or segment[6:8] not in (b"II", b"MM"):
+        return False
+    order = "little" if segment[6:8] == b"II" else "big"
+    offset = 6 + int.from_bytes(segment[10:14], order)
+    return len(segment) >= offset + 2 and int.from_bytes(segment[offset : offset + 2], order) == 0
+
+
+def _jpeg_bare(data: bytes) -> bool:
+    i = 2
+    while i + 2 <= len(data):
+        if data[i] != 0xFF:
+            return False
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:  # end of image
+            return i + 2 == len(data)
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            i += 2
+            continue
+        if i + 4 > len(data):
+            return False
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker in JPEG_METADATA_MARKERS and not _empty_exif(marker, data[i + 4 : i + 2 + length]):
+            return False
+        i += 2 + length
+        if marker == 0xDA:  # entropy-coded data runs to the next marker that is not stuffing or RST
+            while True:
+                j = data.find(b"\xff", i)
+                if j < 0 or j + 1 >= len(data):
+                    return False
+                following = data[j + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    i = j + 2
+                elif following == 0xFF:
+                    i = j + 1
+                else:
+                    i = j
+                    break
+    return False
+
+
+def _png_bare(data: bytes) -> bool:
+    i = 8
+    while i + 12 <= len(data):
+        length, kind = int.from_bytes(data[i : i + 4], "big"), data[i + 4 : i + 8]
+        if kind in PNG_METADATA_CHUNKS:
+            return False
+        i += 12 + length
+        if kind == b"IEND":
+            return i == len(data)
+    return False
+
+
+def _webp_bare(data: bytes) -> bool:
+    if len(data) < 12 or int.from_bytes(data[4:8], "little") + 8 != len(data):
+        return False
+    i = 12
+    while i + 8 <= len(data):
+        if data[i : i + 4] in WEBP_METADATA_CHUNKS:
+            return False
+        size = int.from_bytes(data[i + 4 : i + 8], "little")
+        i += 8 + size + (size & 1)
+    return i == len(data)
+
+
+BARE_CHECKS = {"JPEG": _jpeg_bare, "PNG": _png_bare, "WEBP": _webp_bare}
+
+
+def is_bare(data: bytes, pillow_format: str) -> bool:
+    """Whether serving these bytes shows the pixels and nothing else: no metadata (GPS among it) and
+    no bytes appended after the image's end (another file hidden behind it)."""
+    check = BARE_CHECKS.get(pillow_format)
+    return bool(check and check(data))
 
 
 def decode(fp: IO[bytes], *, longest_needed: int, keep_gps: bool = True) -> Decoded:
     fp.seek(0)
     try:
         img = Image.open(fp, formats=OPENABLE)
+        pillow_format = img.format
         full_width, full_height = img.size
         decode_budget_check(*_declared_size(img, fp), _file_size(fp))
         exif = exif_summary(img, keep_gps=keep_gps)
@@ -241,7 +331,13 @@ def decode(fp: IO[bytes], *, longest_needed: int, keep_gps: bool = True) -> Deco
         raise CorruptImage(f"the image data is truncated or corrupt ({exc})") from exc
     if exif.get("orientation") in (5, 6, 7, 8):
         full_width, full_height = full_height, full_width
-    return Decoded(image=_normalise_mode(oriented), width=full_width, height=full_height, exif=exif)
+    bare = False
+    if pillow_format in BARE_CHECKS and max(full_width, full_height) <= (longest_needed or 0):
+        fp.seek(0)
+        bare = is_bare(fp.read(), pillow_format)
+    return Decoded(
+        image=_normalise_mode(oriented), width=full_width, height=full_height, exif=exif, bare=bare
+    )
 
 
 def _normalise_mode(img: Image.Image) -> Image.Image:

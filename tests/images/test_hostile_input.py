@@ -206,3 +206,68 @@ def test_a_file_name_over_1_kb_is_shortened_to_255_characters(alpha, member_api)
         stored = Image.objects.get(pk=response.json()["id"]).original_filename
     assert len(stored) == 255
     assert stored == ("holiday-" + "é" * 1200)[:251] + ".jpg"
+
+
+GPS = (((52.0, 22.0, 12.5), "N"), ((4.0, 53.0, 42.0), "W"))
+
+
+def with_appended(data: bytes) -> bytes:
+    return data + b"PK\x03\x04" + b"<script>alert(1)</script>" * 20
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "keep_gps"),
+    [
+        ("appended.jpg", with_appended(imagefiles.jpeg(300, 200)), True),
+        ("appended.png", with_appended(imagefiles.encode(imagefiles.picture(300, 200), "PNG")), True),
+        ("appended.webp", with_appended(imagefiles.encode(imagefiles.picture(300, 200), "WEBP")), True),
+        ("gps.jpg", imagefiles.jpeg(300, 200, gps=GPS), False),
+    ],
+)
+def test_a_small_original_is_not_served_as_its_thumbnail_with_what_it_carries(
+    alpha, member_api, name, data, keep_gps
+):
+    with tenant_context(alpha):
+        ImageSettings.objects.update_or_create(defaults={"keep_gps": keep_gps})
+    image = process(alpha, upload(member_api, name, data).json()["id"])
+    assert image.status == ImageStatus.READY, image.failure_reason
+
+    response = member_api.get(f"images/{image.pk}/thumbnail", {"spec": "large"})
+
+    assert response.status_code == 200
+    served = response.content
+    assert b"<script>" not in served
+    assert b"PK\x03\x04" not in served
+    served_image = PILImage.open(io.BytesIO(served))
+    assert served_image.size == (300, 200)
+    assert 0x8825 not in served_image.getexif()  # no GPS IFD
+    with tenant_context(alpha):
+        assert image.thumbnails.get(spec="large").storage_key != image.storage_key
+
+
+def test_a_bare_small_original_is_still_served_as_itself(alpha, member_api):
+    data = imagefiles.encode(imagefiles.picture(300, 200), "PNG")
+    image = process(alpha, upload(member_api, "bare.png", data).json()["id"])
+
+    response = member_api.get(f"images/{image.pk}/thumbnail", {"spec": "large"})
+
+    assert response.content == data
+    with tenant_context(alpha):
+        assert image.thumbnails.get(spec="large").storage_key == image.storage_key
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "bare"),
+    [
+        (imagefiles.encode(imagefiles.picture(64, 48), "JPEG"), "JPEG", True),
+        (imagefiles.encode(imagefiles.picture(64, 48), "JPEG", progressive=True), "JPEG", True),
+        (imagefiles.encode(imagefiles.picture(64, 48), "JPEG") + b"\xff\xd9", "JPEG", False),
+        (imagefiles.encode(imagefiles.picture(64, 48), "JPEG", comment=b"hi"), "JPEG", False),
+        (imagefiles.encode(imagefiles.picture(64, 48), "PNG"), "PNG", True),
+        (png_with_chunk(b"tEXt", b"k\x00v"), "PNG", False),
+        (imagefiles.encode(imagefiles.picture(64, 48), "WEBP"), "WEBP", True),
+        (imagefiles.encode(imagefiles.picture(64, 48), "WEBP", exif=b"Exif\x00\x00II*\x00"), "WEBP", False),
+    ],
+)
+def test_bare_means_pixels_and_nothing_else(data, fmt, bare):
+    assert imaging.is_bare(data, fmt) is bare
