@@ -30,6 +30,7 @@ from apps.duplicates.services.jobs import (
     DUPLICATES_RESCAN,
     DUPLICATES_RESOLVE_ALL,
 )
+from apps.jobs.errors import JobAlreadyRunning
 from apps.jobs.selectors import job_list
 
 PAGE_SIZE = 20
@@ -116,8 +117,12 @@ class BulkActionPage(PermissionRequiredPage, View):
     def post(self, request):
         actor = Actor.from_request(request)
         if request.POST.get("action") == "rescan":
-            duplicates_job_create(kind=DUPLICATES_RESCAN, actor=actor)
-            messages.success(request, "A full re-scan has started.")
+            try:
+                duplicates_job_create(kind=DUPLICATES_RESCAN, actor=actor)
+            except JobAlreadyRunning:
+                messages.info(request, "A full re-scan is already running; its progress is below.")
+            else:
+                messages.success(request, "A full re-scan has started.")
         elif request.POST.get("action") == "remove_identical":
             duplicates_job_create(kind=DUPLICATES_REMOVE_IDENTICAL, actor=actor)
             messages.success(request, "Removing identical copies has started; progress is below.")

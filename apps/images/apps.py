@@ -6,9 +6,16 @@ class ImagesConfig(AppConfig):
     label = "images"
 
     def ready(self) -> None:
+        from django.http import multipartparser
+
         from apps.accounts.permissions import Perm
         from apps.images.services.thumbnails import thumbnail_specs_create_defaults
         from apps.images.services.usage import usage_ensure
+
+        # Django drops a multipart part whose headers pass 1 KiB, so a file name over about 1 KB made
+        # the file vanish (400 file_required); names are shortened to 255 characters when stored
+        # (sanitize_filename). 16 KiB still bounds what one part may declare.
+        multipartparser.MAX_TOTAL_HEADER_SIZE = 16 * 1024  # type: ignore[attr-defined]
         from apps.jobs.registry import job_kind_register
         from apps.tenants.setup import tenant_setup_register
 

@@ -27,6 +27,12 @@ class ImageTooLarge(ApplicationError):
     code = "image_too_many_pixels"
 
 
+class ImageDecodeBudgetExceeded(ImageTooLarge):
+    """Few bytes declaring a huge canvas: decoding would cost far more than the file explains."""
+
+    code = "image_decode_budget_exceeded"
+
+
 class ImageNotFound(NotFound):
     code = "image_not_found"
 

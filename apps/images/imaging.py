@@ -5,14 +5,15 @@ down while decoding), its EXIF orientation applied, and every thumbnail and hash
 """
 
 import io
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
-from typing import IO
+from typing import IO, Literal
 
 import imagehash
 from django.conf import settings
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 try:  # HEIC/HEIF, where pillow-heif is installed
     from pillow_heif import register_heif_opener
@@ -24,6 +25,10 @@ except ImportError:  # pragma: no cover - optional
 
 # Pillow's own bomb check would stop us reading the header; we check against our limit instead.
 Image.MAX_IMAGE_PIXELS = None
+# Pillow refuses a PNG whose iCCP profile or zTXt/iTXt text inflates past 1 MB (SAFEBLOCK) as if it
+# were not an image; camera and print profiles can be larger. Text in all stays under MAX_TEXT_MEMORY.
+PngImagePlugin.MAX_TEXT_CHUNK = 16 * 1024 * 1024
+PngImagePlugin.MAX_TEXT_MEMORY = 64 * 1024 * 1024
 
 # Pillow format name -> (our format, content type, extension)
 FORMATS = {
@@ -57,9 +62,95 @@ class NotAnImage(ValueError):
 
 
 class TooManyPixels(ValueError):
-    def __init__(self, width: int, height: int):
-        super().__init__(f"{width}x{height} is more than {settings.DEEPLENS_MAX_IMAGE_PIXELS:,} pixels")
+    def __init__(self, width: int, height: int, message: str = ""):
+        super().__init__(
+            message or f"{width}x{height} is more than {settings.DEEPLENS_MAX_IMAGE_PIXELS:,} pixels"
+        )
         self.width, self.height = width, height
+
+
+class DecodeBudgetExceeded(TooManyPixels):
+    """Decoding would take far more memory than the file's size can honestly explain: a few bytes
+    declaring a huge canvas (a GIF's logical screen, a frame placed far out, a flat deflate stream)."""
+
+
+# Decoded images take at most 4 bytes a pixel (RGBA; palette and grey images are widened to RGB(A)).
+DECODED_BYTES_PER_PIXEL = 4
+
+
+def decoded_bytes(width: int, height: int) -> int:
+    return width * height * DECODED_BYTES_PER_PIXEL
+
+
+def decode_budget_check(width: int, height: int, file_size: int) -> None:
+    """The decode budget: the pixel cap, and decoded bytes at most DEEPLENS_DECODE_MAX_RATIO times
+    the file's size once over DEEPLENS_DECODE_FREE_BYTES. Counted at 4 bytes a pixel, deflate's best
+    (about 1032:1 on the raw rows) is 1376:1 for an RGB PNG and JPEG's under 300:1, so photos and real
+    PNGs pass at 5000:1; a 48-byte GIF declaring 14000x14000 (784 MB decoded) does not."""
+    if width * height > settings.DEEPLENS_MAX_IMAGE_PIXELS:
+        raise TooManyPixels(width, height)
+    cost = decoded_bytes(width, height)
+    allowed = max(settings.DEEPLENS_DECODE_FREE_BYTES, file_size * settings.DEEPLENS_DECODE_MAX_RATIO)
+    if cost > allowed:
+        raise DecodeBudgetExceeded(
+            width,
+            height,
+            f"{width}x{height} would take {cost:,} bytes to decode, more than {allowed:,} allowed "
+            f"for a file of {file_size:,} bytes",
+        )
+
+
+def gif_canvas(fp: IO[bytes]) -> tuple[int, int]:
+    """The largest canvas any frame of a GIF needs: its logical screen, widened by every image
+    descriptor's extent (a decoder grows the canvas to fit a frame placed outside it). Walks the
+    blocks without decoding; a truncated file ends the walk."""
+    fp.seek(0)
+    header = fp.read(13)
+    if len(header) < 13:
+        return 0, 0
+    width, height = int.from_bytes(header[6:8], "little"), int.from_bytes(header[8:10], "little")
+    if header[10] & 0x80:
+        fp.seek(3 << ((header[10] & 7) + 1), os.SEEK_CUR)
+    while block := fp.read(1):
+        if block == b"\x2c":  # image descriptor: left, top, width, height, flags
+            descriptor = fp.read(9)
+            if len(descriptor) < 9:
+                break
+            left, top, frame_w, frame_h = (
+                int.from_bytes(descriptor[i : i + 2], "little") for i in range(0, 8, 2)
+            )
+            width, height = max(width, left + frame_w), max(height, top + frame_h)
+            if descriptor[8] & 0x80:
+                fp.seek(3 << ((descriptor[8] & 7) + 1), os.SEEK_CUR)
+            fp.read(1)  # LZW minimum code size
+        elif block == b"\x21":  # extension: label, then sub-blocks
+            fp.read(1)
+        else:  # trailer (0x3b) or garbage
+            break
+        while (length := fp.read(1)) and length != b"\x00":
+            fp.seek(length[0], os.SEEK_CUR)
+    return width, height
+
+
+def _file_size(fp: IO[bytes]) -> int:
+    position = fp.tell()
+    size = fp.seek(0, os.SEEK_END)
+    fp.seek(position)
+    return size
+
+
+def _declared_size(img: Image.Image, fp: IO[bytes]) -> tuple[int, int]:
+    """The largest size decoding any frame can need (every GIF frame; other formats' size is the
+    first frame's, the only one decoded)."""
+    width, height = img.size
+    if img.format == "GIF":
+        position = fp.tell()
+        try:
+            canvas = gif_canvas(fp)
+        finally:
+            fp.seek(position)
+        width, height = max(width, canvas[0]), max(height, canvas[1])
+    return width, height
 
 
 class CorruptImage(ValueError):
@@ -105,14 +196,16 @@ def sniff(fp: IO[bytes]) -> Sniffed:
         with Image.open(fp, formats=OPENABLE) as img:
             fmt, content_type, ext = FORMATS[img.format or ""]
             width, height = img.size
+            canvas = _declared_size(img, fp)
+    except Image.DecompressionBombError as exc:  # a GIF frame far outside the screen, on open
+        raise DecodeBudgetExceeded(0, 0, str(exc)) from exc
     except (UnidentifiedImageError, KeyError, OSError, SyntaxError, ValueError) as exc:
         raise NotAnImage(str(exc)) from exc
     finally:
         fp.seek(0)
     if width <= 0 or height <= 0:
         raise NotAnImage("the image has no pixels")
-    if width * height > settings.DEEPLENS_MAX_IMAGE_PIXELS:
-        raise TooManyPixels(width, height)
+    decode_budget_check(*canvas, _file_size(fp))
     return Sniffed(fmt, content_type, ext, width, height)
 
 
@@ -122,15 +215,104 @@ class Decoded:
     width: int  # the full image's displayed size (after orientation)
     height: int
     exif: dict
+    # The file is nothing but its pixels (no EXIF, XMP, text or comments, nothing after its end):
+    # only then may it be served as its own thumbnail. Judged only when it could fit a box.
+    bare: bool = False
+
+
+# Markers of metadata in JPEG (APP1 EXIF/XMP, APP3..APP13, APP15, COM); APP0 JFIF, APP2 ICC and
+# APP14 Adobe colour info describe the pixels and are kept.
+JPEG_METADATA_MARKERS = {0xE1, *range(0xE3, 0xEE), 0xEF, 0xFE}
+PNG_METADATA_CHUNKS = {b"tEXt", b"zTXt", b"iTXt", b"eXIf"}
+WEBP_METADATA_CHUNKS = {b"EXIF", b"XMP "}
+
+
+def _empty_exif(marker: int, segment: bytes) -> bool:
+    """An APP1 EXIF block whose first IFD has no entries (what some encoders write for 'no EXIF')."""
+    if marker != 0xE1 or segment[:6] != b"Exif\x00\x00" or segment[6:8] not in (b"II", b"MM"):
+        return False
+    order: Literal["little", "big"] = "little" if segment[6:8] == b"II" else "big"
+    offset = 6 + int.from_bytes(segment[10:14], order)
+    return len(segment) >= offset + 2 and int.from_bytes(segment[offset : offset + 2], order) == 0
+
+
+def _jpeg_bare(data: bytes) -> bool:
+    i = 2
+    while i + 2 <= len(data):
+        if data[i] != 0xFF:
+            return False
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:  # end of image
+            return i + 2 == len(data)
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            i += 2
+            continue
+        if i + 4 > len(data):
+            return False
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker in JPEG_METADATA_MARKERS and not _empty_exif(marker, data[i + 4 : i + 2 + length]):
+            return False
+        i += 2 + length
+        if marker == 0xDA:  # entropy-coded data runs to the next marker that is not stuffing or RST
+            while True:
+                j = data.find(b"\xff", i)
+                if j < 0 or j + 1 >= len(data):
+                    return False
+                following = data[j + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    i = j + 2
+                elif following == 0xFF:
+                    i = j + 1
+                else:
+                    i = j
+                    break
+    return False
+
+
+def _png_bare(data: bytes) -> bool:
+    i = 8
+    while i + 12 <= len(data):
+        length, kind = int.from_bytes(data[i : i + 4], "big"), data[i + 4 : i + 8]
+        if kind in PNG_METADATA_CHUNKS:
+            return False
+        i += 12 + length
+        if kind == b"IEND":
+            return i == len(data)
+    return False
+
+
+def _webp_bare(data: bytes) -> bool:
+    if len(data) < 12 or int.from_bytes(data[4:8], "little") + 8 != len(data):
+        return False
+    i = 12
+    while i + 8 <= len(data):
+        if data[i : i + 4] in WEBP_METADATA_CHUNKS:
+            return False
+        size = int.from_bytes(data[i + 4 : i + 8], "little")
+        i += 8 + size + (size & 1)
+    return i == len(data)
+
+
+BARE_CHECKS = {"JPEG": _jpeg_bare, "PNG": _png_bare, "WEBP": _webp_bare}
+
+
+def is_bare(data: bytes, pillow_format: str) -> bool:
+    """Whether serving these bytes shows the pixels and nothing else: no metadata (GPS among it) and
+    no bytes appended after the image's end (another file hidden behind it)."""
+    check = BARE_CHECKS.get(pillow_format)
+    return bool(check and check(data))
 
 
 def decode(fp: IO[bytes], *, longest_needed: int, keep_gps: bool = True) -> Decoded:
     fp.seek(0)
     try:
         img: Image.Image = Image.open(fp, formats=OPENABLE)
+        pillow_format = img.format
         full_width, full_height = img.size
-        if full_width * full_height > settings.DEEPLENS_MAX_IMAGE_PIXELS:
-            raise TooManyPixels(full_width, full_height)
+        decode_budget_check(*_declared_size(img, fp), _file_size(fp))
         exif = exif_summary(img, keep_gps=keep_gps)
         if img.format in ("JPEG", "MPO") and longest_needed:
             img.draft("RGB", (longest_needed, longest_needed))
@@ -141,13 +323,21 @@ def decode(fp: IO[bytes], *, longest_needed: int, keep_gps: bool = True) -> Deco
         oriented = img
     except (UnidentifiedImageError, SyntaxError) as exc:
         raise NotAnImage(str(exc)) from exc
-    except (OSError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise DecodeBudgetExceeded(0, 0, str(exc)) from exc
+    except (OSError, ValueError, EOFError) as exc:
         if isinstance(exc, TooManyPixels):
             raise
         raise CorruptImage(f"the image data is truncated or corrupt ({exc})") from exc
     if exif.get("orientation") in (5, 6, 7, 8):
         full_width, full_height = full_height, full_width
-    return Decoded(image=_normalise_mode(oriented), width=full_width, height=full_height, exif=exif)
+    bare = False
+    if pillow_format in BARE_CHECKS and max(full_width, full_height) <= (longest_needed or 0):
+        fp.seek(0)
+        bare = is_bare(fp.read(), pillow_format)
+    return Decoded(
+        image=_normalise_mode(oriented), width=full_width, height=full_height, exif=exif, bare=bare
+    )
 
 
 def _normalise_mode(img: Image.Image) -> Image.Image:

@@ -13,6 +13,12 @@ class JobConflict(Conflict):
     code = "job_conflict"
 
 
+class JobAlreadyRunning(Conflict):
+    """A single-flight kind already has a queued or running job (its id is in the detail)."""
+
+    code = "job_already_running"
+
+
 class JobFailed(Exception):
     """A runner raises it to end its job as failed, with a reason the user can read."""
 

@@ -2,6 +2,7 @@
 and the resumer that takes up jobs whose worker went silent."""
 
 import logging
+import zlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,7 +14,8 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core import queueing
-from apps.jobs.errors import JobConflict
+from apps.core.connection import connection
+from apps.jobs.errors import JobAlreadyRunning, JobConflict
 from apps.jobs.models import Job
 from apps.jobs.registry import _KINDS, job_kind_get
 from apps.jobs.runner import job_fail
@@ -35,15 +37,34 @@ def job_enqueue(*, job: Job) -> None:
 
 
 @transaction.atomic
-def job_create(*, kind: str, actor: Actor, params: dict | None = None) -> Job:
+def job_create(*, kind: str, actor: Actor, params: dict | None = None, single_flight: bool = False) -> Job:
     """Create a job of a registered kind (UnknownJobKind otherwise, nothing written) and enqueue its
-    run after commit. Call it inside the caller's transaction to create it with the caller's rows."""
+    run after commit. Call it inside the caller's transaction to create it with the caller's rows.
+    `single_flight`: while a job of the kind is queued or running in this workspace, refuse with
+    JobAlreadyRunning (409, the job's id in the detail) instead of starting another."""
     job_kind_get(kind)
+    if single_flight:
+        _single_flight_check(kind)
     job = Job(kind=kind, params=params or {}, created_by=actor.user)
     job.full_clean()
     job.save()
     job_enqueue(job=job)
     return job
+
+
+def _single_flight_check(kind: str) -> None:
+    """Under a transaction lock per workspace and kind, so two concurrent creations cannot both see
+    none running: the second waits for the first to commit, then sees its job."""
+    key = zlib.crc32(f"jobs:single-flight:{connection.schema_name}:{kind}".encode()) - (1 << 31)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(2, %s)", [key])
+    active = Job.objects.filter(kind=kind, state__in=Job.ACTIVE).order_by("created_at").first()
+    if active is not None:
+        raise JobAlreadyRunning(
+            f"A {job_kind_get(kind).label.lower()} job is already {active.state}; it must finish or be "
+            "cancelled before another starts.",
+            extra={"job_id": str(active.pk), "state": active.state, "kind": kind},
+        )
 
 
 @transaction.atomic

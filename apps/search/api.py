@@ -4,13 +4,14 @@ tenant's models (list, switch on, switch off)."""
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import Perm
 from apps.audit.context import Actor
 from apps.core.api import request_tenant
+from apps.core.parsers import JSONParser
 from apps.core.schema import ErrorResponse
 from apps.images.api.serializers import DATE_INPUTS
 from apps.images.errors import FileTooLarge
@@ -112,7 +113,13 @@ SearchResponse = inline_serializer(
         "cached": serializers.BooleanField(),
     },
 )
-SEARCH_ERRORS = {409: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse}
+SEARCH_ERRORS = {
+    400: ErrorResponse,
+    409: ErrorResponse,
+    413: ErrorResponse,
+    415: ErrorResponse,
+    503: ErrorResponse,
+}
 
 
 def thumbnail_url(image_id: str) -> str:
@@ -175,6 +182,11 @@ class SimilaritySearchApi(APIView):
     @extend_schema(responses={200: SearchResponse, **SEARCH_ERRORS})
     def post(self, request):
         request_tenant(request)
+        if not isinstance(request.data, dict):  # a JSON list, string or number (a QueryDict is a dict)
+            raise InvalidSearch(
+                "The body must be a JSON object (or a form) with one of image, image_id or url.",
+                extra={"body_type": type(request.data).__name__},
+            )
         options, model = parse_options(request.data)
         upload = request.FILES.get("image")
         image_id = request.data.get("image_id")

@@ -65,6 +65,26 @@ return result
 """
 
 
+# More units of one endpoint class for a request already counted (a batch of N files is N uploads):
+# all of them or none, checked and added in one step like _CONSUME.
+_CONSUME_UNITS = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local units = tonumber(ARGV[1])
+if count + units > tonumber(ARGV[2]) then
+  redis.call('HINCRBY', KEYS[2], 'rejected:' .. ARGV[4], 1)
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+  local ttl = redis.call('TTL', KEYS[1])
+  if ttl < 0 then ttl = tonumber(ARGV[3]) end
+  return {0, ttl, count}
+end
+local total = redis.call('INCRBY', KEYS[1], units)
+if total == units then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+redis.call('HINCRBY', KEYS[2], ARGV[4], units)
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return {1, 0, total}
+"""
+
+
 @dataclass(frozen=True)
 class Counter:
     key: str
@@ -179,4 +199,36 @@ def rate_limit_consume(
         remaining=left,
         reset=tightest.ttl,
         daily_remaining=remaining[-1][0],
+    )
+
+
+def rate_limit_consume_units(*, tenant, klass: EndpointClass, units: int) -> Decision | None:
+    """Count `units` more against the tenant's per-minute limit of `klass` (searches, uploads) for a
+    request rate_limit_consume already counted once: a batch of N files takes N uploads. All or
+    nothing; None when there is nothing to count or Redis cannot be reached."""
+    if units <= 0 or klass not in CLASS_LIMIT_FIELD:
+        return None
+    counter = next(
+        c
+        for c in counters_for(tenant=tenant, klass=klass, principal=("", None, None))
+        if c.scope == f"tenant_{klass}"
+    )
+    keys = [counter.key, usage_key(tenant.pk, tenant_today(tenant).date())]
+    args: list[str | int] = [units, counter.limit, counter.ttl, str(klass), USAGE_TTL_SECONDS]
+    try:
+        allowed, ttl, count = (int(v) for v in get_redis().eval(_CONSUME_UNITS, len(keys), *keys, *args))
+    except redis.RedisError as exc:
+        logger.warning("rate limits not enforced, Redis unavailable: %s", exc)
+        return None
+    if not allowed:
+        return Decision(
+            allowed=False,
+            limit=counter.limit,
+            remaining=max(0, counter.limit - count),
+            reset=max(1, ttl),
+            refused_scope=counter.scope,
+            retry_after=max(1, ttl),
+        )
+    return Decision(
+        allowed=True, limit=counter.limit, remaining=max(0, counter.limit - count), reset=counter.ttl
     )

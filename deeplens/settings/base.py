@@ -234,6 +234,11 @@ DEEPLENS_OUTAGE_RETRY_AFTER_SECONDS = env_int("DEEPLENS_OUTAGE_RETRY_AFTER_SECON
 DEEPLENS_MAX_UPLOAD_BYTES = env_int("DEEPLENS_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
 # Larger images are refused with 422 (decompression bombs); 200 megapixels covers real cameras.
 DEEPLENS_MAX_IMAGE_PIXELS = env_int("DEEPLENS_MAX_IMAGE_PIXELS", 200_000_000)
+# The decode budget (apps/images/imaging.py): an image whose decoded pixels (4 bytes each) pass
+# DEEPLENS_DECODE_FREE_BYTES may take at most DEEPLENS_DECODE_MAX_RATIO times its file's size; a few
+# bytes declaring a huge canvas are refused with 422 before anything is decoded.
+DEEPLENS_DECODE_FREE_BYTES = env_int("DEEPLENS_DECODE_FREE_BYTES", 64 * 1024 * 1024)
+DEEPLENS_DECODE_MAX_RATIO = env_int("DEEPLENS_DECODE_MAX_RATIO", 5000)
 # URL imports: size cap, timeouts, redirects; addresses allowed although private (default none).
 DEEPLENS_URL_FETCH_MAX_BYTES = env_int("DEEPLENS_URL_FETCH_MAX_BYTES", 100 * 1024 * 1024)
 DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = env_int("DEEPLENS_URL_FETCH_TIMEOUT_SECONDS", 20)
@@ -277,7 +282,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.DeepLensAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "apps.core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

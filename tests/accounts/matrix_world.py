@@ -57,8 +57,8 @@ def _ingest(tenant: Tenant, user: User, name: str, data: bytes, *, process: bool
     return Image.objects.get(pk=image.pk)
 
 
-def _job(kind: str, user: User, **params) -> Job:
-    return Job.objects.create(kind=kind, created_by=user, params=params, state=Job.State.RUNNING)
+def _job(kind: str, user: User, state: str = Job.State.RUNNING, **params) -> Job:
+    return Job.objects.create(kind=kind, created_by=user, params=params, state=state)
 
 
 def world_build() -> World:
@@ -136,7 +136,8 @@ def world_build() -> World:
             location=str(location.pk),
             target_location=str(target_location.pk),
             thumbnail_job=str(_job("thumbnails_regenerate", member).pk),
-            duplicates_job=str(_job("duplicates_rescan", member).pk),
+            # Finished: re-scans are single-flight, a running one would make POST duplicates/rescan 409.
+            duplicates_job=str(_job("duplicates_rescan", member, state=Job.State.DONE).pk),
             storage_job=str(_job("storage_migrate", member, location_id=str(scan_location.pk)).pk),
             scan_job=str(_job("storage_scan", member, location_id=str(location.pk)).pk),
         )

@@ -15,7 +15,7 @@ from apps.core.api import request_tenant
 from apps.core.errors import InvalidInput
 from apps.core.filtering import FilterBackend
 from apps.core.pagination import Pagination
-from apps.core.schema import list_schema
+from apps.core.schema import ErrorResponse, list_schema
 from apps.duplicates.errors import GroupNotFound
 from apps.duplicates.filters import GroupFilter
 from apps.duplicates.identical import identical_sets
@@ -371,9 +371,11 @@ class UploadPolicyApi(APIView):
 
 
 class RescanApi(APIView):
+    """Start a full re-scan; 409 job_already_running (with its job_id) while one is queued or running."""
+
     required_permission = Perm.DUPLICATES_MANAGE
 
-    @extend_schema(request=None, responses={202: DuplicatesJobOutput})
+    @extend_schema(request=None, responses={202: DuplicatesJobOutput, 409: ErrorResponse})
     def post(self, request):
         request_tenant(request)
         job = duplicates_job_create(kind=DUPLICATES_RESCAN, actor=Actor.from_request(request))

@@ -12,7 +12,8 @@ DUPLICATES_JOB_KINDS = (DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL, DUPLICATES_RE
 
 
 def duplicates_job_create(*, kind: str, actor: Actor, params: dict | None = None) -> Job:
-    """A re-scan or resolve-all job (run by apps/jobs, after commit)."""
+    """A re-scan or resolve-all job (run by apps/jobs, after commit). Re-scans are single-flight:
+    while one is queued or running another is refused (JobAlreadyRunning, 409 with its id)."""
     if kind not in DUPLICATES_JOB_KINDS:
         raise ValueError(f"{kind!r} is not a duplicates job")
-    return job_create(kind=kind, actor=actor, params=params)
+    return job_create(kind=kind, actor=actor, params=params, single_flight=kind == DUPLICATES_RESCAN)

@@ -4,6 +4,7 @@ groups stay as they are; dismissed pairs are never grouped."""
 
 import logging
 
+import cv2
 from django.db import transaction
 
 from apps.duplicates import candidates
@@ -56,7 +57,14 @@ def rescan_run(ctx: JobContext) -> None:
                     signature_store(image=image, features=features, vector=vector)
                 else:
                     features = features_of(sig)
-            except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels, OSError) as exc:
+            except (
+                imaging.NotAnImage,
+                imaging.CorruptImage,
+                imaging.TooManyPixels,
+                OSError,
+                cv2.error,
+            ) as exc:
+                # One image OpenCV cannot take (a 1x20000 strip) is counted failed; the rest go on.
                 logger.warning("rescan %s: image %s failed: %s", ctx.job.pk, image.pk, exc)
                 failed += 1
                 continue

@@ -1,8 +1,9 @@
 """POST /api/v1/images/upload, /batch and /url: 202 with where to watch the processing."""
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,11 +12,15 @@ from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.outages import DEPENDENCY_ERRORS, dependency_unavailable
+from apps.core.parsers import JSONParser
 from apps.core.schema import ErrorResponse
 from apps.images.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.images.fetch import fetch
 from apps.images.services import image_ingest
+from apps.images.services.processing import image_settings_get
+from apps.images.upload_handlers import file_too_large
 from apps.usage.ratelimit import EndpointClass
+from apps.usage.throttling import rate_limit_units_consume
 
 NOT_QUEUED_NOTE = (
     "Stored and counted, but the task queue could not be reached: processing starts when waiting "
@@ -37,6 +42,21 @@ def accepted(image) -> dict:
     return body
 
 
+def tenant_upload_limits(*, files: int):
+    """A view's `upload_limits` (apps/images/upload_handlers.py): the workspace's size limit per
+    file, within the installation's cap, for at most `files` files."""
+
+    def limits(request) -> tuple[int, int]:
+        return min(image_settings_get().max_upload_bytes, settings.DEEPLENS_MAX_UPLOAD_BYTES), files
+
+    return staticmethod(limits)
+
+
+def too_large_uploads(request) -> list[str]:
+    """Names of the files dropped while streaming for passing the limit."""
+    return list(getattr(request._request, "uploads_too_large", []))
+
+
 def _tags(raw) -> list[str]:
     """Tags as repeated form fields, one comma-separated field, or a JSON list."""
     values = raw if isinstance(raw, list) else [raw]
@@ -50,7 +70,11 @@ class UploadInput(serializers.Serializer):
 class UploadForm(UploadInput):
     """The multipart form of POST /images/upload, for the OpenAPI document."""
 
-    file = serializers.FileField(help_text="The image; its type is told from its bytes, not its name.")
+    file = serializers.FileField(
+        help_text="The image; its type is told from its bytes, not its name. Its name is kept without "
+        "folders or control characters, shortened to 255 characters (the extension kept). A body "
+        "larger than the workspace's limit is refused with 413 from its Content-Length."
+    )
     tags = serializers.CharField(required=False, help_text="Comma-separated, or the field repeated.")
 
 
@@ -101,6 +125,7 @@ class ImageUploadApi(APIView):
     required_permission = Perm.IMAGES_UPLOAD
     rate_limit_class = EndpointClass.UPLOAD
     parser_classes = [MultiPartParser, FormParser]
+    upload_limits = tenant_upload_limits(files=1)
 
     @extend_schema(
         request={"multipart/form-data": UploadForm},
@@ -110,6 +135,8 @@ class ImageUploadApi(APIView):
     @idempotent
     def post(self, request):
         upload = request.FILES.get("file")
+        if upload is None and (dropped := too_large_uploads(request)):
+            raise file_too_large(self.upload_limits(request)[0], filename=dropped[0])
         if upload is None:
             raise InvalidInput(
                 "Send the image as the multipart field 'file'.",
@@ -135,15 +162,26 @@ class ImageBatchUploadApi(APIView):
     required_permission = Perm.IMAGES_UPLOAD
     rate_limit_class = EndpointClass.UPLOAD
     parser_classes = [MultiPartParser, FormParser]
+    upload_limits = tenant_upload_limits(files=settings.DATA_UPLOAD_MAX_NUMBER_FILES)
 
     @extend_schema(
         request={"multipart/form-data": BatchUploadForm},
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: BatchResult, 409: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse},
+        responses={
+            202: BatchResult,
+            409: ErrorResponse,
+            413: ErrorResponse,
+            422: ErrorResponse,
+            429: ErrorResponse,
+            503: ErrorResponse,
+        },
     )
     @idempotent
     def post(self, request):
         uploads = request.FILES.getlist("files") or request.FILES.getlist("file")
+        dropped = too_large_uploads(request)
+        if not uploads and dropped:
+            raise file_too_large(self.upload_limits(request)[0], filename=dropped[0])
         if not uploads:
             raise InvalidInput(
                 "Send the images as repeated multipart fields 'files'.",
@@ -152,12 +190,18 @@ class ImageBatchUploadApi(APIView):
             )
         options = UploadInput(data=request.data)
         options.is_valid(raise_exception=True)
+        # A batch of N files is N uploads against the rate limit (the request itself counted one).
+        rate_limit_units_consume(request, self, len(uploads) + len(dropped) - 1)
         tenant, actor, tags = (
             request_tenant(request),
             Actor.from_request(request),
             _tags(request.data.getlist("tags")),
         )
         results, outages = [], []
+        limit = self.upload_limits(request)[0]
+        for name in dropped:
+            error = file_too_large(limit)
+            results.append({"filename": name, "error": error.as_dict()["error"], "status": error.http_status})
         for upload in uploads:
             try:
                 image = image_ingest(

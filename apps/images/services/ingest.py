@@ -20,7 +20,14 @@ from apps.core.errors import InvalidInput
 from apps.core.process_cache import cached
 from apps.core.redis import get_redis, redis_key
 from apps.images import imaging
-from apps.images.errors import EmptyFile, FileTooLarge, ImageTooLarge, QuotaExceeded, UnsupportedMediaType
+from apps.images.errors import (
+    EmptyFile,
+    FileTooLarge,
+    ImageDecodeBudgetExceeded,
+    ImageTooLarge,
+    QuotaExceeded,
+    UnsupportedMediaType,
+)
 from apps.images.models import Image, ImageStatus
 from apps.images.services.identical_uploads import identical_upload_check
 from apps.images.services.processing import image_settings_get
@@ -129,6 +136,16 @@ def image_ingest(
             + (", HEIC" if imaging.HEIF else "")
             + ").",
             extra={"filename": sanitize_filename(filename)},
+        ) from exc
+    except imaging.DecodeBudgetExceeded as exc:
+        raise ImageDecodeBudgetExceeded(
+            f"The image declares far more pixels than its file holds ({exc}); it is refused so that "
+            "decoding it cannot exhaust memory.",
+            extra={
+                "width": exc.width,
+                "height": exc.height,
+                "max_decode_ratio": settings.DEEPLENS_DECODE_MAX_RATIO,
+            },
         ) from exc
     except imaging.TooManyPixels as exc:
         raise ImageTooLarge(

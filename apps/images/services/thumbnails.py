@@ -94,8 +94,9 @@ def thumbnails_render(
 ) -> tuple[list[Thumbnail], dict[str, imaging.Rendition]]:
     """Make and store the thumbnails of these specs; returns their rows, not yet saved, and the
     renditions. A spec whose box the original already fits, when the original is a web format that
-    needs no rotation, is served by the original itself: nothing to encode or store twice."""
-    as_is = image.format in WEB_FORMATS and decoded.exif.get("orientation", 1) == 1
+    needs no rotation and is bare (no metadata such as GPS, nothing appended after its end), is
+    served by the original itself: nothing to encode or store twice. Any other is re-encoded."""
+    as_is = image.format in WEB_FORMATS and decoded.bare and decoded.exif.get("orientation", 1) == 1
     reuse = [s for s in specs if as_is and decoded.width <= s.max_width and decoded.height <= s.max_height]
     render = [s for s in specs if s not in reuse]
     rendered = (
