@@ -34,6 +34,8 @@ class AuditAction(models.TextChoices):
     IMAGE_RESTORED = "image.restored", "Image restored"
     IMAGE_PURGED = "image.purged", "Image purged"
     DUPLICATES_RESOLVED = "duplicates.resolved", "Duplicates resolved"
+    DUPLICATES_RESOLUTION_UNDONE = "duplicates.resolution_undone", "Duplicate resolution undone"
+    TRASH_EMPTIED = "images.trash_emptied", "Trash emptied"
     SEARCH_MODEL_ACTIVATED = "search.model_activated", "Search model activated"
     SEARCH_MODEL_DEACTIVATED = "search.model_deactivated", "Search model deactivated"
     JOB_CANCELLED = "job.cancelled", "Job cancelled"

@@ -11,3 +11,11 @@ class GroupNotOpen(Conflict):
 
 class InvalidKeep(InvalidInput):
     code = "invalid_keep"
+
+
+class ResolutionNotFound(NotFound):
+    code = "resolution_not_found"
+
+
+class ResolutionNotUndoable(Conflict):
+    code = "resolution_not_undoable"

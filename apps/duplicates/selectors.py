@@ -6,7 +6,7 @@ from django.db.models import Prefetch, QuerySet
 
 from apps.core.filtering import apply_filters
 from apps.duplicates.filters import GroupFilter
-from apps.duplicates.models import Group, Member
+from apps.duplicates.models import Group, Member, Resolution
 
 
 def group_list(*, filters: Mapping | None = None) -> QuerySet[Group]:
@@ -22,3 +22,12 @@ def with_members(groups):
 
 def group_get(*, group_id) -> Group | None:
     return with_members(Group.objects.filter(pk=group_id)).first()
+
+
+def resolution_get(*, resolution_id) -> Resolution | None:
+    return Resolution.objects.filter(pk=resolution_id).first()
+
+
+def resolution_of_job(*, job_id) -> Resolution | None:
+    """A resolve-all job's resolution (None before the job started resolving)."""
+    return Resolution.objects.filter(job_id=job_id).first()

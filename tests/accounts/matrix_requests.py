@@ -73,6 +73,8 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("GET", "images-failed"): Call("images/failed"),
     ("GET", "images-deleted"): Call("images/deleted"),
     ("POST", "images-restore-batch"): Call("images/restore-batch", {"ids": ["{deleted}"]}),
+    ("POST", "images-trash-restore-all"): Call("images/trash/restore-all"),
+    ("POST", "images-trash-empty"): Call("images/trash/empty", {"dry_run": False}),
     ("POST", "images-thumbnails-batch-regenerate"): Call(
         "images/thumbnails/batch-regenerate", {"ids": ["{image}"]}
     ),
@@ -128,5 +130,6 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("POST", "duplicates-rescan"): Call("duplicates/rescan"),
     ("GET", "duplicates-job"): Call("duplicates/jobs/{duplicates_job}"),
     ("GET", "duplicates-report"): Call("duplicates/report"),
+    ("POST", "duplicates-resolution-undo"): Call("duplicates/resolutions/{resolution}/undo"),
     ("POST", "search-duplicates"): Call("search/duplicates", files={"file": "{jpeg}"}),
 }
