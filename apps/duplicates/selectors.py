@@ -31,3 +31,8 @@ def resolution_get(*, resolution_id) -> Resolution | None:
 def resolution_of_job(*, job_id) -> Resolution | None:
     """A resolve-all job's resolution (None before the job started resolving)."""
     return Resolution.objects.filter(job_id=job_id).first()
+
+
+def resolutions_recent(*, limit: int = 5) -> list[Resolution]:
+    """The newest resolutions not yet undone (the review page offers their Undo)."""
+    return list(Resolution.objects.filter(undone_at__isnull=True).select_related("job")[:limit])
