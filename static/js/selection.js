@@ -62,7 +62,8 @@
   // [data-job-api]: poll the job until it ends; fill [data-job-field=...] inside it.
   document.querySelectorAll('[data-job-api]').forEach(function (card) {
     function poll() {
-      fetch(card.dataset.jobApi, {credentials: 'same-origin'}).then(function (r) { return r.json(); }).then(function (job) {
+      fetch(card.dataset.jobApi, {credentials: 'same-origin'}).then(function (r) { return r.ok ? r.json() : null; }).then(function (job) {
+        if (!job) { return; }  // not allowed to follow it, or gone: leave the figures as rendered
         card.dataset.jobState = job.state;
         card.querySelectorAll('[data-job-field]').forEach(function (el) {
           var name = el.dataset.jobField;

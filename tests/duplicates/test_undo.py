@@ -15,6 +15,7 @@ from apps.images.services import image_purge
 from apps.jobs.models import Job
 from apps.jobs.runner import job_run
 from tests.api import Api, as_user, bearer_for, host
+from tests.conftest import signed_in
 from tests.duplicates.conftest import VARIANTS, ingest, jpeg_bytes, photo
 from tests.factories import UserFactory
 
@@ -204,3 +205,31 @@ def test_another_tenant_cannot_undo_and_alpha_credentials_do_not_work_on_beta(
     with tenant_context(alpha):
         assert Resolution.objects.get(pk=resolution_id).undone_at is None
         assert timezone.now() > Resolution.objects.get(pk=resolution_id).created_at
+
+
+def test_the_review_page_offers_undo_on_the_group_and_undoes_it(alpha, two_groups, users):
+    ids, lone = two_groups
+    with tenant_context(alpha):
+        group = Group.objects.get(members__image_id=ids[0][0])
+    admin = signed_in(alpha, users[Role.ADMIN].email)
+    confirm = admin.get("/duplicates/").content.decode()
+    assert (
+        'data-confirm="Keep the checked images and move {count} image(s) ({bytes}) to the trash?"' in confirm
+    )
+    admin.post(f"/duplicates/{group.pk}/action/", {"action": "resolve", "keep": [ids[0][0]]})
+    with tenant_context(alpha):
+        resolution = Resolution.objects.get()
+
+    resolved = admin.get("/duplicates/", {"status": "resolved"}).content.decode()
+    assert f'action="/duplicates/resolutions/{resolution.pk}/undo/"' in resolved
+    assert 'data-testid="undo-group"' in resolved and 'data-testid="recent-resolutions"' in resolved
+    viewer = signed_in(alpha, users[Role.VIEWER].email)
+    assert 'data-testid="undo' not in viewer.get("/duplicates/", {"status": "resolved"}).content.decode()
+    assert viewer.post(f"/duplicates/resolutions/{resolution.pk}/undo/").status_code == 403
+    assert _trashed(alpha) == {lone, ids[0][1]}
+
+    done = admin.post(f"/duplicates/resolutions/{resolution.pk}/undo/", follow=True).content.decode()
+
+    assert "Undone: 1 group open again" in done
+    assert _trashed(alpha) == {lone}
+    assert _statuses(alpha)[str(group.pk)] == GroupStatus.OPEN
