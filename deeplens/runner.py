@@ -41,7 +41,7 @@ from deeplens.embedded import (
     wait_until_serving,
 )
 from deeplens.settings.env import BASE_DIR, data_dir, env_int, env_str, state_file
-from deeplens.supervisor import CrashLoop, ServiceWatcher, Supervisor, say
+from deeplens.supervisor import CrashLoop, Server, ServiceWatcher, Supervisor, say
 
 PYTHON = sys.executable
 
@@ -81,7 +81,7 @@ def backing_services(*, reuse_running: bool = False):
     """Yield a Backing; start the embedded servers for whichever URL is unset (waiting until they
     serve) and stop them (data kept) when the block ends. With reuse_running, the servers of a
     DeepLens already running from the same data directory are used instead."""
-    started = []
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
     urls = {"DATABASE_URL": env_str("DATABASE_URL"), "REDIS_URL": env_str("REDIS_URL")}
     given = {name for name, url in urls.items() if url}
     state = state_file()
@@ -95,7 +95,7 @@ def backing_services(*, reuse_running: bool = False):
                 f"DeepLens is already running from {data_dir()} (pid {previous['pid']}). "
                 "Stop it first, or set DEEPLENS_DATA_DIR to use another data directory."
             )
-    watched = {}
+    watched: dict[str, Server] = {}
     try:
         if not urls["DATABASE_URL"]:
             postgres = EmbeddedPostgres(data_dir())

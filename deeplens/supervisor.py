@@ -90,9 +90,9 @@ class Supervisor:
         self.children[name] = child
         self._spawn(child)
 
-    def _spawn(self, child: Child) -> None:
+    def _spawn(self, child: Child) -> subprocess.Popen:
         log = open(child.log_path, "ab")  # noqa: SIM115 - the copier thread owns and closes it
-        child.process = subprocess.Popen(
+        process = child.process = subprocess.Popen(
             child.command,
             env=self.env,
             cwd=self.cwd,
@@ -103,9 +103,10 @@ class Supervisor:
         child.started_at = time.monotonic()
         child.restart_at = None
         child.copier = threading.Thread(
-            target=_copy_output, args=(child.process.stdout, log), name=f"output-{child.name}", daemon=True
+            target=_copy_output, args=(process.stdout, log), name=f"output-{child.name}", daemon=True
         )
         child.copier.start()
+        return process
 
     def _note(self, child: Child, message: str) -> None:
         """Say it, and write it into the child's log next to its own output."""
@@ -120,8 +121,8 @@ class Supervisor:
         for child in self.children.values():
             if child.restart_at is not None:
                 if now >= child.restart_at:
-                    self._spawn(child)
-                    self._note(child, f"{child.name} restarted (pid {child.process.pid})")
+                    process = self._spawn(child)
+                    self._note(child, f"{child.name} restarted (pid {process.pid})")
                 continue
             code = child.process.poll() if child.process is not None else None
             if code is None:
@@ -148,17 +149,21 @@ class Supervisor:
             child.delay = min(child.delay * 2, self.backoff_max)
 
     def stop(self, timeout: float = 20) -> None:
-        running = [c for c in self.children.values() if c.process is not None and c.process.poll() is None]
-        for child in running:
-            child.process.send_signal(signal.SIGTERM)
+        running = [
+            (child, child.process)
+            for child in self.children.values()
+            if child.process is not None and child.process.poll() is None
+        ]
+        for _, process in running:
+            process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for child in running:
+        for child, process in running:
             try:
-                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 say(f"{child.name} did not stop in time; killing it")
-                child.process.kill()
-                child.process.wait()
+                process.kill()
+                process.wait()
         for child in self.children.values():
             if child.copier is not None:
                 child.copier.join(timeout=2)

@@ -57,6 +57,14 @@ duplicates_patterns = [
         name="duplicates-group-dismiss",
     ),
     path("duplicates/resolve-all", duplicates_api.ResolveAllApi.as_view(), name="duplicates-resolve-all"),
+    path(
+        "duplicates/remove-identical",
+        duplicates_api.RemoveIdenticalApi.as_view(),
+        name="duplicates-remove-identical",
+    ),
+    path(
+        "duplicates/upload-policy", duplicates_api.UploadPolicyApi.as_view(), name="duplicates-upload-policy"
+    ),
     path("duplicates/rescan", duplicates_api.RescanApi.as_view(), name="duplicates-rescan"),
     path("duplicates/jobs/<uuid:job_id>", duplicates_api.JobDetailApi.as_view(), name="duplicates-job"),
     path("duplicates/report", duplicates_api.ReportApi.as_view(), name="duplicates-report"),
@@ -65,6 +73,7 @@ duplicates_patterns = [
         duplicates_api.ResolutionUndoApi.as_view(),
         name="duplicates-resolution-undo",
     ),
+    path("duplicates/settings", duplicates_api.DuplicateSettingsApi.as_view(), name="duplicates-settings"),
     path("search/duplicates", duplicates_api.SearchDuplicatesApi.as_view(), name="search-duplicates"),
 ]
 

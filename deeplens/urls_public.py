@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.accounts.views import AdminLoginView
 from apps.core import api_docs
 from apps.core import views as core_views
 from apps.core.metrics_view import MetricsView
@@ -15,6 +16,7 @@ admin.site.index_template = "admin/deeplens_index.html"
 
 urlpatterns = [
     path("", core_views.PublicHomeView.as_view(), name="public-home"),
+    path("admin/login/", AdminLoginView.as_view(), name="admin-login"),
     path("admin/usage/", admin.site.admin_view(usage_views.usage_overview_view), name="admin-usage"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((public_api_patterns, "api"))),

@@ -5,8 +5,9 @@ from apps.accounts.permissions import PUBLIC
 from apps.accounts.principal import principal_permissions
 
 
-def required_permission_for(view, method: str) -> str | None:
-    """A view declares `required_permission`: one permission, or a dict of them by HTTP method."""
+def required_permission_for(view, method: str) -> str | tuple[str, ...] | None:
+    """A view declares `required_permission`: one permission, a tuple of them (any one is enough),
+    or a dict of either by HTTP method."""
     declared = getattr(view, "required_permission", None)
     if isinstance(declared, dict):
         return declared.get(method.upper()) or declared.get("*")
@@ -26,7 +27,15 @@ class HasPermission(BasePermission):
             return True
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated(code="not_authenticated")
-        if required not in principal_permissions(request):
+        granted = principal_permissions(request)
+        if isinstance(required, tuple):
+            if not any(permission in granted for permission in required):
+                raise exceptions.PermissionDenied(
+                    detail=f"This needs one of the permissions {', '.join(map(repr, map(str, required)))}, "
+                    "which your role or key does not have.",
+                    code="permission_denied",
+                )
+        elif required not in granted:
             raise exceptions.PermissionDenied(
                 detail=f"This needs the {required!r} permission, which your role or key does not have.",
                 code="permission_denied",

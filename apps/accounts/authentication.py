@@ -51,7 +51,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise _failed("The Authorization header must be 'Bearer <token>'.", "token_invalid")
         try:
-            token = AccessToken(header[1])
+            token = AccessToken(header[1])  # type: ignore[arg-type]  # simplejwt types it Token (#787)
         except TokenError as exc:
             code = "token_expired" if "expired" in str(exc).lower() else "token_invalid"
             raise _failed("The access token is invalid or expired.", code) from exc

@@ -44,3 +44,16 @@ class ScopeNotAllowed(PermissionDenied):
 
 class PasswordInvalid(InvalidInput):
     code = "password_invalid"
+
+
+class ImpersonationCannotCreateCredentials(PermissionDenied):
+    code = "impersonation_cannot_create_credentials"
+
+
+def refuse_while_impersonating(actor, what: str) -> None:
+    """Credentials outlive an impersonation, so none are made under one: no API keys, no passwords."""
+    if getattr(actor, "impersonator", None) is not None:
+        raise ImpersonationCannotCreateCredentials(
+            f"An impersonation cannot {what}: it would outlive the impersonation. "
+            "Ask the user to do it, or do it as yourself in the admin."
+        )

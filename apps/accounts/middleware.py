@@ -20,10 +20,17 @@ class TenantMembershipMiddleware:
     def __call__(self, request):
         user = request.user
         tenant = getattr(request, "tenant", None)
-        if user.is_authenticated and not user.is_global_admin:
-            on_public = tenant is None or tenant.schema_name == get_public_schema_name()
-            if on_public or user.tenant_id != tenant.pk or user.deleted_at is not None:
-                request.user = AnonymousUser()
+        if (
+            user.is_authenticated
+            and not user.is_global_admin
+            and (
+                tenant is None
+                or tenant.schema_name == get_public_schema_name()
+                or user.tenant_id != tenant.pk
+                or user.deleted_at is not None
+            )
+        ):
+            request.user = AnonymousUser()
         return self.get_response(request)
 
 

@@ -1,11 +1,12 @@
 """Shared pieces of the server-rendered pages: the permission each page declares."""
 
 from django.contrib.auth.mixins import AccessMixin
+from django.views import View
 
 from apps.accounts.permissions import PUBLIC, role_permissions
 
 
-class PermissionRequiredPage(AccessMixin):
+class PermissionRequiredPage(AccessMixin, View):
     """Like the API: a page declares `required_permission`; anonymous users go to sign-in, users
     without the permission get a 403 page."""
 

@@ -1,11 +1,9 @@
-from collections.abc import Mapping
-
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from apps.accounts.filters import UserFilter
 from apps.accounts.models import ApiKey, ImpersonationSession, RefreshToken, Role, User
-from apps.core.filtering import apply_filters
+from apps.core.filtering import FilterData, apply_filters
 from apps.tenants.models import Tenant
 
 
@@ -19,7 +17,7 @@ def user_count_by_role(*, tenant: Tenant) -> list[tuple[str, int]]:
     return [(label, counts.get(value, 0)) for value, label in Role.choices if value != Role.GLOBAL_ADMIN]
 
 
-def user_list(*, tenant: Tenant, filters: Mapping | None = None) -> QuerySet[User]:
+def user_list(*, tenant: Tenant, filters: FilterData | None = None) -> QuerySet[User]:
     """The tenant's users by email, narrowed by UserFilter; raises InvalidFilter for a bad value."""
     users = User.objects.filter(tenant=tenant, deleted_at__isnull=True).select_related("tenant")
     return apply_filters(UserFilter, filters, users.order_by("email"))

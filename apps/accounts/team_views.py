@@ -2,11 +2,15 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 
 from apps.accounts.filters import UserFilter
-from apps.accounts.forms import ApiKeyCreateForm, UserChangeForm, UserCreateForm
+from apps.accounts.forms import ROLE_CHOICES, ApiKeyCreateForm, UserChangeForm, UserCreateForm
+from apps.accounts.models import User
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm
 from apps.accounts.selectors import api_key_get, api_key_list, user_get, user_list
@@ -23,6 +27,7 @@ class UserListPage(PermissionRequiredPage, View):
 
     def get(self, request, form=None, status=200):
         # The page's search box is `q`; UserFilter calls it `search`.
+        users: QuerySet[User] | list[User]
         try:
             users = user_list(tenant=request.tenant, filters={"search": request.GET.get("q", "")})
             errors = FilterErrors()
@@ -37,7 +42,7 @@ class UserListPage(PermissionRequiredPage, View):
                 "form": form or UserCreateForm(),
                 "query": request.GET.get("q", ""),
                 "filter_errors": errors,
-                "role_choices": UserCreateForm.base_fields["role"].choices,
+                "role_choices": ROLE_CHOICES,
             },
             status=status,
         )
@@ -86,6 +91,7 @@ class UserChangePage(PermissionRequiredPage, View):
         return redirect("settings:users")
 
 
+@method_decorator(never_cache, name="dispatch")
 class ApiKeyListPage(PermissionRequiredPage, View):
     required_permission = Perm.API_KEYS_MANAGE
     template_name = "accounts/api_keys.html"

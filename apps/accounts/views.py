@@ -1,6 +1,7 @@
 """Sign-in, sign-out, password reset, profile and browser impersonation pages."""
 
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -9,8 +10,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 from django.views.generic import FormView
+from django_tenants.utils import get_public_schema_name
 
-from apps.accounts.errors import PasswordInvalid, TokenInvalid
+from apps.accounts.errors import (
+    ImpersonationCannotCreateCredentials,
+    PasswordInvalid,
+    TokenInvalid,
+    TooManyAttempts,
+)
 from apps.accounts.forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm, SetPasswordForm
 from apps.accounts.middleware import IMPERSONATION_SESSION_KEY
 from apps.accounts.pages import PermissionRequiredPage
@@ -32,18 +39,27 @@ from apps.accounts.services.users import reset_token_user
 from apps.accounts.throttling import login_throttle_check
 from apps.audit.context import Actor, client_ip
 from apps.core.api import base_url
+from apps.tenants.request import TenantRequest
 
 
-class LoginView(auth_views.LoginView):
-    required_permission = PUBLIC
-    template_name = "accounts/login.html"
-    form_class = LoginForm
-    redirect_authenticated_user = True
+def _sign_in_tenant(request):
+    """The tenant a sign-in page belongs to; None on the public site (global admins only)."""
+    tenant = getattr(request, "tenant", None)
+    if tenant is None or tenant.schema_name == get_public_schema_name():
+        return None
+    return tenant
+
+
+class ThrottledSignInMixin(auth_views.LoginView):
+    """A LoginView that throttles and audits: the lock is checked before the password, every
+    failure and success is recorded (counted per account+client, per account and per client)."""
+
+    channel = "browser"
 
     def post(self, request, *args, **kwargs):
         email = request.POST.get("username", "")
         throttled = login_throttle_check(
-            tenant_key=login_tenant_key(request.tenant), email=email, ip=client_ip(request)
+            tenant_key=login_tenant_key(_sign_in_tenant(request)), email=email, ip=client_ip(request)
         )
         if throttled is not None:
             minutes = max(1, round(throttled.retry_after / 60))
@@ -58,24 +74,56 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         login_attempt_record(
-            tenant=self.request.tenant,
+            tenant=_sign_in_tenant(self.request),
             email=form.get_user().email,
             user=form.get_user(),
             actor=Actor.from_request(self.request),
-            channel="browser",
+            channel=self.channel,
         )
         return super().form_valid(form)
 
     def form_invalid(self, form):
         if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
             login_attempt_record(
-                tenant=self.request.tenant,
+                tenant=_sign_in_tenant(self.request),
                 email=form.data.get("username", ""),
                 user=None,
                 actor=Actor.from_request(self.request),
-                channel="browser",
+                channel=self.channel,
             )
         return super().form_invalid(form)
+
+
+class LoginView(ThrottledSignInMixin):
+    request: TenantRequest
+    required_permission = PUBLIC
+    template_name = "accounts/login.html"
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+
+class AdminLoginView(ThrottledSignInMixin):
+    """The Django admin's sign-in (global admins), with the same throttle and audit as every other
+    door (counted with the API's global-admin sign-in). Without `next` it goes to the admin's index."""
+
+    required_permission = PUBLIC
+    channel = "admin"
+    template_name = "admin/login.html"
+    form_class = AdminAuthenticationForm
+    next_page = "admin:index"
+
+    def get_context_data(self, **kwargs):
+        throttle_message = kwargs.pop("throttle_message", None)
+        if throttle_message:
+            messages.error(self.request, throttle_message)
+        return super().get_context_data(
+            **admin.site.each_context(self.request),
+            title="Log in",
+            subtitle=None,
+            app_path=self.request.get_full_path(),
+            username=self.request.user.get_username(),
+            **kwargs,
+        )
 
 
 class LogoutView(View):
@@ -93,17 +141,27 @@ class LogoutView(View):
 
 
 class PasswordResetView(FormView):
+    request: TenantRequest
     required_permission = PUBLIC
     template_name = "accounts/password_reset.html"
     form_class = PasswordResetForm
 
     def form_valid(self, form):
-        password_reset_request(
-            tenant=self.request.tenant,
-            email=form.cleaned_data["email"],
-            actor=Actor.from_request(self.request),
-            base_url=base_url(self.request),
-        )
+        try:
+            password_reset_request(
+                tenant=self.request.tenant,
+                email=form.cleaned_data["email"],
+                actor=Actor.from_request(self.request),
+                base_url=base_url(self.request),
+            )
+        except TooManyAttempts as exc:
+            minutes = max(1, round(exc.extra["retry_after"] / 60))
+            message = f"Too many reset requests. Try again in {minutes} minute(s)."
+            response = self.render_to_response(
+                self.get_context_data(form=form, throttle_message=message), status=429
+            )
+            response["Retry-After"] = str(exc.extra["retry_after"])
+            return response
         return render(
             self.request, "accounts/password_reset_sent.html", {"email": form.cleaned_data["email"]}
         )
@@ -161,7 +219,8 @@ class ProfileView(PermissionRequiredPage, View):
         actor = Actor.from_request(request)
         action = request.POST.get("action")
         if action == "profile":
-            form = ProfileForm(request.POST)
+            form: ProfileForm | PasswordChangeForm = ProfileForm(request.POST)
+
             if not form.is_valid():
                 return self.get(request, profile_form=form, status=400)
             user_update(user=request.user, actor=actor, **form.cleaned_data)
@@ -172,6 +231,9 @@ class ProfileView(PermissionRequiredPage, View):
                 return self.get(request, password_form=form, status=400)
             try:
                 user_change_password(user=request.user, actor=actor, **form.cleaned_data)
+            except ImpersonationCannotCreateCredentials as exc:
+                form.add_error("new_password", exc.message)
+                return self.get(request, password_form=form, status=403)
             except PasswordInvalid as exc:
                 form.add_error(
                     "new_password" if exc.code == "password_invalid" else "old_password", exc.message

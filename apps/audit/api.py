@@ -3,7 +3,6 @@
 import csv
 import json
 
-from django.db import connection
 from django.http import StreamingHttpResponse
 from django_tenants.utils import get_public_schema_name
 from drf_spectacular.types import OpenApiTypes
@@ -15,6 +14,7 @@ from apps.accounts.permissions import Perm
 from apps.audit.filters import AuditEventFilter
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_event_list
+from apps.core.connection import connection
 from apps.core.errors import NotFound
 from apps.core.filtering import FilterBackend, FilteredSchema
 from apps.core.pagination import Pagination
@@ -25,7 +25,7 @@ EXPORT_MAX_ROWS = 100_000
 
 
 class AuditEventOutput(serializers.ModelSerializer):
-    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tenant = serializers.SlugRelatedField[Tenant](slug_field="slug", read_only=True)
 
     class Meta:
         model = AuditEvent

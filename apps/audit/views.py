@@ -1,13 +1,14 @@
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.shortcuts import render
 from django.views import View
 
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm
 from apps.audit.filters import AuditEventFilter
-from apps.audit.models import AuditAction
+from apps.audit.models import AuditAction, AuditEvent
 from apps.audit.selectors import audit_event_list
 from apps.core.filtering import FilterErrors, InvalidFilter
 
@@ -18,6 +19,7 @@ class AuditLogPage(PermissionRequiredPage, View):
     def get(self, request):
         # The page is the tenant's own log: `tenant` (a global admin's choice in the API) is not read.
         params = {k: v for k, v in request.GET.items() if k in AuditEventFilter.base_filters and v}
+        events: QuerySet[AuditEvent] | list[AuditEvent]
         try:
             events, errors = audit_event_list(tenant=request.tenant, filters=params), FilterErrors()
         except InvalidFilter as exc:

@@ -1,8 +1,8 @@
 """Helpers shared by the API views and pages of every domain."""
 
-from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
+from apps.core.connection import connection
 from apps.core.errors import NotFound
 
 

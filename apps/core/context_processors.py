@@ -1,8 +1,8 @@
 from django.conf import settings
-from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
 from apps.accounts.permissions import Perm, role_permissions
+from apps.core.connection import connection
 
 
 def deeplens(request):

@@ -22,10 +22,11 @@ def _drf_code(exc: drf_exceptions.APIException) -> str:
 def api_exception_handler(exc, context):
     exc = dependency_unavailable(exc) or exc
     if isinstance(exc, ApplicationError):
-        response = Response(exc.as_dict(), status=exc.http_status)
+        error_response = Response(exc.as_dict(), status=exc.http_status)
         if "retry_after" in exc.extra:
-            response["Retry-After"] = str(exc.extra["retry_after"])
-        return response
+            error_response["Retry-After"] = str(exc.extra["retry_after"])
+        return error_response
+
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = drf_exceptions.ValidationError(detail=detail)

@@ -5,12 +5,13 @@ One FilterSet per list, in the app's filters.py, is applied by the list's select
 `request.query_params` and lets InvalidFilter become a 400; a page passes `request.GET` and shows
 `FilterErrors` next to the form, with no results, instead of the unfiltered list."""
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django_filters.constants import EMPTY_VALUES
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
@@ -18,6 +19,9 @@ from drf_spectacular.utils import extend_schema_field
 
 from apps.core.errors import InvalidInput
 from apps.core.schema import DeepLensAutoSchema
+
+# A query string (request.GET, request.query_params) or a plain dict: what a FilterSet reads.
+FilterData = QueryDict | dict[str, Any]
 
 
 class InvalidFilter(InvalidInput):
@@ -39,7 +43,7 @@ class FilterSet(django_filters.FilterSet):
         return self.qs
 
 
-def apply_filters(filterset_class: type[FilterSet], data: Mapping | None, queryset: QuerySet) -> QuerySet:
+def apply_filters(filterset_class: type[FilterSet], data: FilterData | None, queryset: QuerySet) -> QuerySet:
     """`queryset` narrowed by `data` (a QueryDict or a dict); raises InvalidFilter."""
     return filterset_class(data or {}, queryset=queryset).filtered()
 
@@ -117,14 +121,15 @@ class _BooleanField(forms.Field):
 
 
 class BooleanFilter(django_filters.BooleanFilter):
-    field_class = _BooleanField
+    # The stubs narrow field_class to each filter's own field; django-filter takes any form field.
+    field_class = _BooleanField  # type: ignore[assignment]
 
 
 @extend_schema_field({"type": "integer", "minimum": 0})
 class IntegerFilter(django_filters.NumberFilter):
     """A whole number (django-filter's NumberFilter takes decimals)."""
 
-    field_class = forms.IntegerField
+    field_class = forms.IntegerField  # type: ignore[assignment]  # (see BooleanFilter)
 
 
 class FilterBackend(DjangoFilterBackend):
@@ -139,7 +144,7 @@ class FilterSetParameters(DjangoFilterExtension):
     """The query parameters of a FilterBackend view, typed from its FilterSet's model: the view is a
     plain APIView with no queryset, so the model comes from the FilterSet."""
 
-    target_class = FilterBackend
+    target_class = "apps.core.filtering.FilterBackend"
     priority = 1
 
     def get_schema_operation_parameters(self, auto_schema, *args, **kwargs):

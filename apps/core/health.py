@@ -18,7 +18,8 @@ class CheckResult:
     error: str = ""
 
     def as_dict(self) -> dict:
-        result = {"ok": self.ok, "ms": round(self.ms, 1)}
+        result: dict[str, object] = {"ok": self.ok, "ms": round(self.ms, 1)}
+
         if self.error:
             result["error"] = self.error
         return result

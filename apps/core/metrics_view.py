@@ -1,10 +1,10 @@
 """`/metrics` for Prometheus, on the public host and every tenant host alike.
 
 Who may read it: a client whose address is in DEEPLENS_METRICS_ALLOW_NETWORKS (default: none in
-production; loopback for local runs), a global admin (browser session or Bearer token), or an API
-key that grants `metrics.view` (scope `metrics`; an `admin` key grants it too). Tenant admins'
-sessions do not: the figures are the whole installation's. Anyone else gets 401 (no credential) or
-403. Scrapes are not rate limited.
+production; loopback for local runs) or a global admin (browser session or Bearer token). The
+figures are the whole installation's, so nothing of a tenant reads them: not its admins, not its
+API keys (a `metrics` key reads its own tenant's usage and analytics under /api/v1). Anyone else
+gets 401 (no credential) or 403. Scrapes are not rate limited.
 """
 
 import ipaddress
@@ -20,7 +20,6 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import ApiKey
 from apps.accounts.permissions import Perm
-from apps.accounts.principal import principal_permissions
 from apps.core.metrics import ScrapeTimeCollector
 
 
@@ -43,14 +42,10 @@ class CanReadMetrics(BasePermission):
         user = request.user
         if not user or not user.is_authenticated:
             raise exceptions.NotAuthenticated(code="not_authenticated")
-        key = getattr(request, "api_key", None)
-        if isinstance(key, ApiKey):
-            allowed = Perm.METRICS_VIEW in principal_permissions(request)
-        else:
-            allowed = user.is_global_admin
-        if not allowed:
+        # An API key belongs to a tenant, even one a global admin made: never the installation's figures.
+        if isinstance(getattr(request, "api_key", None), ApiKey) or not user.is_global_admin:
             raise exceptions.PermissionDenied(
-                detail="Metrics are for global admins, metrics API keys and allow-listed scrapers.",
+                detail="Metrics are the installation's: for global admins and allow-listed scrapers.",
                 code="permission_denied",
             )
         return True

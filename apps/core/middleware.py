@@ -1,6 +1,7 @@
 """Health endpoints, and /metrics for allow-listed scrapers, answered before tenant routing, so
-probes work on any host name."""
+probes work on any host name; the Content-Security-Policy on every answer."""
 
+from django.conf import settings
 from django.http import JsonResponse
 
 from apps.core.health import run_checks
@@ -28,3 +29,18 @@ class HealthCheckMiddleware:
             }
             return JsonResponse(body, status=503 if failing else 200)
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """DEEPLENS_CONTENT_SECURITY_POLICY on every answer that does not set its own. Scripts come from
+    this site only (no inline script: pages use static/js/pages.js and data attributes)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = settings.DEEPLENS_CONTENT_SECURITY_POLICY
+        if policy and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = policy
+        return response

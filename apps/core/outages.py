@@ -12,6 +12,7 @@ warning is logged (apps/usage/ratelimit.py), so that a cache outage does not tak
 
 import logging
 import sys
+from collections.abc import Iterator
 
 import kombu.exceptions
 import psycopg
@@ -37,7 +38,7 @@ MESSAGES = {
 }
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

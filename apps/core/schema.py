@@ -2,6 +2,7 @@
 error shape and its status codes on every operation, and helpers for the responses views declare
 with `@extend_schema(responses=...)`."""
 
+from drf_spectacular.drainage import set_override
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -20,6 +21,8 @@ class ErrorResponse(serializers.Serializer):
     error = ErrorBody()
 
 
+# On every operation; writes also document 409 (the state forbids it now: a job already running, a
+# quota reached, a name taken).
 ERRORS = {
     400: ErrorResponse,
     401: ErrorResponse,
@@ -30,8 +33,9 @@ ERRORS = {
 
 
 def paginated(serializer, name: str):
-    """The limit/offset page every list endpoint answers with."""
-    return inline_serializer(
+    """The limit/offset page every list endpoint answers with: one page object, never an array of
+    them (many=False: list views are marked as lists for their operation ids only)."""
+    page = inline_serializer(
         name=name,
         fields={
             "count": serializers.IntegerField(),
@@ -40,6 +44,7 @@ def paginated(serializer, name: str):
             "results": serializer(many=True),
         },
     )
+    return set_override(page, "many", False)
 
 
 class DeepLensAutoSchema(AutoSchema):
@@ -82,7 +87,8 @@ class DeepLensAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        for code, serializer in ERRORS.items():
+        errors = {**ERRORS, **({409: ErrorResponse} if self.method in (*WRITE_METHODS, "DELETE") else {})}
+        for code, serializer in errors.items():
             if str(code) not in responses:
                 responses[str(code)] = self._get_response_for_code(serializer, str(code), direction=direction)
         if self.method == "DELETE" and "200" in responses and not responses["200"].get("content"):

@@ -14,11 +14,18 @@ import logging
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_request = contextvars.ContextVar("deeplens_request", default=None)
-_task = contextvars.ContextVar("deeplens_task", default=None)
+_request: "contextvars.ContextVar[HttpRequest | None]" = contextvars.ContextVar(
+    "deeplens_request", default=None
+)
+_task: "contextvars.ContextVar[dict[str, str] | None]" = contextvars.ContextVar("deeplens_task", default=None)
+
 CONTEXT_FIELDS = ("request_id", "tenant", "user", "impersonator", "trace_id", "task_id", "task")
 
 

@@ -1,3 +1,4 @@
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.generic import TemplateView
 
@@ -21,6 +22,18 @@ class PublicHomeView(TemplateView):
 
 
 def page_not_found(request, exception=None):
+    if request.path.startswith("/api/v1/"):
+        # No route matched (an unknown path, or an id that is no UUID): the API's JSON error, not a page.
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "not_found",
+                    "message": "There is nothing at this address; ids are UUIDs.",
+                    "detail": {},
+                }
+            },
+            status=404,
+        )
     return render(
         request,
         "errors/error.html",

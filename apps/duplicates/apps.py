@@ -23,6 +23,13 @@ class DuplicatesConfig(AppConfig):
             permission=Perm.DUPLICATES_MANAGE,
             queue="maintenance",
         )
+        job_kind_register(
+            kind="duplicates_remove_identical",
+            label="Remove identical copies",
+            runner="apps.duplicates.services.identical.identical_remove_run",
+            permission=Perm.DUPLICATES_MANAGE,
+            queue="maintenance",
+        )
 
         from apps.duplicates.services.indexing import index_enqueue, index_sweep
         from apps.duplicates.services.review import image_groups_refresh

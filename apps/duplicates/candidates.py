@@ -41,7 +41,7 @@ DESCRIPTOR_CANDIDATE = 0.85
 
 @dataclass(frozen=True)
 class Query:
-    image_id: object  # None for a lookup that is not stored
+    image_id: uuid.UUID | None  # None for a lookup that is not stored
     sha256: str
     features: F.Features
     descriptor: np.ndarray | None = None  # the search app's weight-free descriptor

@@ -19,3 +19,7 @@ class ResolutionNotFound(NotFound):
 
 class ResolutionNotUndoable(Conflict):
     code = "resolution_not_undoable"
+
+
+class InvalidPolicy(InvalidInput):
+    code = "invalid_duplicate_settings"

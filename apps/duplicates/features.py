@@ -142,13 +142,13 @@ def _bits(d: np.ndarray) -> int:
     return value
 
 
-_orb = None
+_orb: cv2.ORB | None = None
 
 
 def _detector():
     global _orb
     if _orb is None:
-        _orb = cv2.ORB_create(
+        _orb = cv2.ORB.create(
             nfeatures=ORB_FEATURES, scaleFactor=1.3, nlevels=6, edgeThreshold=15, patchSize=31
         )
     return _orb

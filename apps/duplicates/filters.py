@@ -2,6 +2,7 @@
 query parameters through this one FilterSet."""
 
 import django_filters
+from django.db.models import Q
 from django.http import QueryDict
 
 from apps.core.filtering import FilterSet
@@ -24,7 +25,12 @@ DEFAULTS = {"status": GroupStatus.OPEN, "sort": "reclaimable"}
 
 
 class GroupFilter(FilterSet):
-    kind = django_filters.ChoiceFilter(choices=Kind.choices, label="Kind")
+    kind = django_filters.ChoiceFilter(
+        choices=Kind.choices,
+        method="filter_kind",
+        label="Kind",
+        help_text="exact: every group that holds byte-identical files (same SHA-256), near copies or not",
+    )
     status = django_filters.ChoiceFilter(
         choices=GroupStatus.choices,
         method="filter_status",
@@ -46,6 +52,11 @@ class GroupFilter(FilterSet):
             if not merged.get(name):
                 merged[name] = value
         super().__init__(merged, *args, **kwargs)
+
+    def filter_kind(self, queryset, name, value):
+        if value == Kind.EXACT:
+            return queryset.filter(Q(kind=Kind.EXACT) | Q(exact_copies__gt=0))
+        return queryset.filter(kind=value)
 
     def filter_status(self, queryset, name, value):
         queryset = queryset.filter(status=value)

@@ -1,9 +1,12 @@
 """Pairs -> groups: union-find (connected components), pure and linear in the number of pairs."""
 
 from collections.abc import Hashable, Iterable
+from typing import TypeVar
+
+Node = TypeVar("Node", bound=Hashable)
 
 
-def components(pairs: Iterable[tuple[Hashable, Hashable]]) -> list[list[Hashable]]:
+def components(pairs: Iterable[tuple[Node, Node]]) -> list[list[Node]]:
     """Connected components of the graph the pairs form, each with two or more nodes."""
     parent: dict = {}
 

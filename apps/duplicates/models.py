@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from pgvector.django import BitField, HnswIndex
 
+from apps.duplicates.keeper import default_keeper_criteria
+
 
 def default_format_priority() -> list[str]:
     return ["heic", "tiff", "png", "webp", "jpeg", "gif", "bmp"]
@@ -17,6 +19,11 @@ def default_format_priority() -> list[str]:
 class DuplicateSettings(models.Model):
     """The tenant's duplicate policy (one row per tenant schema)."""
 
+    keeper_criteria = ArrayField(
+        models.CharField(max_length=12),
+        default=default_keeper_criteria,
+        help_text="The order in which the suggested keeper's criteria are applied.",
+    )
     format_priority = ArrayField(models.CharField(max_length=10), default=default_format_priority)
     similar_enabled = models.BooleanField(
         default=False, help_text="Also group visually similar images (embedding similarity; off by default)."
@@ -135,7 +142,11 @@ class Group(models.Model):
     member_count = models.PositiveIntegerField(default=0)
     total_bytes = models.BigIntegerField(default=0)
     reclaimable_bytes = models.BigIntegerField(default=0)
-    reclaimed_bytes = models.BigIntegerField(default=0)
+    reclaimed_bytes = models.BigIntegerField(default=0)  # moved to the trash when resolved
+    # What removing only the byte-identical copies (same SHA-256) among the live members would win:
+    # the copies beyond one per SHA-256, and their bytes (part of reclaimable_bytes).
+    exact_copies = models.PositiveIntegerField(default=0)
+    exact_bytes = models.BigIntegerField(default=0)
     suggested_keeper = models.ForeignKey(
         "images.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -217,3 +228,24 @@ class Resolution(models.Model):
 
     def __str__(self) -> str:
         return f"resolution {self.pk} ({self.source}, {len(self.group_ids)} groups)"
+
+
+class TrashedCopy(models.Model):
+    """An image a duplicates action moved to the trash. It holds the image's id, not a foreign key,
+    so the row outlives the image's purge: its bytes count as reclaimed only from then on (until
+    then they are in the trash, restorable, and freed on trash date + retention)."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="trashed_copies")
+    image_id = models.UUIDField(db_index=True)
+    size_bytes = models.BigIntegerField()
+    # a byte-identical copy of an image that stayed (not a near-duplicate)
+    identical = models.BooleanField(default=False)
+    trashed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "image_id"], name="one_trashed_copy_per_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} trashed from {self.group_id}"

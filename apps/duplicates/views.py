@@ -1,6 +1,8 @@
 """Pages: the duplicates review (groups side by side, keep / trash / not duplicates, bulk resolve
 with a preview) and the storage report."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -13,6 +15,7 @@ from apps.audit.context import Actor
 from apps.core.errors import ApplicationError
 from apps.core.filtering import FilterErrors, InvalidFilter
 from apps.duplicates.filters import DEFAULTS, SORT_CHOICES, GroupFilter
+from apps.duplicates.identical import identical_sets
 from apps.duplicates.models import GroupStatus, Kind
 from apps.duplicates.selectors import (
     group_get,
@@ -29,7 +32,13 @@ from apps.duplicates.services import (
     report,
     resolve_all_preview,
 )
-from apps.duplicates.services.jobs import DUPLICATES_JOB_KINDS, DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL
+from apps.duplicates.services.identical import identical_remove_preview
+from apps.duplicates.services.jobs import (
+    DUPLICATES_JOB_KINDS,
+    DUPLICATES_REMOVE_IDENTICAL,
+    DUPLICATES_RESCAN,
+    DUPLICATES_RESOLVE_ALL,
+)
 from apps.duplicates.services.resolutions import resolution_undo, resolution_undoable, resolutions_of_groups
 from apps.jobs.selectors import job_list
 
@@ -49,10 +58,15 @@ class ReviewPage(PermissionRequiredPage, View):
         preview = (
             resolve_all_preview(kind=kind, sample=10) if request.GET.get("preview") and not errors else None
         )
-        jobs = list(job_list(kinds=DUPLICATES_JOB_KINDS)[:3])
+        identical_preview = (
+            identical_remove_preview(sample=0) if request.GET.get("identical") and not errors else None
+        )
+        # Each job gets `resolution` and `undoable` for the template (attributes mypy cannot see).
+        jobs: list[Any] = list(job_list(kinds=DUPLICATES_JOB_KINDS)[:3])
         can_manage = Perm.DUPLICATES_MANAGE in role_permissions(request.user.role)
         resolutions = resolutions_of_groups([g.pk for g in page if g.status == GroupStatus.RESOLVED])
         for group in page:
+            label_identical(group)
             group.resolution = resolutions.get(group.pk)
         for job in jobs:
             job.resolution = resolution_of_job(job_id=job.pk) if job.kind == DUPLICATES_RESOLVE_ALL else None
@@ -69,6 +83,7 @@ class ReviewPage(PermissionRequiredPage, View):
                 "sorts": SORT_CHOICES,
                 "filter_errors": errors,
                 "preview": preview,
+                "identical_preview": identical_preview,
                 "jobs": jobs,
                 "recent_resolutions": recent,
                 "can_manage": can_manage,
@@ -76,6 +91,15 @@ class ReviewPage(PermissionRequiredPage, View):
             },
             status=400 if errors else 200,
         )
+
+
+def label_identical(group) -> None:
+    """Mark each member shown with its identical set's number and size (the card's badge)."""
+    members = list(group.members.all())
+    sets = identical_sets([m.image for m in members])
+    number = {same[0].sha256: (n, len(same)) for n, same in enumerate(sets, start=1)}
+    for member in members:
+        member.exact_set, member.identical_count = number.get(member.image.sha256, (None, 0))
 
 
 class GroupActionPage(PermissionRequiredPage, View):
@@ -140,6 +164,9 @@ class BulkActionPage(PermissionRequiredPage, View):
         if request.POST.get("action") == "rescan":
             duplicates_job_create(kind=DUPLICATES_RESCAN, actor=actor)
             messages.success(request, "A full re-scan has started.")
+        elif request.POST.get("action") == "remove_identical":
+            duplicates_job_create(kind=DUPLICATES_REMOVE_IDENTICAL, actor=actor)
+            messages.success(request, "Removing identical copies has started; progress is below.")
         else:
             kind = request.POST.get("kind") if request.POST.get("kind") in Kind.values else None
             duplicates_job_create(
@@ -161,7 +188,13 @@ class ReportPage(PermissionRequiredPage, View):
     def get(self, request):
         data = report()
         top = max(
-            [*data["by_kind"].values(), *data["by_storage_location"].values(), data["reclaimed_bytes"], 1]
+            [
+                *data["by_kind"].values(),
+                *data["by_storage_location"].values(),
+                data["reclaimed_bytes"],
+                *(row["bytes"] for row in data["in_trash"]),
+                1,
+            ]
         )
         bars = {
             "by_kind": [
@@ -171,6 +204,10 @@ class ReportPage(PermissionRequiredPage, View):
                 (k, v, round(100 * v / top, 1)) for k, v in sorted(data["by_storage_location"].items())
             ],
             "reclaimed": round(100 * data["reclaimed_bytes"] / top, 1),
+            "in_trash": [
+                (row["freed_on"], row["bytes"], round(100 * row["bytes"] / top, 1))
+                for row in data["in_trash"]
+            ],
         }
         return render(
             request, "duplicates/report.html", {"report": data, "bars": bars, "section": "duplicates"}

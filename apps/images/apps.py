@@ -7,7 +7,14 @@ class ImagesConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.accounts.permissions import Perm
+        from apps.images.services.thumbnails import thumbnail_specs_create_defaults
+        from apps.images.services.usage import usage_ensure
         from apps.jobs.registry import job_kind_register
+        from apps.tenants.setup import tenant_setup_register
+
+        tenant_setup_register("images.thumbnail_specs", thumbnail_specs_create_defaults, order=20)
+        # The quota's counter row, before the first uploads race to need it.
+        tenant_setup_register("images.usage_row", usage_ensure, order=30)
 
         for kind, label in (
             ("thumbnails_apply", "Apply thumbnail configuration"),

@@ -31,6 +31,12 @@ class ImageNotFound(NotFound):
     code = "image_not_found"
 
 
+class IdenticalUploadRefused(Conflict):
+    """The bytes are already in the workspace, and the tenant refuses identical uploads."""
+
+    code = "identical_upload_refused"
+
+
 class ImageNotRetryable(Conflict):
     code = "image_not_failed"
 
@@ -42,6 +48,13 @@ class UrlNotAllowed(InvalidInput):
 class UrlFetchFailed(ApplicationError):
     http_status = 422
     code = "url_fetch_failed"
+
+
+class UrlFetchBusy(ApplicationError):
+    """As many URL fetches as allowed are running (for the tenant, or in this web process)."""
+
+    http_status = 429
+    code = "url_fetch_busy"
 
 
 class TransientProcessingError(Exception):

@@ -103,7 +103,7 @@ def sniff(fp: IO[bytes]) -> Sniffed:
     fp.seek(0)
     try:
         with Image.open(fp, formats=OPENABLE) as img:
-            fmt, content_type, ext = FORMATS[img.format]
+            fmt, content_type, ext = FORMATS[img.format or ""]
             width, height = img.size
     except (UnidentifiedImageError, KeyError, OSError, SyntaxError, ValueError) as exc:
         raise NotAnImage(str(exc)) from exc
@@ -127,7 +127,7 @@ class Decoded:
 def decode(fp: IO[bytes], *, longest_needed: int, keep_gps: bool = True) -> Decoded:
     fp.seek(0)
     try:
-        img = Image.open(fp, formats=OPENABLE)
+        img: Image.Image = Image.open(fp, formats=OPENABLE)
         full_width, full_height = img.size
         if full_width * full_height > settings.DEEPLENS_MAX_IMAGE_PIXELS:
             raise TooManyPixels(full_width, full_height)

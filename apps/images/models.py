@@ -41,6 +41,11 @@ class ThumbnailSpec(models.Model):
         return f"{self.max_width}x{self.max_height}-{self.format}-q{self.quality}"
 
 
+class IdenticalUploads(models.TextChoices):
+    KEEP = "keep", "Keep and group"
+    REFUSE = "refuse", "Refuse"
+
+
 class ImageSettings(models.Model):
     """The tenant's image policy (one row per tenant schema)."""
 
@@ -51,6 +56,12 @@ class ImageSettings(models.Model):
         help_text="Days a deleted image stays in the trash before it is purged.",
     )
     max_upload_bytes = models.BigIntegerField(default=100 * 1024 * 1024, validators=[MinValueValidator(1024)])
+    identical_uploads = models.CharField(
+        max_length=10,
+        choices=IdenticalUploads.choices,
+        default=IdenticalUploads.KEEP,
+        help_text="An upload whose bytes are already in the workspace: keep it (and group it) or refuse it.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -190,6 +201,11 @@ class Image(models.Model):
     source_version = models.CharField(max_length=200, blank=True, default="")
     last_seen_at = models.DateTimeField(null=True, blank=True)
     missing_at = models.DateTimeField(null=True, blank=True)
+    # Not a column: whether this upload's processing wake-up reached the broker, set by image_enqueue
+    # once the transaction commits (None before, or for an image it did not enqueue).
+    queued: bool | None = None
+    # Not a column: the id of an image already stored with the same bytes, set by image_ingest.
+    duplicate_of: str | None = None
 
     class Meta:
         ordering = ["-created_at"]

@@ -54,11 +54,11 @@ STAGE_NAMES = tuple(stage.name for stage in STAGES)
 
 @dataclass
 class Hooks:
-    on_ready: Callable[[list[str]], None] | None = None
-    on_drained: Callable[[], None] | None = None
+    on_ready: Callable[[list[str]], object] | None = None
+    on_drained: Callable[[], object] | None = None
     sweep: Callable[..., int] | None = None  # sweep(worker_started=bool): how many were sent
     variants: Callable[[], list[str]] | None = None  # e.g. embed -> ["embed:clip-vit-b-32"]
-    on_changed: Callable[[list[str]], None] | None = None  # images went to or came back from the trash
+    on_changed: Callable[[list[str]], object] | None = None  # images went to or came back from the trash
 
 
 _hooks: dict[str, Hooks] = {}
@@ -67,11 +67,11 @@ _hooks: dict[str, Hooks] = {}
 def stage_connect(
     name: str,
     *,
-    on_ready: Callable[[list[str]], None] | None = None,
-    on_drained: Callable[[], None] | None = None,
+    on_ready: Callable[[list[str]], object] | None = None,
+    on_drained: Callable[[], object] | None = None,
     sweep: Callable[..., int] | None = None,
     variants: Callable[[], list[str]] | None = None,
-    on_changed: Callable[[list[str]], None] | None = None,
+    on_changed: Callable[[list[str]], object] | None = None,
 ) -> None:
     """Plug a stage's implementation in (from the implementing app's AppConfig.ready())."""
     if name not in STAGE_NAMES or name == "process":
@@ -113,8 +113,8 @@ def ingest_drained() -> None:
 
 def stages_sweep(*, worker_started: bool = False) -> int:
     """Each later stage re-enqueues what is missing, stale or due for a retry (this tenant). When a
-    worker has just started (a deploy may have changed a method's version), stages also look for
-    results made by an older version."""
+    worker has just started or died (a deploy may have changed a method's version; work in flight
+    was lost), stages also look for results of an older version and forget single-flight markers."""
     count = 0
     for _name, hooks in _connected():
         if hooks.sweep:

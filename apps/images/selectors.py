@@ -1,8 +1,8 @@
-from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from apps.core.filtering import apply_filters
+from apps.core.filtering import FilterData, apply_filters
 from apps.images.filters import DEFAULT_ORDERING, ImageFilter
 from apps.images.models import Image, ImageStage, ImageStatus, StageState, Thumbnail, ThumbnailSpec
 
@@ -17,7 +17,9 @@ def _images() -> QuerySet[Image]:
     )
 
 
-def image_list(*, filters: Mapping | None = None, deleted: bool = False, status: str = "") -> QuerySet[Image]:
+def image_list(
+    *, filters: FilterData | None = None, deleted: bool = False, status: str = ""
+) -> QuerySet[Image]:
     """Live images (or the trash), newest first, narrowed by the query parameters of ImageFilter;
     raises InvalidFilter for a value that does not parse."""
     images = _images().filter(deleted_at__isnull=not deleted)
@@ -51,8 +53,18 @@ def image_counts() -> dict[str, int]:
     )
 
 
-def images_stage_summary(images: list[Image]) -> list[Image]:
-    """Sets `later_state` on each image of a page: "indexing" while a ready image is not yet
+@dataclass(frozen=True)
+class GalleryTile:
+    """An image of a gallery page and the state of its stages after processing."""
+
+    image: Image
+    later_state: str
+    # False for an image in the trash the viewer may not restore (its thumbnail is refused too)
+    may_preview: bool = True
+
+
+def images_stage_summary(images: list[Image]) -> list[GalleryTile]:
+    """Each image of a page with its `later_state`: "indexing" while a ready image is not yet
     searchable and checked, "failed" when a later stage failed, "" when all is done. One query."""
     ids = [image.pk for image in images if image.status == ImageStatus.READY]
     rows: dict = {}
@@ -60,14 +72,16 @@ def images_stage_summary(images: list[Image]) -> list[Image]:
         image_id__in=ids, stage__in=["index", "detect"]
     ).values_list("image_id", "stage", "state"):
         rows.setdefault(image_id, {})[stage] = state
+    tiles = []
     for image in images:
         states = rows.get(image.pk, {})
         if image.status != ImageStatus.READY:
-            image.later_state = ""
+            later_state = ""
         elif StageState.FAILED in states.values():
-            image.later_state = "failed"
+            later_state = "failed"
         elif states.get("index") != StageState.DONE or states.get("detect") != StageState.DONE:
-            image.later_state = "indexing"
+            later_state = "indexing"
         else:
-            image.later_state = ""
-    return images
+            later_state = ""
+        tiles.append(GalleryTile(image=image, later_state=later_state))
+    return tiles

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
+from apps.core.connection import connection
 from apps.core.redis import get_redis
 from apps.images import pipeline
 from apps.images.errors import TransientProcessingError
@@ -90,7 +91,7 @@ def pipeline_sweep_tenant_task(restarted: str = "") -> int:
     # When a worker has just started or claims were released, whatever waits is woken now.
     urgent = bool(restarted or released)
     waiting = images_requeue_waiting(older_than=timedelta(0) if urgent else timedelta(minutes=1))
-    return waiting + pipeline.stages_sweep(worker_started=bool(restarted))
+    return waiting + pipeline.stages_sweep(worker_started=urgent)
 
 
 @app.task(base=SharedTask, name="maintenance.pipeline_sweep")

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadhandler import (
+    FileUploadHandler,
     MemoryFileUploadHandler,
     SkipFile,
     TemporaryFileUploadHandler,
 )
 
 
-class _Hashing:
+class _Hashing(FileUploadHandler):
     def new_file(self, *args, **kwargs):
         self._sha256 = hashlib.sha256()
         self._received = 0
@@ -34,7 +35,8 @@ class _Hashing:
     def file_complete(self, file_size):
         uploaded = super().file_complete(file_size)
         if uploaded is not None:
-            uploaded.sha256 = self._sha256.hexdigest()
+            # An attribute of our own on Django's UploadedFile; image_ingest reads it with getattr.
+            uploaded.sha256 = self._sha256.hexdigest()  # type: ignore[attr-defined]
         return uploaded
 
 

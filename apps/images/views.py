@@ -1,11 +1,13 @@
 """Pages: upload (drag and drop, progress per file, live status), gallery, detail, trash, failed."""
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,7 +21,7 @@ from apps.core.errors import ApplicationError
 from apps.core.filtering import FilterErrors, InvalidFilter
 from apps.images.api.serializers import image_status
 from apps.images.filters import ORDERINGS, ImageFilter
-from apps.images.models import ImageFormat
+from apps.images.models import Image, ImageFormat
 from apps.images.selectors import image_get, image_list, images_by_ids, images_stage_summary
 from apps.images.services import image_delete, image_restore, image_retry
 from apps.images.services.processing import image_settings_get
@@ -44,23 +46,28 @@ class GalleryPage(PermissionRequiredPage, View):
 
     def get(self, request):
         params = {k: v for k, v in request.GET.items() if v and k != "page"}
+        images: QuerySet[Image] | list[Image]
         try:
             images = image_list(filters=request.GET, **self.list_kwargs)
             errors = FilterErrors()
         except InvalidFilter as exc:
             images, errors = [], FilterErrors.from_exception(exc, ImageFilter)
         page = Paginator(images, PAGE_SIZE).get_page(request.GET.get("page"))
-        page.object_list = images_stage_summary(list(page.object_list))
         actor, permissions = Actor.from_request(request), role_permissions(request.user.role)
-        for image in page.object_list:
-            image.may_preview = image.deleted_at is None or image_may_restore(
-                image=image, actor=actor, permissions=permissions
+        tiles = [
+            replace(
+                tile,
+                may_preview=tile.image.deleted_at is None
+                or image_may_restore(image=tile.image, actor=actor, permissions=permissions),
             )
+            for tile in images_stage_summary(list(page.object_list))
+        ]
         return render(
             request,
             self.template_name,
             {
                 "page": page,
+                "tiles": tiles,
                 "params": params,
                 "filter_errors": errors,
                 "formats": ImageFormat.choices,
@@ -143,10 +150,11 @@ class ImageActionPage(PermissionRequiredPage, View):
         actor, permissions = Actor.from_request(request), role_permissions(request.user.role)
         action = request.POST.get("action")
         try:
-            if action == "delete" and Perm.IMAGES_DELETE_OWN in permissions:
+            may_delete = Perm.IMAGES_DELETE_OWN in permissions or Perm.IMAGES_DELETE_ANY in permissions
+            if action == "delete" and may_delete:
                 image_delete(image=image, actor=actor, permissions=permissions, tenant=request.tenant)
                 messages.success(request, f"{image.original_filename} is in the trash.")
-            elif action == "restore" and Perm.IMAGES_DELETE_OWN in permissions:
+            elif action == "restore" and may_delete:
                 image_restore(image=image, actor=actor, permissions=permissions, tenant=request.tenant)
                 messages.success(request, f"{image.original_filename} is restored.")
             elif action == "retry" and Perm.IMAGES_UPLOAD in permissions:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
+from apps.core import queueing
 from apps.jobs.errors import JobConflict
 from apps.jobs.models import Job
 from apps.jobs.registry import _KINDS, job_kind_get
@@ -21,9 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def _enqueue(job_id: str, *, queue: str, time_limit: int) -> None:
-    from apps.jobs.tasks import job_run_task
-
-    job_run_task.apply_async(
+    queueing.task("jobs.run").apply_async(
         kwargs={"job_id": job_id}, queue=queue, time_limit=time_limit, soft_time_limit=max(time_limit - 60, 1)
     )
 

@@ -52,7 +52,9 @@ class SearchPage(PermissionRequiredPage, View):
             result = _search(request, data)
         except ValidationError as exc:
             error, status = (
-                "; ".join(f"{field}: {_flat(problems)}" for field, problems in exc.detail.items()),
+                "; ".join(f"{field}: {_flat(problems)}" for field, problems in exc.detail.items())
+                if isinstance(exc.detail, dict)
+                else _flat(exc.detail),  # a ValidationError raised with a message, not a serializer's
                 400,
             )
         except ApplicationError as exc:

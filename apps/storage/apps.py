@@ -8,15 +8,19 @@ class StorageConfig(AppConfig):
     def ready(self) -> None:
         from apps.accounts.permissions import Perm
         from apps.jobs.registry import job_kind_register
+        from apps.storage.services.locations import storage_location_create_default
+        from apps.tenants.setup import tenant_setup_register
 
-        for kind, label in (
-            ("storage_migrate", "Move images between storage locations"),
-            ("storage_scan", "Scan an index-only storage location"),
+        tenant_setup_register("storage.default_location", storage_location_create_default, order=10)
+
+        for kind, label, runner in (
+            ("storage_migrate", "Move images between storage locations", "migration.migration_run"),
+            ("storage_scan", "Scan an index-only storage location", "scanning.scan_run"),
         ):
             job_kind_register(
                 kind=kind,
                 label=label,
-                runner="apps.storage.services.jobs.storage_job_run",
+                runner=f"apps.storage.services.{runner}",
                 permission=Perm.STORAGE_MANAGE,
                 queue="scan",
             )

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.files import File
@@ -68,7 +69,7 @@ def storage_for(location: StorageLocation) -> Storage:
 def thumbnail_storage_for(location: StorageLocation) -> Storage:
     """Where this location's thumbnails are written: the location itself, or for an index-only
     location (never written to) its thumbnail location."""
-    if location.index_only and location.thumbnail_location_id:
+    if location.index_only and location.thumbnail_location is not None:
         return storage_for(location.thumbnail_location)
     return storage_for(location)
 
@@ -80,49 +81,85 @@ def thumbnail_storage_of(location: StorageLocation, *, key: str, original_key: s
 
 @functools.cache
 def _gcs_storage_class():
-    """django-storages' GoogleCloudStorage, with the JSON API endpoint configurable (emulators and
-    private endpoints); its own `custom_endpoint` only changes the URLs it generates."""
+    """django-storages' GoogleCloudStorage with a client built from explicit parts: the credentials
+    given (never Application Default Credentials unless the operator allows them), a project that
+    is never looked up from the host, and the JSON API endpoint configurable (emulators and private
+    endpoints; its own `custom_endpoint` only changes the URLs it generates)."""
     from storages.backends.gcloud import GoogleCloudStorage
 
     class EndpointGoogleCloudStorage(GoogleCloudStorage):
+        _client: Any
+
         def __init__(self, *, api_endpoint: str | None = None, **options):
             self.api_endpoint = api_endpoint
             super().__init__(**options)
 
         @property
         def client(self):
-            if self._client is None and self.api_endpoint:
+            if self._client is None and self.credentials is not None:
                 from google.cloud.storage import Client
 
                 self._client = Client(
                     project=self.project_id or "deeplens",
                     credentials=self.credentials,
-                    client_options={"api_endpoint": self.api_endpoint},
+                    client_options={"api_endpoint": self.api_endpoint} if self.api_endpoint else None,
                 )
             return super().client
 
     return EndpointGoogleCloudStorage
 
 
-def build_storage(location: StorageLocation) -> Storage:
-    from apps.storage.providers import connection_string_endpoints, endpoint_check
+@functools.cache
+def _azure_storage_class():
+    """django-storages' AzureStorage with the BlobServiceClient built from parts the Azure SDK's own
+    parser produced and DeepLens checked (apps/storage/endpoints.py), and with the storage timeout
+    and a bounded retry policy (its own from_connection_string path takes neither)."""
+    from azure.storage.blob import BlobServiceClient
+    from storages.backends.azure_storage import AzureStorage
+
+    class CheckedAzureStorage(AzureStorage):
+        def __init__(self, *, parts, retry_policy, **options):
+            self.parts = parts
+            self.retry_policy = retry_policy
+            super().__init__(account_name=parts.account_name, account_key=parts.account_key, **options)
+
+        def _get_service_client(self):
+            return BlobServiceClient(
+                self.parts.account_url,
+                credential=self.parts.credential,
+                secondary_hostname=self.parts.secondary_hostname,
+                retry_policy=self.retry_policy,
+                connection_timeout=self.timeout,
+                read_timeout=self.timeout,
+            )
+
+    return CheckedAzureStorage
+
+
+def build_storage(location: StorageLocation, *, checking: bool = False) -> Storage:
+    """A client for the location; its endpoints are checked first (apps/storage/endpoints.py).
+    `checking` (the connection test) makes one attempt per request, so the test ends within the
+    storage timeout instead of after the SDK's retries."""
+    from apps.storage.endpoints import azure_client_parts, location_endpoints_check, s3_addressing_style
 
     config = location.config
     secrets = secrets_decrypt(location.secrets_encrypted)
-    endpoints = [config.get("endpoint_url"), *connection_string_endpoints(secrets.get("connection_string"))]
-    for endpoint in endpoints:
-        if endpoint:
-            endpoint_check(endpoint)
+    if location.provider != StorageProvider.FILESYSTEM:
+        location_endpoints_check(provider=location.provider, config=config, secrets=secrets)
     timeout = settings.DEEPLENS_STORAGE_TIMEOUT_SECONDS
+    attempts = 1 if checking else 3
+    ambient = settings.DEEPLENS_STORAGE_AMBIENT_CREDENTIALS
     if location.provider == StorageProvider.FILESYSTEM:
         root = config["root"]
         if not location.index_only:
             Path(root).mkdir(parents=True, exist_ok=True)
         return FileSystemStorage(location=root, allow_overwrite=True)
     if location.provider == StorageProvider.S3:
+        from botocore import UNSIGNED
         from botocore.config import Config
         from storages.backends.s3 import S3Storage
 
+        keys = bool(secrets.get("access_key_id") and secrets.get("secret_access_key"))
         return S3Storage(
             bucket_name=config["bucket"],
             location=config.get("prefix", ""),
@@ -130,55 +167,47 @@ def build_storage(location: StorageLocation) -> Storage:
             endpoint_url=config.get("endpoint_url") or None,
             access_key=secrets.get("access_key_id") or None,
             secret_key=secrets.get("secret_access_key") or None,
+            security_token=None,
+            session_profile=None,
             file_overwrite=True,
             default_acl=None,
             querystring_auth=False,
-            addressing_style=config.get("addressing_style") or None,
+            addressing_style=s3_addressing_style(config),
             client_config=Config(
                 connect_timeout=timeout,
                 read_timeout=timeout,
-                retries={"max_attempts": 3, "mode": "standard"},
-                signature_version="s3v4",
+                retries={"max_attempts": attempts, "mode": "standard"},
+                # Without keys: anonymous requests (a public bucket), never the host's own identity
+                # (instance metadata, environment) unless the operator allows it.
+                signature_version="s3v4" if keys or ambient else UNSIGNED,
                 max_pool_connections=16,
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
             ),
         )
     if location.provider == StorageProvider.AZURE:
-        from storages.backends.azure_storage import AzureStorage
+        from azure.storage.blob import ExponentialRetry
 
-        options = {
-            "azure_container": config["container"],
-            "location": config.get("prefix", ""),
-            "overwrite_files": True,
-            "timeout": timeout,
-            "expiration_secs": None,
-        }
-        if secrets.get("connection_string"):
-            options["connection_string"] = secrets["connection_string"]
-        else:
-            options["account_name"] = config["account_name"]
-            options["account_key"] = secrets.get("account_key") or None
-            options["sas_token"] = secrets.get("sas_token") or None
-            if config.get("endpoint_url"):
-                endpoint = config["endpoint_url"].rstrip("/")
-                options["connection_string"] = (
-                    f"DefaultEndpointsProtocol={endpoint.split(':', 1)[0]};"
-                    f"AccountName={config['account_name']};AccountKey={secrets.get('account_key', '')};"
-                    f"BlobEndpoint={endpoint};"
-                )
-        return AzureStorage(**options)
+        return _azure_storage_class()(
+            parts=azure_client_parts(config=config, secrets=secrets),
+            retry_policy=ExponentialRetry(
+                initial_backoff=1, increment_base=2, retry_total=attempts - 1, random_jitter_range=1
+            ),
+            azure_container=config["container"],
+            location=config.get("prefix", ""),
+            overwrite_files=True,
+            timeout=timeout,
+            expiration_secs=None,
+        )
     if location.provider == StorageProvider.GCS:
         from google.auth.credentials import AnonymousCredentials
         from google.oauth2 import service_account
 
-        credentials = None  # Application Default Credentials of the host
+        credentials = None if ambient else AnonymousCredentials()  # a public bucket, or an emulator
         if secrets.get("service_account_json"):
             credentials = service_account.Credentials.from_service_account_info(
                 secrets["service_account_json"]
             )
-        elif config.get("endpoint_url"):
-            credentials = AnonymousCredentials()  # an emulator (fake-gcs-server, gcp-storage-emulator)
         return _gcs_storage_class()(
             api_endpoint=config.get("endpoint_url") or None,
             bucket_name=config["bucket"],
@@ -196,20 +225,25 @@ def build_storage(location: StorageLocation) -> Storage:
     )
 
 
-def _prefixed(storage: Storage, key: str) -> str:
+# A django-storages backend (S3Storage, AzureStorage, GoogleCloudStorage). django-storages has no types,
+# so what the vendor branches below use of them (bucket, client, location, ...) is unchecked.
+VendorStorage = Any
+
+
+def _prefixed(storage: VendorStorage, key: str) -> str:
     """The object name in the bucket or container of a django-storages backend."""
     from storages.utils import clean_name
 
     return storage._normalize_name(clean_name(key))
 
 
-def _relative(storage: Storage, name: str) -> str:
+def _relative(storage: VendorStorage, name: str) -> str:
     base = storage.location.strip("/")
     return name[len(base) + 1 :] if base and name.startswith(base + "/") else name
 
 
 def list_objects(
-    location: StorageLocation, *, prefix: str = "", storage: Storage | None = None
+    location: StorageLocation, *, prefix: str = "", storage: VendorStorage = None
 ) -> Iterator[list[StoredObject]]:
     """Every object under `prefix`, a page (at most PAGE_SIZE) at a time; never all in memory."""
     storage = storage or storage_for(location)
@@ -291,7 +325,7 @@ def _list_filesystem(root: Path, prefix: str) -> Iterator[list[StoredObject]]:
         yield page
 
 
-def _shared_s3_client(storage) -> object:
+def _shared_s3_client(storage) -> Any:
     """One boto3 client for every thread (clients are thread-safe; django-storages makes one
     resource per thread, which costs a session each)."""
     client = getattr(storage, "_deeplens_shared_client", None)
@@ -303,7 +337,7 @@ def _shared_s3_client(storage) -> object:
 
 def read_head(location: StorageLocation, key: str, length: int = 64) -> bytes:
     """The first `length` bytes of an object (a ranged read; never the whole object)."""
-    storage = storage_for(location)
+    storage: VendorStorage = storage_for(location)
     if location.provider == StorageProvider.FILESYSTEM:
         with open(storage.path(key), "rb") as file:
             return file.read(length)

@@ -1,23 +1,20 @@
 """Per-provider configuration: which settings and credentials each provider takes, filesystem roots,
 and the connectivity check that runs before a location is saved and on demand."""
 
-import ipaddress
 import os
-import socket
 import time
 import uuid
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 
-from apps.core.network import address_allowed
+from apps.storage.endpoints import location_endpoints_check, refused
 from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, StoragePathForbidden
 from apps.storage.models import StorageLocation, StorageProvider
 
 # provider -> (settings kept in config, required settings, credentials kept encrypted)
-FIELDS = {
+FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     StorageProvider.FILESYSTEM: (("root",), ("root",), ()),
     StorageProvider.S3: (
         ("bucket", "prefix", "region", "endpoint_url", "addressing_style"),
@@ -63,8 +60,6 @@ def config_clean(*, provider: str, config: dict, secrets: dict, tenant_slug: str
         cleaned["prefix"] = prefix
         if not prefix:
             del cleaned["prefix"]
-    if "endpoint_url" in cleaned:
-        endpoint_check(cleaned["endpoint_url"])
     if cleaned.get("addressing_style") not in (None, "auto", "path", "virtual"):
         raise StorageConfigInvalid(
             "addressing_style is auto, path or virtual.", extra={"addressing_style": ["invalid"]}
@@ -76,7 +71,8 @@ def config_clean(*, provider: str, config: dict, secrets: dict, tenant_slug: str
         kept_secrets.get("secret_access_key")
     ):
         raise StorageConfigInvalid(
-            "Give both access_key_id and secret_access_key, or neither (instance credentials).",
+            "Give both access_key_id and secret_access_key, or neither (anonymous access, or the host's "
+            "credentials where the operator allows them).",
             extra={"credentials": ["incomplete"]},
         )
     if provider == StorageProvider.AZURE and not (
@@ -86,57 +82,10 @@ def config_clean(*, provider: str, config: dict, secrets: dict, tenant_slug: str
             "Azure locations need account_name (with account_key or sas_token) or a connection_string.",
             extra={"account_name": ["required"]},
         )
-    for endpoint in connection_string_endpoints(kept_secrets.get("connection_string", "")):
-        endpoint_check(endpoint)
     if provider == StorageProvider.GCS and "service_account_json" in kept_secrets:
         kept_secrets["service_account_json"] = _service_account(kept_secrets["service_account_json"])
+    location_endpoints_check(provider=provider, config=cleaned, secrets=kept_secrets)
     return cleaned, kept_secrets
-
-
-def connection_string_endpoints(connection_string: str) -> list[str]:
-    """The blob endpoint an Azure connection string points at, where it names one."""
-    parts = dict(part.split("=", 1) for part in str(connection_string or "").split(";") if "=" in part)
-    if parts.get("BlobEndpoint"):
-        return [parts["BlobEndpoint"]]
-    if parts.get("EndpointSuffix") and parts.get("AccountName"):
-        protocol = parts.get("DefaultEndpointsProtocol", "https")
-        return [f"{protocol}://{parts['AccountName']}.blob.{parts['EndpointSuffix']}"]
-    return []
-
-
-def endpoint_check(endpoint_url: str) -> None:
-    """An S3/Azure endpoint must be http(s) and resolve only to public addresses or to networks the
-    operator allows (DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS): a tenant admin cannot point DeepLens
-    at the cloud metadata service or at internal hosts. Checked on save and whenever a process builds
-    the location's client (a host re-pointed by DNS later is refused then)."""
-    url = urlparse(endpoint_url)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise StorageConfigInvalid(
-            "The endpoint URL must be an http or https URL.", extra={"endpoint_url": ["invalid"]}
-        )
-    try:
-        port = url.port or (443 if url.scheme == "https" else 80)
-        infos = socket.getaddrinfo(url.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, ValueError) as exc:
-        raise StorageConfigInvalid(
-            f"The endpoint host {url.hostname!r} could not be resolved.",
-            code="storage_endpoint_unresolvable",
-            extra={"endpoint_url": ["unresolvable"]},
-        ) from exc
-    networks = [
-        ipaddress.ip_network(net, strict=False) for net in settings.DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS
-    ]
-    refused = sorted(
-        {info[4][0] for info in infos if not address_allowed(info[4][0], allowed_networks=networks)}
-    )
-    if refused:
-        raise StorageConfigInvalid(
-            f"The endpoint host {url.hostname!r} resolves to an internal address ({', '.join(refused)}), "
-            "which DeepLens does not connect to for tenants. An operator can allow a network with "
-            "DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS.",
-            code="storage_endpoint_not_allowed",
-            extra={"endpoint_url": ["not_allowed"]},
-        )
 
 
 def _service_account(value) -> dict:
@@ -202,7 +151,7 @@ def location_check(location: StorageLocation) -> dict:
     if location.provider == StorageProvider.FILESYSTEM:
         _check_filesystem(location)
     else:
-        storage = build_storage(location)
+        storage = build_storage(location, checking=True)
         try:
             _check_remote(location, storage)
         except StorageCheckFailed:
@@ -314,15 +263,15 @@ def _classify(exc: Exception, location: StorageLocation) -> StorageCheckFailed:
         "ConnectTimeoutError",
         "ReadTimeoutError",
         "ServiceRequestError",
+        "ServiceRequestTimeoutError",
+        "ServiceResponseError",
+        "ServiceResponseTimeoutError",
         "ConnectionError",
         "TransportError",
         "ConnectionRefusedError",
     ):
-        return StorageCheckFailed(
-            "The storage endpoint cannot be reached.",
-            code="storage_unreachable",
-            extra={"endpoint_url": location.config.get("endpoint_url", "")},
-        )
+        error = refused("endpoint_url")  # the answer of a refused endpoint: no port mapping
+        return StorageCheckFailed(error.message, code=error.code, extra=error.extra)
     return StorageCheckFailed(
         f"The storage answered with an error: {code_text or name}.",
         code="storage_check_failed",

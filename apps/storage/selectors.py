@@ -41,12 +41,13 @@ def storage_usage_by_location() -> dict[str, dict]:
     thumbnails = (
         Thumbnail.objects.exclude(storage_key=F("image__storage_key"))
         .values("image__storage_location")
-        .annotate(objects=Count("id"), bytes=Sum("size_bytes"))
+        .annotate(thumbnails=Count("id"), bytes=Sum("size_bytes"))
     )
-    for row in thumbnails:
-        entry = usage.setdefault(str(row["image__storage_location"]), {"images": 0, "objects": 0, "bytes": 0})
-        entry["objects"] += row["objects"]
-        entry["bytes"] += row["bytes"] or 0
+    for thumbnail_row in thumbnails:
+        location_id = str(thumbnail_row["image__storage_location"])
+        entry = usage.setdefault(location_id, {"images": 0, "objects": 0, "bytes": 0})
+        entry["objects"] += thumbnail_row["thumbnails"]
+        entry["bytes"] += thumbnail_row["bytes"] or 0
     return usage
 
 

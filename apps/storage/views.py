@@ -1,6 +1,8 @@
 """Storage settings pages: locations (usage bars, add per provider with a connection test, default,
 delete), migrations with progress, index-only locations with scans, progress and history."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -85,7 +87,9 @@ def _locations_context(request, values=None) -> dict:
     locations = list(storage_location_list())
     usage = storage_usage_by_location()
     empty = {"images": 0, "objects": 0, "bytes": 0}
-    rows = [{"location": location, "usage": usage.get(str(location.pk), empty)} for location in locations]
+    rows: list[dict[str, Any]] = [
+        {"location": location, "usage": usage.get(str(location.pk), empty)} for location in locations
+    ]
     biggest = max([row["usage"]["bytes"] for row in rows] + [1])
     return {
         "rows": rows,

@@ -29,10 +29,10 @@ class TenantAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(schema_name=get_public_schema_name())
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = TenantCreateForm
-        form = super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
         for field in LIMIT_FIELDS:
             if field in form.base_fields:
                 form.base_fields[field].help_text = "Leave empty to use the tier's limit."

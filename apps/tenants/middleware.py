@@ -8,10 +8,10 @@ tenant; they pick one with the host or the `X-DeepLens-Tenant: <slug>` header.
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import connection
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
+from apps.core.connection import connection
 from apps.core.errors import NotFound
 from apps.core.process_cache import cached
 from apps.core.responses import error_response
@@ -69,11 +69,12 @@ class TenantMiddleware(TenantMainMiddleware):
                 return host_tenant, None
             chosen = Tenant.objects.exclude(status=TenantStatus.DELETED).filter(slug=slug).first()
             return chosen, None
-        on_tenant_host = host_tenant is not None and host_tenant.schema_name != get_public_schema_name()
-        if on_tenant_host and str(host_tenant.pk) != credential_tenant:
-            error = TenantUnavailable("This credential belongs to another tenant.", code="tenant_mismatch")
-            return None, error_response(request, error, title="Wrong workspace")
-        if on_tenant_host:
+        if host_tenant is not None and host_tenant.schema_name != get_public_schema_name():
+            if str(host_tenant.pk) != credential_tenant:
+                error = TenantUnavailable(
+                    "This credential belongs to another tenant.", code="tenant_mismatch"
+                )
+                return None, error_response(request, error, title="Wrong workspace")
             return host_tenant, None
         return cached(
             ("tenant-by-id", credential_tenant),

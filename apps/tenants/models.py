@@ -1,11 +1,15 @@
 import re
 import uuid
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
+
+from apps.core.process_cache import cached
 
 # A slug is the tenant's host label (<slug>.<base domain>) and, with '-' as '_', its schema name.
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
@@ -149,10 +153,8 @@ class Tenant(TenantMixin):
         return self.status == TenantStatus.ACTIVE
 
     @property
-    def limits(self):
-        """The effective limits (apps.tenants.selectors.Limits): overrides, else the tier's."""
-        from apps.tenants.selectors import tenant_limits
-
+    def limits(self) -> "Limits":
+        """The effective limits: overrides, else the tier's."""
         return tenant_limits(self)
 
 
@@ -161,3 +163,40 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A tenant's effective limits: its overrides, else its tier's."""
+
+    requests_per_minute: int
+    searches_per_minute: int
+    uploads_per_minute: int
+    max_storage_bytes: int
+    max_users: int
+    max_api_calls_per_day: int
+    overridden: frozenset[str] = frozenset()
+
+    def as_dict(self) -> dict[str, int]:
+        return {field: getattr(self, field) for field in LIMIT_FIELDS}
+
+
+def tier_get(slug: str) -> Tier:
+    """The tier's row, read at most every few seconds per process (tiers change rarely)."""
+
+    def load() -> Tier:
+        tier = Tier.objects.filter(slug=slug).first()
+        # A tier row missing (a database restored from before tiers) falls back to the seeds' values.
+        return tier or Tier(slug=slug, **TIER_DEFAULTS[TenantTier(slug)])
+
+    return cached(("tier", slug), settings.DEEPLENS_PROCESS_CACHE_SECONDS, load)
+
+
+def tenant_limits(tenant: Tenant) -> Limits:
+    tier = tier_get(tenant.tier)
+    overridden = frozenset(field for field in LIMIT_FIELDS if getattr(tenant, field) is not None)
+    values = {
+        field: getattr(tenant, field) if field in overridden else getattr(tier, field)
+        for field in LIMIT_FIELDS
+    }
+    return Limits(**values, overridden=overridden)

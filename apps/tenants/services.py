@@ -14,9 +14,6 @@ from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core import process_cache
 from apps.core.errors import InvalidInput
-from apps.images.services import thumbnail_specs_create_defaults
-from apps.images.services.usage import usage_ensure
-from apps.storage.services import storage_location_create_default
 from apps.tenants.errors import TenantExists, TenantNotFound, TenantSlugInvalid
 from apps.tenants.models import (
     LIMIT_FIELDS,
@@ -29,6 +26,7 @@ from apps.tenants.models import (
     validate_tenant_slug,
     validate_time_zone,
 )
+from apps.tenants.setup import tenant_setup_steps
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +67,8 @@ def tenant_provision(
     tenant = _tenant_create_row(name=name.strip(), slug=slug, tier=tier, domain=domain)
     tenant.create_schema(check_if_exists=True, verbosity=0)
     with tenant_context(tenant):
-        storage_location_create_default()
-        thumbnail_specs_create_defaults()
-        usage_ensure()  # the quota's counter row, before the first uploads race to need it
+        for step in tenant_setup_steps():  # registered by the apps that own the rows (apps/tenants/setup.py)
+            step.run()
     with transaction.atomic():
         tenant.status = TenantStatus.ACTIVE
         tenant.save(update_fields=["status", "updated_at"])
@@ -111,7 +108,7 @@ def _tenant_create_row(*, name: str, slug: str, tier: str, domain: str) -> Tenan
     return tenant
 
 
-STATUS_ACTIONS = {
+STATUS_ACTIONS: dict[str, AuditAction] = {
     TenantStatus.SUSPENDED: AuditAction.TENANT_SUSPENDED,
     TenantStatus.ACTIVE: AuditAction.TENANT_ACTIVATED,
 }

@@ -1,5 +1,4 @@
-from django.db import connection
-
+from apps.core.connection import connection
 from apps.images.selectors import thumbnail_spec_list
 from apps.storage.selectors import storage_location_list
 from celery_app import TenantTask, app

@@ -145,7 +145,13 @@ def rate_limit_consume(
     counters = counters_for(tenant=tenant, klass=klass, principal=principal, local_now=local_now)
     n = len(counters)
     keys = [counter.key for counter in counters] + [usage_key(tenant.pk, local_now.date())]
-    args = [n, *(c.limit for c in counters), *(c.ttl for c in counters), str(klass), USAGE_TTL_SECONDS]
+    args: list[int | str] = [
+        n,
+        *(c.limit for c in counters),
+        *(c.ttl for c in counters),
+        str(klass),
+        USAGE_TTL_SECONDS,
+    ]
     try:
         result = get_redis().eval(_CONSUME, len(keys), *keys, *args)
     except redis.RedisError as exc:

@@ -75,7 +75,7 @@ def tenant_api_usage(tenant: Tenant, *, days: int = 30) -> dict:
 def storage_by_location() -> list[dict]:
     """Originals' bytes and counts per storage location (trash included until purged)."""
     rows = Image.objects.values("storage_location").annotate(bytes=Sum("size_bytes"), images=Count("id"))
-    totals = {row["storage_location"]: row for row in rows}
+    totals: dict = {row["storage_location"]: row for row in rows}
     return [
         {
             "id": str(location.pk),

@@ -3,6 +3,7 @@
 import contextlib
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -93,6 +94,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 MIDDLEWARE = [
     "apps.core.structured_logging.RequestIdMiddleware",
+    "apps.core.middleware.ContentSecurityPolicyMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.core.middleware.HealthCheckMiddleware",
     "apps.tenants.middleware.TenantMiddleware",
@@ -109,6 +111,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# Sent on every answer. Scripts only from this site and never inline; style attributes are allowed
+# (bar widths, the admin); images from this site, data: and blob: (upload previews).
+DEEPLENS_CONTENT_SECURITY_POLICY = env_str("DEEPLENS_CONTENT_SECURITY_POLICY") or (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+)
 
 TEMPLATES = [
     {
@@ -130,7 +139,7 @@ WSGI_APPLICATION = "deeplens.wsgi.application"
 ASGI_APPLICATION = "deeplens.asgi.application"
 
 
-def database_settings(url: str) -> dict:
+def database_settings(url: str) -> dj_database_url.DBConfig:
     """Parse DATABASE_URL for django-tenants; a Unix socket given as ?host= becomes HOST."""
     config = dj_database_url.parse(url, engine="django_tenants.postgresql_backend", conn_max_age=60)
     socket_dir = config.get("OPTIONS", {}).pop("host", None)
@@ -168,7 +177,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 # Set in production (collectstatic); elsewhere WhiteNoise serves straight from the finders.
-STATIC_ROOT = None
+STATIC_ROOT: str | None = None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -229,9 +238,17 @@ DEEPLENS_MAX_IMAGE_PIXELS = env_int("DEEPLENS_MAX_IMAGE_PIXELS", 200_000_000)
 DEEPLENS_URL_FETCH_MAX_BYTES = env_int("DEEPLENS_URL_FETCH_MAX_BYTES", 100 * 1024 * 1024)
 DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = env_int("DEEPLENS_URL_FETCH_TIMEOUT_SECONDS", 20)
 DEEPLENS_URL_FETCH_ALLOWED_NETWORKS = env_list("DEEPLENS_URL_FETCH_ALLOWED_NETWORKS", [])
+# URL fetches (import, search by URL) at once: per tenant (whole installation) and per web process
+# (below its 4 threads, so slow servers never take every thread; the rest answer 429 url_fetch_busy).
+DEEPLENS_URL_FETCH_PER_TENANT = env_int("DEEPLENS_URL_FETCH_PER_TENANT", 2)
+DEEPLENS_URL_FETCH_PER_PROCESS = env_int("DEEPLENS_URL_FETCH_PER_PROCESS", 2)
 # S3/Azure endpoint URLs that tenant admins give must resolve to public addresses, or to one of these
 # networks (CIDRs): a MinIO on the private network is allowed here by the operator, never by a tenant.
 DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = env_list("DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS", [])
+# S3 locations without keys and GCS ones without a service account act anonymously (public buckets);
+# true lets them use the host's own cloud identity (instance metadata, environment) instead: only on an
+# installation whose tenants may all act as the operator.
+DEEPLENS_STORAGE_AMBIENT_CREDENTIALS = env_bool("DEEPLENS_STORAGE_AMBIENT_CREDENTIALS", False)
 # Duplicate detection steps back while a tenant's uploads wait to be processed, for at most this long
 # (then it runs anyway): on a small machine, ingestion keeps the CPU and detection catches up after.
 DEEPLENS_INDEX_YIELD_SECONDS = env_int("DEEPLENS_INDEX_YIELD_SECONDS", 120)
@@ -299,7 +316,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Tokens: access 15 minutes, refresh 7 days (rotated on every use; reuse revokes the family).
-SIMPLE_JWT = {
+SIMPLE_JWT: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("DEEPLENS_ACCESS_TOKEN_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("DEEPLENS_REFRESH_TOKEN_DAYS", 7)),
     "ALGORITHM": "HS256",
@@ -311,9 +328,16 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 DEEPLENS_IMPERSONATION_MINUTES = env_int("DEEPLENS_IMPERSONATION_MINUTES", 30)
+# Sign-in failures allowed per account and client address (the lock a guesser meets), per account
+# from every address together (a ceiling against spread-out guessing), and per client address.
 DEEPLENS_LOGIN_MAX_FAILURES = env_int("DEEPLENS_LOGIN_MAX_FAILURES", 5)
+DEEPLENS_LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("DEEPLENS_LOGIN_MAX_FAILURES_PER_ACCOUNT", 100)
 DEEPLENS_LOGIN_MAX_FAILURES_PER_IP = env_int("DEEPLENS_LOGIN_MAX_FAILURES_PER_IP", 50)
 DEEPLENS_LOGIN_FAILURE_WINDOW_SECONDS = env_int("DEEPLENS_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Password-reset mails per address and per client address within the window; then 429.
+DEEPLENS_PASSWORD_RESET_MAX_PER_ADDRESS = env_int("DEEPLENS_PASSWORD_RESET_MAX_PER_ADDRESS", 3)
+DEEPLENS_PASSWORD_RESET_MAX_PER_IP = env_int("DEEPLENS_PASSWORD_RESET_MAX_PER_IP", 20)
+DEEPLENS_PASSWORD_RESET_WINDOW_SECONDS = env_int("DEEPLENS_PASSWORD_RESET_WINDOW_SECONDS", 60 * 60)
 
 # Mail (password resets, invitations). Locally each message is a file under var/mail.
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")

@@ -4,8 +4,11 @@ Every variable is documented in `.env.example`. When DATABASE_URL or REDIS_URL i
 embedded server that `deeplens.runner` started is read from its state file (var/run/services.json).
 """
 
+import contextlib
 import json
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -67,3 +70,28 @@ def service_url(name: str) -> str:
     if value:
         return value
     return embedded_state().get(name, "")
+
+
+def local_secret_key(directory: Path | None = None) -> str:
+    """The secret key of a local install without DJANGO_SECRET_KEY: random, made on first start and
+    kept in the data dir (mode 0600), so tokens survive restarts and nobody else can forge them.
+
+    Processes starting together agree on one key: it is written aside and linked into place, which
+    fails for every writer but the first."""
+    directory = directory or data_dir()
+    path = directory / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".secret_key.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(64) + "\n")
+        os.chmod(temporary, 0o600)
+        with contextlib.suppress(FileExistsError):  # another process was first: use its key
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_text().strip()

@@ -3,12 +3,18 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from deeplens.settings.base import *  # noqa: F403
-from deeplens.settings.env import env_bool, env_list
+from deeplens.settings.env import env_bool, env_list, env_str, local_secret_key
 
 # Off unless asked for: with DEBUG on, Django records every query (slow, and it grows without bound
 # in Celery workers) and shows tracebacks to visitors. DJANGO_DEBUG=true while developing.
 DEBUG = env_bool("DJANGO_DEBUG", False)
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# Without DJANGO_SECRET_KEY, a random key made on the first start and kept in the data dir signs
+# sessions and tokens (never the development key base.py names, which anyone can read).
+if not env_str("DJANGO_SECRET_KEY"):
+    SECRET_KEY = local_secret_key()
+    SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": SECRET_KEY}  # noqa: F405
 
 if not DATABASES:  # noqa: F405
     raise ImproperlyConfigured(

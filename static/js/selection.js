@@ -59,20 +59,44 @@
     if (!window.confirm(message)) { event.preventDefault(); }
   });
 
-  // [data-job-api]: poll the job until it ends; fill [data-job-field=...] inside it.
+  // [data-job-api]: follow the job (GET that address) while it is queued or running: data-state takes
+  // its state; inside, [data-job-field=NAME] shows that field of the job (a <progress> its value;
+  // "status" a line: state, counts, error). When it ends the page reloads (data-job-done-reload),
+  // or else elements with data-job-done-show appear. A job the viewer may not follow stays as rendered.
+  var STATES = {queued: 'Queued', running: 'Running', done: 'Done', failed: 'Failed', cancelled: 'Cancelled'};
+  function statusLine(job) {
+    var line = STATES[job.state] || job.state;
+    if (job.total) {
+      line += ' \u2014 ' + job.processed.toLocaleString() + ' of ' + job.total.toLocaleString();
+      if (job.failed) { line += ', ' + job.failed.toLocaleString() + ' failed'; }
+    } else if (job.state === 'queued') {
+      line += ' \u2014 waiting for a worker';
+    } else if (job.state === 'running') {
+      line += ' \u2014 counting groups';
+    }
+    if (job.error) { line += ': ' + job.error; }
+    return line;
+  }
+  function active(state) { return state === 'queued' || state === 'running'; }
   document.querySelectorAll('[data-job-api]').forEach(function (card) {
     function poll() {
-      fetch(card.dataset.jobApi, {credentials: 'same-origin'}).then(function (r) { return r.ok ? r.json() : null; }).then(function (job) {
-        if (!job) { return; }  // not allowed to follow it, or gone: leave the figures as rendered
-        card.dataset.jobState = job.state;
-        card.querySelectorAll('[data-job-field]').forEach(function (el) {
-          var name = el.dataset.jobField;
-          if (name === 'progress') { el.value = job.progress; } else { el.textContent = job[name]; }
-        });
-        if (job.state === 'queued' || job.state === 'running') { setTimeout(poll, 1000); }
-        else if (card.dataset.jobDoneReload) { window.location.reload(); }
-      });
+      fetch(card.dataset.jobApi, {credentials: 'same-origin'})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (job) {
+          if (!job) { return; }  // not allowed to follow it, or gone: leave the figures as rendered
+          card.dataset.state = job.state;
+          card.querySelectorAll('[data-job-field]').forEach(function (el) {
+            var name = el.dataset.jobField;
+            if (name === 'progress') { el.value = job.progress; }
+            else if (name === 'status') { el.textContent = statusLine(job); }
+            else { el.textContent = job[name]; }
+          });
+          if (active(job.state)) { setTimeout(poll, 1000); }
+          else if (card.dataset.jobDoneReload) { window.location.reload(); }
+          else { card.querySelectorAll('[data-job-done-show]').forEach(function (el) { el.hidden = false; }); }
+        })
+        .catch(function () { setTimeout(poll, 3000); });
     }
-    if (card.dataset.jobState === 'queued' || card.dataset.jobState === 'running') { setTimeout(poll, 1000); }
+    if (active(card.dataset.state)) { setTimeout(poll, 1000); }
   });
 })();

@@ -128,8 +128,13 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("POST", "duplicates-group-dismiss"): Call("duplicates/groups/{group}/dismiss"),
     ("POST", "duplicates-resolve-all"): Call("duplicates/resolve-all", {"dry_run": True}),
     ("POST", "duplicates-rescan"): Call("duplicates/rescan"),
+    ("GET", "duplicates-upload-policy"): Call("duplicates/upload-policy"),
+    ("PATCH", "duplicates-upload-policy"): Call("duplicates/upload-policy", {"identical_uploads": "keep"}),
+    ("POST", "duplicates-remove-identical"): Call("duplicates/remove-identical", {"dry_run": True}),
     ("GET", "duplicates-job"): Call("duplicates/jobs/{duplicates_job}"),
     ("GET", "duplicates-report"): Call("duplicates/report"),
     ("POST", "duplicates-resolution-undo"): Call("duplicates/resolutions/{resolution}/undo"),
+    ("GET", "duplicates-settings"): Call("duplicates/settings"),
+    ("PATCH", "duplicates-settings"): Call("duplicates/settings", {"format_priority": ["jpeg"]}),
     ("POST", "search-duplicates"): Call("search/duplicates", files={"file": "{jpeg}"}),
 }

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.accounts.models import ImpersonationSession, RefreshToken, Role
+from apps.accounts.models import ApiKey, ImpersonationSession, RefreshToken, Role, User
 from apps.audit.models import AuditAction, AuditEvent
 from tests.api import Api, as_user, bearer_for, host
 from tests.conftest import tenant_client
@@ -142,7 +142,74 @@ def test_the_browser_impersonation_records_actions_with_both_names(users, alpha,
     browser = tenant_client(alpha)
     browser.get(accept.split("alpha.localhost", 1)[1])
 
-    browser.post("/settings/api-keys/", {"name": "made while impersonating", "scopes": ["search"]})
+    browser.post("/settings/users/", {"email": "invited-while-impersonating@alpha.test", "role": "member"})
 
-    event = AuditEvent.objects.get(action=AuditAction.API_KEY_CREATED)
+    event = AuditEvent.objects.get(action=AuditAction.USER_CREATED)
     assert (event.actor_email, event.impersonator_email) == ("admin@alpha.test", "root@deeplens.test")
+
+
+# Issue 17 item 6: an impersonation cannot create credentials that outlive it, and its logout ends it.
+
+
+def test_an_impersonation_token_cannot_create_an_api_key(users, alpha):
+    token = impersonate(users, users[Role.ADMIN]).json()["access"]
+    api = Api(host(alpha), f"Bearer {token}")
+
+    response = api.post("api-keys", {"name": "backdoor", "scopes": ["admin"]})
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "impersonation_cannot_create_credentials"
+    assert not ApiKey.objects.filter(name="backdoor").exists()
+
+
+def test_an_impersonation_token_cannot_change_the_password(users, alpha):
+    target = users[Role.ADMIN]
+    token = impersonate(users, target).json()["access"]
+    api = Api(host(alpha), f"Bearer {token}")
+
+    response = api.post(
+        "auth/password/change", {"old_password": PASSWORD, "new_password": "chosen by the impersonator 77"}
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "impersonation_cannot_create_credentials"
+    target.refresh_from_db()
+    assert target.check_password(PASSWORD)
+
+
+def test_an_impersonation_token_may_invite_but_not_create_a_user_with_a_password(users, alpha):
+    token = impersonate(users, users[Role.OWNER]).json()["access"]
+    api = Api(host(alpha), f"Bearer {token}")
+
+    refused = api.post(
+        "users", {"email": "mole@alpha.test", "role": "owner", "password": "chosen by the impersonator 77"}
+    )
+    invited = api.post("users", {"email": "invitee@alpha.test", "role": "member"})
+
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "impersonation_cannot_create_credentials"
+    assert not User.objects.filter(email="mole@alpha.test").exists()
+    assert invited.status_code == 201
+
+
+def test_a_browser_impersonation_cannot_create_an_api_key(users, alpha, public_client):
+    public_client.post("/admin/login/?next=/admin/", {"username": "root@deeplens.test", "password": PASSWORD})
+    accept = public_client.post(f"/admin/accounts/user/{users[Role.ADMIN].pk}/impersonate/", {"reason": "t"})
+    browser = tenant_client(alpha)
+    assert browser.get(accept["Location"].split("alpha.localhost", 1)[1]).status_code == 302
+
+    response = browser.post("/settings/api-keys/", {"name": "backdoor", "scopes": ["admin"]})
+
+    assert response.status_code == 403
+    assert not ApiKey.objects.filter(name="backdoor").exists()
+
+
+def test_logout_with_an_impersonation_token_ends_the_impersonation(users, alpha):
+    token = impersonate(users, users[Role.MEMBER]).json()["access"]
+    api = Api(host(alpha), f"Bearer {token}")
+
+    assert api.post("auth/logout").status_code == 204
+
+    assert api.get("auth/me").status_code == 401
+    assert api.get("auth/me").json()["error"]["code"] == "token_revoked"
+    assert ImpersonationSession.objects.get().ended_at is not None

@@ -79,6 +79,13 @@ def quality(timeout: float = 1800) -> dict:
                         break
                     time.sleep(1)
                 elapsed = time.perf_counter() - started
+                keepers = dict(
+                    db.execute(
+                        """SELECT g.id, i.original_filename FROM demo.duplicates_group g
+                           JOIN demo.images_image i ON i.id = g.suggested_keeper_id
+                           WHERE g.status = 'open'"""
+                    ).fetchall()
+                )
                 members = db.execute(
                     """SELECT m.group_id, i.original_filename FROM demo.duplicates_member m
                        JOIN demo.duplicates_group g ON g.id = m.group_id
@@ -98,7 +105,9 @@ def quality(timeout: float = 1800) -> dict:
         ids = sorted(ids)
         pred |= {(a, b) for n, a in enumerate(ids) for b in ids[n + 1 :]}
     m = be.pair_metrics(pred, idx_group, gt_pos, copies)
+    names = {gid: [files[i] for i in ids] for gid, ids in groups.items()}
     return {
+        "keeper": keeper_figures(names, keepers, row),
         "images": len(files),
         "groups": len(groups),
         "precision": round(m["precision"], 4),
@@ -112,6 +121,48 @@ def quality(timeout: float = 1800) -> dict:
         "pairs_by_signal": signals,
         "ingest_and_detect_seconds": round(elapsed, 1),
         "target": "F1 >= 0.95 with precision >= 0.99",
+    }
+
+
+def keeper_figures(groups: dict, keepers: dict, row: dict) -> dict:
+    """Of the groups holding a ground-truth original, the share whose suggested keeper is that
+    original, and what was picked instead, by transform family (the copy's transform; "other photo"
+    where the keeper belongs to another original)."""
+    judged = right = 0
+    instead: dict = {}
+    per_family: dict = {}
+    for gid, names in groups.items():
+        originals = [n for n in names if row[n]["role"] == "original"]
+        keeper = keepers.get(gid)
+        if not originals or keeper is None:
+            continue
+        judged += 1
+        if keeper in originals:
+            right += 1
+        else:
+            pick = (
+                row[keeper]["transform"]
+                if row[keeper]["orig_id"] in {row[o]["orig_id"] for o in originals}
+                else "other photo"
+            )
+            instead[pick] = instead.get(pick, 0) + 1
+        # per family: in groups where the original and a copy of that family meet, the copy lost
+        for n in names:
+            r = row[n]
+            if r["role"] == "copy" and any(row[o]["orig_id"] == r["orig_id"] for o in originals):
+                won = per_family.setdefault(r["transform"], [0, 0])
+                won[1] += 1
+                won[0] += keeper != n
+    return {
+        "groups_with_original": judged,
+        "groups_without_original": len(groups) - judged,
+        "original_kept": right,
+        "original_kept_share": round(right / judged, 4) if judged else None,
+        "picked_instead_by_family": dict(sorted(instead.items())),
+        "copy_not_kept_share_by_family": {
+            f: round(won / seen, 4) for f, (won, seen) in sorted(per_family.items())
+        },
+        "target": "original_kept_share >= 0.99",
     }
 
 

@@ -9,6 +9,7 @@ from apps.images.models import Image
 from apps.jobs.models import Job
 from tests.conftest import signed_in
 from tests.duplicates.conftest import VARIANTS, ingest, jpeg_bytes, photo
+from tests.duplicates.test_keeper import with_exif
 
 
 def make_group(alpha, member_api):
@@ -28,9 +29,20 @@ def test_the_review_page_shows_groups_side_by_side_with_the_keeper(alpha, users,
     assert page.status_code == 200
     html = page.content.decode()
     assert html.count('data-testid="member"') == 2
-    assert "Suggested: preferred format (PNG)" in html
+    assert "Suggested: original: the PNG is a conversion of this JPEG" in html
     preview = client.get("/duplicates/?preview=1").content.decode()
     assert 'data-testid="bulk-preview"' in preview and "Nothing has changed yet" in preview
+
+
+def test_the_card_shows_which_members_carry_exif_and_gps(alpha, users, member_api):
+    img = photo(5)
+    ingest(alpha, member_api, "plain.png", VARIANTS["png"](img))
+    ingest(alpha, member_api, "camera.jpg", with_exif(img))
+    html = signed_in(alpha, users[Role.ADMIN].email).get("/duplicates/").content.decode()
+    assert html.count('data-testid="exif-badge"') == 1
+    assert html.count('data-testid="gps-badge"') == 1
+    assert html.count('data-testid="no-exif-badge"') == 1
+    assert 'title="GPS 52.5, 13.4"' in html
 
 
 def test_keep_from_the_page_trashes_the_other(alpha, users, member_api):

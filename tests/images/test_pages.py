@@ -1,3 +1,7 @@
+import pytest
+from django_tenants.utils import tenant_context
+
+from apps.images.services.stages import StageResult, stages_record
 from tests import imagefiles
 from tests.conftest import signed_in
 from tests.images.conftest import process, upload
@@ -57,3 +61,29 @@ def test_the_dashboard_counts_images_and_storage(alpha, ready_image):
 
     assert 'href="/images/">1</a>' in page
     assert "of 1.0\xa0GB used" in page
+
+
+@pytest.mark.parametrize(
+    ("index", "detect", "badge"),
+    [
+        (None, None, 'data-testid="tile-indexing"'),
+        ("done", None, 'data-testid="tile-indexing"'),
+        ("done", "failed", 'data-testid="tile-stage-failed"'),
+        ("done", "done", None),
+    ],
+)
+def test_a_gallery_tile_shows_the_stages_after_processing(alpha, ready_image, index, detect, badge):
+    # given the index and detect stages of a ready image
+    with tenant_context(alpha):
+        stages_record(
+            [
+                StageResult(image_id=ready_image.pk, stage=stage, state=state)
+                for stage, state in (("index", index), ("detect", detect))
+                if state is not None
+            ]
+        )
+    # when the gallery is shown
+    page = signed_in(alpha, "member@alpha.test").get("/images/").content.decode()
+    # then its tile has the badge for them, or none when both are done
+    badges = [b for b in ('data-testid="tile-indexing"', 'data-testid="tile-stage-failed"') if b in page]
+    assert badges == ([badge] if badge else [])

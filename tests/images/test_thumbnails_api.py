@@ -1,11 +1,15 @@
+import uuid
+
 from django.core.cache import cache
 from django_tenants.utils import tenant_context
 from PIL import Image as PILImage
 
+from apps.audit.context import Actor
 from apps.core.redis import redis_key
 from apps.images.models import Thumbnail, ThumbnailSpec
 from apps.jobs.models import Job
 from apps.jobs.runner import job_run
+from apps.jobs.services import job_create
 from tests.images.conftest import process
 
 
@@ -148,3 +152,24 @@ def test_unprocessed_images_get_thumbnails_on_demand_too(alpha, member_api):
 
     assert member_api.get(f"images/{image_id}/thumbnail", {"spec": "small"}).status_code == 200
     assert process(alpha, image_id).status == "ready"
+
+
+def test_batch_regenerate_with_ids_that_match_nothing_starts_nothing(alpha, beta, ready_image, admin_api):
+    # Issue 17 item 8: it re-rendered the whole tenant.
+    with tenant_context(alpha):
+        jobs_before = Job.objects.count()
+
+    response = admin_api.post("images/thumbnails/batch-regenerate", {"ids": [str(uuid.uuid4())]})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "images_not_found"
+    with tenant_context(alpha):
+        assert Job.objects.count() == jobs_before
+
+
+def test_a_regenerate_job_over_no_images_renders_none(alpha, ready_image):
+    with tenant_context(alpha):
+        job = job_create(kind="thumbnails_regenerate", actor=Actor.system(), params={"image_ids": []})
+        job_run(job_id=job.pk)
+        job.refresh_from_db()
+        assert (job.state, job.total, job.processed) == ("done", 0, 0)

@@ -3,11 +3,14 @@ must succeed allow-list 127.0.0.1 exactly as an operator would allow an internal
 
 import http.server
 import threading
+import time
 
 import pytest
 from django_tenants.utils import tenant_context
 
 from apps.core.network import address_allowed
+from apps.images import fetch as fetch_module
+from apps.images.errors import UrlFetchBusy, UrlFetchFailed
 from apps.images.models import Image
 from tests import imagefiles
 
@@ -158,6 +161,12 @@ def test_the_size_cap_applies_while_streaming(alpha, member_api, server, allow_l
         ("fd00::1", False),
         ("fe80::1", False),
         ("::ffff:10.0.0.1", False),
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", False),  # 6to4 of 169.254.169.254
+        ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("2002:808:808::1", True),  # 6to4 of 8.8.8.8
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+        ("64:ff9b::808:808", True),
     ],
 )
 def test_address_rules(address, allowed):
@@ -185,4 +194,128 @@ def test_a_refused_url_import_is_replayed_too(alpha, member_api, server, allow_l
     assert first.status_code == retry.status_code == 415
     assert retry.json() == first.json()
     assert retry["Idempotent-Replayed"] == "true"
+    assert images(alpha) == 0
+
+
+class DripHandler(http.server.BaseHTTPRequestHandler):
+    """A slow server: one byte every half second, of the headers (/slow-headers) or of the body."""
+
+    def do_GET(self):
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 100\r\n\r\n"
+        body = PHOTO[:100]
+        data, drip_from = (head + body, 0) if self.path == "/slow-headers" else (head + body, len(head))
+        try:
+            self.wfile.write(data[:drip_from])
+            for byte in data[drip_from:]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.5)
+        except OSError:
+            return
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def drip_server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DripHandler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def fetch_caps(settings):
+    """Caps set by the test; the process's semaphore is made again from the settings."""
+
+    def caps(*, per_tenant: int, per_process: int) -> None:
+        settings.DEEPLENS_URL_FETCH_PER_TENANT = per_tenant
+        settings.DEEPLENS_URL_FETCH_PER_PROCESS = per_process
+        fetch_module._process_slots.cache_clear()
+
+    yield caps
+    fetch_module._process_slots.cache_clear()
+
+
+@pytest.mark.parametrize("path", ["/slow-body", "/slow-headers"])
+def test_a_server_dripping_bytes_is_cut_at_the_deadline(
+    alpha, member_api, drip_server, allow_loopback, settings, path
+):
+    settings.DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = 2
+    started = time.monotonic()
+
+    response = member_api.post("images/url", {"url": f"{drip_server}{path}"})
+
+    elapsed = time.monotonic() - started
+    assert response.status_code == 422, response.content
+    assert response.json()["error"]["code"] == "url_timeout"
+    assert 1.9 <= elapsed < 3.5, elapsed
+    assert images(alpha) == 0
+
+
+def fetch_all(tenants, url: str) -> list[tuple[str, float]]:
+    """fetch(url) from one thread per tenant given, all at once: (outcome code, seconds) each."""
+    results: list[tuple[str, float]] = []
+    lock = threading.Lock()
+
+    def one(tenant):
+        started = time.monotonic()
+        try:
+            with tenant_context(tenant):
+                fetch_module.fetch(url)
+            outcome = "ok"
+        except (UrlFetchBusy, UrlFetchFailed) as exc:
+            outcome = exc.code
+        with lock:
+            results.append((outcome, time.monotonic() - started))
+
+    threads = [threading.Thread(target=one, args=(tenant,)) for tenant in tenants]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join(timeout=30)
+    return sorted(results)
+
+
+def test_ten_slow_imports_of_a_tenant_hold_only_its_two_slots(
+    alpha, drip_server, allow_loopback, settings, fetch_caps
+):
+    settings.DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = 2
+    fetch_caps(per_tenant=2, per_process=20)
+
+    results = fetch_all([alpha] * 10, f"{drip_server}/slow-body")
+    again = fetch_all([alpha], f"{drip_server}/slow-body")  # the slots are free again
+
+    assert [code for code, _ in results] == ["url_fetch_busy"] * 8 + ["url_timeout"] * 2
+    assert all(seconds < 1 for code, seconds in results if code == "url_fetch_busy")
+    assert all(seconds < 3.5 for code, seconds in results if code == "url_timeout")
+    assert [code for code, _ in again] == ["url_timeout"]
+
+
+def test_slow_imports_of_all_tenants_leave_web_threads_free(
+    alpha, beta, drip_server, allow_loopback, settings, fetch_caps
+):
+    """Below the web process's 4 threads: /healthz and every other request keep two."""
+    settings.DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = 2
+    fetch_caps(per_tenant=10, per_process=2)
+
+    results = fetch_all([alpha, beta] * 5, f"{drip_server}/slow-body")
+
+    assert [code for code, _ in results] == ["url_fetch_busy"] * 8 + ["url_timeout"] * 2
+    assert all(seconds < 1 for code, seconds in results if code == "url_fetch_busy")
+
+
+def test_a_busy_answer_is_a_429_with_retry_after(alpha, member_api, allow_loopback, fetch_caps):
+    fetch_caps(per_tenant=2, per_process=0)
+
+    response = member_api.post("images/url", {"url": "http://127.0.0.1:9/x.jpg"})
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "url_fetch_busy"
+    assert response["Retry-After"] == "5"
     assert images(alpha) == 0

@@ -42,14 +42,20 @@ def test_a_global_admin_reads_metrics_on_the_public_and_tenant_hosts(users, alph
     assert "django_http_requests_total_by_method_total" in body
 
 
-def test_a_metrics_api_key_reads_metrics_and_other_keys_and_roles_are_refused(users, alpha):
-    metrics_key = api_key_for(tenant=alpha, creator=users[Role.OWNER], scopes=[ApiKeyScope.METRICS])
-    search_key = api_key_for(tenant=alpha, creator=users[Role.OWNER], scopes=[ApiKeyScope.SEARCH])
+@pytest.mark.parametrize("scope", [ApiKeyScope.METRICS, ApiKeyScope.ADMIN, ApiKeyScope.SEARCH])
+@pytest.mark.parametrize("on_tenant_host", [False, True])
+def test_no_tenant_api_key_reads_the_installations_metrics(users, alpha, scope, on_tenant_host):
+    # Issue 17 item 8: a tenant's metrics key read the installation-wide figures.
+    key = api_key_for(tenant=alpha, creator=users[Role.OWNER], scopes=[scope])
 
-    assert Api(host(alpha), metrics_key).get("/metrics").status_code == 200
-    refused = Api(host(alpha), search_key).get("/metrics")
+    refused = Api(host(alpha if on_tenant_host else None), key).get("/metrics")
+
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "permission_denied"
+    assert b"deeplens_" not in refused.content
+
+
+def test_tenant_roles_are_refused(users, alpha):
     for role in (Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER):
         assert Api(host(alpha), bearer_for(users[role])).get("/metrics").status_code == 403
 

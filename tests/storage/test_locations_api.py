@@ -91,7 +91,7 @@ def test_the_list_never_returns_credentials(alpha, admin_api, s3_server):
         ),
         ({"credentials": "secret-wrong"}, "storage_credentials_invalid"),
         ({"bucket": "no-such-bucket-here"}, "storage_bucket_not_found"),
-        ({"endpoint_url": "http://127.0.0.1:9"}, "storage_unreachable"),
+        ({"endpoint_url": "http://127.0.0.1:9"}, "storage_endpoint_not_allowed"),  # not reachable
     ],
 )
 def test_creation_refuses_what_cannot_be_reached_naming_the_problem(
@@ -156,11 +156,11 @@ def test_invalid_configuration_is_a_400_and_changes_nothing(alpha, admin_api, bo
         ("s3", {"bucket": "b-1", "endpoint_url": "http://10.1.2.3:9000"}, {}),
         ("s3", {"bucket": "b-1", "endpoint_url": "http://localhost:9000"}, {}),
         ("s3", {"bucket": "b-1", "endpoint_url": "http://[::1]:9000"}, {}),
-        ("azure", {"container": "c", "account_name": "a", "endpoint_url": "http://192.168.0.10"}, {}),
+        ("azure", {"container": "c", "account_name": "acct1", "endpoint_url": "http://192.168.0.10"}, {}),
         (
             "azure",
             {"container": "c"},
-            {"connection_string": "AccountName=a;AccountKey=k;BlobEndpoint=http://127.0.0.1:10000/a;"},
+            {"connection_string": "AccountName=acct1;AccountKey=k;BlobEndpoint=http://127.0.0.1:10000/a;"},
         ),
     ],
 )
@@ -177,12 +177,18 @@ def test_endpoints_on_internal_addresses_are_refused_unless_the_operator_allows_
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert error["code"] == "storage_endpoint_not_allowed"
-    assert error["detail"] == {"endpoint_url": ["not_allowed"]}
+    assert list(error["detail"].values()) == [["not_allowed"]]
     assert "DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS" in error["message"]
     assert locations(alpha) == before
 
 
-def test_an_endpoint_whose_host_does_not_resolve_is_a_clear_400(alpha, admin_api):
+def test_an_endpoint_whose_host_does_not_resolve_gets_the_answer_of_a_refused_one(alpha, admin_api, settings):
+    """No distinct code or message: a tenant cannot tell internal names from missing ones."""
+    settings.DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = []
+    internal = admin_api.post(
+        url(alpha),
+        {"name": "x", "provider": "s3", "config": {"bucket": "b-1", "endpoint_url": "http://10.1.2.3:9000"}},
+    )
     response = admin_api.post(
         url(alpha),
         {
@@ -192,8 +198,9 @@ def test_an_endpoint_whose_host_does_not_resolve_is_a_clear_400(alpha, admin_api
         },
     )
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "storage_endpoint_unresolvable"
+    assert response.status_code == internal.status_code == 400
+    assert response.json() == internal.json()
+    assert response.json()["error"]["code"] == "storage_endpoint_not_allowed"
 
 
 def test_a_location_whose_endpoint_the_operator_no_longer_allows_is_not_connected_to(
@@ -243,7 +250,7 @@ def test_gcs_with_a_well_formed_key_and_no_reachable_google_is_a_clear_400(alpha
     )
 
     assert response.status_code == 400, response.content
-    assert response.json()["error"]["code"] in ("storage_unreachable", "storage_credentials_invalid")
+    assert response.json()["error"]["code"] in ("storage_endpoint_not_allowed", "storage_credentials_invalid")
     assert locations(alpha) == before
 
 

@@ -1,5 +1,7 @@
 """GET/POST /api/v1/api-keys, DELETE /api/v1/api-keys/{id}. The key is in the POST answer only."""
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -37,6 +39,7 @@ class ApiKeyOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@method_decorator(never_cache, name="dispatch")
 class ApiKeyListApi(APIView):
     required_permission = Perm.API_KEYS_MANAGE
 

@@ -1,5 +1,7 @@
 """POST /api/v1/auth/login, /refresh, /logout; GET /me; sessions; password change and reset."""
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -14,6 +16,7 @@ from apps.accounts.services import (
     auth_login,
     auth_logout,
     auth_refresh,
+    impersonation_stop,
     password_reset_confirm,
     password_reset_request,
     session_revoke,
@@ -25,6 +28,7 @@ from apps.core.errors import NotFound
 from apps.tenants.models import Tenant, TenantStatus
 
 
+@method_decorator(never_cache, name="dispatch")
 class LoginApi(APIView):
     """Sign in with {tenant, email, password}; a global admin leaves out `tenant`."""
 
@@ -58,6 +62,7 @@ class LoginApi(APIView):
         )
 
 
+@method_decorator(never_cache, name="dispatch")
 class RefreshApi(APIView):
     """Trade a refresh token for a new pair; the old refresh token is spent."""
 
@@ -84,12 +89,17 @@ class RefreshApi(APIView):
 
 
 class LogoutApi(APIView):
-    """End this token's session: its refresh tokens stop working and so does the access token."""
+    """End this token's session: its refresh tokens stop working and so does the access token. With
+    an impersonation token, the impersonation ends."""
 
     required_permission = Perm.ACCOUNT_SELF
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
+        impersonation = getattr(request, "impersonation", None)
+        if impersonation is not None:
+            impersonation_stop(session=impersonation, actor=Actor.from_request(request))
+            return Response(status=status.HTTP_204_NO_CONTENT)
         auth_logout(
             user=request.user,
             session_id=getattr(request, "token_session_id", None),

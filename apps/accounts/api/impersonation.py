@@ -1,6 +1,8 @@
 """POST /api/v1/admin/impersonate {user_id, reason} and POST /api/v1/admin/impersonate/stop."""
 
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -15,6 +17,7 @@ from apps.audit.context import Actor
 from apps.core.errors import InvalidInput, NotFound
 
 
+@method_decorator(never_cache, name="dispatch")
 class ImpersonateApi(APIView):
     """A short-lived access token for the user, carrying the admin in its `act` claim; no refresh."""
 

@@ -3,10 +3,11 @@
 from rest_framework import serializers
 
 from apps.accounts.models import User
+from apps.tenants.models import Tenant
 
 
 class UserOutput(serializers.ModelSerializer):
-    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tenant = serializers.SlugRelatedField[Tenant](slug_field="slug", read_only=True)
 
     class Meta:
         model = User

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.errors import ScopeNotAllowed
+from apps.accounts.errors import ScopeNotAllowed, refuse_while_impersonating
 from apps.accounts.models import ApiKey, ApiKeyScope, User
 from apps.accounts.permissions import SCOPE_PERMISSIONS, role_permissions
 from apps.accounts.tokens import token_hash
@@ -43,7 +43,9 @@ def api_key_create(
     expires_at: datetime | None = None,
     requests_per_minute: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Returns the key row and the key itself, which is shown once and never stored."""
+    """Returns the key row and the key itself, which is shown once and never stored. Never under an
+    impersonation (the key would outlive it)."""
+    refuse_while_impersonating(actor, "create API keys")
     name = name.strip()
     if not name:
         raise InvalidInput(

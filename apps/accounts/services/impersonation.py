@@ -28,7 +28,7 @@ def impersonation_start(
         raise CannotImpersonate("Only global admins can impersonate.")
     if actor.impersonator is not None:
         raise CannotImpersonate("Stop the current impersonation first.")
-    if target.is_global_admin or target.tenant_id is None:
+    if target.is_global_admin or target.tenant is None:
         raise CannotImpersonate("Nobody can impersonate a global admin.", code="cannot_impersonate_admin")
     if not target.is_active or target.deleted_at is not None:
         raise CannotImpersonate("That user is deactivated.", code="user_inactive")

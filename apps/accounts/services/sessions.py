@@ -7,10 +7,16 @@ from datetime import UTC, datetime
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 
 from apps.accounts.errors import InvalidCredentials, TokenInvalid, TokenReused, TokenRevoked, TooManyAttempts
 from apps.accounts.models import RefreshToken, User
-from apps.accounts.throttling import login_failure_record, login_failures_clear, login_throttle_check
+from apps.accounts.throttling import (
+    login_failure_record,
+    login_failures_clear,
+    login_throttle_check,
+    normalise_email,
+)
 from apps.accounts.tokens import access_token_for, parse_refresh, refresh_token_for, token_hash
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
@@ -29,7 +35,11 @@ class LoginResult:
 
 
 def login_tenant_key(tenant: Tenant | None) -> str:
-    return str(tenant.pk) if tenant else "global"
+    """Whose accounts a sign-in counter is about: a tenant's, or the global admins' (the API without a
+    tenant, and the admin site on the public host, share one)."""
+    if tenant is None or tenant.schema_name == get_public_schema_name():
+        return "global"
+    return str(tenant.pk)
 
 
 def login_attempt_record(
@@ -42,10 +52,10 @@ def login_attempt_record(
             actor=actor,
             action=AuditAction.LOGIN_FAILED,
             tenant=tenant,
-            details={"email": email.lower()[:254], "channel": channel},
+            details={"email": normalise_email(email)[:254], "channel": channel},
         )
         return
-    login_failures_clear(tenant_key=login_tenant_key(tenant), email=email)
+    login_failures_clear(tenant_key=login_tenant_key(tenant), email=email, ip=actor.ip_address)
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     audit_record(
         actor=Actor(user=user, ip_address=actor.ip_address, user_agent=actor.user_agent),

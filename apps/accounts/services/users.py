@@ -15,12 +15,15 @@ from apps.accounts.errors import (
     PasswordInvalid,
     RoleNotAssignable,
     TokenInvalid,
+    TooManyAttempts,
     UserExists,
     UserQuotaExceeded,
+    refuse_while_impersonating,
 )
 from apps.accounts.models import TENANT_ROLES, RefreshToken, Role, User
 from apps.accounts.permissions import ASSIGNABLE_ROLES
 from apps.accounts.services.sessions import sessions_revoke_all
+from apps.accounts.throttling import password_reset_throttle_hit
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
@@ -47,7 +50,7 @@ def _check_can_assign(*, actor: Actor, role: str) -> None:
         raise RoleNotAssignable(f"Your role cannot give the role {role!r}.")
 
 
-def _live_users(tenant: Tenant):
+def _live_users(tenant: Tenant | None):
     return User.objects.filter(tenant=tenant, deleted_at__isnull=True)
 
 
@@ -63,7 +66,10 @@ def user_create(
     last_name: str = "",
     base_url: str = "",
 ) -> User:
-    """Create a user. Without a password, an invitation to choose one is emailed."""
+    """Create a user. Without a password, an invitation to choose one is emailed (an impersonation
+    may only invite: a password it chose would outlive it)."""
+    if password:
+        refuse_while_impersonating(actor, "set passwords")
     email = User.objects.normalize_email(email.strip()).lower()
     _check_can_assign(actor=actor, role=role)
     max_users = Tenant.objects.select_for_update().get(pk=tenant.pk).limits.max_users  # serialises the check
@@ -106,7 +112,8 @@ def user_ensure(*, tenant: Tenant | None, email: str, password: str, role: str, 
     return User.objects.create_user(email, password, tenant=tenant, role=role, **fields)
 
 
-def _owners_left(tenant: Tenant, excluding: User) -> int:
+def _owners_left(tenant: Tenant | None, excluding: User) -> int:
+
     return _live_users(tenant).filter(role=Role.OWNER, is_active=True).exclude(pk=excluding.pk).count()
 
 
@@ -203,7 +210,9 @@ def user_delete(*, user: User, actor: Actor) -> User:
 def user_change_password(
     *, user: User, old_password: str, new_password: str, actor: Actor, keep_session: str | None = None
 ) -> None:
-    """Other sessions end; the one making the change (keep_session) stays signed in."""
+    """Other sessions end; the one making the change (keep_session) stays signed in. Never under an
+    impersonation (the password would outlive it)."""
+    refuse_while_impersonating(actor, "set passwords")
     if not user.check_password(old_password):
         raise PasswordInvalid("The current password is not correct.", code="old_password_invalid")
     _check_password(new_password, user)
@@ -225,8 +234,17 @@ def _send_password_email(user: User, base_url: str, template: str) -> None:
 
 
 def password_reset_request(*, tenant: Tenant | None, email: str, actor: Actor, base_url: str) -> None:
-    """Email a reset link if the account exists; the answer never says whether it does."""
+    """Email a reset link if the account exists; the answer never says whether it does. Requests are
+    throttled per address and per client whether or not the account exists (TooManyAttempts)."""
     email = email.strip().lower()
+    throttled = password_reset_throttle_hit(
+        tenant_key=str(tenant.pk) if tenant else "global", email=email, ip=actor.ip_address
+    )
+    if throttled is not None:
+        raise TooManyAttempts(
+            "Too many password-reset requests. Try again later.",
+            extra={"retry_after": throttled.retry_after},
+        )
     user = User.objects.filter(tenant=tenant, email=email, is_active=True, deleted_at__isnull=True).first()
     audit_record(
         actor=actor,

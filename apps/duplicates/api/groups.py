@@ -18,9 +18,13 @@ from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
 from apps.duplicates.errors import GroupNotFound, ResolutionNotFound
 from apps.duplicates.filters import GroupFilter
+from apps.duplicates.identical import identical_sets
+from apps.duplicates.keeper import CRITERIA, CRITERIA_LABELS
 from apps.duplicates.models import GroupStatus, Kind
 from apps.duplicates.selectors import group_get, group_list, resolution_get, resolution_of_job, with_members
 from apps.duplicates.services import (
+    duplicate_settings_get,
+    duplicate_settings_update,
     duplicates_job_create,
     group_dismiss,
     group_resolve,
@@ -28,10 +32,18 @@ from apps.duplicates.services import (
     report,
     resolve_all_preview,
 )
-from apps.duplicates.services.jobs import DUPLICATES_JOB_KINDS, DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL
+from apps.duplicates.services.identical import identical_remove_preview
+from apps.duplicates.services.jobs import (
+    DUPLICATES_JOB_KINDS,
+    DUPLICATES_REMOVE_IDENTICAL,
+    DUPLICATES_RESCAN,
+    DUPLICATES_RESOLVE_ALL,
+)
+from apps.duplicates.services.reclaimed import copies_figures
 from apps.duplicates.services.resolutions import resolution_undo, resolution_undoable, resolutions_of_groups
 from apps.images import imaging
-from apps.images.models import Image
+from apps.images.models import IdenticalUploads, Image, ImageFormat
+from apps.images.services.identical_uploads import identical_uploads_get, identical_uploads_set
 from apps.jobs.selectors import job_get
 
 
@@ -49,6 +61,15 @@ class MemberOutput(serializers.Serializer):
     suggested_keeper = serializers.BooleanField()
     kept = serializers.BooleanField(allow_null=True)
     thumbnail_url = serializers.CharField()
+    sha256 = serializers.CharField()
+    exact_set = serializers.IntegerField(
+        allow_null=True,
+        help_text="Members with the same number hold byte-identical files (same SHA-256); null when "
+        "no other member is identical to this one.",
+    )
+    identical_to = serializers.ListField(
+        child=serializers.UUIDField(), help_text="The other members byte-identical to this one."
+    )
 
 
 class GroupOutput(serializers.Serializer):
@@ -59,7 +80,20 @@ class GroupOutput(serializers.Serializer):
     member_count = serializers.IntegerField()
     total_bytes = serializers.IntegerField()
     reclaimable_bytes = serializers.IntegerField()
-    reclaimed_bytes = serializers.IntegerField()
+    exact_copies = serializers.IntegerField(
+        help_text="Live members that are byte-identical copies of another (all but one per SHA-256)."
+    )
+    exact_bytes = serializers.IntegerField(
+        help_text="The part of reclaimable_bytes that removing only identical copies wins."
+    )
+    reclaimed_bytes = serializers.IntegerField(
+        help_text="Bytes of members this group's resolution trashed that were since purged or "
+        "permanently deleted (bytes still in the trash are in_trash_bytes)."
+    )
+    in_trash_bytes = serializers.IntegerField(help_text="Trashed by resolving, still restorable.")
+    freed_on = serializers.DateField(
+        allow_null=True, help_text="When the last of in_trash_bytes is purged (trash date + retention)."
+    )
     suggested_keeper = serializers.UUIDField(allow_null=True)
     keeper_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -70,7 +104,9 @@ class GroupOutput(serializers.Serializer):
     members = MemberOutput(many=True)
 
 
-class JobOutput(serializers.Serializer):
+class DuplicatesJobOutput(serializers.Serializer):
+    """A duplicates job as job_output answers it (its own component: apps/jobs has a JobOutput)."""
+
     id = serializers.UUIDField()
     kind = serializers.CharField()
     state = serializers.CharField()
@@ -87,7 +123,8 @@ class JobOutput(serializers.Serializer):
 
 class ResolutionOutput(serializers.Serializer):
     id = serializers.UUIDField()
-    source = serializers.CharField()
+    # a field named like Field.source: DRF takes declared fields out of the class, mypy cannot see that
+    source = serializers.CharField()  # type: ignore[assignment]
     job_id = serializers.UUIDField(allow_null=True)
     group_ids = serializers.ListField(child=serializers.UUIDField())
     trashed_ids = serializers.ListField(child=serializers.UUIDField())
@@ -106,13 +143,27 @@ class PreviewOutput(serializers.Serializer):
     sample = serializers.ListField(child=serializers.JSONField())
 
 
+class InTrashOutput(serializers.Serializer):
+    freed_on = serializers.DateField()
+    bytes = serializers.IntegerField()
+
+
 class ReportOutput(serializers.Serializer):
     groups = serializers.IntegerField()
     duplicate_images = serializers.IntegerField()
     reclaimable_bytes = serializers.IntegerField()
-    by_kind = serializers.DictField(child=serializers.IntegerField())
+    by_kind = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Reclaimable bytes split at the member level: `exact` counts every byte-identical "
+        "copy (also in groups with near copies), `near` and `similar` the rest.",
+    )
     by_storage_location = serializers.DictField(child=serializers.IntegerField())
-    reclaimed_bytes = serializers.IntegerField()
+    reclaimed_bytes = serializers.IntegerField(
+        help_text="Bytes resolving trashed that were since purged or permanently deleted."
+    )
+    reclaimed_identical_bytes = serializers.IntegerField()
+    in_trash_bytes = serializers.IntegerField(help_text="Bytes resolving trashed, still in the trash.")
+    in_trash = InTrashOutput(many=True, help_text="in_trash_bytes by the day they are freed.")
 
 
 class MatchOutput(serializers.Serializer):
@@ -127,8 +178,9 @@ class SearchDuplicatesOutput(serializers.Serializer):
     results = MatchOutput(many=True)
 
 
-def member_output(member, group) -> dict:
+def member_output(member, group, *, identical: dict) -> dict:
     image = member.image
+    exact_set, same = identical.get(image.sha256, (None, []))
     return {
         "image_id": str(image.pk),
         "filename": image.original_filename,
@@ -143,7 +195,16 @@ def member_output(member, group) -> dict:
         "suggested_keeper": image.pk == group.suggested_keeper_id,
         "kept": member.kept,
         "thumbnail_url": f"/api/v1/images/{image.pk}/thumbnail?spec=small",
+        "sha256": image.sha256,
+        "exact_set": exact_set,
+        "identical_to": [str(other.pk) for other in same if other.pk != image.pk],
     }
+
+
+def identical_of(group) -> dict:
+    """sha256 -> (set number from 1, its images) for the members that share their SHA-256."""
+    images = [m.image for m in group.members.all()]
+    return {same[0].sha256: (n, same) for n, same in enumerate(identical_sets(images), start=1)}
 
 
 def group_output(group, *, members: bool = True, resolutions: dict | None = None) -> dict:
@@ -158,7 +219,9 @@ def group_output(group, *, members: bool = True, resolutions: dict | None = None
         "member_count": group.member_count,
         "total_bytes": group.total_bytes,
         "reclaimable_bytes": group.reclaimable_bytes,
-        "reclaimed_bytes": group.reclaimed_bytes,
+        "exact_copies": group.exact_copies,
+        "exact_bytes": group.exact_bytes,
+        **copies_figures(group.trashed_copies.all()),
         "suggested_keeper": str(group.suggested_keeper_id) if group.suggested_keeper_id else None,
         "keeper_reason": group.keeper_reason,
         "created_at": group.created_at,
@@ -166,7 +229,8 @@ def group_output(group, *, members: bool = True, resolutions: dict | None = None
         "resolution_id": str(resolution.pk) if resolution else None,
     }
     if members:
-        out["members"] = [member_output(m, group) for m in group.members.all()]
+        identical = identical_of(group)
+        out["members"] = [member_output(m, group, identical=identical) for m in group.members.all()]
     return out
 
 
@@ -272,7 +336,7 @@ class ResolveAllApi(APIView):
         dry_run = serializers.BooleanField(default=True)
         merge_tags = serializers.BooleanField(default=False)
 
-    @extend_schema(responses={200: PreviewOutput, 202: JobOutput})
+    @extend_schema(responses={200: PreviewOutput, 202: DuplicatesJobOutput})
     def post(self, request):
         request_tenant(request)
         data = self.Input(data=request.data)
@@ -288,10 +352,68 @@ class ResolveAllApi(APIView):
         return Response(job_output(job), status=status.HTTP_202_ACCEPTED)
 
 
+class IdenticalPreviewOutput(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    groups = serializers.IntegerField()
+    images_to_trash = serializers.IntegerField()
+    reclaimable_bytes = serializers.IntegerField()
+    sample = serializers.ListField(child=serializers.JSONField())
+
+
+class RemoveIdenticalApi(APIView):
+    """Trash only byte-identical copies (same SHA-256) in every open group: of each identical set one
+    stays (the suggested keeper when it is one of them); near copies stay for review. A dry run (the
+    default) says what would go; `dry_run: false` starts a job (watch it at GET jobs/{id})."""
+
+    required_permission = Perm.DUPLICATES_MANAGE
+
+    class Input(serializers.Serializer):
+        dry_run = serializers.BooleanField(default=True)
+
+    @extend_schema(request=Input, responses={200: IdenticalPreviewOutput, 202: DuplicatesJobOutput})
+    def post(self, request):
+        request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["dry_run"]:
+            return Response(identical_remove_preview())
+        job = duplicates_job_create(kind=DUPLICATES_REMOVE_IDENTICAL, actor=Actor.from_request(request))
+        return Response(job_output(job), status=status.HTTP_202_ACCEPTED)
+
+
+class UploadPolicyApi(APIView):
+    """GET/PATCH /duplicates/upload-policy: what an upload whose bytes are already in the workspace
+    (same SHA-256) does: `keep` (the default: stored, answered with duplicate_of, grouped as an exact
+    duplicate) or `refuse` (409 identical_upload_refused, nothing stored). Tenant admins."""
+
+    required_permission = Perm.DUPLICATES_MANAGE
+
+    class Input(serializers.Serializer):
+        identical_uploads = serializers.ChoiceField(choices=IdenticalUploads.choices)
+
+    class Output(serializers.Serializer):
+        identical_uploads = serializers.ChoiceField(choices=IdenticalUploads.choices)
+
+    @extend_schema(responses={200: Output})
+    def get(self, request):
+        request_tenant(request)
+        return Response({"identical_uploads": identical_uploads_get()})
+
+    @extend_schema(request=Input, responses={200: Output})
+    def patch(self, request):
+        tenant = request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = identical_uploads_set(
+            value=data.validated_data["identical_uploads"], actor=Actor.from_request(request), tenant=tenant
+        )
+        return Response({"identical_uploads": policy.identical_uploads})
+
+
 class RescanApi(APIView):
     required_permission = Perm.DUPLICATES_MANAGE
 
-    @extend_schema(request=None, responses={202: JobOutput})
+    @extend_schema(request=None, responses={202: DuplicatesJobOutput})
     def post(self, request):
         request_tenant(request)
         job = duplicates_job_create(kind=DUPLICATES_RESCAN, actor=Actor.from_request(request))
@@ -301,7 +423,7 @@ class RescanApi(APIView):
 class JobDetailApi(APIView):
     required_permission = Perm.DUPLICATES_MANAGE
 
-    @extend_schema(responses={200: JobOutput})
+    @extend_schema(responses={200: DuplicatesJobOutput})
     def get(self, request, job_id):
         request_tenant(request)
         job = job_get(job_id=job_id, kinds=DUPLICATES_JOB_KINDS)
@@ -372,17 +494,63 @@ class SearchDuplicatesApi(APIView):
         names = dict(
             Image.objects.filter(pk__in=[i for i, _d in found]).values_list("pk", "original_filename")
         )
-        results = sorted(
-            (
-                {
-                    "image_id": str(i),
-                    "filename": names.get(i, ""),
-                    "kind": d.kind,
-                    "signal": d.signal,
-                    "score": d.score,
-                }
-                for i, d in found
-            ),
-            key=lambda r: -r["score"],
-        )
+        results = [
+            {
+                "image_id": str(i),
+                "filename": names.get(i, ""),
+                "kind": d.kind,
+                "signal": d.signal,
+                "score": d.score,
+            }
+            for i, d in sorted(found, key=lambda found_one: -found_one[1].score)
+        ]
         return Response({"results": results})
+
+
+class SettingsOutput(serializers.Serializer):
+    keeper_criteria = serializers.ListField(
+        child=serializers.ChoiceField(choices=CRITERIA),
+        help_text="The order in which the suggested keeper's criteria apply (first decides).",
+    )
+    keeper_criteria_labels = serializers.DictField(child=serializers.CharField())
+    format_priority = serializers.ListField(child=serializers.ChoiceField(choices=ImageFormat.values))
+    similar_enabled = serializers.BooleanField()
+    updated_at = serializers.DateTimeField()
+
+
+def settings_output(policy) -> dict:
+    return {
+        "keeper_criteria": list(policy.keeper_criteria),
+        "keeper_criteria_labels": CRITERIA_LABELS,
+        "format_priority": list(policy.format_priority),
+        "similar_enabled": policy.similar_enabled,
+        "updated_at": policy.updated_at,
+    }
+
+
+class DuplicateSettingsApi(APIView):
+    """The tenant's keeper policy: the criteria order and the format preference (tenant admins)."""
+
+    required_permission = Perm.DUPLICATES_MANAGE
+
+    class Input(serializers.Serializer):
+        keeper_criteria = serializers.ListField(child=serializers.CharField(), required=False)
+        format_priority = serializers.ListField(child=serializers.CharField(), required=False)
+
+    @extend_schema(responses={200: SettingsOutput})
+    def get(self, request):
+        request_tenant(request)
+        return Response(settings_output(duplicate_settings_get()))
+
+    @extend_schema(request=Input, responses={200: SettingsOutput})
+    def patch(self, request):
+        request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = duplicate_settings_update(
+            actor=Actor.from_request(request),
+            tenant=request.tenant,
+            keeper_criteria=data.validated_data.get("keeper_criteria"),
+            format_priority=data.validated_data.get("format_priority"),
+        )
+        return Response(settings_output(policy))

@@ -9,11 +9,13 @@ expensive verification of different images runs in parallel.
 """
 
 import logging
+import uuid
 import zlib
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 
+from apps.core.connection import connection
 from apps.duplicates import candidates
 from apps.duplicates import features as F
 from apps.duplicates.models import Anchor, Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
@@ -109,7 +111,7 @@ def candidates_find(query: candidates.Query, *, limit: int = candidates.MAX_CAND
 
 def matches_find(
     query: candidates.Query, *, checked: set | None = None
-) -> list[tuple[object, candidates.Decision]]:
+) -> list[tuple[uuid.UUID, candidates.Decision]]:
     """Stored, live images the query duplicates, with the decision for each. Candidates in `checked`
     are skipped; the ones verified now are added to it."""
     ids = [i for i in candidates_find(query) if checked is None or i not in checked]
@@ -218,7 +220,7 @@ def _dismissed_with(image_id, others) -> set:
     return {(r.image_a_id, r.image_b_id) for r in rows} & pairs
 
 
-def lookup(*, data, sha256: str) -> list[tuple[object, candidates.Decision]]:
+def lookup(*, data, sha256: str) -> list[tuple[uuid.UUID, candidates.Decision]]:
     """Duplicates of an image that is not stored (the search endpoint)."""
     decoded = imaging.decode(data, longest_needed=DECODE_SIDE)
     features = F.extract(decoded.image)

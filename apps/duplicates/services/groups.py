@@ -2,8 +2,10 @@
 
 from django.db.models import Min
 
+from apps.duplicates.identical import identical_figures
 from apps.duplicates.keeper import keeper_suggest
 from apps.duplicates.models import DuplicateSettings, Group, Kind, Member, Pair
+from apps.duplicates.provenance import derivations, facts_read
 from apps.images.models import Image
 from apps.storage.models import StorageLocation
 
@@ -46,13 +48,19 @@ def group_refresh(
     group.member_count = len(images)
     group.total_bytes = sum(i.size_bytes for i in images)
     if images:
+        derived = derivations({i.pk: facts_read(i) for i in images}) if len(images) > 1 else {}
         keeper, reason = keeper_suggest(
-            images, format_priority=policy.format_priority, default_location_id=default_location_id
+            images,
+            format_priority=policy.format_priority,
+            criteria=policy.keeper_criteria,
+            default_location_id=default_location_id,
+            derived=derived,
         )
         group.suggested_keeper, group.keeper_reason = keeper, reason
         group.reclaimable_bytes = group.total_bytes - keeper.size_bytes
     else:
         group.suggested_keeper, group.keeper_reason, group.reclaimable_bytes = None, "", 0
+    group.exact_copies, group.exact_bytes = identical_figures(images)
     group.save(
         update_fields=[
             "kind",
@@ -62,6 +70,8 @@ def group_refresh(
             "suggested_keeper",
             "keeper_reason",
             "reclaimable_bytes",
+            "exact_copies",
+            "exact_bytes",
             "updated_at",
         ]
     )

@@ -18,10 +18,12 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from apps.core import queueing
+from apps.core.connection import connection
 from apps.core.redis import get_redis, redis_key
 from apps.duplicates.services.detection import IndexFailed, image_index
 from apps.images.models import Image, ImageStatus, StageState
@@ -162,7 +164,7 @@ def _catch_up_touch() -> None:
 def catch_up_enqueue() -> bool:
     """One catch-up task per tenant at a time: a Redis key marks it queued or running (the task
     keeps it alive while it runs; it expires soon after a worker died with it)."""
-    from apps.duplicates.tasks import index_catch_up_task
+    index_catch_up_task = queueing.task("index.catch_up")
 
     try:
         if not get_redis().set(_catch_up_key(), "1", nx=True, ex=CATCH_UP_KEY_SECONDS):
@@ -185,8 +187,10 @@ def catch_up_done() -> None:
 def index_sweep(*, worker_started: bool = False) -> int:
     """The sweep's part for index + detect: a catch-up when any image waits longer than the yield
     window (or at all, when uploads are not waiting). When a worker starts, images whose signature
-    an older method made are indexed again."""
+    an older method made are indexed again, and the marker of a catch-up that may have died with a
+    worker is forgotten (a second catch-up beside a live one is harmless: claims keep them apart)."""
     if worker_started:
+        catch_up_done()
         stale_signatures_reset()
     ready_before = None
     if yielding():
@@ -213,7 +217,7 @@ def index_enqueue(image_ids: list[str]) -> None:
     """Images just became READY: index + detect on the `index` queue once the rows are committed."""
     from django.db import transaction
 
-    from apps.duplicates.tasks import duplicates_detect_task
+    duplicates_detect_task = queueing.task("index.detect_duplicates")
 
     ids = [str(i) for i in image_ids]
     if ids:

@@ -1,7 +1,5 @@
-"""Enqueueing detection and creating the duplicates jobs (re-scan, resolve all; their runners are
-rescan_run and resolve_all_run, registered in apps.py)."""
-
-from django.db import transaction
+"""Enqueueing detection and creating the duplicates jobs (re-scan, resolve all, remove identical
+copies; their runners are rescan_run, resolve_all_run and identical_remove_run, registered in apps.py)."""
 
 from apps.audit.context import Actor
 from apps.jobs.models import Job
@@ -9,16 +7,8 @@ from apps.jobs.services import job_create
 
 DUPLICATES_RESCAN = "duplicates_rescan"
 DUPLICATES_RESOLVE_ALL = "duplicates_resolve_all"
-DUPLICATES_JOB_KINDS = (DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL)
-
-
-def images_detect_enqueue(*, image_ids) -> None:
-    """After images become READY: detection runs on the `index` queue, once the rows are committed."""
-    from apps.duplicates.tasks import duplicates_detect_task
-
-    ids = [str(i) for i in image_ids]
-    if ids:
-        transaction.on_commit(lambda: duplicates_detect_task.delay(image_ids=ids))
+DUPLICATES_REMOVE_IDENTICAL = "duplicates_remove_identical"
+DUPLICATES_JOB_KINDS = (DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL, DUPLICATES_REMOVE_IDENTICAL)
 
 
 def duplicates_job_create(*, kind: str, actor: Actor, params: dict | None = None) -> Job:

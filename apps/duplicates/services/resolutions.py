@@ -9,7 +9,7 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.duplicates.errors import ResolutionNotUndoable
-from apps.duplicates.models import Group, GroupStatus, Member, Resolution, ResolutionSource
+from apps.duplicates.models import Group, GroupStatus, Member, Resolution, ResolutionSource, TrashedCopy
 from apps.duplicates.services.groups import group_refresh
 from apps.images.models import Image
 from apps.images.services import image_restore
@@ -93,6 +93,8 @@ def resolution_undo(*, resolution: Resolution, actor: Actor, permissions, tenant
         group.save(update_fields=["status", "resolved_at", "resolved_by", "reclaimed_bytes", "updated_at"])
         group_refresh(group)
     restored = {i.pk for i in in_trash}
+    # restored copies were not reclaimed and are no longer in the trash
+    TrashedCopy.objects.filter(group_id__in=resolution.group_ids, image_id__in=restored).delete()
     resolution.undone_at, resolution.undone_by = timezone.now(), actor.user
     resolution.save(update_fields=["undone_at", "undone_by"])
     audit_record(

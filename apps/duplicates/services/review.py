@@ -3,7 +3,7 @@
 import itertools
 import logging
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
@@ -12,12 +12,14 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core import metrics
+from apps.core.connection import connection
 from apps.duplicates.errors import GroupNotOpen, InvalidKeep
 from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member, Resolution, ResolutionSource
 from apps.duplicates.services.groups import group_refresh
+from apps.duplicates.services.reclaimed import reclaimed_report, trashed_copies_record
 from apps.duplicates.services.resolutions import resolution_record, resolution_start
 from apps.images.models import Image
-from apps.images.services import image_delete
+from apps.images.services import image_delete, image_settings_get
 from apps.jobs.runner import JobContext
 
 logger = logging.getLogger(__name__)
@@ -66,8 +68,10 @@ def group_resolve(
         for image in kept:
             image.tags = tags
             image.save(update_fields=["tags", "updated_at"])
+    group_metadata_merge(group=group, kept=kept, trashed=trashed, actor=actor, tenant=tenant)
     Member.objects.filter(group=group, image_id__in=[i.pk for i in kept]).update(kept=True)
     Member.objects.filter(group=group, image_id__in=[i.pk for i in trashed]).update(kept=False)
+    trashed_copies_record(group=group, trashed=trashed, kept=kept)
     reclaimed = sum(i.size_bytes for i in trashed)
     if resolution is None:
         resolution = resolution_start(source=ResolutionSource.SINGLE, actor=actor)
@@ -100,6 +104,53 @@ def group_resolve(
         },
     )
     return group
+
+
+def group_metadata_merge(*, group: Group, kept: list, trashed: list, actor: Actor, tenant) -> dict:
+    """What the trashed members had and a kept one lacks goes to the kept one: capture date, GPS
+    (unless the tenant drops GPS), camera (make, model, lens), tags. One audit event per kept image
+    that changed; returns {kept id: [fields merged]}. Runs inside group_resolve's transaction."""
+    keep_gps = image_settings_get().keep_gps
+    merged: dict = {}
+    for image in kept:
+        exif, fields, sources = dict(image.exif or {}), [], set()
+        for other in trashed:
+            o_exif = other.exif or {}
+            if image.taken_at is None and other.taken_at is not None:
+                image.taken_at = other.taken_at
+                if o_exif.get("taken_at"):
+                    exif["taken_at"] = o_exif["taken_at"]
+                fields.append("taken_at")
+                sources.add(str(other.pk))
+            if keep_gps and not exif.get("gps") and o_exif.get("gps"):
+                exif["gps"] = o_exif["gps"]
+                fields.append("gps")
+                sources.add(str(other.pk))
+            has_camera = image.camera or exif.get("make") or exif.get("model")
+            if not has_camera and (other.camera or o_exif.get("make") or o_exif.get("model")):
+                image.camera = other.camera
+                for key in ("make", "model", "lens"):
+                    if o_exif.get(key):
+                        exif[key] = o_exif[key]
+                fields.append("camera")
+                sources.add(str(other.pk))
+            if missing := [t for t in other.tags if t not in image.tags]:
+                image.tags = [*image.tags, *missing]
+                fields.append("tags")
+                sources.add(str(other.pk))
+        if not fields:
+            continue
+        image.exif = exif
+        image.save(update_fields=["taken_at", "exif", "camera", "tags", "updated_at"])
+        merged[str(image.pk)] = sorted(set(fields))
+        audit_record(
+            actor=actor,
+            action=AuditAction.DUPLICATES_METADATA_MERGED,
+            tenant=tenant,
+            target=image,
+            details={"group": str(group.pk), "fields": sorted(set(fields)), "from": sorted(sources)},
+        )
+    return merged
 
 
 @transaction.atomic
@@ -201,12 +252,20 @@ def resolve_all_run(ctx: JobContext, *, batch: int = 100) -> None:
 
 
 def report() -> dict:
-    """Open groups, the images that would go, bytes to win by kind and storage location, bytes won."""
+    """Open groups, the images that would go, bytes to win by kind (member level: identical copies
+    are `exact` even in a near group) and storage location; bytes won (purged only) and in the trash."""
     groups = open_groups()
-    totals = groups.aggregate(groups=Count("id"), images=Sum("member_count"), bytes=Sum("reclaimable_bytes"))
+    totals = groups.aggregate(
+        groups=Count("id"),
+        images=Sum("member_count"),
+        bytes=Sum("reclaimable_bytes"),
+        exact=Sum("exact_bytes"),
+    )
     by_kind = dict.fromkeys(Kind.values, 0)
-    for row in groups.values("kind").annotate(b=Sum("reclaimable_bytes")):
-        by_kind[row["kind"]] = row["b"] or 0
+    by_kind[Kind.EXACT] = totals["exact"] or 0
+    for row in groups.values("kind").annotate(b=Sum(F("reclaimable_bytes") - F("exact_bytes"))):
+        near = Kind.SIMILAR if row["kind"] == Kind.SIMILAR else Kind.NEAR
+        by_kind[near] += row["b"] or 0
     # the bytes that would go, by the location of the copies that would go (all but the keeper)
     losing = (
         Member.objects.filter(group__in=groups, image__deleted_at__isnull=True)
@@ -214,16 +273,13 @@ def report() -> dict:
         .values("image__storage_location__name")
         .annotate(b=Sum("image__size_bytes"))
     )
-    reclaimed = (
-        Group.objects.filter(status=GroupStatus.RESOLVED).aggregate(b=Sum("reclaimed_bytes"))["b"] or 0
-    )
     return {
         "groups": totals["groups"] or 0,
         "duplicate_images": (totals["images"] or 0) - (totals["groups"] or 0),
         "reclaimable_bytes": totals["bytes"] or 0,
         "by_kind": by_kind,
         "by_storage_location": {row["image__storage_location__name"]: row["b"] or 0 for row in losing},
-        "reclaimed_bytes": reclaimed,
+        **reclaimed_report(),
     }
 
 

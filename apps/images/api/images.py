@@ -123,8 +123,13 @@ class ImageBulkApi(APIView):
         return Response({"results": ImageOutput(found, many=True).data, "missing": missing})
 
 
+# Deleting and restoring: one's own images (delete_own), or any (delete_any: an admin-scope API key
+# has only this one); the service decides per image.
+MAY_DELETE = (Perm.IMAGES_DELETE_OWN, Perm.IMAGES_DELETE_ANY)
+
+
 class ImageDetailApi(APIView):
-    required_permission = {"GET": Perm.IMAGES_VIEW, "DELETE": Perm.IMAGES_DELETE_OWN}
+    required_permission = {"GET": Perm.IMAGES_VIEW, "DELETE": MAY_DELETE}
 
     @extend_schema(responses={200: ImageOutput})
     def get(self, request, image_id):
@@ -187,7 +192,7 @@ class ImageRetryApi(APIView):
 
 
 class ImageRestoreApi(APIView):
-    required_permission = Perm.IMAGES_DELETE_OWN
+    required_permission = MAY_DELETE
 
     @extend_schema(request=None, responses={200: ImageOutput})
     def post(self, request, image_id):
@@ -201,7 +206,7 @@ class ImageRestoreApi(APIView):
 
 
 class ImageRestoreBatchApi(APIView):
-    required_permission = Perm.IMAGES_DELETE_OWN
+    required_permission = MAY_DELETE
 
     class Input(serializers.Serializer):
         ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_BULK)

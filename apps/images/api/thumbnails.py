@@ -60,7 +60,7 @@ class ThumbnailApi(APIView):
         )
         headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
         if etag in request.headers.get("If-None-Match", ""):
-            response = HttpResponseNotModified()
+            response: HttpResponse = HttpResponseNotModified()
             for name, value in headers.items():
                 response[name] = value
             return response
@@ -185,7 +185,8 @@ def job_accepted(job: Job) -> Response:
 
 
 class ThumbnailBatchRegenerateApi(APIView):
-    """A background job re-rendering the thumbnails of the given images (or all)."""
+    """A background job re-rendering the thumbnails of the given images (all without `ids`); ids of
+    which none is an image of this tenant answer 404 and start nothing."""
 
     required_permission = Perm.THUMBNAILS_MANAGE
 
@@ -197,8 +198,11 @@ class ThumbnailBatchRegenerateApi(APIView):
         request_tenant(request)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        ids = data.validated_data.get("ids")
-        params = {"image_ids": [str(image.pk) for image in images_by_ids(ids=ids)]} if ids else {}
+        params = {}
+        if "ids" in data.validated_data:
+            params["image_ids"] = [str(image.pk) for image in images_by_ids(ids=data.validated_data["ids"])]
+            if not params["image_ids"]:
+                raise NotFound("None of these ids is an image of this workspace.", code="images_not_found")
         job = job_create(kind=THUMBNAILS_REGENERATE, actor=Actor.from_request(request), params=params)
         return job_accepted(job)
 

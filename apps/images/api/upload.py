@@ -30,6 +30,7 @@ def accepted(image) -> dict:
         "filename": image.original_filename,
         "status_url": f"/api/v1/images/{image.pk}/status",
         "queued": getattr(image, "queued", None) is not False,
+        "duplicate_of": getattr(image, "duplicate_of", None),
     }
     if not body["queued"]:
         body["note"] = NOT_QUEUED_NOTE
@@ -70,6 +71,11 @@ class Accepted(serializers.Serializer):
         "processing starts when waiting images are re-enqueued (the pipeline sweep, every minute)."
     )
     note = serializers.CharField(required=False, help_text="Present when queued is false.")
+    duplicate_of = serializers.UUIDField(
+        allow_null=True,
+        help_text="The image this upload's bytes already are (same SHA-256), or null. Kept and grouped "
+        "by default; a workspace that refuses identical uploads answers 409 identical_upload_refused.",
+    )
 
 
 UPLOAD_ERRORS = {

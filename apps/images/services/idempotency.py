@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.connection import connection
 from apps.images.errors import IdempotencyInProgress, IdempotencyKeyReused
 from apps.images.models import IdempotencyKey, IdempotencyState
 
@@ -56,9 +57,10 @@ def idempotency_claim(*, key: str, principal: str, fingerprint: str) -> Idempote
             with transaction.atomic():
                 row = IdempotencyKey.objects.create(key=key, principal=principal, fingerprint=fingerprint)
         except IntegrityError:
-            row = IdempotencyKey.objects.filter(principal=principal, key=key).first()
-            if row is None:
+            found = IdempotencyKey.objects.filter(principal=principal, key=key).first()
+            if found is None:
                 continue  # expired and deleted meanwhile
+            row = found
             if row.created_at < cutoff:
                 IdempotencyKey.objects.filter(pk=row.pk, created_at__lt=cutoff).delete()
                 continue

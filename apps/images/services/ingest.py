@@ -10,16 +10,19 @@ import uuid
 import kombu.exceptions
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from apps.audit.context import Actor
+from apps.core import queueing
+from apps.core.connection import connection
 from apps.core.errors import InvalidInput
 from apps.core.process_cache import cached
 from apps.core.redis import get_redis, redis_key
 from apps.images import imaging
 from apps.images.errors import EmptyFile, FileTooLarge, ImageTooLarge, QuotaExceeded, UnsupportedMediaType
 from apps.images.models import Image, ImageStatus
+from apps.images.services.identical_uploads import identical_upload_check
 from apps.images.services.processing import image_settings_get
 from apps.images.services.usage import usage_commit, usage_release, usage_reserve
 from apps.storage.backends import original_key, storage_for
@@ -134,6 +137,7 @@ def image_ingest(
     tags = clean_tags(tags)
     location = _upload_location(location_id)
     sha256 = getattr(file, "sha256", None) or _sha256_of(file)
+    duplicate_of = identical_upload_check(sha256=sha256, policy=policy)
 
     max_storage_bytes = tenant.limits.max_storage_bytes
     reservation = usage_reserve(size=size, limit=max_storage_bytes)
@@ -158,6 +162,7 @@ def image_ingest(
             reservation=reservation,
         )
         recorded = True
+        image.duplicate_of = duplicate_of
         return image
     finally:
         if not recorded:
@@ -248,7 +253,7 @@ def ingest_wake() -> bool:
 
     Returns False when the broker (Redis) cannot be reached; never raises for that: the images
     wait, and the periodic requeue of waiting images (the pipeline sweep, every minute) sends them."""
-    from apps.images.tasks import image_process_task
+    image_process_task = queueing.task("ingest.process_image")
 
     client = get_redis()
     try:

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.core import workers
+from apps.core import queueing, workers
+from apps.core.connection import connection
 from apps.core.metrics import StageClock, image_outcome_record
 from apps.core.process_cache import cached
 from apps.images import imaging, pipeline
@@ -155,7 +156,7 @@ def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outco
         stage = Stage.THUMBNAILS
         current = {t.spec: t.spec_version for t in image.thumbnails.all()} if image.thumbnails_at else {}
         missing = [spec for spec in specs if current.get(spec.name) != spec.version]
-        rendered = {}
+        rendered: dict[str, imaging.Rendition] = {}
         if missing:
             outcome.thumbnails, rendered = thumbnails_render(
                 image=image, decoded=decoded, specs=missing, tenant_slug=tenant_slug
@@ -212,7 +213,7 @@ def images_requeue_waiting(*, older_than: timedelta = timedelta(minutes=1)) -> i
     """Wake processing for images left waiting (the broker was down when they arrived, their message
     died with a worker, a dead worker's claim was released): one task takes them all, in batches.
     Returns how many wait."""
-    from apps.images.tasks import image_process_task
+    image_process_task = queueing.task("ingest.process_image")
 
     waiting = Image.objects.filter(
         deleted_at__isnull=True, status=ImageStatus.PENDING, created_at__lt=timezone.now() - older_than

@@ -2,6 +2,7 @@
 release of claims whose worker died."""
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,7 +24,7 @@ CLAIM_MAX_AGE = timedelta(minutes=3)
 
 @dataclass(frozen=True)
 class StageResult:
-    image_id: object
+    image_id: uuid.UUID | str
     stage: str
     state: str
     reason: str = ""

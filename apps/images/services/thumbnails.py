@@ -2,12 +2,13 @@
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
+from apps.core.connection import connection
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.process_cache import cached, forget
 from apps.images import imaging

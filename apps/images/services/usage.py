@@ -11,10 +11,11 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.connection import connection
 from apps.images.models import StorageReservation, StorageUsage
 
 logger = logging.getLogger(__name__)

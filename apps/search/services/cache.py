@@ -8,8 +8,8 @@ import logging
 
 import redis
 from django.conf import settings
-from django.db import connection
 
+from apps.core.connection import connection
 from apps.core.redis import get_redis, redis_key
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def index_changed(*, schema: str | None = None) -> None:
         logger.warning("could not bump the search cache generation: %s", exc)
 
 
-def _entry_key(request: dict) -> str | None:
+def _entry_key(request: dict) -> str:
     schema = connection.schema_name
     generation = get_redis().get(_generation_key(schema)) or "0"
     digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:32]

@@ -10,6 +10,7 @@
 import io
 import logging
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -128,7 +129,7 @@ def images_embed(*, model: str, image_ids: list) -> int:
             deleted_at__isnull=True,
         )
     )
-    stored, embedded = 0, set()
+    stored, embedded = 0, set[uuid.UUID]()
     for chunk, vectors in embed_stream(
         embedder, images, lambda image: _prepared(embedder, image), batch=settings.DEEPLENS_EMBED_BATCH
     ):

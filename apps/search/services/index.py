@@ -6,7 +6,8 @@ per query (DEEPLENS_HNSW_EF_SEARCH)."""
 import logging
 
 from django.conf import settings
-from django.db import connection
+
+from apps.core.connection import connection
 
 logger = logging.getLogger(__name__)
 TABLE = "search_embedding"

@@ -1,5 +1,6 @@
 """Per-tenant models: switching a model on re-embeds the collection in a background job."""
 
+import functools
 import logging
 
 from django.conf import settings
@@ -30,7 +31,7 @@ SEARCH_EMBED = "search_embed"
 
 def search_models_active() -> list[str]:
     """Keys of the models switched on in this tenant; the descriptor always is."""
-    from django.db import connection
+    from apps.core.connection import connection
 
     return cached(
         (connection.schema_name, "search-models"),
@@ -146,8 +147,8 @@ def embed_sweep(*, worker_started: bool = False) -> int:
     from datetime import timedelta
 
     import redis
-    from django.db import connection
 
+    from apps.core.connection import connection
     from apps.core.redis import get_redis, redis_key
     from apps.images.models import ImageStage
     from apps.search.tasks import images_embed_task
@@ -182,4 +183,4 @@ def after_processing(image_ids: list) -> None:
 
     ids = [str(image_id) for image_id in image_ids]
     for key in keys:
-        transaction.on_commit(lambda key=key: images_embed_task.delay(model=key, image_ids=ids))
+        transaction.on_commit(functools.partial(images_embed_task.delay, model=key, image_ids=ids))

@@ -2,7 +2,9 @@
 run enqueued after commit. apps/jobs runs them (per-job lock, heartbeat, cancel, resume of a job
 whose worker died); this module holds what is particular to storage."""
 
+import functools
 import logging
+from collections.abc import Callable
 
 from django.db.models import Q
 
@@ -49,16 +51,17 @@ def storage_job_cancel(*, job: Job, actor: Actor, tenant) -> Job:
         raise StorageJobConflict(exc.message, extra=exc.extra) from exc
 
 
-def storage_job_run(ctx: JobContext) -> None:
-    """The runner of both storage kinds (registered in apps.py)."""
-    from apps.storage.models import StorageLocation
-    from apps.storage.services.migration import migration_run
-    from apps.storage.services.scanning import scan_run
+def location_gone_fails_the_job(run: Callable[[JobContext], None]) -> Callable[[JobContext], None]:
+    """A storage job's runner (registered in apps.py): a location deleted under it fails the job
+    with a reason people can read."""
 
-    try:
-        if ctx.job.kind == STORAGE_MIGRATE:
-            migration_run(ctx)
-        else:
-            scan_run(ctx)
-    except StorageLocation.DoesNotExist as exc:
-        raise JobFailed("The storage location was deleted.") from exc
+    @functools.wraps(run)
+    def runner(ctx: JobContext) -> None:
+        from apps.storage.models import StorageLocation
+
+        try:
+            run(ctx)
+        except StorageLocation.DoesNotExist as exc:
+            raise JobFailed("The storage location was deleted.") from exc
+
+    return runner

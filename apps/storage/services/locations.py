@@ -1,11 +1,12 @@
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
+from apps.core.connection import connection
 from apps.core.process_cache import forget
 from apps.images.models import Image
 from apps.jobs.models import Job

@@ -31,7 +31,12 @@ from apps.jobs.runner import JobContext
 from apps.storage.backends import copy_object, sha256_of, storage_for, transfer_errors
 from apps.storage.errors import StorageConfigInvalid, StorageJobConflict
 from apps.storage.models import StorageLocation
-from apps.storage.services.jobs import STORAGE_MIGRATE, storage_job_active, storage_job_create
+from apps.storage.services.jobs import (
+    STORAGE_MIGRATE,
+    location_gone_fails_the_job,
+    storage_job_active,
+    storage_job_create,
+)
 
 logger = logging.getLogger(__name__)
 BATCH = 20
@@ -126,6 +131,7 @@ def _images(source: StorageLocation, filters: dict):
     return images.order_by("pk")
 
 
+@location_gone_fails_the_job
 def migration_run(ctx: JobContext) -> None:
     """Copies and verifies a batch of images in parallel (COPIERS threads: the time is network
     round trips), then switches them one by one in order, checking for cancellation before each."""
@@ -134,6 +140,7 @@ def migration_run(ctx: JobContext) -> None:
     target = StorageLocation.objects.get(pk=job.params["target_id"])
     source_storage, target_storage = storage_for(source), storage_for(target)
     errors = transfer_errors()
+    copy_failures: tuple[type[Exception], ...] = (VerifyFailed, *errors)
     _delete_pending(job, source_storage, errors)
     images = _images(source, job.params.get("filters") or {})
     if not job.total:
@@ -160,7 +167,7 @@ def migration_run(ctx: JobContext) -> None:
                         continue
                     try:
                         keys = copies.pop(image.pk).result()
-                    except (VerifyFailed, *errors) as exc:
+                    except copy_failures as exc:
                         logger.warning("migration %s: image %s not moved: %s", job.pk, image.pk, exc)
                         _advance(job, cursor=str(image.pk), failed=1)
                         continue

@@ -28,7 +28,12 @@ from apps.jobs.runner import JobContext
 from apps.storage.backends import StoredObject, list_objects, read_head, transfer_errors
 from apps.storage.errors import StorageConfigInvalid, StorageJobConflict
 from apps.storage.models import StorageLocation
-from apps.storage.services.jobs import STORAGE_SCAN, storage_job_active, storage_job_create
+from apps.storage.services.jobs import (
+    STORAGE_SCAN,
+    location_gone_fails_the_job,
+    storage_job_active,
+    storage_job_create,
+)
 
 logger = logging.getLogger(__name__)
 HEAD_BYTES = 32
@@ -96,6 +101,7 @@ def scan_start(*, tenant, actor: Actor, location: StorageLocation, prefix: str =
     return job
 
 
+@location_gone_fails_the_job
 def scan_run(ctx: JobContext) -> None:
     job = ctx.job
     location = StorageLocation.objects.get(pk=job.params["location_id"])
@@ -175,7 +181,7 @@ def storage_scans_due(*, now=None) -> int:
     started = 0
     for location in StorageLocation.objects.filter(index_only=True, scan_interval_minutes__isnull=False):
         if location.last_scan_at and location.last_scan_at > now - timedelta(
-            minutes=location.scan_interval_minutes
+            minutes=location.scan_interval_minutes or 0
         ):
             continue
         if storage_job_active(location_id=location.pk, kind=STORAGE_SCAN):

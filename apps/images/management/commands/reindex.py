@@ -1,3 +1,5 @@
+import functools
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
@@ -67,7 +69,7 @@ class Command(BaseCommand):
                     if not process_now:
                         for image_id in chunk:
                             transaction.on_commit(
-                                lambda image_id=str(image_id): image_process_task.delay(image_id=image_id)
+                                functools.partial(image_process_task.delay, image_id=str(image_id))
                             )
                 if process_now:
                     for image_id in chunk:

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('duplicates', '0003_stage_rows_for_indexed_images'),
+        ('duplicates', '0005_keeper_criteria'),
         # jobs.Job (the foreign key below) through search.0003, which depends on jobs.0001 after
         # search.0001: naming jobs.0001 here makes the planner rename images_job to jobs_job before
         # search.0001 points its foreign key at images_job (the planner takes the largest

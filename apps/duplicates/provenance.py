@@ -1,0 +1,244 @@
+"""Which member of a group was made from which: evidence from the pixels, never from file names.
+
+Each image is read once into a few `Facts` (its JPEG quality estimate, bits per pixel, a small
+colour thumbnail of its content after uniform borders are cut). Two members with the same content
+(the same aspect after trimming, in one of the eight orientations, and correlated luminance) are
+compared; one of them is *derived* from the other when
+
+  * it is a lossless file (PNG, TIFF, BMP, GIF) whose pixels are the other, lossy, member's decoded
+    pixels within compression noise: a conversion;
+  * it is a render (JPEG, PNG, ...) of a camera original (HEIC);
+  * both are lossy and it was saved at a lower JPEG quality (or, across codecs and with the same
+    pixels, in fewer bits per pixel): a second generation (re-encode, or an edit re-saved);
+  * it has a uniform border the other lacks (a padded copy);
+  * it is grey where the other is in colour (colour removed).
+
+Pure functions over Pillow and numpy; `facts_read` is the only one that touches storage.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from django.core.cache import cache
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from apps.core.connection import connection
+from apps.duplicates.features import TRIM_MAX, TRIM_TOLERANCE, _run
+
+logger = logging.getLogger(__name__)
+
+LOSSLESS = {"png", "tiff", "bmp", "gif"}
+CAMERA = {"heic"}
+SIDE = 48  # common size of the compared thumbnails
+DECODE_SIDE = 256  # JPEGs are decoded in draft mode to at least this
+NEAR_MAD = 3.0  # mean absolute difference (0-255) within which two files hold the same pixels
+SAME_CONTENT_CORR = 0.85  # luminance correlation above which two thumbnails show the same picture
+ASPECT_TOLERANCE = 0.03
+QUALITY_MARGIN = 3  # JPEG quality points a re-save must lose to count as a second generation
+GREY_CHROMA = 2.0
+
+# The IJG standard luminance table (quality 50), to estimate a JPEG's quality from its tables.
+_STD_LUMA = np.array(
+    [
+        *(16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56),
+        *(14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113),
+        *(92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99),
+    ],
+    dtype=np.float64,
+)
+
+
+@dataclass
+class Facts:
+    format: str
+    width: int
+    height: int
+    size_bytes: int
+    quality: int | None  # JPEG quality estimate (1-100); None for other formats
+    thumb: np.ndarray | None  # (SIDE, SIDE, 3) uint8 of the trimmed content
+    aspect: float  # width / height of the trimmed content
+    trimmed: bool  # a uniform border was cut
+    grey: bool
+
+    @property
+    def bits_per_pixel(self) -> float:
+        return self.size_bytes * 8 / max(1, self.width * self.height)
+
+    @property
+    def lossless(self) -> bool:
+        return self.format in LOSSLESS
+
+
+def jpeg_quality(tables: dict | None) -> int | None:
+    """The IJG quality whose scaled standard luminance table is closest to this one."""
+    if not tables or 0 not in tables:
+        return None
+    table = np.asarray(tables[0], dtype=np.float64)
+    if table.size != 64:
+        return None
+    # tables come in zig-zag order from Pillow; the sum is order-independent
+    scale = 100.0 * table.sum() / _STD_LUMA.sum()
+    quality = (200.0 - scale) / 2.0 if scale <= 100 else 5000.0 / scale
+    return int(max(1, min(100, round(quality))))
+
+
+def facts_from(img: PILImage.Image, *, fmt: str, width: int, height: int, size_bytes: int) -> Facts:
+    quality = jpeg_quality(getattr(img, "quantization", None)) if fmt == "jpeg" else None
+    if fmt == "jpeg":
+        img.draft("RGB", (DECODE_SIDE, DECODE_SIDE))
+    img = ImageOps.exif_transpose(img)
+    rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
+    box, trimmed = _content_box(rgb.mean(axis=2))
+    top, bottom, left, right = box
+    content = rgb[top:bottom, left:right]
+    aspect = content.shape[1] / max(1, content.shape[0])
+    thumb = np.asarray(
+        PILImage.fromarray(content.astype(np.uint8)).resize((SIDE, SIDE), PILImage.Resampling.BOX)
+    )
+    flt = thumb.astype(np.float32)
+    chroma = float(np.abs(flt - flt.mean(axis=2, keepdims=True)).mean())
+    return Facts(fmt, width, height, size_bytes, quality, thumb, aspect, trimmed, chroma < GREY_CHROMA)
+
+
+def facts_read(image) -> Facts | None:
+    """The facts of an image, from its original in storage (None when it cannot be read); cached
+    by tenant, image and content hash."""
+    key = f"keeper-facts:v1:{connection.schema_name}:{image.pk}:{image.sha256}"
+    facts = cache.get(key)
+    if facts is None:
+        facts = _facts_read(image)
+        if facts is not None:
+            cache.set(key, facts, timeout=7 * 24 * 3600)
+    return facts
+
+
+def _facts_read(image) -> Facts | None:
+    from apps.storage.backends import storage_for
+
+    try:
+        storage = storage_for(image.storage_location)
+        with storage.open(image.storage_key, "rb") as fp, PILImage.open(fp) as img:
+            return facts_from(
+                img, fmt=image.format, width=image.width, height=image.height, size_bytes=image.size_bytes
+            )
+    except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
+        logger.info("keeper evidence: %s cannot be read (%s)", image.pk, exc)
+        return None
+
+
+def _content_box(grey: np.ndarray) -> tuple[tuple[int, int, int, int], bool]:
+    h, w = grey.shape
+    top, bottom, left, right = 0, h, 0, w
+    colour = float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))
+    rows_ok = np.abs(grey - colour).max(axis=1) <= TRIM_TOLERANCE
+    cols_ok = np.abs(grey - colour).max(axis=0) <= TRIM_TOLERANCE
+    t, b, lft, r = _run(rows_ok), _run(rows_ok[::-1]), _run(cols_ok), _run(cols_ok[::-1])
+    if t + b >= h or lft + r >= w or max(t, b) > TRIM_MAX * h or max(lft, r) > TRIM_MAX * w:
+        return (top, bottom, left, right), False
+    # a border must frame the picture (two opposite sides at least), not be a dark sky at the top
+    framed = (t >= 2 and b >= 2) or (lft >= 2 and r >= 2)
+    if not framed:
+        return (top, bottom, left, right), False
+    return (t, h - b, lft, w - r), True
+
+
+_ORIENTATIONS = [
+    lambda a: a,
+    lambda a: np.rot90(a, 1),
+    lambda a: np.rot90(a, 2),
+    lambda a: np.rot90(a, 3),
+    lambda a: a[:, ::-1],
+    lambda a: np.rot90(a[:, ::-1], 1),
+    lambda a: np.rot90(a[:, ::-1], 2),
+    lambda a: np.rot90(a[:, ::-1], 3),
+]
+
+
+@dataclass
+class Comparison:
+    same_content: bool
+    mad: float  # mean absolute RGB difference of the aligned thumbnails
+
+
+def compare(a: Facts, b: Facts) -> Comparison:
+    """Align b on a (eight orientations) and compare; aspects must match (swapped for 90 degrees)."""
+    if a.thumb is None or b.thumb is None:
+        return Comparison(False, 255.0)
+    straight = abs(a.aspect / b.aspect - 1) <= ASPECT_TOLERANCE
+    turned = abs(a.aspect * b.aspect - 1) <= ASPECT_TOLERANCE
+    best = Comparison(False, 255.0)
+    ta, tb_all = a.thumb.astype(np.float32), b.thumb.astype(np.float32)
+    la = ta.mean(axis=2).ravel()
+    for n, orient in enumerate(_ORIENTATIONS):
+        if (n % 2 == 0 and not straight) or (n % 2 == 1 and not turned):
+            continue
+        tb = orient(tb_all)
+        lb = tb.mean(axis=2).ravel()
+        corr = float(np.corrcoef(la, lb)[0, 1]) if la.std() > 1 and lb.std() > 1 else 0.0
+        mad = float(np.abs(ta - tb).mean())
+        if corr >= SAME_CONTENT_CORR and mad < best.mad:
+            best = Comparison(True, mad)
+    return best
+
+
+def derivation(x: Facts, y: Facts, *, names: tuple[str, str], c: Comparison | None = None) -> str | None:
+    """Why x was made from y (a plain sentence), or None when the pixels do not say so.
+    `names` are the two files' format names (x's, y's), for the sentence; `c` is compare(y, x)."""
+    c = c or compare(y, x)
+    if not c.same_content:
+        return None
+    xn, yn = names
+    if x.format in CAMERA and y.format not in CAMERA:
+        return None
+    if y.format in CAMERA and x.format not in CAMERA:
+        return f"the {xn} is a render of this {yn}"
+    if x.trimmed and not y.trimmed and x.width * x.height > y.width * y.height:
+        return f"the {xn} is a copy of this {yn} with a border added"
+    if x.grey and not y.grey:
+        return f"the {xn} is a grey copy of this {yn}"
+    if c.mad <= NEAR_MAD and x.lossless and not y.lossless:
+        return f"the {xn} is a conversion of this {yn}"
+    if x.lossless or y.lossless:
+        return None
+    if x.quality is not None and y.quality is not None:
+        if x.quality + QUALITY_MARGIN <= y.quality:
+            return f"the {xn} is a re-save of this {yn} at lower quality ({x.quality} < {y.quality})"
+        if c.mad > NEAR_MAD or abs(x.quality - y.quality) >= QUALITY_MARGIN:
+            return None
+    if c.mad <= NEAR_MAD and x.bits_per_pixel < 0.8 * y.bits_per_pixel:
+        return f"the {xn} is a smaller re-encode of this {yn}"
+    return None
+
+
+def derivations(facts: dict) -> dict:
+    """{(derived id, source id): reason}: for each member made from another, the one it is closest
+    to (a PNG of a JPEG is also close to a mirror image of that JPEG; it was made from the JPEG)."""
+    found: dict = {}
+    ids = [k for k, f in facts.items() if f is not None]
+    pairs = {(x, y): compare(facts[x], facts[y]) for n, x in enumerate(ids) for y in ids[n + 1 :]}
+
+    def made(x, y) -> str | None:
+        c = pairs.get((y, x)) or pairs[(x, y)]
+        return derivation(facts[x], facts[y], names=(_name(facts[x]), _name(facts[y])), c=c)
+
+    for x in ids:
+        best = None
+        for y in ids:
+            if x == y:
+                continue
+            reason = made(x, y)
+            if reason and not made(y, x):
+                mad = (pairs.get((y, x)) or pairs[(x, y)]).mad
+                if best is None or mad < best[0]:
+                    best = (mad, y, reason)
+        if best:
+            found[(x, best[1])] = best[2]
+    return found
+
+
+def _name(f: Facts) -> str:
+    return {"jpeg": "JPEG", "png": "PNG", "webp": "WebP", "tiff": "TIFF", "bmp": "BMP", "gif": "GIF"}.get(
+        f.format, f.format.upper()
+    )

@@ -1,0 +1,169 @@
+"""The suggested keeper on real photos and copies made from them here: the original wins over a
+PNG of it, a WebP or lower-quality re-encode, a downscale, a padded or grey copy and a copy without
+its EXIF; the tenant's criteria order is followed; the reason names the deciding criterion."""
+
+import io
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from apps.duplicates.keeper import keeper_suggest
+from apps.duplicates.models import default_format_priority
+from apps.duplicates.provenance import derivations, facts_from, jpeg_quality
+from apps.images import imaging
+from apps.images.models import Image
+from tests.duplicates.conftest import photo
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def encoded(img: PILImage.Image, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    img.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def with_exif(img: PILImage.Image, quality: int = 92) -> bytes:
+    exif = img.getexif()
+    exif[0x010F], exif[0x0110] = "Canon", "EOS 5D"
+    exif.get_ifd(0x8769)[0x9003] = "2021:05:06 07:08:09"
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 30.0, 0.0), 3: "E", 4: (13.0, 24.0, 0.0)})
+    return encoded(img, "JPEG", quality=quality, exif=exif)
+
+
+class Member:
+    """An image row (unsaved) and its facts, from the bytes as the product would read them."""
+
+    def __init__(self, name: str, data: bytes, minutes: int):
+        with PILImage.open(io.BytesIO(data)) as img:
+            fmt = img.format.lower()
+            exif = imaging.exif_summary(img, keep_gps=True)
+            self.facts = facts_from(img, fmt=fmt, width=img.width, height=img.height, size_bytes=len(data))
+            width, height = img.size
+        taken = exif.get("taken_at")
+        self.image = Image(
+            id=uuid.uuid4(),
+            original_filename=name,
+            format=fmt,
+            width=width,
+            height=height,
+            size_bytes=len(data),
+            exif=exif,
+            camera=" ".join(v for v in (exif.get("make"), exif.get("model")) if v),
+            taken_at=datetime.fromisoformat(taken) if taken else None,
+            created_at=T0 + timedelta(minutes=minutes),
+            storage_location_id=1,
+        )
+
+
+def suggest(members: list[Member], **policy):
+    derived = derivations({m.image.pk: m.facts for m in members})
+    keeper, reason = keeper_suggest(
+        [m.image for m in members],
+        format_priority=policy.pop("format_priority", default_format_priority()),
+        default_location_id=1,
+        derived=derived,
+        **policy,
+    )
+    return keeper.original_filename, reason
+
+
+# Each copy is uploaded *before* the original, so "earliest upload" never saves the original.
+@pytest.mark.parametrize(
+    ("index", "make_copy", "reason"),
+    [
+        (0, lambda img: encoded(img, "PNG"), "original: the PNG is a conversion of this JPEG"),
+        (
+            1,
+            lambda img: encoded(img, "WEBP", quality=80),
+            "original: the WebP is a smaller re-encode of this JPEG",
+        ),
+        (
+            2,
+            lambda img: encoded(img, "JPEG", quality=60),
+            "original: the JPEG is a re-save of this JPEG at lower quality (60 < 92)",
+        ),
+        (
+            3,
+            lambda img: encoded(img.resize((img.width // 2, img.height // 2)), "JPEG", quality=92),
+            None,  # resolution decides: the downscale is also a re-save, but either reason is true
+        ),
+        (
+            4,
+            lambda img: encoded(ImageOps.expand(img, border=40, fill=(0, 0, 0)), "JPEG", quality=85),
+            "original: the JPEG is a copy of this JPEG with a border added",
+        ),
+        (5, lambda img: encoded(ImageOps.grayscale(img), "JPEG", quality=92), None),
+    ],
+    ids=["png_of_jpeg", "webp_q80", "jpeg_q60", "downscale", "padded", "grey"],
+)
+def test_the_original_is_kept_over_a_copy_made_from_it(index, make_copy, reason):
+    img = photo(index)
+    copy = Member("copy", make_copy(img), minutes=0)
+    original = Member("original", encoded(img, "JPEG", quality=92), minutes=5)
+    keeper, why = suggest([copy, original])
+    assert keeper == "original", why
+    if reason:
+        assert why == reason
+    else:
+        assert why.startswith(("original: ", "highest resolution")), why
+
+
+def test_a_downscale_loses_on_resolution_when_provenance_is_off():
+    img = photo(6)
+    small = Member("small", encoded(img.resize((img.width // 2, img.height // 2)), "JPEG", quality=92), 0)
+    original = Member("original", encoded(img, "JPEG", quality=92), 5)
+    criteria = ["resolution", "earliest", "original"]
+    assert suggest([small, original], criteria=criteria) == (
+        "original",
+        f"highest resolution ({original.image.width}x{original.image.height})",
+    )
+
+
+def test_a_copy_without_exif_loses_on_metadata():
+    img = photo(7)
+    original = Member("original", with_exif(img), 5)
+    stripped = Member("stripped", encoded(img, "JPEG", quality=92), 0)
+    assert original.image.exif["gps"] == {"lat": 52.5, "lon": 13.4}
+    assert suggest([stripped, original]) == ("original", "richest metadata (camera, capture date, GPS)")
+
+
+def test_the_png_of_a_jpeg_wins_only_where_the_tenant_puts_format_first():
+    img = photo(0)
+    png = Member("copy.png", encoded(img, "PNG"), 0)
+    jpeg = Member("original.jpg", encoded(img, "JPEG", quality=92), 5)
+    assert suggest([png, jpeg], criteria=["format", "original"]) == ("copy.png", "preferred format (PNG)")
+    assert suggest([png, jpeg], criteria=["format"], format_priority=["jpeg", "png"]) == (
+        "original.jpg",
+        "preferred format (JPEG)",
+    )
+
+
+def test_among_unrelated_edits_the_group_original_is_the_one_the_copies_were_made_from():
+    img = photo(8)
+    members = [
+        Member("webp", encoded(img, "WEBP", quality=80), 0),
+        Member("q50", encoded(img, "JPEG", quality=50), 1),
+        Member("mirror", encoded(ImageOps.mirror(img), "JPEG", quality=80), 2),
+        Member("original", encoded(img, "JPEG", quality=92), 3),
+    ]
+    keeper, why = suggest(members)
+    assert keeper == "original"
+    assert why.startswith("original: the ")
+
+
+def test_names_decide_nothing():
+    img = photo(0)
+    png = Member("IMG_0001_original.png", encoded(img, "PNG"), 0)
+    jpeg = Member("converted-copy.jpg", encoded(img, "JPEG", quality=92), 5)
+    assert suggest([png, jpeg])[0] == "converted-copy.jpg"
+
+
+def test_jpeg_quality_is_estimated_from_the_tables():
+    img = photo(0)
+    for quality in (30, 60, 75, 92):
+        with PILImage.open(io.BytesIO(encoded(img, "JPEG", quality=quality))) as decoded:
+            assert abs(jpeg_quality(decoded.quantization) - quality) <= 1
