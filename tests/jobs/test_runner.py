@@ -21,6 +21,7 @@ from tests.conftest import url_of_test_database
 DOMAIN_KINDS = {
     "duplicates_rescan": "maintenance",
     "duplicates_resolve_all": "maintenance",
+    "duplicates_remove_identical": "maintenance",
     "images_trash_empty": "maintenance",
     "search_embed": "embed",
     "storage_migrate": "scan",

@@ -246,7 +246,7 @@ class TrashRestoreAllApi(APIView):
     """POST /images/trash/restore-all: restore every trashed image the caller may restore (a member:
     the ones they uploaded). Restoring selected images is POST /images/restore-batch."""
 
-    required_permission = Perm.IMAGES_DELETE_OWN
+    required_permission = MAY_DELETE
 
     @extend_schema(
         request=None,
