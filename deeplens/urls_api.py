@@ -68,6 +68,11 @@ duplicates_patterns = [
     path("duplicates/rescan", duplicates_api.RescanApi.as_view(), name="duplicates-rescan"),
     path("duplicates/jobs/<uuid:job_id>", duplicates_api.JobDetailApi.as_view(), name="duplicates-job"),
     path("duplicates/report", duplicates_api.ReportApi.as_view(), name="duplicates-report"),
+    path(
+        "duplicates/resolutions/<uuid:resolution_id>/undo",
+        duplicates_api.ResolutionUndoApi.as_view(),
+        name="duplicates-resolution-undo",
+    ),
     path("duplicates/settings", duplicates_api.DuplicateSettingsApi.as_view(), name="duplicates-settings"),
     path("search/duplicates", duplicates_api.SearchDuplicatesApi.as_view(), name="search-duplicates"),
 ]
@@ -82,6 +87,8 @@ image_patterns = [
     path("images/failed", images.ImageFailedListApi.as_view(), name="images-failed"),
     path("images/deleted", images.ImageDeletedListApi.as_view(), name="images-deleted"),
     path("images/restore-batch", images.ImageRestoreBatchApi.as_view(), name="images-restore-batch"),
+    path("images/trash/restore-all", images.TrashRestoreAllApi.as_view(), name="images-trash-restore-all"),
+    path("images/trash/empty", images.TrashEmptyApi.as_view(), name="images-trash-empty"),
     path(
         "images/thumbnails/batch-regenerate",
         thumbnails.ThumbnailBatchRegenerateApi.as_view(),

@@ -34,6 +34,8 @@ class AuditAction(models.TextChoices):
     IMAGE_RESTORED = "image.restored", "Image restored"
     IMAGE_PURGED = "image.purged", "Image purged"
     DUPLICATES_RESOLVED = "duplicates.resolved", "Duplicates resolved"
+    DUPLICATES_RESOLUTION_UNDONE = "duplicates.resolution_undone", "Duplicate resolution undone"
+    TRASH_EMPTIED = "images.trash_emptied", "Trash emptied"
     DUPLICATES_METADATA_MERGED = "duplicates.metadata_merged", "Metadata merged into the keeper"
     DUPLICATES_SETTINGS_CHANGED = "duplicates.settings_changed", "Duplicate settings changed"
     SEARCH_MODEL_ACTIVATED = "search.model_activated", "Search model activated"

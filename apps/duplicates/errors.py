@@ -13,5 +13,13 @@ class InvalidKeep(InvalidInput):
     code = "invalid_keep"
 
 
+class ResolutionNotFound(NotFound):
+    code = "resolution_not_found"
+
+
+class ResolutionNotUndoable(Conflict):
+    code = "resolution_not_undoable"
+
+
 class InvalidPolicy(InvalidInput):
     code = "invalid_duplicate_settings"

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from pgvector.django import BitField, HnswIndex
@@ -192,6 +193,41 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_id} in {self.group_id}"
+
+
+class ResolutionSource(models.TextChoices):
+    SINGLE = "single", "One group"
+    BULK = "bulk", "Several groups"
+    RESOLVE_ALL = "resolve_all", "Resolve all"
+
+
+class Resolution(models.Model):
+    """One undoable resolution: the groups one click (or one resolve-all job) resolved and the images
+    it moved to the trash. Undo restores those still in the trash and reopens the groups."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.CharField(max_length=20, choices=ResolutionSource.choices)
+    job = models.OneToOneField(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates_resolution"
+    )
+    group_ids = ArrayField(models.UUIDField(), default=list, blank=True)
+    trashed_ids = ArrayField(models.UUIDField(), default=list, blank=True)
+    trashed_bytes = models.BigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [GinIndex(fields=["group_ids"], name="resolution_group_ids")]
+
+    def __str__(self) -> str:
+        return f"resolution {self.pk} ({self.source}, {len(self.group_ids)} groups)"
 
 
 class TrashedCopy(models.Model):

@@ -4,7 +4,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from apps.core.filtering import FilterData, apply_filters
 from apps.duplicates.filters import GroupFilter
-from apps.duplicates.models import Group, Member, TrashedCopy
+from apps.duplicates.models import Group, Member, Resolution, TrashedCopy
 from apps.images.models import Image
 
 
@@ -30,3 +30,17 @@ def with_members(groups):
 
 def group_get(*, group_id) -> Group | None:
     return with_members(Group.objects.filter(pk=group_id)).first()
+
+
+def resolution_get(*, resolution_id) -> Resolution | None:
+    return Resolution.objects.filter(pk=resolution_id).first()
+
+
+def resolution_of_job(*, job_id) -> Resolution | None:
+    """A resolve-all job's resolution (None before the job started resolving)."""
+    return Resolution.objects.filter(job_id=job_id).first()
+
+
+def resolutions_recent(*, limit: int = 5) -> list[Resolution]:
+    """The newest resolutions not yet undone (the review page offers their Undo)."""
+    return list(Resolution.objects.filter(undone_at__isnull=True).select_related("job")[:limit])

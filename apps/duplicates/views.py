@@ -1,6 +1,8 @@
 """Pages: the duplicates review (groups side by side, keep / trash / not duplicates, bulk resolve
 with a preview) and the storage report."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -14,8 +16,15 @@ from apps.core.errors import ApplicationError
 from apps.core.filtering import FilterErrors, InvalidFilter
 from apps.duplicates.filters import DEFAULTS, SORT_CHOICES, GroupFilter
 from apps.duplicates.identical import identical_sets
-from apps.duplicates.models import Kind
-from apps.duplicates.selectors import group_get, group_list, with_members
+from apps.duplicates.models import GroupStatus, Kind
+from apps.duplicates.selectors import (
+    group_get,
+    group_list,
+    resolution_get,
+    resolution_of_job,
+    resolutions_recent,
+    with_members,
+)
 from apps.duplicates.services import (
     duplicates_job_create,
     group_dismiss,
@@ -30,6 +39,7 @@ from apps.duplicates.services.jobs import (
     DUPLICATES_RESCAN,
     DUPLICATES_RESOLVE_ALL,
 )
+from apps.duplicates.services.resolutions import resolution_undo, resolution_undoable, resolutions_of_groups
 from apps.jobs.errors import JobAlreadyRunning
 from apps.jobs.selectors import job_list
 
@@ -52,9 +62,17 @@ class ReviewPage(PermissionRequiredPage, View):
         identical_preview = (
             identical_remove_preview(sample=0) if request.GET.get("identical") and not errors else None
         )
-        jobs = job_list(kinds=DUPLICATES_JOB_KINDS)[:3]
+        # Each job gets `resolution` and `undoable` for the template (attributes mypy cannot see).
+        jobs: list[Any] = list(job_list(kinds=DUPLICATES_JOB_KINDS)[:3])
+        can_manage = Perm.DUPLICATES_MANAGE in role_permissions(request.user.role)
+        resolutions = resolutions_of_groups([g.pk for g in page if g.status == GroupStatus.RESOLVED])
         for group in page:
             label_identical(group)
+            group.resolution = resolutions.get(group.pk)
+        for job in jobs:
+            job.resolution = resolution_of_job(job_id=job.pk) if job.kind == DUPLICATES_RESOLVE_ALL else None
+            job.undoable = bool(job.resolution) and resolution_undoable(job.resolution)
+        recent = [r for r in resolutions_recent() if resolution_undoable(r)] if can_manage else []
         return render(
             request,
             "duplicates/review.html",
@@ -68,7 +86,8 @@ class ReviewPage(PermissionRequiredPage, View):
                 "preview": preview,
                 "identical_preview": identical_preview,
                 "jobs": jobs,
-                "can_manage": Perm.DUPLICATES_MANAGE in role_permissions(request.user.role),
+                "recent_resolutions": recent,
+                "can_manage": can_manage,
                 "section": "duplicates",
             },
             status=400 if errors else 200,
@@ -106,6 +125,33 @@ class GroupActionPage(PermissionRequiredPage, View):
                     tenant=request.tenant,
                 )
                 messages.success(request, f"Resolved: {group.reclaimed_bytes:,} bytes moved to the trash.")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("duplicates:review")
+
+
+class ResolutionUndoPage(PermissionRequiredPage, View):
+    """POST: undo one resolution (a group's, or a resolve-all job's): its trashed images come back
+    and its groups open again."""
+
+    required_permission = Perm.DUPLICATES_MANAGE
+
+    def post(self, request, resolution_id):
+        resolution = resolution_get(resolution_id=resolution_id)
+        if resolution is None:
+            raise Http404
+        try:
+            resolution = resolution_undo(
+                resolution=resolution,
+                actor=Actor.from_request(request),
+                permissions=role_permissions(request.user.role),
+                tenant=request.tenant,
+            )
+            count = len(resolution.group_ids)
+            messages.success(
+                request,
+                f"Undone: {count:,} group{'s' if count != 1 else ''} open again, their images restored.",
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
         return redirect("duplicates:review")

@@ -35,3 +35,10 @@ class ImagesConfig(AppConfig):
                 manage_permission=Perm.THUMBNAILS_MANAGE,
                 queue="thumbnails",
             )
+        job_kind_register(
+            kind="images_trash_empty",
+            label="Empty the trash",
+            runner="apps.images.services.trash.trash_empty_run",
+            permission=Perm.IMAGES_DELETE_ANY,
+            queue="maintenance",
+        )

@@ -59,6 +59,8 @@ class GalleryTile:
 
     image: Image
     later_state: str
+    # False for an image in the trash the viewer may not restore (its thumbnail is refused too)
+    may_preview: bool = True
 
 
 def images_stage_summary(images: list[Image]) -> list[GalleryTile]:

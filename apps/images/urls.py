@@ -9,6 +9,7 @@ urlpatterns = [
     path("upload/", views.UploadPage.as_view(), name="upload"),
     path("trash/", views.TrashPage.as_view(), name="trash"),
     path("failed/", views.FailedPage.as_view(), name="failed"),
+    path("bulk/", views.ImagesBulkActionPage.as_view(), name="bulk"),
     path("<uuid:image_id>/", views.ImageDetailPage.as_view(), name="detail"),
     path("<uuid:image_id>/action/", views.ImageActionPage.as_view(), name="action"),
 ]

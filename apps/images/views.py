@@ -1,5 +1,8 @@
 """Pages: upload (drag and drop, progress per file, live status), gallery, detail, trash, failed."""
 
+import uuid
+from dataclasses import replace
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -7,6 +10,8 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from apps.accounts.pages import PermissionRequiredPage
@@ -17,9 +22,18 @@ from apps.core.filtering import FilterErrors, InvalidFilter
 from apps.images.api.serializers import image_status
 from apps.images.filters import ORDERINGS, ImageFilter
 from apps.images.models import Image, ImageFormat
-from apps.images.selectors import image_get, image_list, images_stage_summary
+from apps.images.selectors import image_get, image_list, images_by_ids, images_stage_summary
 from apps.images.services import image_delete, image_restore, image_retry
 from apps.images.services.processing import image_settings_get
+from apps.images.services.trash import (
+    TRASH_EMPTY,
+    image_may_restore,
+    trash_empty_start,
+    trash_of,
+    trash_restore_all,
+    trash_summary,
+)
+from apps.jobs.selectors import job_list
 
 PAGE_SIZE = 48
 
@@ -39,12 +53,21 @@ class GalleryPage(PermissionRequiredPage, View):
         except InvalidFilter as exc:
             images, errors = [], FilterErrors.from_exception(exc, ImageFilter)
         page = Paginator(images, PAGE_SIZE).get_page(request.GET.get("page"))
+        actor, permissions = Actor.from_request(request), role_permissions(request.user.role)
+        tiles = [
+            replace(
+                tile,
+                may_preview=tile.image.deleted_at is None
+                or image_may_restore(image=tile.image, actor=actor, permissions=permissions),
+            )
+            for tile in images_stage_summary(list(page.object_list))
+        ]
         return render(
             request,
             self.template_name,
             {
                 "page": page,
-                "tiles": images_stage_summary(list(page.object_list)),
+                "tiles": tiles,
                 "params": params,
                 "filter_errors": errors,
                 "formats": ImageFormat.choices,
@@ -52,14 +75,30 @@ class GalleryPage(PermissionRequiredPage, View):
                 "title": self.title,
                 "query": urlencode(params),
                 "view_name": request.resolver_match.url_name,
+                "can_select": Perm.IMAGES_DELETE_OWN in permissions,
+                **self.extra_context(request, actor=actor, permissions=permissions),
             },
             status=400 if errors else 200,
         )
+
+    def extra_context(self, request, *, actor, permissions) -> dict:
+        return {}
 
 
 class TrashPage(GalleryPage):
     title = "Trash"
     list_kwargs = {"deleted": True}
+
+    def extra_context(self, request, *, actor, permissions) -> dict:
+        may_empty = Perm.IMAGES_DELETE_ANY in permissions
+        recent = timezone.now() - timedelta(hours=1)
+        return {
+            "trash": trash_summary(images=trash_of(actor=actor, permissions=permissions)),
+            "trash_all": trash_summary() if may_empty else None,
+            "trash_jobs": list(job_list(kinds=[TRASH_EMPTY]).filter(created_at__gte=recent)[:1])
+            if may_empty
+            else [],
+        }
 
 
 class FailedPage(GalleryPage):
@@ -82,8 +121,8 @@ class ImageDetailPage(PermissionRequiredPage, View):
         if image is None:
             raise Http404
         permissions = role_permissions(request.user.role)
-        may_delete = Perm.IMAGES_DELETE_ANY in permissions or (
-            Perm.IMAGES_DELETE_OWN in permissions and image.uploaded_by_id == request.user.pk
+        may_delete = image_may_restore(
+            image=image, actor=Actor.from_request(request), permissions=permissions
         )
         return render(
             request,
@@ -92,6 +131,8 @@ class ImageDetailPage(PermissionRequiredPage, View):
                 "image": image,
                 "status": image_status(image),
                 "may_delete": may_delete,
+                # A trashed image's preview and download: for whoever may restore it.
+                "may_see": image.deleted_at is None or may_delete,
                 "may_retry": Perm.IMAGES_UPLOAD in permissions,
             },
         )
@@ -124,3 +165,59 @@ class ImageActionPage(PermissionRequiredPage, View):
         except ApplicationError as exc:
             messages.error(request, exc.message)
         return redirect("images:detail", image_id=image.pk)
+
+
+class ImagesBulkActionPage(PermissionRequiredPage, View):
+    """POST from the gallery and the trash: move the selected images to the trash, restore the
+    selected ones or all, or empty the trash (a background job; its progress shows on the trash)."""
+
+    required_permission = Perm.IMAGES_DELETE_OWN
+
+    def post(self, request):
+        actor, permissions = Actor.from_request(request), role_permissions(request.user.role)
+        action = request.POST.get("action")
+        back = request.POST.get("next") or ""
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = ""
+        if action == "empty":
+            if Perm.IMAGES_DELETE_ANY not in permissions:
+                messages.error(request, "Only administrators may empty the trash.")
+            else:
+                job = trash_empty_start(actor=actor, tenant=request.tenant)
+                count = job.params["count"]
+                messages.success(
+                    request, f"Emptying the trash: {count:,} image{'s' if count != 1 else ''} go for good."
+                )
+            return redirect("images:trash")
+        if action == "restore_all":
+            restored = trash_restore_all(actor=actor, permissions=permissions, tenant=request.tenant)
+            messages.success(request, f"{len(restored):,} image{'s' if len(restored) != 1 else ''} restored.")
+            return redirect(back or "images:trash")
+        if action not in ("delete", "restore"):
+            messages.error(request, "Unknown action.")
+            return redirect(back or "images:gallery")
+        service, verb = (
+            (image_delete, "moved to the trash") if action == "delete" else (image_restore, "restored")
+        )
+        done, refused = 0, []
+        for image in images_by_ids(ids=_uuids(request.POST.getlist("ids"))[:500]):
+            try:
+                service(image=image, actor=actor, permissions=permissions, tenant=request.tenant)
+                done += 1
+            except ApplicationError as exc:
+                refused.append(f"{image.original_filename}: {exc.message}")
+        messages.success(request, f"{done:,} image{'s' if done != 1 else ''} {verb}.")
+        if refused:
+            messages.error(request, f"{len(refused)} not changed — " + "; ".join(refused[:5]))
+        return redirect(back or ("images:gallery" if action == "delete" else "images:trash"))
+
+
+def _uuids(values: list[str]) -> list[uuid.UUID]:
+    """The values that are ids; anything else is ignored."""
+    found = []
+    for value in values:
+        try:
+            found.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    return found

@@ -73,6 +73,8 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("GET", "images-failed"): Call("images/failed"),
     ("GET", "images-deleted"): Call("images/deleted"),
     ("POST", "images-restore-batch"): Call("images/restore-batch", {"ids": ["{deleted}"]}),
+    ("POST", "images-trash-restore-all"): Call("images/trash/restore-all"),
+    ("POST", "images-trash-empty"): Call("images/trash/empty", {"dry_run": False}),
     ("POST", "images-thumbnails-batch-regenerate"): Call(
         "images/thumbnails/batch-regenerate", {"ids": ["{image}"]}
     ),
@@ -131,6 +133,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("POST", "duplicates-remove-identical"): Call("duplicates/remove-identical", {"dry_run": True}),
     ("GET", "duplicates-job"): Call("duplicates/jobs/{duplicates_job}"),
     ("GET", "duplicates-report"): Call("duplicates/report"),
+    ("POST", "duplicates-resolution-undo"): Call("duplicates/resolutions/{resolution}/undo"),
     ("GET", "duplicates-settings"): Call("duplicates/settings"),
     ("PATCH", "duplicates-settings"): Call("duplicates/settings", {"format_priority": ["jpeg"]}),
     ("POST", "search-duplicates"): Call("search/duplicates", files={"file": "{jpeg}"}),

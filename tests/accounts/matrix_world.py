@@ -20,7 +20,7 @@ from apps.accounts.models import ApiKeyScope, Role, User
 from apps.accounts.services import api_key_create
 from apps.accounts.services.sessions import _session_start
 from apps.audit.context import Actor
-from apps.duplicates.models import Group, GroupStatus
+from apps.duplicates.models import Group, GroupStatus, Resolution, ResolutionSource
 from apps.duplicates.services import image_detect
 from apps.images.models import Image, ImageStatus
 from apps.images.services import image_process
@@ -110,6 +110,13 @@ def world_build() -> World:
         Image.objects.filter(pk=failed.pk).update(status=ImageStatus.FAILED)
         deleted = _ingest(tenant, member, "deleted.jpg", imagefiles.jpeg(200, 100))
         Image.objects.filter(pk=deleted.pk).update(deleted_at=timezone.now())
+        # A resolution that trashed `deleted`: undoing it restores that image.
+        resolution = Resolution.objects.create(
+            source=ResolutionSource.SINGLE,
+            trashed_ids=[deleted.pk],
+            trashed_bytes=deleted.size_bytes,
+            created_by=users[Role.ADMIN],
+        )
         # Under the tenant's allowed filesystem root (DEEPLENS_FS_ROOTS), which the product creates.
         root = Path(settings.DEEPLENS_FS_ROOTS[0].replace("{tenant}", tenant.slug)) / "matrix"
         root.mkdir(parents=True, exist_ok=True)
@@ -133,6 +140,7 @@ def world_build() -> World:
             group=str(group.pk) if group else "00000000-0000-0000-0000-000000000000",
             failed=str(failed.pk),
             deleted=str(deleted.pk),
+            resolution=str(resolution.pk),
             location=str(location.pk),
             target_location=str(target_location.pk),
             thumbnail_job=str(_job("thumbnails_regenerate", member).pk),

@@ -47,6 +47,7 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "duplicates-groups"):                 (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     ("GET", "duplicates-job"):                    (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("GET", "duplicates-report"):                 (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
+    ("POST", "duplicates-resolution-undo"):       (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("POST", "duplicates-remove-identical"):      (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("GET", "duplicates-upload-policy"):          (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("PATCH", "duplicates-upload-policy"):        (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
@@ -72,6 +73,8 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "images-failed"):                     (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     ("POST", "images-restore-batch"):             (401, 403, 200, 200, 200, 200,   403, 200, 403, 403, 200),
     ("GET", "images-search"):                     (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
+    ("POST", "images-trash-empty"):               (401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 202),
+    ("POST", "images-trash-restore-all"):         (401, 403, 200, 200, 200, 200,   403, 200, 403, 403, 200),
     ("POST", "images-thumbnails-batch-regenerate"):(401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 202),
     ("POST", "images-upload"):                    (401, 403, 202, 202, 202, 202,   403, 202, 403, 403, 403),
     # 400 url_not_allowed: no public host in tests, private ones refused; only allowed callers get that far

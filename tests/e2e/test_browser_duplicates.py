@@ -39,6 +39,7 @@ def test_copies_are_reviewed_side_by_side_and_resolved(product, page, tmp_path):
     assert "Nothing has changed yet" in page.locator("[data-testid=bulk-preview]").inner_text()
 
     group = page.locator("[data-testid=group]", has=page.locator(f"img[alt='{mirrored.name}']"))
+    page.once("dialog", lambda dialog: dialog.accept())  # "… move 1 image(s) (…) to the trash?"
     group.locator("button[value=resolve]").click()
     page.wait_for_selector("text=moved to the trash")
     assert page.locator(f"[data-testid=group] img[alt='{mirrored.name}']").count() == 0

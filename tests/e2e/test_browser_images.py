@@ -42,10 +42,10 @@ def test_upload_by_file_chooser_shows_progress_then_the_gallery(product, page, t
     total = page.evaluate("document.querySelectorAll('[data-testid=gallery] img').length")
     assert loaded == total >= len(photos)  # other browser tests may have added images to the demo
     for photo in photos:
-        assert page.query_selector(f"a.tile[title='{photo.name}']") is not None
+        assert page.query_selector(f".tile[title='{photo.name}']") is not None
     screenshot(page, "gallery")
 
-    page.click(f"a.tile[title='{photos[0].name}']")
+    page.click(f".tile[title='{photos[0].name}'] a")
     page.wait_for_selector("[data-testid=preview]")
     assert page.evaluate("document.querySelector('[data-testid=preview]').naturalWidth") > 0
     assert "done" in page.inner_text("[data-testid=stages]")
@@ -61,7 +61,9 @@ def test_upload_by_file_chooser_shows_progress_then_the_gallery(product, page, t
     assert all(name in stages for name in ("upload", "decode", "thumbnails", "hashes", "index", "detect"))
     screenshot(page, "image-detail")
 
+    page.once("dialog", lambda dialog: dialog.accept())  # "Move … to the trash?"
     page.click("button[value=delete]")
+    page.wait_for_selector("text=is in the trash")
     page.click("nav >> text=Images")
     page.goto(product.url("/images/trash/", host="demo.localhost"))
     assert photos[0].name in page.inner_text("[data-testid=gallery]")

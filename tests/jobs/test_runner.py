@@ -22,6 +22,7 @@ DOMAIN_KINDS = {
     "duplicates_rescan": "maintenance",
     "duplicates_resolve_all": "maintenance",
     "duplicates_remove_identical": "maintenance",
+    "images_trash_empty": "maintenance",
     "search_embed": "embed",
     "storage_migrate": "scan",
     "storage_scan": "scan",

@@ -16,12 +16,12 @@ from apps.core.errors import InvalidInput
 from apps.core.filtering import FilterBackend
 from apps.core.pagination import Pagination
 from apps.core.schema import ErrorResponse, list_schema
-from apps.duplicates.errors import GroupNotFound
+from apps.duplicates.errors import GroupNotFound, ResolutionNotFound
 from apps.duplicates.filters import GroupFilter
 from apps.duplicates.identical import identical_sets
 from apps.duplicates.keeper import CRITERIA, CRITERIA_LABELS
 from apps.duplicates.models import GroupStatus, Kind
-from apps.duplicates.selectors import group_get, group_list, with_members
+from apps.duplicates.selectors import group_get, group_list, resolution_get, resolution_of_job, with_members
 from apps.duplicates.services import (
     duplicate_settings_get,
     duplicate_settings_update,
@@ -40,6 +40,7 @@ from apps.duplicates.services.jobs import (
     DUPLICATES_RESOLVE_ALL,
 )
 from apps.duplicates.services.reclaimed import copies_figures
+from apps.duplicates.services.resolutions import resolution_undo, resolution_undoable, resolutions_of_groups
 from apps.images import imaging
 from apps.images.models import IdenticalUploads, Image, ImageFormat
 from apps.images.services.identical_uploads import identical_uploads_get, identical_uploads_set
@@ -97,6 +98,9 @@ class GroupOutput(serializers.Serializer):
     keeper_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField(allow_null=True)
+    resolution_id = serializers.UUIDField(
+        allow_null=True, help_text="The resolution that resolved it: POST duplicates/resolutions/{id}/undo"
+    )
     members = MemberOutput(many=True)
 
 
@@ -112,6 +116,22 @@ class DuplicatesJobOutput(serializers.Serializer):
     failed = serializers.IntegerField()
     progress = serializers.FloatField()
     status_url = serializers.CharField()
+    resolution_id = serializers.UUIDField(
+        allow_null=True, help_text="A resolve-all job's resolution: POST duplicates/resolutions/{id}/undo"
+    )
+
+
+class ResolutionOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    # a field named like Field.source: DRF takes declared fields out of the class, mypy cannot see that
+    source = serializers.CharField()  # type: ignore[assignment]
+    job_id = serializers.UUIDField(allow_null=True)
+    group_ids = serializers.ListField(child=serializers.UUIDField())
+    trashed_ids = serializers.ListField(child=serializers.UUIDField())
+    trashed_bytes = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    undone_at = serializers.DateTimeField(allow_null=True)
+    undoable = serializers.BooleanField()
 
 
 class PreviewOutput(serializers.Serializer):
@@ -187,7 +207,10 @@ def identical_of(group) -> dict:
     return {same[0].sha256: (n, same) for n, same in enumerate(identical_sets(images), start=1)}
 
 
-def group_output(group, *, members: bool = True) -> dict:
+def group_output(group, *, members: bool = True, resolutions: dict | None = None) -> dict:
+    if resolutions is None:
+        resolutions = resolutions_of_groups([group.pk]) if group.status == GroupStatus.RESOLVED else {}
+    resolution = resolutions.get(group.pk)
     out = {
         "id": str(group.pk),
         "kind": group.kind,
@@ -203,6 +226,7 @@ def group_output(group, *, members: bool = True) -> dict:
         "keeper_reason": group.keeper_reason,
         "created_at": group.created_at,
         "resolved_at": group.resolved_at,
+        "resolution_id": str(resolution.pk) if resolution else None,
     }
     if members:
         identical = identical_of(group)
@@ -229,7 +253,8 @@ class GroupListApi(APIView):
         groups = with_members(group_list(filters=request.query_params))
         paginator = Pagination()
         page = paginator.paginate_queryset(groups, request, view=self)
-        return paginator.get_paginated_response([group_output(g) for g in page])
+        resolutions = resolutions_of_groups([g.pk for g in page if g.status == GroupStatus.RESOLVED])
+        return paginator.get_paginated_response([group_output(g, resolutions=resolutions) for g in page])
 
 
 class GroupDetailApi(APIView):
@@ -284,6 +309,21 @@ def job_output(job) -> dict:
         "failed": job.failed,
         "progress": job.progress,
         "status_url": f"/api/v1/duplicates/jobs/{job.pk}",
+        "resolution_id": str(resolution.pk) if (resolution := resolution_of_job(job_id=job.pk)) else None,
+    }
+
+
+def resolution_output(resolution) -> dict:
+    return {
+        "id": str(resolution.pk),
+        "source": resolution.source,
+        "job_id": str(resolution.job_id) if resolution.job_id else None,
+        "group_ids": [str(i) for i in resolution.group_ids],
+        "trashed_ids": [str(i) for i in resolution.trashed_ids],
+        "trashed_bytes": resolution.trashed_bytes,
+        "created_at": resolution.created_at,
+        "undone_at": resolution.undone_at,
+        "undoable": resolution_undoable(resolution),
     }
 
 
@@ -392,6 +432,30 @@ class JobDetailApi(APIView):
         if job is None:
             raise GroupNotFound("No such duplicates job in this workspace.", code="job_not_found")
         return Response(job_output(job))
+
+
+class ResolutionUndoApi(APIView):
+    """POST /duplicates/resolutions/{id}/undo: undo one resolution (one group's, or every group a
+    resolve-all job resolved): the images it moved to the trash that are still there come back and
+    its groups open again. The id is a group's or a resolve-all job's `resolution_id`. 409
+    resolution_not_undoable (nothing changed) once undone, while its job runs, or when nothing of it
+    is left in the trash."""
+
+    required_permission = Perm.DUPLICATES_MANAGE
+
+    @extend_schema(request=None, responses={200: ResolutionOutput})
+    def post(self, request, resolution_id):
+        request_tenant(request)
+        resolution = resolution_get(resolution_id=resolution_id)
+        if resolution is None:
+            raise ResolutionNotFound("No such resolution in this workspace.")
+        resolution = resolution_undo(
+            resolution=resolution,
+            actor=Actor.from_request(request),
+            permissions=principal_permissions(request),
+            tenant=request.tenant,
+        )
+        return Response(resolution_output(resolution))
 
 
 class ReportApi(APIView):

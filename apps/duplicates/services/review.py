@@ -14,9 +14,10 @@ from apps.audit.services import audit_record
 from apps.core import metrics
 from apps.core.connection import connection
 from apps.duplicates.errors import GroupNotOpen, InvalidKeep
-from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member
+from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member, Resolution, ResolutionSource
 from apps.duplicates.services.groups import group_refresh
 from apps.duplicates.services.reclaimed import reclaimed_report, trashed_copies_record
+from apps.duplicates.services.resolutions import resolution_record, resolution_start
 from apps.images.models import Image
 from apps.images.services import image_delete, image_settings_get
 from apps.jobs.runner import JobContext
@@ -39,8 +40,11 @@ def group_resolve(
     tenant,
     merge_tags: bool = False,
     source: str = "review",
+    resolution: Resolution | None = None,
 ) -> Group:
-    """Keep `keep` (one or more members), move the other members to the trash (restorable)."""
+    """Keep `keep` (one or more members), move the other members to the trash (restorable). The
+    resolution is recorded in `resolution` (a bulk's or a job's), or in a new one of its own, so
+    that it can be undone."""
     group = Group.objects.select_for_update().get(pk=group.pk)
     if group.status != GroupStatus.OPEN:
         raise GroupNotOpen(f"This group is already {group.get_status_display().lower()}.")
@@ -69,6 +73,9 @@ def group_resolve(
     Member.objects.filter(group=group, image_id__in=[i.pk for i in trashed]).update(kept=False)
     trashed_copies_record(group=group, trashed=trashed, kept=kept)
     reclaimed = sum(i.size_bytes for i in trashed)
+    if resolution is None:
+        resolution = resolution_start(source=ResolutionSource.SINGLE, actor=actor)
+    resolution = resolution_record(resolution=resolution, group=group, trashed=trashed)
     group.status, group.resolved_at, group.resolved_by = GroupStatus.RESOLVED, timezone.now(), actor.user
     group.reclaimed_bytes, group.reclaimable_bytes = reclaimed, 0
     group.save(
@@ -93,6 +100,7 @@ def group_resolve(
             "trashed": [str(i.pk) for i in trashed],
             "reclaimed_bytes": reclaimed,
             "merged_tags": bool(merge_tags),
+            "resolution_id": str(resolution.pk),
         },
     )
     return group
@@ -213,6 +221,7 @@ def resolve_all_run(ctx: JobContext, *, batch: int = 100) -> None:
     kind = job.params.get("kind") or None
     actor = Actor(user=job.created_by)
     groups = open_groups(kind=kind)
+    resolution = resolution_start(source=ResolutionSource.RESOLVE_ALL, actor=actor, job=job)
     ctx.progress(total=job.processed + job.failed + groups.count())
     last = None
     while True:
@@ -233,6 +242,7 @@ def resolve_all_run(ctx: JobContext, *, batch: int = 100) -> None:
                     tenant=tenant,
                     merge_tags=bool(job.params.get("merge_tags")),
                     source=f"job:{job.pk}",
+                    resolution=resolution,
                 )
                 done += 1
             except GroupNotOpen:

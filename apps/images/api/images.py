@@ -26,6 +26,13 @@ from apps.images.errors import ImageNotFound
 from apps.images.filters import ImageFilter
 from apps.images.selectors import image_get, image_list, images_by_ids
 from apps.images.services import image_delete, image_restore, image_retry
+from apps.images.services.trash import (
+    image_may_restore,
+    trash_empty_start,
+    trash_restore_all,
+    trash_summary,
+)
+from apps.jobs.api import JobOutput
 from apps.storage.backends import storage_for
 
 MAX_BULK = 500
@@ -35,6 +42,17 @@ def image_or_404(request, image_id, *, include_deleted: bool = True):
     request_tenant(request)
     image = image_get(image_id=image_id, include_deleted=include_deleted)
     if image is None:
+        raise ImageNotFound("No such image in this workspace.")
+    return image
+
+
+def image_viewable_or_404(request, image_id):
+    """A live image, or a trashed one for whoever may restore it (its preview, detail and download);
+    to anyone else a trashed image does not exist."""
+    image = image_or_404(request, image_id)
+    if image.deleted_at is not None and not image_may_restore(
+        image=image, actor=Actor.from_request(request), permissions=principal_permissions(request)
+    ):
         raise ImageNotFound("No such image in this workspace.")
     return image
 
@@ -145,13 +163,14 @@ class ImageMetadataApi(APIView):
 
 
 class ImageDownloadApi(APIView):
-    """The original, streamed, with a Content-Disposition that is safe whatever the file was called."""
+    """The original, streamed, with a Content-Disposition that is safe whatever the file was called.
+    A trashed image downloads for whoever may restore it (404 to anyone else)."""
 
     required_permission = Perm.IMAGES_VIEW
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, image_id):
-        image = image_or_404(request, image_id, include_deleted=False)
+        image = image_viewable_or_404(request, image_id)
         original = storage_for(image.storage_location).open(image.storage_key, "rb")
         response = FileResponse(
             original, as_attachment=True, filename=image.original_filename, content_type=image.content_type
@@ -221,3 +240,81 @@ class ImageRestoreBatchApi(APIView):
         found = set(restored) | {e["id"] for e in errors}
         missing = sorted({str(i) for i in data.validated_data["ids"]} - found)
         return Response({"restored": restored, "errors": errors, "missing": missing})
+
+
+class TrashRestoreAllApi(APIView):
+    """POST /images/trash/restore-all: restore every trashed image the caller may restore (a member:
+    the ones they uploaded). Restoring selected images is POST /images/restore-batch."""
+
+    required_permission = MAY_DELETE
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "TrashRestoreAll",
+                {
+                    "restored": serializers.ListField(child=serializers.UUIDField()),
+                    "count": serializers.IntegerField(),
+                },
+            )
+        },
+    )
+    def post(self, request):
+        request_tenant(request)
+        restored = trash_restore_all(
+            actor=Actor.from_request(request),
+            permissions=principal_permissions(request),
+            tenant=request.tenant,
+        )
+        return Response({"restored": [str(i) for i in restored], "count": len(restored)})
+
+
+class TrashEmptyApi(APIView):
+    """POST /images/trash/empty: delete everything in the trash for good. With `dry_run` (the
+    default) it only says how many images and bytes that is; with `dry_run: false` a background job
+    purges them (202, progress at GET /jobs/{id}). Images trashed after the call are not touched."""
+
+    required_permission = Perm.IMAGES_DELETE_ANY
+
+    class Input(serializers.Serializer):
+        dry_run = serializers.BooleanField(default=True)
+
+    @extend_schema(
+        request=Input,
+        responses={
+            200: inline_serializer(
+                "TrashEmptyPreview",
+                {
+                    "dry_run": serializers.BooleanField(),
+                    "count": serializers.IntegerField(),
+                    "bytes": serializers.IntegerField(),
+                },
+            ),
+            202: inline_serializer(
+                "TrashEmptyJob",
+                {
+                    "job": JobOutput(),
+                    "count": serializers.IntegerField(),
+                    "bytes": serializers.IntegerField(),
+                    "status_url": serializers.CharField(),
+                },
+            ),
+        },
+    )
+    def post(self, request):
+        request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["dry_run"]:
+            return Response({"dry_run": True, **trash_summary()})
+        job = trash_empty_start(actor=Actor.from_request(request), tenant=request.tenant)
+        return Response(
+            {
+                "job": JobOutput(job).data,
+                "count": job.params["count"],
+                "bytes": job.params["bytes"],
+                "status_url": f"/api/v1/jobs/{job.pk}",
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )

@@ -17,7 +17,7 @@ from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import NotFound
 from apps.core.redis import redis_key
-from apps.images.api.images import image_or_404
+from apps.images.api.images import image_or_404, image_viewable_or_404
 from apps.images.imaging import THUMBNAIL_CONTENT_TYPES
 from apps.images.models import ThumbnailFormat
 from apps.images.selectors import images_by_ids, thumbnail_spec_list
@@ -35,7 +35,8 @@ THUMBNAIL_SPEC = OpenApiParameter(
 
 
 class ThumbnailApi(APIView):
-    """GET /images/{id}/thumbnail?spec=small (or size=); made on demand when missing."""
+    """GET /images/{id}/thumbnail?spec=small (or size=); made on demand when missing. A trashed
+    image's thumbnail answers to whoever may restore it, 404 to anyone else."""
 
     required_permission = Perm.IMAGES_VIEW
 
@@ -51,7 +52,8 @@ class ThumbnailApi(APIView):
     )
     def get(self, request, image_id):
         tenant = request_tenant(request)
-        image = image_or_404(request, image_id, include_deleted=False)
+        # A trashed image's preview is served to whoever may restore it (the trash page).
+        image = image_viewable_or_404(request, image_id)
         spec = spec_get(request.query_params.get("spec") or request.query_params.get("size") or "medium")
         etag = (
             '"' + hashlib.sha256(f"{image.sha256}:{spec.name}:{spec.version}".encode()).hexdigest()[:32] + '"'
@@ -149,7 +151,8 @@ class ThumbnailGenerateApi(APIView):
     )
     def post(self, request, image_id):
         tenant = request_tenant(request)
-        image = image_or_404(request, image_id, include_deleted=False)
+        # A trashed image's preview is served to whoever may restore it (the trash page).
+        image = image_viewable_or_404(request, image_id)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         specs = [spec_get(name) for name in data.validated_data.get("specs") or []] or active_specs()
