@@ -90,7 +90,8 @@ def pipeline_sweep_tenant_task(restarted: str = "") -> int:
     released = claims_release_dead(restarted=restarted)
     # When a worker has just started or claims were released, whatever waits is woken now.
     urgent = bool(restarted or released)
-    waiting = images_requeue_waiting(older_than=timedelta(0) if urgent else timedelta(minutes=1))
+    # (Not the last seconds' uploads: their own wake-up message is on its way.)
+    waiting = images_requeue_waiting(older_than=timedelta(seconds=10) if urgent else timedelta(minutes=1))
     return waiting + pipeline.stages_sweep(worker_started=urgent)
 
 

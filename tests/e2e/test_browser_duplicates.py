@@ -7,6 +7,7 @@ from PIL import Image, ImageOps
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_browser_identity import sign_in
 from tests.imagefiles import bench_photos
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +33,11 @@ def test_copies_are_reviewed_side_by_side_and_resolved(product, page, tmp_path):
         page.reload()
     group = page.locator("[data-testid=group]", has=page.locator(f"img[alt='{mirrored.name}']"))
     assert group.locator("[data-testid=member]").count() == 2
-    assert "Suggested: preferred format (PNG)" in group.locator("[data-testid=keeper]").inner_text()
+    # the JPEG original, not the PNG made from it (apps/duplicates/provenance.py)
+    assert (
+        "Suggested: original: the PNG is a conversion of this JPEG"
+        in group.locator("[data-testid=keeper]").inner_text()
+    )
     screenshot(page, "duplicates-review")
 
     page.click("[data-testid=preview]")
@@ -82,8 +87,9 @@ def test_identical_copies_are_marked_and_removed_with_live_progress(product, pag
     job = page.locator("[data-testid=job]").first
     assert "0 of 0" not in job.inner_text()
     page.evaluate("window.notReloaded = true")
-    page.wait_for_function(
-        "document.querySelector('[data-testid=job]').dataset.state === 'done'", timeout=60_000
+    # Polled from here: the page's CSP forbids the string evaluation wait_for_function uses.
+    eventually(
+        lambda: job.get_attribute("data-state") == "done", timeout=60, interval=0.2, message="job not done"
     )
     assert page.evaluate("window.notReloaded") is True  # the line changed without a reload
     assert job.locator("[data-testid=job-status]").inner_text() == "Done — 1 of 1"

@@ -31,9 +31,13 @@ def test_upload_by_file_chooser_shows_progress_then_the_gallery(product, page, t
 
     page.click("nav >> text=Images")
     page.wait_for_selector("[data-testid=gallery] img")
-    page.wait_for_function(
-        "Array.from(document.querySelectorAll('[data-testid=gallery] img')).every(i => i.complete)",
-        timeout=30_000,
+    eventually(
+        lambda: page.evaluate(
+            "Array.from(document.querySelectorAll('[data-testid=gallery] img')).every(i => i.complete)"
+        ),
+        timeout=30,
+        interval=0.2,
+        message="the gallery's thumbnails did not load",
     )
     loaded = page.evaluate(
         "Array.from(document.querySelectorAll('[data-testid=gallery] img'))"

@@ -23,7 +23,7 @@ def test_similar_images_from_an_image_and_from_a_dropped_file(product, page, tmp
         page.wait_for_selector(f"li[data-filename='{name}'][data-state=ready]", timeout=60_000)
 
     page.click("nav >> text=Images")
-    page.click(f"a.tile[title='{copy.name}']")
+    page.click(f".tile[title='{copy.name}'] a")
     page.click("[data-testid=similar]")
     page.wait_for_selector("[data-testid=results]")
 

@@ -6,9 +6,11 @@ inside the worker with a short sweep period, as `make run` runs beat beside the 
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.audit.context import Actor
@@ -61,6 +63,8 @@ def waiting_library(count: int, monkeypatch):
             ).pk
             for photo in imagefiles.bench_photos(count)
         ]
+        # Left waiting a while (no message was ever sent for them), as after an outage.
+        Image.objects.filter(pk__in=ids).update(created_at=timezone.now() - timedelta(minutes=2))
         try:
             yield Library(tenant=tenant, ids=ids)
         finally:
