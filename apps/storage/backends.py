@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,25 +45,30 @@ class StoredObject:
     version: str
 
 
-_cache: dict[tuple, Storage] = {}
+# A client is rebuilt (its hosts checked and resolved again) after this long, so that pinned
+# addresses follow a legitimate endpoint's DNS changes (apps/storage/pinning.py).
+CLIENT_SECONDS = 600
+_cache: dict[tuple, tuple[Storage, float]] = {}
 _cache_lock = threading.Lock()
 
 
 def storage_for(location: StorageLocation) -> Storage:
-    """The Storage of this location, built once per process and per version of its settings."""
+    """The Storage of this location, built once per process and per version of its settings (and
+    again every CLIENT_SECONDS)."""
     cache_key = (
         str(location.pk),
         location.provider,
         repr(sorted(location.config.items())),
         location.secrets_encrypted,
     )
-    storage = _cache.get(cache_key)
-    if storage is None:
-        storage = build_storage(location)
-        with _cache_lock:
-            if len(_cache) > 256:
-                _cache.clear()
-            _cache[cache_key] = storage
+    cached = _cache.get(cache_key)
+    if cached is not None and time.monotonic() - cached[1] < CLIENT_SECONDS:
+        return cached[0]
+    storage = build_storage(location)
+    with _cache_lock:
+        if len(_cache) > 256:
+            _cache.clear()
+        _cache[cache_key] = (storage, time.monotonic())
     return storage
 
 
@@ -80,31 +86,78 @@ def thumbnail_storage_of(location: StorageLocation, *, key: str, original_key: s
 
 
 @functools.cache
+def _s3_storage_class():
+    """django-storages' S3Storage whose boto3 clients connect to the checked addresses
+    (apps/storage/pinning.py); it makes one resource per thread."""
+    from storages.backends.s3 import S3Storage
+
+    from apps.storage.pinning import pin_botocore_client
+
+    class PinnedS3Storage(S3Storage):
+        def __init__(self, *, pins, **options):
+            self.pins = pins
+            super().__init__(**options)
+
+        @property
+        def connection(self):
+            resource = super().connection
+            if not getattr(resource, "_deeplens_pinned", False):
+                pin_botocore_client(resource.meta.client, self.pins)
+                resource._deeplens_pinned = True
+            return resource
+
+        @property
+        def unsigned_connection(self):
+            resource = super().unsigned_connection
+            if not getattr(resource, "_deeplens_pinned", False):
+                pin_botocore_client(resource.meta.client, self.pins)
+                resource._deeplens_pinned = True
+            return resource
+
+    return PinnedS3Storage
+
+
+@functools.cache
 def _gcs_storage_class():
     """django-storages' GoogleCloudStorage with a client built from explicit parts: the credentials
-    given (never Application Default Credentials unless the operator allows them), a project that
-    is never looked up from the host, and the JSON API endpoint configurable (emulators and private
-    endpoints; its own `custom_endpoint` only changes the URLs it generates)."""
+    given (never Application Default Credentials unless the operator allows them for the location),
+    a project that is never looked up from the host, the JSON API endpoint configurable (emulators
+    and private endpoints; its own `custom_endpoint` only changes the URLs it generates), and
+    connections pinned to the checked addresses (the API and a service account's token_uri)."""
     from storages.backends.gcloud import GoogleCloudStorage
 
     class EndpointGoogleCloudStorage(GoogleCloudStorage):
         _client: Any
 
-        def __init__(self, *, api_endpoint: str | None = None, **options):
+        def __init__(self, *, api_endpoint: str | None = None, pins=None, **options):
             self.api_endpoint = api_endpoint
+            self.pins = pins
             super().__init__(**options)
 
         @property
         def client(self):
-            if self._client is None and self.credentials is not None:
+            if self._client is None:
+                import google.auth
+                from google.auth.transport.requests import AuthorizedSession, Request
                 from google.cloud.storage import Client
 
+                from apps.storage.pinning import pinned_requests_session
+
+                credentials, project = self.credentials, self.project_id
+                auth_request: Request | None = Request(session=pinned_requests_session(self.pins))
+                if credentials is None:  # the host's own identity: the operator allowed it here
+                    credentials, found = google.auth.default(scopes=Client.SCOPE)
+                    project = project or found
+                    auth_request = None  # the metadata server or the host's key file, not the tenant's
+                http = AuthorizedSession(credentials, auth_request=auth_request)
+                pinned_requests_session(self.pins, session=http)
                 self._client = Client(
-                    project=self.project_id or "deeplens",
-                    credentials=self.credentials,
+                    project=project or "deeplens",
+                    credentials=credentials,
                     client_options={"api_endpoint": self.api_endpoint} if self.api_endpoint else None,
+                    _http=http,
                 )
-            return super().client
+            return self._client
 
     return EndpointGoogleCloudStorage
 
@@ -112,15 +165,20 @@ def _gcs_storage_class():
 @functools.cache
 def _azure_storage_class():
     """django-storages' AzureStorage with the BlobServiceClient built from parts the Azure SDK's own
-    parser produced and DeepLens checked (apps/storage/endpoints.py), and with the storage timeout
-    and a bounded retry policy (its own from_connection_string path takes neither)."""
+    parser produced and DeepLens checked (apps/storage/endpoints.py), with the storage timeout and a
+    bounded retry policy (its own from_connection_string path takes neither), and a transport
+    pinned to the checked addresses."""
+    from azure.core.pipeline.transport import RequestsTransport
     from azure.storage.blob import BlobServiceClient
     from storages.backends.azure_storage import AzureStorage
 
+    from apps.storage.pinning import pinned_requests_session
+
     class CheckedAzureStorage(AzureStorage):
-        def __init__(self, *, parts, retry_policy, **options):
+        def __init__(self, *, parts, retry_policy, pins, **options):
             self.parts = parts
             self.retry_policy = retry_policy
+            self.pins = pins
             super().__init__(account_name=parts.account_name, account_key=parts.account_key, **options)
 
         def _get_service_client(self):
@@ -129,26 +187,37 @@ def _azure_storage_class():
                 credential=self.parts.credential,
                 secondary_hostname=self.parts.secondary_hostname,
                 retry_policy=self.retry_policy,
-                connection_timeout=self.timeout,
-                read_timeout=self.timeout,
+                transport=RequestsTransport(
+                    session=pinned_requests_session(self.pins),
+                    session_owner=False,
+                    use_env_settings=False,
+                    connection_timeout=self.timeout,
+                    read_timeout=self.timeout,
+                ),
             )
 
     return CheckedAzureStorage
 
 
+def ambient_credentials_allowed(location: StorageLocation) -> bool:
+    """The host's own cloud identity (instance metadata, environment, ~/.aws) for a location without
+    keys: only where the installation allows it at all and a global admin allowed it for this one."""
+    return bool(settings.DEEPLENS_STORAGE_AMBIENT_CREDENTIALS and location.ambient_credentials)
+
+
 def build_storage(location: StorageLocation, *, checking: bool = False) -> Storage:
-    """A client for the location; its endpoints are checked first (apps/storage/endpoints.py).
-    `checking` (the connection test) makes one attempt per request, so the test ends within the
-    storage timeout instead of after the SDK's retries."""
+    """A client for the location; its endpoints are checked first (apps/storage/endpoints.py) and
+    its connections pinned to the checked addresses (apps/storage/pinning.py). `checking` (the
+    connection test) makes one attempt per request, so the test ends within the storage timeout
+    instead of after the SDK's retries."""
     from apps.storage.endpoints import azure_client_parts, location_endpoints_check, s3_addressing_style
+    from apps.storage.pinning import Pins
 
     config = location.config
     secrets = secrets_decrypt(location.secrets_encrypted)
-    if location.provider != StorageProvider.FILESYSTEM:
-        location_endpoints_check(provider=location.provider, config=config, secrets=secrets)
     timeout = settings.DEEPLENS_STORAGE_TIMEOUT_SECONDS
     attempts = 1 if checking else 3
-    ambient = settings.DEEPLENS_STORAGE_AMBIENT_CREDENTIALS
+    ambient = ambient_credentials_allowed(location)
     if location.provider == StorageProvider.FILESYSTEM:
         root = config["root"]
         if not location.index_only:
@@ -157,10 +226,11 @@ def build_storage(location: StorageLocation, *, checking: bool = False) -> Stora
     if location.provider == StorageProvider.S3:
         from botocore import UNSIGNED
         from botocore.config import Config
-        from storages.backends.s3 import S3Storage
 
+        pins = location_endpoints_check(provider=location.provider, config=config, secrets=secrets)
         keys = bool(secrets.get("access_key_id") and secrets.get("secret_access_key"))
-        return S3Storage(
+        return _s3_storage_class()(
+            pins=pins,
             bucket_name=config["bucket"],
             location=config.get("prefix", ""),
             region_name=config.get("region") or None,
@@ -178,7 +248,7 @@ def build_storage(location: StorageLocation, *, checking: bool = False) -> Stora
                 read_timeout=timeout,
                 retries={"max_attempts": attempts, "mode": "standard"},
                 # Without keys: anonymous requests (a public bucket), never the host's own identity
-                # (instance metadata, environment) unless the operator allows it.
+                # (instance metadata, environment) unless the operator allows it for this location.
                 signature_version="s3v4" if keys or ambient else UNSIGNED,
                 max_pool_connections=16,
                 request_checksum_calculation="when_required",
@@ -188,8 +258,11 @@ def build_storage(location: StorageLocation, *, checking: bool = False) -> Stora
     if location.provider == StorageProvider.AZURE:
         from azure.storage.blob import ExponentialRetry
 
+        azure_pins: dict[str, tuple[str, ...]] = {}
+        parts = azure_client_parts(config=config, secrets=secrets, pins=azure_pins)
         return _azure_storage_class()(
-            parts=azure_client_parts(config=config, secrets=secrets),
+            parts=parts,
+            pins=Pins(azure_pins),
             retry_policy=ExponentialRetry(
                 initial_backoff=1, increment_base=2, retry_total=attempts - 1, random_jitter_range=1
             ),
@@ -203,6 +276,7 @@ def build_storage(location: StorageLocation, *, checking: bool = False) -> Stora
         from google.auth.credentials import AnonymousCredentials
         from google.oauth2 import service_account
 
+        pins = location_endpoints_check(provider=location.provider, config=config, secrets=secrets)
         credentials = None if ambient else AnonymousCredentials()  # a public bucket, or an emulator
         if secrets.get("service_account_json"):
             credentials = service_account.Credentials.from_service_account_info(
@@ -210,6 +284,7 @@ def build_storage(location: StorageLocation, *, checking: bool = False) -> Stora
             )
         return _gcs_storage_class()(
             api_endpoint=config.get("endpoint_url") or None,
+            pins=pins,
             bucket_name=config["bucket"],
             location=config.get("prefix", ""),
             project_id=config.get("project_id") or None,

@@ -31,6 +31,7 @@ from django.conf import settings
 from apps.core.network import address_allowed
 from apps.storage.errors import StorageConfigInvalid, StorageEndpointRefused
 from apps.storage.models import StorageProvider
+from apps.storage.pinning import Pins
 
 AZURE_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
 AZURE_DEFAULT_SUFFIX = "core.windows.net"
@@ -106,8 +107,11 @@ def _networks():
     ]
 
 
-def endpoint_check(url: str, *, field: str = "endpoint_url") -> Endpoint:
-    """Parse strictly, then every address the host resolves to must be allowed."""
+def endpoint_check(
+    url: str, *, field: str = "endpoint_url", pins: dict[str, tuple[str, ...]] | None = None
+) -> Endpoint:
+    """Parse strictly, then every address the host resolves to must be allowed. The addresses are
+    recorded in `pins`: the client connects to them, never to a second answer (apps/storage/pinning.py)."""
     endpoint = endpoint_parse(url, field=field)
     try:
         infos = socket.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
@@ -117,6 +121,8 @@ def endpoint_check(url: str, *, field: str = "endpoint_url") -> Endpoint:
     networks = _networks()
     if not addresses or not all(address_allowed(address, allowed_networks=networks) for address in addresses):
         raise refused(field)
+    if pins is not None:
+        pins[endpoint.host] = tuple(sorted(addresses))
     return endpoint
 
 
@@ -129,16 +135,16 @@ def azure_account_name_check(name: str, *, field: str = "account_name") -> str:
     return name
 
 
-def _azure_host_check(url: str, account_name: str | None, *, field: str) -> str:
+def _azure_host_check(url: str, account_name: str | None, *, field: str, pins: dict | None) -> str:
     """The SDK's URL, checked: resolved unless it is the account's own host under Azure's domain."""
     endpoint = endpoint_parse(url, field=field)
     if account_name and endpoint.host == f"{account_name}.blob.{AZURE_DEFAULT_SUFFIX}":
         return url
-    endpoint_check(url, field=field)
+    endpoint_check(url, field=field, pins=pins)
     return url
 
 
-def azure_client_parts(*, config: dict, secrets: dict) -> AzureClientParts:
+def azure_client_parts(*, config: dict, secrets: dict, pins: dict | None = None) -> AzureClientParts:
     """Where and how the Azure client connects, from the location's settings, checked."""
     connection_string = secrets.get("connection_string")
     if connection_string:
@@ -153,14 +159,14 @@ def azure_client_parts(*, config: dict, secrets: dict) -> AzureClientParts:
         account_name = credential.get("account_name") if isinstance(credential, dict) else None
         if account_name is not None:
             azure_account_name_check(account_name, field="connection_string")
-        _azure_host_check(primary, account_name, field="connection_string")
+        _azure_host_check(primary, account_name, field="connection_string", pins=pins)
         if secondary:
             secondary_url = secondary if "://" in secondary else f"https://{secondary}"
             secondary_host = endpoint_parse(secondary_url, field="connection_string").host
             if not (
                 account_name and secondary_host == f"{account_name}-secondary.blob.{AZURE_DEFAULT_SUFFIX}"
             ):
-                endpoint_check(secondary_url, field="connection_string")
+                endpoint_check(secondary_url, field="connection_string", pins=pins)
         return AzureClientParts(
             account_url=primary,
             secondary_hostname=secondary,
@@ -171,7 +177,7 @@ def azure_client_parts(*, config: dict, secrets: dict) -> AzureClientParts:
     account_name = azure_account_name_check(config.get("account_name", ""))
     if config.get("endpoint_url"):
         account_url = config["endpoint_url"].rstrip("/")
-        endpoint_check(account_url)
+        endpoint_check(account_url, pins=pins)
     else:
         account_url = f"https://{account_name}.blob.{AZURE_DEFAULT_SUFFIX}"
     credential = None  # anonymous: a public container
@@ -197,25 +203,29 @@ def s3_addressing_style(config: dict) -> str | None:
     return style or None
 
 
-def location_endpoints_check(*, provider: str, config: dict, secrets: dict) -> None:
-    """Every host this location's client would connect to is allowed; raises otherwise."""
+def location_endpoints_check(*, provider: str, config: dict, secrets: dict) -> Pins:
+    """Every host this location's client would connect to is allowed; raises otherwise. Returns the
+    checked addresses, which the client is then pinned to."""
+    pins: dict[str, tuple[str, ...]] = {}
     if provider == StorageProvider.S3:
         if config.get("region") and not S3_REGION.match(config["region"]):
             raise StorageConfigInvalid("The region is not a region name.", extra={"region": ["invalid"]})
         if config.get("endpoint_url"):
-            endpoint = endpoint_check(config["endpoint_url"])
+            endpoint = endpoint_check(config["endpoint_url"], pins=pins)
             if s3_addressing_style(config) == "virtual":
                 if not S3_BUCKET.match(config.get("bucket", "")):
                     raise StorageConfigInvalid(
                         "Virtual-hosted addressing needs a DNS-compatible bucket name.",
                         extra={"bucket": ["invalid"]},
                     )
-                endpoint_check(f"{endpoint.scheme}://{config['bucket']}.{endpoint.host}:{endpoint.port}")
+                endpoint_check(
+                    f"{endpoint.scheme}://{config['bucket']}.{endpoint.host}:{endpoint.port}", pins=pins
+                )
     elif provider == StorageProvider.AZURE:
-        azure_client_parts(config=config, secrets=secrets)
+        azure_client_parts(config=config, secrets=secrets, pins=pins)
     elif provider == StorageProvider.GCS:
         if config.get("endpoint_url"):
-            endpoint_check(config["endpoint_url"])
+            endpoint_check(config["endpoint_url"], pins=pins)
         account = secrets.get("service_account_json")
         if isinstance(account, dict):
             universe = account.get("universe_domain") or GOOGLE_UNIVERSE
@@ -224,4 +234,5 @@ def location_endpoints_check(*, provider: str, config: dict, secrets: dict) -> N
                     "Service accounts of other universes than googleapis.com are not supported.",
                     extra={"service_account_json": ["universe_domain"]},
                 )
-            endpoint_check(account.get("token_uri", ""), field="service_account_json")
+            endpoint_check(account.get("token_uri", ""), field="service_account_json", pins=pins)
+    return Pins(pins)

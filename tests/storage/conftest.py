@@ -98,6 +98,9 @@ def azurite(tmp_path_factory):
             "--skipApiVersionCheck",
             "--loose",
             "--disableTelemetry",
+            # The account is the path's first segment, whatever the host is called (test_pinning
+            # reaches it under a host name).
+            "--disableProductStyleUrl",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
