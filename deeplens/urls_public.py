@@ -7,6 +7,7 @@ from apps.accounts.views import AdminLoginView
 from apps.core import api_docs
 from apps.core import views as core_views
 from apps.core.metrics_view import MetricsView
+from apps.storage.admin import storage_locations_admin_view
 from apps.usage import views as usage_views
 from deeplens.urls_api import public_api_patterns
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("", core_views.PublicHomeView.as_view(), name="public-home"),
     path("admin/login/", AdminLoginView.as_view(), name="admin-login"),
     path("admin/usage/", admin.site.admin_view(usage_views.usage_overview_view), name="admin-usage"),
+    path("admin/storage/", admin.site.admin_view(storage_locations_admin_view), name="admin-storage"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((public_api_patterns, "api"))),
     path("api/schema/", api_docs.SchemaApi.as_view(), name="api-schema"),

@@ -57,6 +57,7 @@ class LocationOutput(serializers.ModelSerializer):
             "has_credentials",
             "is_default",
             "index_only",
+            "ambient_credentials",
             "thumbnail_location_id",
             "scan_interval_minutes",
             "last_scan_at",

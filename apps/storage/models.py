@@ -29,6 +29,10 @@ class StorageLocation(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     # Rescan an index-only location every this many minutes (beat); null: only on demand.
+    # A location without keys may act with the host's own cloud identity (instance metadata, the
+    # environment, ~/.aws): only if a global admin allows it here (Django admin, never the tenant's
+    # API or pages) and DEEPLENS_STORAGE_AMBIENT_CREDENTIALS allows it for the installation.
+    ambient_credentials = models.BooleanField(default=False)
     scan_interval_minutes = models.PositiveIntegerField(null=True, blank=True)
     last_scan_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -250,9 +250,10 @@ DEEPLENS_URL_FETCH_PER_PROCESS = env_int("DEEPLENS_URL_FETCH_PER_PROCESS", 2)
 # S3/Azure endpoint URLs that tenant admins give must resolve to public addresses, or to one of these
 # networks (CIDRs): a MinIO on the private network is allowed here by the operator, never by a tenant.
 DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = env_list("DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS", [])
-# S3 locations without keys and GCS ones without a service account act anonymously (public buckets);
-# true lets them use the host's own cloud identity (instance metadata, environment) instead: only on an
-# installation whose tenants may all act as the operator.
+# S3 locations without keys and GCS ones without a service account act anonymously (public buckets).
+# The master switch for the host's own cloud identity (instance metadata, environment): with it true,
+# a location uses it only if a global admin also allowed it for that location (its
+# ambient_credentials, set in the Django admin's Storage locations page; tenants cannot).
 DEEPLENS_STORAGE_AMBIENT_CREDENTIALS = env_bool("DEEPLENS_STORAGE_AMBIENT_CREDENTIALS", False)
 # Duplicate detection steps back while a tenant's uploads wait to be processed, for at most this long
 # (then it runs anyway): on a small machine, ingestion keeps the CPU and detection catches up after.

@@ -11,9 +11,7 @@ import time
 import pytest
 from django_tenants.utils import tenant_context
 
-from apps.storage.backends import build_storage
-from apps.storage.crypto import secrets_encrypt
-from apps.storage.models import StorageLocation, StorageProvider
+from apps.storage.models import StorageLocation
 from tests.storage.conftest import AZURITE_KEY
 
 
@@ -196,23 +194,6 @@ def test_s3_without_keys_never_uses_the_hosts_credentials(alpha, admin_api, reco
     assert response.json()["error"]["code"] == "storage_credentials_invalid", response.json()
     assert seen and seen == [None] * len(seen)
     assert locations(alpha) == before
-
-
-def test_keyless_clients_are_anonymous_unless_the_operator_allows_the_hosts_credentials(alpha, settings):
-    from botocore import UNSIGNED
-    from google.auth.credentials import AnonymousCredentials
-
-    s3 = StorageLocation(name="s3", provider=StorageProvider.S3, config={"bucket": "b-1"})
-    gcs = StorageLocation(name="gcs", provider=StorageProvider.GCS, config={"bucket": "b-1"})
-    for location in (s3, gcs):
-        location.secrets_encrypted = secrets_encrypt({})
-
-    anonymous = (build_storage(s3).client_config.signature_version, build_storage(gcs).credentials)
-    settings.DEEPLENS_STORAGE_AMBIENT_CREDENTIALS = True
-    ambient = (build_storage(s3).client_config.signature_version, build_storage(gcs).credentials)
-
-    assert anonymous[0] is UNSIGNED and isinstance(anonymous[1], AnonymousCredentials)
-    assert ambient == ("s3v4", None)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 from apps.storage.services.locations import (
+    storage_location_ambient_set,
     storage_location_create,
     storage_location_create_default,
     storage_location_delete,
@@ -7,6 +8,7 @@ from apps.storage.services.locations import (
 )
 
 __all__ = [
+    "storage_location_ambient_set",
     "storage_location_create",
     "storage_location_create_default",
     "storage_location_delete",

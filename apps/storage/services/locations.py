@@ -189,3 +189,25 @@ def storage_location_test(*, location: StorageLocation) -> dict:
         return location_check(location)
     except (StorageCheckFailed, StorageConfigInvalid, CredentialsUnreadable) as exc:
         return {"ok": False, **exc.as_dict()}
+
+
+@transaction.atomic
+def storage_location_ambient_set(
+    *, tenant, actor: Actor, location: StorageLocation, allowed: bool
+) -> StorageLocation:
+    """Allow or forbid a location without keys to act with the host's own cloud identity. For
+    global admins only (the Django admin); it takes effect where DEEPLENS_STORAGE_AMBIENT_CREDENTIALS
+    also allows it."""
+    location = StorageLocation.objects.select_for_update().get(pk=location.pk)
+    if location.ambient_credentials != allowed:
+        location.ambient_credentials = allowed
+        location.full_clean()
+        location.save(update_fields=["ambient_credentials", "updated_at"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.STORAGE_CHANGED,
+            tenant=tenant,
+            target=location,
+            details={"change": "ambient_credentials", "name": location.name, "allowed": allowed},
+        )
+    return location
