@@ -22,7 +22,7 @@ class ErrorResponse(serializers.Serializer):
 
 
 # On every operation; writes also document 409 (the state forbids it now: a job already running, a
-# quota reached, a name taken).
+# quota reached, a name taken) and 415 (a body in a media type the operation does not read).
 ERRORS = {
     400: ErrorResponse,
     401: ErrorResponse,
@@ -88,6 +88,8 @@ class DeepLensAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         errors = {**ERRORS, **({409: ErrorResponse} if self.method in (*WRITE_METHODS, "DELETE") else {})}
+        if self.method in WRITE_METHODS:
+            errors[415] = ErrorResponse  # a body in a media type the operation does not take
         for code, serializer in errors.items():
             if str(code) not in responses:
                 responses[str(code)] = self._get_response_for_code(serializer, str(code), direction=direction)

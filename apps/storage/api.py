@@ -44,7 +44,7 @@ def own_tenant(request, tenant_id):
 class LocationOutput(serializers.ModelSerializer):
     has_credentials = serializers.BooleanField(read_only=True)
     target = serializers.CharField(read_only=True)
-    thumbnail_location_id = serializers.UUIDField(read_only=True)
+    thumbnail_location_id = serializers.UUIDField(read_only=True, allow_null=True)
 
     class Meta:
         model = StorageLocation

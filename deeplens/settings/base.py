@@ -314,7 +314,7 @@ SPECTACULAR_SETTINGS = {
         "TenantStatusEnum": "apps.tenants.models.TenantStatus",
         "ImageFormatEnum": "apps.images.models.ImageFormat",
         "ThumbnailFormatEnum": "apps.images.models.ThumbnailFormat",
-        "JobStateEnum": "apps.images.models.Job.State",
+        "JobStateEnum": "apps.jobs.models.Job.State",
         "RoleEnum": "apps.accounts.models.Role",
         "TenantRoleEnum": "apps.accounts.models.TENANT_ROLES",
         "TierValueEnum": "apps.tenants.models.TenantTier.values",

@@ -30,6 +30,7 @@ def admin_client(users, public_client):
         "/admin/tenants/tenant/add/",
         "/admin/tenants/tier/",
         "/admin/usage/",
+        "/admin/storage/",
     ],
 )
 def test_admin_pages_open_for_a_global_admin(admin_client, path):

@@ -165,7 +165,7 @@ class SessionListApi(APIView):
         id = serializers.UUIDField(source="family")
         created_at = serializers.DateTimeField()
         expires_at = serializers.DateTimeField()
-        ip_address = serializers.IPAddressField()
+        ip_address = serializers.IPAddressField(allow_null=True)
         user_agent = serializers.CharField()
 
     @extend_schema(
@@ -179,7 +179,7 @@ class SessionListApi(APIView):
                             "id": serializers.UUIDField(),
                             "created_at": serializers.DateTimeField(),
                             "expires_at": serializers.DateTimeField(),
-                            "ip_address": serializers.IPAddressField(),
+                            "ip_address": serializers.IPAddressField(allow_null=True),
                             "user_agent": serializers.CharField(),
                             "current": serializers.BooleanField(),
                         },

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from apps.images import pipeline
 from apps.images.imaging import hash_hex
-from apps.images.models import Image, ImageStatus, StageState
+from apps.images.models import Image, ImageStatus, Stage, StageState
 
 
 def image_urls(image: Image) -> dict:
@@ -24,6 +24,8 @@ class ImageOutput(serializers.ModelSerializer):
     hashes = serializers.SerializerMethodField()
     thumbnails = serializers.SerializerMethodField()
     urls = serializers.SerializerMethodField()
+    # "" while nothing failed (a read-only model field would be documented without the blank choice).
+    failed_stage = serializers.ChoiceField(choices=Stage.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Image
