@@ -2,8 +2,10 @@
 authentication enforced, so wrong credentials are refused like AWS refuses them) and, where it is
 installed (`make azurite`, which `make test` runs), Azurite's blob service."""
 
+import http.server
 import subprocess
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,3 +178,28 @@ def admin_api(users):
 @pytest.fixture
 def member_api(users):
     return as_user(users[Role.MEMBER])
+
+
+@pytest.fixture
+def recording_server():
+    """An S3-like endpoint that refuses every request (403) and records its Authorization headers."""
+    seen: list[str | None] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_PUT = do_HEAD
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    httpd.shutdown()
+    httpd.server_close()

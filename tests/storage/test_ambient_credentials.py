@@ -129,3 +129,59 @@ def test_a_global_admin_allows_the_hosts_identity_for_one_location(alpha, beta, 
         }
         event = AuditEvent.objects.get(action=AuditAction.STORAGE_CHANGED, target_id=str(chosen.pk))
     assert event.details == {"change": "ambient_credentials", "name": "bucket a", "allowed": True}
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_an_opted_in_s3_location_signs_with_the_hosts_keys_and_others_stay_anonymous(
+    alpha, settings, recording_server, monkeypatch, opted_in
+):
+    """The host's identity stands in as keys in the environment (as instance metadata would)."""
+    endpoint, seen = recording_server
+    settings.DEEPLENS_STORAGE_AMBIENT_CREDENTIALS = True
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAHOSTIDENTITY0000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "host-secret")
+    location = StorageLocation(
+        name="s3",
+        provider=StorageProvider.S3,
+        config={"bucket": "b-1", "region": "us-east-1", "endpoint_url": endpoint},
+        ambient_credentials=opted_in,
+    )
+    location.secrets_encrypted = secrets_encrypt({})
+
+    from botocore.exceptions import ClientError
+
+    storage = build_storage(location, checking=True)
+    with pytest.raises(ClientError, match=r"403|Forbidden"):
+        storage.connection.meta.client.head_bucket(Bucket="b-1")
+
+    assert len(seen) == 1
+    if opted_in:
+        assert seen[0] is not None and "AKIAHOSTIDENTITY0000" in seen[0]
+    else:
+        assert seen[0] is None
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_an_opted_in_gcs_location_uses_the_hosts_application_default_credentials(
+    alpha, settings, tmp_path, monkeypatch, opted_in
+):
+    """The host's identity is a key file named by GOOGLE_APPLICATION_CREDENTIALS (as on a VM the
+    metadata server would be)."""
+    import json
+
+    from google.auth.credentials import AnonymousCredentials
+
+    from tests.storage.test_endpoints import service_account
+
+    key = service_account("https://oauth2.googleapis.com/token")
+    (tmp_path / "host.json").write_text(json.dumps(key))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "host.json"))
+    settings.DEEPLENS_STORAGE_AMBIENT_CREDENTIALS = True
+
+    client = build_storage(keyless(StorageProvider.GCS, ambient_credentials=opted_in)).client
+
+    if opted_in:
+        assert client._http.credentials.service_account_email == key["client_email"]
+        assert client.project == "deeplens-test"
+    else:
+        assert isinstance(client._http.credentials, AnonymousCredentials)

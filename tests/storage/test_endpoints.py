@@ -2,7 +2,6 @@
 SSRF check is refused with the one answer of a refused endpoint, clients never use the host's own
 cloud identity, and the connection test ends within the storage timeout."""
 
-import http.server
 import json
 import socket
 import threading
@@ -146,31 +145,6 @@ def test_a_service_accounts_token_uri_is_checked_like_an_endpoint(
     assert response.json()["error"]["code"] == "storage_endpoint_not_allowed", response.json()
     assert response.json()["error"]["detail"] == {"service_account_json": ["not_allowed"]}
     assert locations(alpha) == before
-
-
-@pytest.fixture
-def recording_server():
-    """An S3-like endpoint that refuses every request (403) and records its Authorization headers."""
-    seen: list[str | None] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_HEAD(self):
-            seen.append(self.headers.get("Authorization"))
-            self.send_response(403)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_GET = do_PUT = do_HEAD
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def test_s3_without_keys_never_uses_the_hosts_credentials(alpha, admin_api, recording_server, monkeypatch):
