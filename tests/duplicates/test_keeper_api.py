@@ -11,8 +11,8 @@ from apps.duplicates.models import DuplicateSettings, Group, GroupStatus
 from apps.duplicates.services import group_refresh
 from apps.images.models import Image, ImageSettings
 from tests.api import as_user
-from tests.duplicates.conftest import ingest, photo, png_bytes
-from tests.duplicates.test_keeper import with_exif
+from tests.duplicates.conftest import ingest, photo
+from tests.duplicates.test_keeper import png_of, with_exif
 
 
 def test_the_policy_reads_in_the_default_order(admin_api):
@@ -74,9 +74,9 @@ def test_members_cannot_change_the_policy_and_other_tenants_do_not_share_it(alph
 @pytest.fixture
 def pair(alpha, member_api):
     """A PNG made from a JPEG uploaded first, then the JPEG original carrying camera, date and GPS."""
-    img = photo(3)
-    png = ingest(alpha, member_api, "a.png", png_bytes(img))
-    jpeg = ingest(alpha, member_api, "b.jpg", with_exif(img))
+    original = with_exif(photo(3))
+    png = ingest(alpha, member_api, "a.png", png_of(original))
+    jpeg = ingest(alpha, member_api, "b.jpg", original)
     with tenant_context(alpha):
         group = Group.objects.get(status=GroupStatus.OPEN)
     return group, png, jpeg
