@@ -39,8 +39,9 @@ CAMERA = {"heic"}
 SIDE = 48  # common size of the compared thumbnails
 DECODE_SIDE = 256  # JPEGs are decoded in draft mode to at least this
 NEAR_MAD = 3.0  # mean absolute difference (0-255) within which two files hold the same pixels
-# ... where the JPEG lattice already shows a JPEG is a lossy encode of a lossless file of its size
-# (small, detailed pictures at JPEG quality 75-85 differ by up to 4.5 in the thumbnails)
+# ... where the JPEG lattice already tells which of a JPEG and a lossless file of its size was made
+# from the other (small, detailed pictures at JPEG quality 75-85 differ by up to 4.5 in the
+# thumbnails, a JPEG decoded in draft mode against its PNG up to 3.1)
 LATTICE_MAD = 6.0
 SAME_CONTENT_CORR = 0.85  # luminance correlation above which two thumbnails show the same picture
 ASPECT_TOLERANCE = 0.03
@@ -231,10 +232,12 @@ def derivation(x: Facts, y: Facts, *, names: tuple[str, str], c: Comparison | No
         return f"the {xn} is a copy of this {yn} with a border added"
     if x.grey and not y.grey:
         return f"the {xn} is a grey copy of this {yn}"
-    if c.mad <= NEAR_MAD and x.lossless and not y.lossless:
-        if c.orientation == 0 and on_jpeg_lattice(lossless=x, jpeg=y) is False:
+    if x.lossless and not y.lossless:
+        lattice = on_jpeg_lattice(lossless=x, jpeg=y) if c.orientation == 0 else None
+        if lattice is False:
             return None  # its pixels never went through that JPEG: the JPEG was made from it
-        return f"the {xn} is a conversion of this {yn}"
+        if c.mad <= NEAR_MAD or (lattice and c.mad <= LATTICE_MAD):
+            return f"the {xn} is a conversion of this {yn}"
     if (
         c.mad <= LATTICE_MAD
         and c.orientation == 0
