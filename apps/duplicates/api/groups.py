@@ -520,6 +520,14 @@ class SettingsOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class SettingsChangeOutput(SettingsOutput):
+    rerank = DuplicatesJobOutput(
+        allow_null=True,
+        help_text="The open groups re-ranked by the new policy: done already for up to 200 groups, "
+        "else a job to follow at status_url. Null when nothing changed.",
+    )
+
+
 def settings_output(policy) -> dict:
     return {
         "keeper_criteria": list(policy.keeper_criteria),
@@ -531,7 +539,9 @@ def settings_output(policy) -> dict:
 
 
 class DuplicateSettingsApi(APIView):
-    """The tenant's keeper policy: the criteria order and the format preference (tenant admins)."""
+    """The tenant's keeper policy: the criteria order and the format preference (tenant admins). A
+    change re-ranks the open groups' suggested keepers at once (`rerank`); resolved groups keep
+    the keeper they were resolved with."""
 
     required_permission = Perm.DUPLICATES_MANAGE
 
@@ -544,15 +554,15 @@ class DuplicateSettingsApi(APIView):
         request_tenant(request)
         return Response(settings_output(duplicate_settings_get()))
 
-    @extend_schema(request=Input, responses={200: SettingsOutput})
+    @extend_schema(request=Input, responses={200: SettingsChangeOutput})
     def patch(self, request):
         request_tenant(request)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        policy = duplicate_settings_update(
+        policy, job = duplicate_settings_update(
             actor=Actor.from_request(request),
             tenant=request.tenant,
             keeper_criteria=data.validated_data.get("keeper_criteria"),
             format_priority=data.validated_data.get("format_priority"),
         )
-        return Response(settings_output(policy))
+        return Response({**settings_output(policy), "rerank": job_output(job) if job else None})
