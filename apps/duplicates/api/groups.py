@@ -117,7 +117,8 @@ class DuplicatesJobOutput(serializers.Serializer):
     progress = serializers.FloatField()
     status_url = serializers.CharField()
     resolution_id = serializers.UUIDField(
-        allow_null=True, help_text="A resolve-all job's resolution: POST duplicates/resolutions/{id}/undo"
+        allow_null=True,
+        help_text="A resolve-all or remove-identical job's resolution: POST duplicates/resolutions/{id}/undo",
     )
 
 
@@ -436,8 +437,9 @@ class JobDetailApi(APIView):
 
 class ResolutionUndoApi(APIView):
     """POST /duplicates/resolutions/{id}/undo: undo one resolution (one group's, or every group a
-    resolve-all job resolved): the images it moved to the trash that are still there come back and
-    its groups open again. The id is a group's or a resolve-all job's `resolution_id`. 409
+    resolve-all or remove-identical job resolved or took identical copies from): the images it moved
+    to the trash that are still there come back and the groups it resolved open again (not those
+    resolved again since). The id is a group's or a job's `resolution_id`. 409
     resolution_not_undoable (nothing changed) once undone, while its job runs, or when nothing of it
     is left in the trash."""
 
