@@ -40,13 +40,15 @@ def lattice(img: PILImage.Image) -> np.ndarray | None:
     """(64, QMAX) float16: for each frequency (natural order) and step q, the mean cos(2*pi*c/q) of
     the block DCT coefficients c with |c| >= q/2 of the image's luminance as stored (no EXIF
     rotation: a conversion keeps the grid); NaN where too few. None for images under one block."""
-    y = np.asarray(img.convert("RGB"), dtype=np.float64) @ _LUMA
-    h, w = y.shape
+    w, h = img.size
     ch, cw = min(CROP, h // 8 * 8), min(CROP, w // 8 * 8)
     if ch < 8 or cw < 8:
         return None
     top, left = (h - ch) // 16 * 8, (w - cw) // 16 * 8
-    blocks = (y[top : top + ch, left : left + cw] - 128).reshape(ch // 8, 8, cw // 8, 8).swapaxes(1, 2)
+    # only the crop is converted: a large lossless file costs no more than a 512 x 512 one
+    crop = img.crop((left, top, left + cw, top + ch)).convert("RGB")
+    y = np.asarray(crop, dtype=np.float64) @ _LUMA
+    blocks = (y - 128).reshape(ch // 8, 8, cw // 8, 8).swapaxes(1, 2)
     coef = np.einsum("ij,abjk,lk->abil", _DCT, blocks, _DCT).reshape(-1, 64)
     out = np.full((64, QMAX), np.nan, dtype=np.float16)
     for k in range(1, 64):
