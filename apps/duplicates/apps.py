@@ -30,6 +30,13 @@ class DuplicatesConfig(AppConfig):
             permission=Perm.DUPLICATES_MANAGE,
             queue="maintenance",
         )
+        job_kind_register(
+            kind="duplicates_rerank",
+            label="Re-rank open groups by the keeper policy",
+            runner="apps.duplicates.services.policy.rerank_run",
+            permission=Perm.DUPLICATES_MANAGE,
+            queue="maintenance",
+        )
 
         from apps.duplicates.services.indexing import index_enqueue, index_sweep
         from apps.duplicates.services.review import image_groups_refresh

@@ -199,11 +199,13 @@ class ResolutionSource(models.TextChoices):
     SINGLE = "single", "One group"
     BULK = "bulk", "Several groups"
     RESOLVE_ALL = "resolve_all", "Resolve all"
+    IDENTICAL = "identical", "Identical copies removed"
 
 
 class Resolution(models.Model):
-    """One undoable resolution: the groups one click (or one resolve-all job) resolved and the images
-    it moved to the trash. Undo restores those still in the trash and reopens the groups."""
+    """One undoable resolution: the groups one click (or one resolve-all or remove-identical job)
+    resolved or took identical copies from, and the images it moved to the trash. Undo restores those
+    still in the trash and reopens the groups it resolved."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     source = models.CharField(max_length=20, choices=ResolutionSource.choices)

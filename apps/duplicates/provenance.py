@@ -6,7 +6,11 @@ colour thumbnail of its content after uniform borders are cut). Two members with
 compared; one of them is *derived* from the other when
 
   * it is a lossless file (PNG, TIFF, BMP, GIF) whose pixels are the other, lossy, member's decoded
-    pixels within compression noise: a conversion;
+    pixels within compression noise: a conversion. Where the other is a JPEG of the same size the
+    lossless pixels must also sit on that JPEG's quantisation lattice (apps/duplicates/jpeg_history.py);
+    when they clearly do not, it is the other way round:
+  * it is a JPEG whose pixels are a lossless member's pixels lossily encoded (the lossless pixels
+    never went through this JPEG), unless it carries a camera's EXIF the lossless file lacks;
   * it is a render (JPEG, PNG, ...) of a camera original (HEIC);
   * both are lossy and it was saved at a lower JPEG quality (or, across codecs and with the same
     pixels, in fewer bits per pixel): a second generation (re-encode, or an edit re-saved);
@@ -25,6 +29,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from apps.core.connection import connection
+from apps.duplicates import jpeg_history
 from apps.duplicates.features import TRIM_MAX, TRIM_TOLERANCE, _run
 
 logger = logging.getLogger(__name__)
@@ -34,6 +39,10 @@ CAMERA = {"heic"}
 SIDE = 48  # common size of the compared thumbnails
 DECODE_SIDE = 256  # JPEGs are decoded in draft mode to at least this
 NEAR_MAD = 3.0  # mean absolute difference (0-255) within which two files hold the same pixels
+# ... where the JPEG lattice already tells which of a JPEG and a lossless file of its size was made
+# from the other (small, detailed pictures at JPEG quality 75-85 differ by up to 4.5 in the
+# thumbnails, a JPEG decoded in draft mode against its PNG up to 3.1)
+LATTICE_MAD = 6.0
 SAME_CONTENT_CORR = 0.85  # luminance correlation above which two thumbnails show the same picture
 ASPECT_TOLERANCE = 0.03
 QUALITY_MARGIN = 3  # JPEG quality points a re-save must lose to count as a second generation
@@ -61,6 +70,10 @@ class Facts:
     aspect: float  # width / height of the trimmed content
     trimmed: bool  # a uniform border was cut
     grey: bool
+    qtable: tuple[int, ...] | None = None  # a JPEG's luminance quantisation steps, natural order
+    lattice: np.ndarray | None = None  # a lossless file's jpeg_history.lattice
+    camera: bool = False  # EXIF names a camera (make or model)
+    oriented: bool = False  # EXIF orientation other than upright: stored pixels are turned
 
     @property
     def bits_per_pixel(self) -> float:
@@ -85,7 +98,13 @@ def jpeg_quality(tables: dict | None) -> int | None:
 
 
 def facts_from(img: PILImage.Image, *, fmt: str, width: int, height: int, size_bytes: int) -> Facts:
-    quality = jpeg_quality(getattr(img, "quantization", None)) if fmt == "jpeg" else None
+    tables = getattr(img, "quantization", None) if fmt == "jpeg" else None
+    quality = jpeg_quality(tables)
+    qtable = tuple(int(v) for v in tables[0]) if tables and 0 in tables and len(tables[0]) == 64 else None
+    exif = img.getexif()
+    camera = bool(exif.get(0x010F) or exif.get(0x0110))
+    oriented = exif.get(0x0112, 1) not in (0, 1)
+    lattice = jpeg_history.lattice(img) if fmt in LOSSLESS else None
     if fmt == "jpeg":
         img.draft("RGB", (DECODE_SIDE, DECODE_SIDE))
     img = ImageOps.exif_transpose(img)
@@ -99,13 +118,27 @@ def facts_from(img: PILImage.Image, *, fmt: str, width: int, height: int, size_b
     )
     flt = thumb.astype(np.float32)
     chroma = float(np.abs(flt - flt.mean(axis=2, keepdims=True)).mean())
-    return Facts(fmt, width, height, size_bytes, quality, thumb, aspect, trimmed, chroma < GREY_CHROMA)
+    return Facts(
+        fmt,
+        width,
+        height,
+        size_bytes,
+        quality,
+        thumb,
+        aspect,
+        trimmed,
+        chroma < GREY_CHROMA,
+        qtable=qtable,
+        lattice=lattice,
+        camera=camera,
+        oriented=oriented,
+    )
 
 
 def facts_read(image) -> Facts | None:
     """The facts of an image, from its original in storage (None when it cannot be read); cached
     by tenant, image and content hash."""
-    key = f"keeper-facts:v1:{connection.schema_name}:{image.pk}:{image.sha256}"
+    key = f"keeper-facts:v2:{connection.schema_name}:{image.pk}:{image.sha256}"
     facts = cache.get(key)
     if facts is None:
         facts = _facts_read(image)
@@ -160,6 +193,7 @@ _ORIENTATIONS = [
 class Comparison:
     same_content: bool
     mad: float  # mean absolute RGB difference of the aligned thumbnails
+    orientation: int = 0  # which of _ORIENTATIONS aligns b on a (0: as they are)
 
 
 def compare(a: Facts, b: Facts) -> Comparison:
@@ -179,7 +213,7 @@ def compare(a: Facts, b: Facts) -> Comparison:
         corr = float(np.corrcoef(la, lb)[0, 1]) if la.std() > 1 and lb.std() > 1 else 0.0
         mad = float(np.abs(ta - tb).mean())
         if corr >= SAME_CONTENT_CORR and mad < best.mad:
-            best = Comparison(True, mad)
+            best = Comparison(True, mad, n)
     return best
 
 
@@ -198,8 +232,21 @@ def derivation(x: Facts, y: Facts, *, names: tuple[str, str], c: Comparison | No
         return f"the {xn} is a copy of this {yn} with a border added"
     if x.grey and not y.grey:
         return f"the {xn} is a grey copy of this {yn}"
-    if c.mad <= NEAR_MAD and x.lossless and not y.lossless:
-        return f"the {xn} is a conversion of this {yn}"
+    if x.lossless and not y.lossless:
+        lattice = on_jpeg_lattice(lossless=x, jpeg=y) if c.orientation == 0 else None
+        if lattice is False:
+            return None  # its pixels never went through that JPEG: the JPEG was made from it
+        if c.mad <= NEAR_MAD or (lattice and c.mad <= LATTICE_MAD):
+            return f"the {xn} is a conversion of this {yn}"
+    if (
+        c.mad <= LATTICE_MAD
+        and c.orientation == 0
+        and y.lossless
+        and x.format == "jpeg"
+        and not (x.camera and not y.camera)
+        and on_jpeg_lattice(lossless=y, jpeg=x) is False
+    ):
+        return f"the {xn} is a lossy encode of this {yn}"
     if x.lossless or y.lossless:
         return None
     if x.quality is not None and y.quality is not None:
@@ -210,6 +257,20 @@ def derivation(x: Facts, y: Facts, *, names: tuple[str, str], c: Comparison | No
     if c.mad <= NEAR_MAD and x.bits_per_pixel < 0.8 * y.bits_per_pixel:
         return f"the {xn} is a smaller re-encode of this {yn}"
     return None
+
+
+def on_jpeg_lattice(*, lossless: Facts, jpeg: Facts) -> bool | None:
+    """Whether a lossless file's pixels are this JPEG's decoded pixels (True), never went through
+    it (False), or the pixels cannot tell (None: another size, turned pixels, no usable steps)."""
+    same_size = (lossless.width, lossless.height) == (jpeg.width, jpeg.height)
+    if jpeg.format != "jpeg" or jpeg.oriented or not same_size:
+        return None
+    score = jpeg_history.history(lossless.lattice, jpeg.qtable)
+    if score is None:
+        return None
+    if score >= jpeg_history.ON_LATTICE:
+        return True
+    return False if score <= jpeg_history.OFF_LATTICE else None
 
 
 def derivations(facts: dict) -> dict:

@@ -44,6 +44,7 @@ from apps.jobs.errors import JobAlreadyRunning
 from apps.jobs.selectors import job_list
 
 PAGE_SIZE = 20
+UNDOABLE_JOB_KINDS = (DUPLICATES_RESOLVE_ALL, DUPLICATES_REMOVE_IDENTICAL)
 
 
 class ReviewPage(PermissionRequiredPage, View):
@@ -70,7 +71,7 @@ class ReviewPage(PermissionRequiredPage, View):
             label_identical(group)
             group.resolution = resolutions.get(group.pk)
         for job in jobs:
-            job.resolution = resolution_of_job(job_id=job.pk) if job.kind == DUPLICATES_RESOLVE_ALL else None
+            job.resolution = resolution_of_job(job_id=job.pk) if job.kind in UNDOABLE_JOB_KINDS else None
             job.undoable = bool(job.resolution) and resolution_undoable(job.resolution)
         recent = [r for r in resolutions_recent() if resolution_undoable(r)] if can_manage else []
         return render(

@@ -36,6 +36,14 @@ class ImagesConfig(AppConfig):
                 queue="thumbnails",
             )
         job_kind_register(
+            kind="images_trash_restore",
+            label="Restore the trash",
+            runner="apps.images.services.trash.trash_restore_run",
+            # members restore (and follow) their own images; the job shows counts only
+            permission=Perm.IMAGES_DELETE_OWN,
+            queue="maintenance",
+        )
+        job_kind_register(
             kind="images_trash_empty",
             label="Empty the trash",
             runner="apps.images.services.trash.trash_empty_run",

@@ -27,6 +27,7 @@ from apps.images.services import image_delete, image_restore, image_retry
 from apps.images.services.processing import image_settings_get
 from apps.images.services.trash import (
     TRASH_EMPTY,
+    TRASH_RESTORE,
     image_may_restore,
     trash_empty_start,
     trash_of,
@@ -95,9 +96,11 @@ class TrashPage(GalleryPage):
         return {
             "trash": trash_summary(images=trash_of(actor=actor, permissions=permissions)),
             "trash_all": trash_summary() if may_empty else None,
-            "trash_jobs": list(job_list(kinds=[TRASH_EMPTY]).filter(created_at__gte=recent)[:1])
-            if may_empty
-            else [],
+            # the last hour's "empty trash" job (administrators) and the caller's own "restore all"
+            "trash_jobs": [
+                *(job_list(kinds=[TRASH_EMPTY]).filter(created_at__gte=recent)[:1] if may_empty else []),
+                *job_list(kinds=[TRASH_RESTORE]).filter(created_at__gte=recent, created_by=request.user)[:1],
+            ],
         }
 
 
@@ -190,8 +193,17 @@ class ImagesBulkActionPage(PermissionRequiredPage, View):
                 )
             return redirect("images:trash")
         if action == "restore_all":
-            restored = trash_restore_all(actor=actor, permissions=permissions, tenant=request.tenant)
-            messages.success(request, f"{len(restored):,} image{'s' if len(restored) != 1 else ''} restored.")
+            job = trash_restore_all(actor=actor, permissions=permissions)
+            count = job.params["count"]
+            plural = "s" if count != 1 else ""
+            if job.state == job.State.DONE:
+                messages.success(
+                    request, f"{job.processed:,} image{'s' if job.processed != 1 else ''} restored."
+                )
+            else:
+                messages.success(
+                    request, f"Restoring {count:,} image{plural} from the trash: progress below."
+                )
             return redirect(back or "images:trash")
         if action not in ("delete", "restore"):
             messages.error(request, "Unknown action.")

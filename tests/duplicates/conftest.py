@@ -29,6 +29,12 @@ def png_bytes(img: PILImage.Image) -> bytes:
     return out.getvalue()
 
 
+def png_of_jpeg(img: PILImage.Image, quality: int = 85) -> bytes:
+    """A PNG made from a JPEG (as a converter makes it): the JPEG's decoded pixels, saved losslessly."""
+    with PILImage.open(io.BytesIO(jpeg_bytes(img, quality))) as decoded:
+        return png_bytes(decoded.convert("RGB"))
+
+
 def crop(img: PILImage.Image, share: float) -> PILImage.Image:
     w, h = img.size
     s = share**0.5
@@ -46,7 +52,7 @@ def captioned(img: PILImage.Image) -> PILImage.Image:
 VARIANTS = {
     "hflip": lambda img: jpeg_bytes(ImageOps.mirror(img)),
     "crop_60": lambda img: jpeg_bytes(crop(img, 0.6)),
-    "png": lambda img: png_bytes(img),
+    "png": lambda img: png_of_jpeg(img),
     "caption": lambda img: jpeg_bytes(captioned(img), quality=60),
 }
 

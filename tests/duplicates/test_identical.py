@@ -1,5 +1,6 @@
 """Byte-identical copies told apart: marked on the group, found by the Exact filter, split in the
-report, removable on their own (dry run, then a job); reclaimed bytes only once purged."""
+report, removable on their own (dry run, then a job, one undoable resolution); reclaimed bytes only
+once purged."""
 
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from django_tenants.utils import tenant_context
 from apps.accounts.models import Role
 from apps.audit.context import Actor
 from apps.audit.models import AuditEvent
-from apps.duplicates.models import Group, GroupStatus, TrashedCopy
+from apps.duplicates.models import Group, GroupStatus, Resolution, TrashedCopy
 from apps.images.models import Image
 from apps.images.services import image_purge
 from apps.jobs.models import Job
@@ -198,3 +199,104 @@ def test_the_report_page_shows_trash_bytes_with_their_date(alpha, mixed, admin_a
     freed = (timezone.localdate() + timedelta(days=30)).isoformat()
     assert f"In trash, freed on {freed}" in html
     assert "0\xa0bytes</strong> won so far" in html  # filesizeformat joins with a no-break space
+
+
+def _state(tenant) -> dict:
+    """What an undo may change: images in the trash, group status and figures, trashed copies."""
+    with tenant_context(tenant):
+        return {
+            "trashed": set(
+                map(str, Image.objects.filter(deleted_at__isnull=False).values_list("pk", flat=True))
+            ),
+            "groups": {
+                str(g.pk): (g.status, g.member_count, g.exact_copies, g.exact_bytes)
+                for g in Group.objects.all()
+            },
+            "copies": set(map(str, TrashedCopy.objects.values_list("image_id", flat=True))),
+        }
+
+
+def test_remove_identical_is_one_undoable_resolution_and_undo_restores_the_copies(
+    alpha, mixed, member_api, admin_api, users
+):
+    group, _ids, _sizes = mixed
+    same = [ingest(alpha, member_api, f"same-{n}.jpg", jpeg_bytes(photo(4))) for n in range(3)]
+    before = _state(alpha)
+    response = admin_api.post("duplicates/remove-identical", {"dry_run": False})
+    with tenant_context(alpha):
+        job_run(job_id=response.json()["id"])
+        only_identical = Group.objects.get(members__image_id=same[0])
+    resolution_id = admin_api.get(f"duplicates/jobs/{response.json()['id']}").json()["resolution_id"]
+    after = _state(alpha)
+    assert len(after["trashed"]) == 3  # one copy from the mixed group, two of the three same files
+    assert after["groups"][str(only_identical.pk)][0] == "resolved"
+    assert after["groups"][str(group.pk)] == ("open", 2, 0, 0)
+    with tenant_context(alpha):
+        resolution = Resolution.objects.get(pk=resolution_id)
+        assert (resolution.source, str(resolution.job_id)) == ("identical", response.json()["id"])
+        assert {str(i) for i in resolution.trashed_ids} == after["trashed"]
+        assert {str(g) for g in resolution.group_ids} == {str(group.pk), str(only_identical.pk)}
+    # the review page offers Undo on the job
+    page = signed_in(alpha, users[Role.ADMIN].email).get("/duplicates/").content.decode()
+    assert (
+        f'action="/duplicates/resolutions/{resolution_id}/undo/"' in page and 'data-testid="undo-job"' in page
+    )
+
+    undo = admin_api.post(f"duplicates/resolutions/{resolution_id}/undo")
+
+    assert undo.status_code == 200, undo.content
+    assert (undo.json()["source"], undo.json()["undoable"]) == ("identical", False)
+    assert _state(alpha) == before  # every copy back, both groups open with their identical copies
+    with tenant_context(alpha):
+        event = AuditEvent.objects.get(action="duplicates.resolution_undone")
+        assert set(event.details["restored"]) == after["trashed"]
+        assert event.details["reopened"] == [str(only_identical.pk)]
+    assert admin_api.get("duplicates/groups", {"kind": "exact"}).json()["count"] == 2
+
+
+def test_undo_of_remove_identical_is_refused_once_the_copy_was_purged_and_changes_nothing(
+    alpha, mixed, admin_api
+):
+    _group, _ids, _sizes = mixed
+    job_id = admin_api.post("duplicates/remove-identical", {"dry_run": False}).json()["id"]
+    with tenant_context(alpha):
+        job_run(job_id=job_id)
+        resolution = Resolution.objects.get(job_id=job_id)
+        (gone,) = resolution.trashed_ids
+        image_purge(image=Image.objects.get(pk=gone), actor=Actor.system(), tenant=alpha)
+    before = _state(alpha)
+    assert admin_api.get(f"duplicates/jobs/{job_id}").json()["resolution_id"] == str(resolution.pk)
+
+    refused = admin_api.post(f"duplicates/resolutions/{resolution.pk}/undo")
+
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "resolution_not_undoable"
+    assert _state(alpha) == before
+    with tenant_context(alpha):
+        assert Resolution.objects.get(pk=resolution.pk).undone_at is None
+        assert not AuditEvent.objects.filter(action="duplicates.resolution_undone").exists()
+
+
+def test_undo_of_remove_identical_leaves_a_group_resolved_since_to_its_own_resolution(
+    alpha, mixed, admin_api
+):
+    group, ids, _sizes = mixed
+    job_id = admin_api.post("duplicates/remove-identical", {"dry_run": False}).json()["id"]
+    with tenant_context(alpha):
+        job_run(job_id=job_id)
+        resolution = Resolution.objects.get(job_id=job_id)
+        (copy,) = map(str, resolution.trashed_ids)
+    # the group stayed open with the near copy; someone resolves it afterwards
+    resolved = admin_api.post(f"duplicates/groups/{group.pk}/resolve", {"keep": [ids[2]]}).json()
+    trashed_then = _state(alpha)["trashed"]
+
+    undo = admin_api.post(f"duplicates/resolutions/{resolution.pk}/undo")
+
+    assert undo.status_code == 200, undo.content
+    state = _state(alpha)
+    assert state["trashed"] == trashed_then - {copy}  # only the identical copy comes back
+    assert state["groups"][str(group.pk)][0] == "resolved"  # still the later resolution's
+    later = admin_api.get(f"duplicates/groups/{group.pk}").json()
+    assert later["resolution_id"] == resolved["resolution_id"]
+    assert admin_api.post(f"duplicates/resolutions/{resolved['resolution_id']}/undo").status_code == 200
+    assert _state(alpha)["groups"][str(group.pk)][0] == "open"

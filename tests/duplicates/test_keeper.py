@@ -1,6 +1,7 @@
 """The suggested keeper on real photos and copies made from them here: the original wins over a
 PNG of it, a WebP or lower-quality re-encode, a downscale, a padded or grey copy and a copy without
-its EXIF; the tenant's criteria order is followed; the reason names the deciding criterion."""
+its EXIF; a PNG original wins over a JPEG made from it (and a PNG made from a JPEG still loses);
+the tenant's criteria order is followed; the reason names the deciding criterion."""
 
 import io
 import uuid
@@ -26,6 +27,22 @@ def encoded(img: PILImage.Image, fmt: str, **options) -> bytes:
     return out.getvalue()
 
 
+def decoded(data: bytes) -> PILImage.Image:
+    with PILImage.open(io.BytesIO(data)) as img:
+        return img.convert("RGB")
+
+
+def png_of(jpeg: bytes) -> bytes:
+    """A PNG made from a JPEG: its decoded pixels saved losslessly."""
+    return encoded(decoded(jpeg), "PNG")
+
+
+def never_a_jpeg(img: PILImage.Image) -> PILImage.Image:
+    """Pixels that never went through a JPEG (as a render or an export at a new size would be): the
+    bench photo resampled, which wipes the trace of its own JPEG encoding."""
+    return img.resize((img.width * 3 // 4, img.height * 3 // 4), PILImage.Resampling.LANCZOS)
+
+
 def with_exif(img: PILImage.Image, quality: int = 92) -> bytes:
     exif = img.getexif()
     exif[0x010F], exif[0x0110] = "Canon", "EOS 5D"
@@ -41,8 +58,8 @@ class Member:
         with PILImage.open(io.BytesIO(data)) as img:
             fmt = img.format.lower()
             exif = imaging.exif_summary(img, keep_gps=True)
-            self.facts = facts_from(img, fmt=fmt, width=img.width, height=img.height, size_bytes=len(data))
-            width, height = img.size
+            width, height = img.size  # before facts_from, which decodes a JPEG in draft mode
+            self.facts = facts_from(img, fmt=fmt, width=width, height=height, size_bytes=len(data))
         taken = exif.get("taken_at")
         self.image = Image(
             id=uuid.uuid4(),
@@ -75,7 +92,11 @@ def suggest(members: list[Member], **policy):
 @pytest.mark.parametrize(
     ("index", "make_copy", "reason"),
     [
-        (0, lambda img: encoded(img, "PNG"), "original: the PNG is a conversion of this JPEG"),
+        (
+            0,
+            lambda img: png_of(encoded(img, "JPEG", quality=92)),
+            "original: the PNG is a conversion of this JPEG",
+        ),
         (
             1,
             lambda img: encoded(img, "WEBP", quality=80),
@@ -131,9 +152,39 @@ def test_a_copy_without_exif_loses_on_metadata():
     assert suggest([stripped, original]) == ("original", "richest metadata (camera, capture date, GPS)")
 
 
+# Several real photos and JPEG qualities; the copy is uploaded first in both directions.
+PHOTOS_AND_QUALITIES = [(0, 75), (3, 85), (6, 92), (9, 95), (13, 90)]
+
+
+@pytest.mark.parametrize(("index", "quality"), PHOTOS_AND_QUALITIES)
+def test_a_png_original_is_kept_over_a_jpeg_made_from_it(index, quality):
+    pixels = never_a_jpeg(photo(index))
+    jpeg = Member("copy.jpg", encoded(pixels, "JPEG", quality=quality), 0)
+    png = Member("original.png", encoded(pixels, "PNG"), 5)
+    assert suggest([jpeg, png]) == ("original.png", "original: the JPEG is a lossy encode of this PNG")
+    # the format preference does not matter: JPEG first still keeps the PNG original
+    assert suggest([jpeg, png], format_priority=["jpeg", "png"])[0] == "original.png"
+
+
+@pytest.mark.parametrize(("index", "quality"), PHOTOS_AND_QUALITIES)
+def test_a_png_made_from_a_jpeg_still_loses_to_the_jpeg(index, quality):
+    data = encoded(never_a_jpeg(photo(index)), "JPEG", quality=quality)
+    png = Member("copy.png", png_of(data), 0)
+    jpeg = Member("original.jpg", data, 5)
+    assert suggest([png, jpeg]) == ("original.jpg", "original: the PNG is a conversion of this JPEG")
+
+
+def test_a_camera_jpeg_is_not_called_an_encode_of_a_png_without_exif():
+    # a camera wrote the JPEG: however clean the PNG's pixels look, the JPEG is no copy of it
+    pixels = never_a_jpeg(photo(7))
+    png = Member("export.png", encoded(pixels, "PNG"), 0)
+    camera = Member("camera.jpg", with_exif(pixels), 5)
+    assert suggest([png, camera]) == ("camera.jpg", "richest metadata (camera, capture date, GPS)")
+
+
 def test_the_png_of_a_jpeg_wins_only_where_the_tenant_puts_format_first():
     img = photo(0)
-    png = Member("copy.png", encoded(img, "PNG"), 0)
+    png = Member("copy.png", png_of(encoded(img, "JPEG", quality=92)), 0)
     jpeg = Member("original.jpg", encoded(img, "JPEG", quality=92), 5)
     assert suggest([png, jpeg], criteria=["format", "original"]) == ("copy.png", "preferred format (PNG)")
     assert suggest([png, jpeg], criteria=["format"], format_priority=["jpeg", "png"]) == (
@@ -157,9 +208,13 @@ def test_among_unrelated_edits_the_group_original_is_the_one_the_copies_were_mad
 
 def test_names_decide_nothing():
     img = photo(0)
-    png = Member("IMG_0001_original.png", encoded(img, "PNG"), 0)
+    png = Member("IMG_0001_original.png", png_of(encoded(img, "JPEG", quality=92)), 0)
     jpeg = Member("converted-copy.jpg", encoded(img, "JPEG", quality=92), 5)
     assert suggest([png, jpeg])[0] == "converted-copy.jpg"
+    pixels = never_a_jpeg(img)
+    png = Member("converted-copy.png", encoded(pixels, "PNG"), 0)
+    jpeg = Member("IMG_0001_original.jpg", encoded(pixels, "JPEG", quality=85), 5)
+    assert suggest([png, jpeg])[0] == "converted-copy.png"
 
 
 def test_jpeg_quality_is_estimated_from_the_tables():

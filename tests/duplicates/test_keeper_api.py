@@ -1,5 +1,6 @@
 """The keeper through the product: the policy API (tenant admins, audited, bad input changes
-nothing, tenants apart), the keeper of a real group, and the metadata merge on resolve."""
+nothing, tenants apart; a change re-ranks the open groups at once, resolved ones keep their
+keeper), the keeper of a real group, and the metadata merge on resolve."""
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -8,11 +9,12 @@ from apps.accounts.models import Role
 from apps.audit.models import AuditEvent
 from apps.duplicates.keeper import CRITERIA
 from apps.duplicates.models import DuplicateSettings, Group, GroupStatus
-from apps.duplicates.services import group_refresh
 from apps.images.models import Image, ImageSettings
+from apps.jobs.models import Job
+from apps.jobs.runner import job_run
 from tests.api import as_user
-from tests.duplicates.conftest import ingest, photo, png_bytes
-from tests.duplicates.test_keeper import with_exif
+from tests.duplicates.conftest import ingest, jpeg_bytes, photo
+from tests.duplicates.test_keeper import png_of, with_exif
 
 
 def test_the_policy_reads_in_the_default_order(admin_api):
@@ -54,6 +56,7 @@ def test_bad_policy_input_gets_a_400_and_changes_nothing(alpha, admin_api, body)
         assert policy.keeper_criteria == CRITERIA
         assert policy.format_priority == ["heic", "tiff", "png", "webp", "jpeg", "gif", "bmp"]
         assert not AuditEvent.objects.filter(action="duplicates.settings_changed").exists()
+        assert not Job.objects.exists()  # nothing re-ranked either
 
 
 def test_members_cannot_change_the_policy_and_other_tenants_do_not_share_it(alpha, beta, users, admin_api):
@@ -74,12 +77,17 @@ def test_members_cannot_change_the_policy_and_other_tenants_do_not_share_it(alph
 @pytest.fixture
 def pair(alpha, member_api):
     """A PNG made from a JPEG uploaded first, then the JPEG original carrying camera, date and GPS."""
-    img = photo(3)
-    png = ingest(alpha, member_api, "a.png", png_bytes(img))
-    jpeg = ingest(alpha, member_api, "b.jpg", with_exif(img))
+    original = with_exif(photo(3))
+    png = ingest(alpha, member_api, "a.png", png_of(original))
+    jpeg = ingest(alpha, member_api, "b.jpg", original)
     with tenant_context(alpha):
         group = Group.objects.get(status=GroupStatus.OPEN)
     return group, png, jpeg
+
+
+def _keeper(api, group_id) -> tuple[str, str]:
+    body = api.get(f"duplicates/groups/{group_id}").json()
+    return body["suggested_keeper"], body["keeper_reason"]
 
 
 def test_the_group_keeps_the_jpeg_original_over_its_png(alpha, pair, admin_api):
@@ -87,10 +95,71 @@ def test_the_group_keeps_the_jpeg_original_over_its_png(alpha, pair, admin_api):
     body = admin_api.get(f"duplicates/groups/{group.pk}").json()
     assert [m["image_id"] for m in body["members"] if m["suggested_keeper"]] == [jpeg]
     assert body["keeper_reason"] == "original: the PNG is a conversion of this JPEG"
-    admin_api.patch("duplicates/settings", {"keeper_criteria": ["format"]})
+
+
+def test_a_policy_change_re_ranks_the_open_groups_at_once_and_leaves_resolved_ones(
+    alpha, pair, member_api, admin_api
+):
+    group, png, jpeg = pair
+    img = photo(5)
+    other_jpeg = ingest(alpha, member_api, "c.jpg", jpeg_bytes(img, quality=92))
+    other_png = ingest(alpha, member_api, "d.png", png_of(jpeg_bytes(img, quality=92)))
     with tenant_context(alpha):
-        group = group_refresh(Group.objects.get(pk=group.pk))
-    assert group.keeper_reason == "preferred format (PNG)"
+        resolved = Group.objects.get(members__image_id=other_jpeg)
+    assert _keeper(admin_api, resolved.pk) == (other_jpeg, "original: the PNG is a conversion of this JPEG")
+    kept = admin_api.post(f"duplicates/groups/{resolved.pk}/resolve", {"keep": [other_png]})
+    assert kept.status_code == 200, kept.content
+    # resolving keeps what was suggested and why (the person kept the other one)
+    assert (kept.json()["suggested_keeper"], kept.json()["keeper_reason"]) == (
+        other_jpeg,
+        "original: the PNG is a conversion of this JPEG",
+    )
+
+    response = admin_api.patch("duplicates/settings", {"keeper_criteria": ["format"]})
+
+    assert response.status_code == 200, response.content
+    rerank = response.json()["rerank"]
+    assert (rerank["kind"], rerank["state"], rerank["total"], rerank["processed"]) == (
+        "duplicates_rerank",
+        "done",
+        1,
+        1,
+    )
+    # no refresh, no detection: the open group's suggestion follows the policy now
+    assert _keeper(admin_api, group.pk) == (png, "preferred format (PNG)")
+    # the resolved group keeps the keeper and reason it was resolved with
+    assert _keeper(admin_api, resolved.pk) == (other_jpeg, "original: the PNG is a conversion of this JPEG")
+    with tenant_context(alpha):
+        assert Group.objects.get(pk=resolved.pk).status == GroupStatus.RESOLVED
+
+    again = admin_api.patch("duplicates/settings", {"format_priority": ["jpeg", "png"]})
+
+    assert again.json()["rerank"]["state"] == "done"
+    assert _keeper(admin_api, group.pk) == (jpeg, "preferred format (JPEG)")
+    # the default order again: the original
+    admin_api.patch("duplicates/settings", {"keeper_criteria": CRITERIA})
+    assert _keeper(admin_api, group.pk) == (jpeg, "original: the PNG is a conversion of this JPEG")
+
+
+def test_many_open_groups_are_re_ranked_by_a_job_that_stops_when_the_policy_changes_again(
+    alpha, pair, admin_api, monkeypatch
+):
+    group, png, jpeg = pair
+    monkeypatch.setattr("apps.duplicates.services.policy.RERANK_AT_ONCE", 0)
+
+    first = admin_api.patch("duplicates/settings", {"keeper_criteria": ["format"]}).json()["rerank"]
+    second = admin_api.patch("duplicates/settings", {"keeper_criteria": ["size"]}).json()["rerank"]
+
+    assert (first["state"], second["state"]) == ("queued", "queued")
+    assert _keeper(admin_api, group.pk)[0] == jpeg  # not yet: the job does it
+    with tenant_context(alpha):
+        superseded = job_run(job_id=first["id"])
+        assert (superseded.state, superseded.processed) == ("done", 0)  # the newer job covers it
+        assert Group.objects.get(pk=group.pk).keeper_reason.startswith("original")
+        done = job_run(job_id=second["id"])
+        assert (done.state, done.total, done.processed) == ("done", 1, 1)
+    assert _keeper(admin_api, group.pk) == (png, "largest file")
+    assert admin_api.get(f"duplicates/jobs/{second['id']}").json()["progress"] == 1.0
 
 
 @pytest.mark.parametrize("keep_gps", [True, False])

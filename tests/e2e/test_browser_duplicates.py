@@ -17,7 +17,8 @@ def test_copies_are_reviewed_side_by_side_and_resolved(product, page, tmp_path):
         img = img.convert("RGB")
     original, mirrored = tmp_path / "dup-original.jpg", tmp_path / "dup-mirror.png"
     img.save(original, "JPEG", quality=90)
-    ImageOps.mirror(img).save(mirrored, "PNG")
+    with Image.open(original) as decoded:  # a mirrored PNG made from the JPEG
+        ImageOps.mirror(decoded.convert("RGB")).save(mirrored, "PNG")
     sign_in(page, product)
 
     page.click("nav >> text=Upload")
@@ -62,7 +63,8 @@ def test_identical_copies_are_marked_and_removed_with_live_progress(product, pag
     original, copy, converted = tmp_path / "same-a.jpg", tmp_path / "same-b.jpg", tmp_path / "same-c.png"
     img.save(original, "JPEG", quality=90)
     copy.write_bytes(original.read_bytes())
-    img.save(converted, "PNG")
+    with Image.open(original) as decoded:  # a PNG made from the JPEG
+        decoded.convert("RGB").save(converted, "PNG")
     sign_in(page, product)
 
     page.click("nav >> text=Upload")

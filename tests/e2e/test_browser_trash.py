@@ -1,7 +1,7 @@
 """The trash and undo in the browser: images selected with shift-click go to the trash after a
 confirmation that says how many and how big; the trash shows their previews in a fresh browser (no
-cache); restore selected; empty the trash as a job whose progress the page follows; and resolve-all
-undone from its job."""
+cache); restore selected; empty the trash as a job whose progress the page follows; restore all;
+and resolve-all undone from its job."""
 
 import re
 
@@ -102,6 +102,22 @@ def test_trash_multi_select_previews_restore_and_empty(product, browser, page, t
         fresh.close()
     page.goto(product.url("/images/", host="demo.localhost"))
     assert tile(page, mine[0]).count() == 1 and tile(page, mine[2]).count() == 0
+
+    # "Restore all": a small trash is restored at once, through the same job a large one runs in
+    tile(page, mine[0]).locator("[data-testid=select]").click()
+    confirm_next(page)
+    page.click("[data-testid=trash-selected]")
+    page.wait_for_selector("text=1 image moved to the trash.")
+    page.goto(product.url("/images/trash/", host="demo.localhost"))
+    said = confirm_next(page)
+    page.click("[data-testid=restore-all]")
+    page.wait_for_selector("text=1 image restored.")
+    assert said[0].startswith("Restore all 1 image you may restore")
+    assert (
+        page.locator("[data-testid=trash-job][data-kind=images_trash_restore]").get_attribute("data-state")
+        == "done"
+    )
+    assert tile(page, mine[0]).count() == 0
 
 
 def test_resolve_all_is_confirmed_and_undone_from_its_job(product, page, tmp_path):

@@ -1,6 +1,6 @@
 """The trash: previews, detail and download of trashed images for whoever may restore them (404 to
-anyone else); restore all; empty the trash for good as an audited background job; the pages' bulk
-actions. Refused actions change nothing."""
+anyone else); restore all as a job (at once for a small trash); empty the trash for good as an
+audited background job; the pages' bulk actions. Refused actions change nothing."""
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -79,12 +79,63 @@ def test_restore_all_restores_only_what_the_caller_may_restore(alpha, member_api
 
     response = member_api.post("images/trash/restore-all")
 
+    # a small trash: restored at once, through the same job a large one runs in the background
     assert response.status_code == 200, response.content
-    assert sorted(response.json()["restored"]) == sorted(str(i.pk) for i in mine)
+    body = response.json()
+    assert (body["job"]["kind"], body["job"]["state"]) == ("images_trash_restore", "done")
+    assert (body["count"], body["bytes"]) == (2, sum(i.size_bytes for i in mine))
+    assert (body["job"]["total"], body["job"]["processed"], body["job"]["failed"]) == (2, 2, 0)
+    assert body["status_url"] == f"/api/v1/jobs/{body['job']['id']}"
     assert _trash(alpha) == {str(theirs.pk)}
+    with tenant_context(alpha):
+        restored = AuditEvent.objects.filter(action=AuditAction.IMAGE_RESTORED)
+        assert sorted(restored.values_list("target_id", flat=True)) == sorted(str(i.pk) for i in mine)
     admin = as_user(users[Role.ADMIN]).post("images/trash/restore-all").json()
-    assert admin == {"restored": [str(theirs.pk)], "count": 1}
+    assert (admin["count"], admin["job"]["processed"]) == (1, 1)
     assert _trash(alpha) == set()
+
+
+def test_a_large_trash_is_restored_by_a_background_job_the_caller_can_follow(
+    alpha, member_api, users, monkeypatch
+):
+    monkeypatch.setattr("apps.images.services.trash.RESTORE_AT_ONCE", 1)
+    images = [_ready(alpha, member_api, f"big{i}.jpg", 60 + i) for i in range(3)]
+    for image in images:
+        member_api.delete(f"images/{image.pk}")
+
+    response = member_api.post("images/trash/restore-all")
+
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert (body["count"], body["job"]["state"]) == (3, "queued")
+    assert _trash(alpha) == {str(i.pk) for i in images}  # nothing yet: the job does it
+    # trashed after the call: not part of what the person asked for, so it stays
+    late = _ready(alpha, member_api, "late.jpg", 70)
+    member_api.delete(f"images/{late.pk}")
+    page = signed_in(alpha, "member@alpha.test").get("/images/trash/").content.decode()
+    assert f'data-job-api="/api/v1/jobs/{body["job"]["id"]}"' in page and "Restoring from the trash" in page
+    with tenant_context(alpha):
+        job = job_run(job_id=body["job"]["id"])
+    assert (job.state, job.total, job.processed) == ("done", 3, 3)
+    assert _trash(alpha) == {str(late.pk)}
+    progress = member_api.get(body["status_url"]).json()
+    assert (progress["state"], progress["progress"]) == ("done", 1.0)
+    # the job shows counts only, to whoever may restore; not to a viewer
+    assert as_user(users[Role.VIEWER]).get(body["status_url"]).status_code == 404
+
+
+def test_a_cancelled_restore_all_restores_nothing(alpha, member_api, admin_api, monkeypatch):
+    monkeypatch.setattr("apps.images.services.trash.RESTORE_AT_ONCE", 0)
+    image = _ready(alpha, member_api, "stay.jpg", 80)
+    member_api.delete(f"images/{image.pk}")
+    job_id = admin_api.post("images/trash/restore-all").json()["job"]["id"]
+
+    assert admin_api.post(f"jobs/{job_id}/cancel").status_code == 200
+    with tenant_context(alpha):
+        job = job_run(job_id=job_id)
+
+    assert job.state == "cancelled" and job.processed == 0
+    assert _trash(alpha) == {str(image.pk)}
 
 
 def test_empty_trash_previews_then_purges_what_was_in_the_trash_as_an_audited_job(
@@ -147,7 +198,8 @@ def test_another_tenant_neither_empties_nor_restores_alphas_trash(alpha, beta, t
     assert beta_admin.post("images/trash/empty").json() == {"dry_run": True, "count": 0, "bytes": 0}
     emptied = beta_admin.post("images/trash/empty", {"dry_run": False})
     assert emptied.status_code == 202 and emptied.json()["count"] == 0
-    assert beta_admin.post("images/trash/restore-all").json()["count"] == 0
+    restored = beta_admin.post("images/trash/restore-all")
+    assert restored.status_code == 200 and restored.json()["count"] == 0
     assert alpha_admin_on_beta.post("images/trash/empty", {"dry_run": False}).status_code in (401, 403)
     with tenant_context(beta):
         job_run(job_id=emptied.json()["job"]["id"])
@@ -168,6 +220,11 @@ def test_the_trash_page_restores_selected_and_all_and_empties(alpha, member_api,
     refused = member.post("/images/bulk/", {"action": "empty"}, follow=True)
     assert "Only administrators" in refused.content.decode()
     assert _trash(alpha) == {str(images[1].pk), str(images[2].pk)}
+    restored = member.post("/images/bulk/", {"action": "restore_all"}, follow=True).content.decode()
+    assert "2 images restored." in restored
+    assert _trash(alpha) == set()
+    for image in images[1:]:
+        member_api.delete(f"images/{image.pk}")
 
     admin = signed_in(alpha, "admin@alpha.test")
     page = admin.get("/images/trash/").content.decode()

@@ -117,7 +117,8 @@ class DuplicatesJobOutput(serializers.Serializer):
     progress = serializers.FloatField()
     status_url = serializers.CharField()
     resolution_id = serializers.UUIDField(
-        allow_null=True, help_text="A resolve-all job's resolution: POST duplicates/resolutions/{id}/undo"
+        allow_null=True,
+        help_text="A resolve-all or remove-identical job's resolution: POST duplicates/resolutions/{id}/undo",
     )
 
 
@@ -436,8 +437,9 @@ class JobDetailApi(APIView):
 
 class ResolutionUndoApi(APIView):
     """POST /duplicates/resolutions/{id}/undo: undo one resolution (one group's, or every group a
-    resolve-all job resolved): the images it moved to the trash that are still there come back and
-    its groups open again. The id is a group's or a resolve-all job's `resolution_id`. 409
+    resolve-all or remove-identical job resolved or took identical copies from): the images it moved
+    to the trash that are still there come back and the groups it resolved open again (not those
+    resolved again since). The id is a group's or a job's `resolution_id`. 409
     resolution_not_undoable (nothing changed) once undone, while its job runs, or when nothing of it
     is left in the trash."""
 
@@ -520,6 +522,14 @@ class SettingsOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class SettingsChangeOutput(SettingsOutput):
+    rerank = DuplicatesJobOutput(
+        allow_null=True,
+        help_text="The open groups re-ranked by the new policy: done already for up to 200 groups, "
+        "else a job to follow at status_url. Null when nothing changed.",
+    )
+
+
 def settings_output(policy) -> dict:
     return {
         "keeper_criteria": list(policy.keeper_criteria),
@@ -531,7 +541,9 @@ def settings_output(policy) -> dict:
 
 
 class DuplicateSettingsApi(APIView):
-    """The tenant's keeper policy: the criteria order and the format preference (tenant admins)."""
+    """The tenant's keeper policy: the criteria order and the format preference (tenant admins). A
+    change re-ranks the open groups' suggested keepers at once (`rerank`); resolved groups keep
+    the keeper they were resolved with."""
 
     required_permission = Perm.DUPLICATES_MANAGE
 
@@ -544,15 +556,15 @@ class DuplicateSettingsApi(APIView):
         request_tenant(request)
         return Response(settings_output(duplicate_settings_get()))
 
-    @extend_schema(request=Input, responses={200: SettingsOutput})
+    @extend_schema(request=Input, responses={200: SettingsChangeOutput})
     def patch(self, request):
         request_tenant(request)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        policy = duplicate_settings_update(
+        policy, job = duplicate_settings_update(
             actor=Actor.from_request(request),
             tenant=request.tenant,
             keeper_criteria=data.validated_data.get("keeper_criteria"),
             format_priority=data.validated_data.get("format_priority"),
         )
-        return Response(settings_output(policy))
+        return Response({**settings_output(policy), "rerank": job_output(job) if job else None})

@@ -11,9 +11,10 @@ from apps.audit.services import audit_record
 from apps.duplicates.errors import GroupNotOpen
 from apps.duplicates.identical import identical_sets
 from apps.duplicates.keeper import keeper_suggest
-from apps.duplicates.models import Group, GroupStatus, Member
+from apps.duplicates.models import Group, GroupStatus, Member, Resolution, ResolutionSource
 from apps.duplicates.services.groups import duplicate_settings_get, group_refresh
 from apps.duplicates.services.reclaimed import trashed_copies_record
+from apps.duplicates.services.resolutions import resolution_record, resolution_start
 from apps.duplicates.services.review import group_resolve
 from apps.images.models import Image
 from apps.images.services import image_delete
@@ -35,10 +36,17 @@ def _survivor(same: list[Image], *, keeper_id) -> Image:
 
 @transaction.atomic
 def group_identical_remove(
-    *, group: Group, actor: Actor, permissions, tenant, source: str = "review"
+    *,
+    group: Group,
+    actor: Actor,
+    permissions,
+    tenant,
+    source: str = "review",
+    resolution: Resolution | None = None,
 ) -> list[Image]:
     """Trash the identical copies of an open group; returns them. A group left with one image is
-    resolved (kept: that image); one that still holds near copies stays open for review."""
+    resolved (kept: that image); one that still holds near copies stays open for review. Recorded
+    in `resolution` (the job's) or a new one, so that undo brings the copies back."""
     group = Group.objects.select_for_update().get(pk=group.pk)
     if group.status != GroupStatus.OPEN:
         raise GroupNotOpen(f"This group is already {group.get_status_display().lower()}.")
@@ -52,6 +60,8 @@ def group_identical_remove(
     trashed = [image for same, keep in zip(sets, survivors, strict=True) for image in same if image != keep]
     if not trashed:
         return []
+    if resolution is None:
+        resolution = resolution_start(source=ResolutionSource.IDENTICAL, actor=actor)
     if len(live) - len(trashed) == 1:
         group_resolve(
             group=group,
@@ -60,11 +70,13 @@ def group_identical_remove(
             permissions=permissions,
             tenant=tenant,
             source=source,
+            resolution=resolution,
         )
         return trashed
     for image in trashed:
         image_delete(image=image, actor=actor, permissions=permissions, tenant=tenant)
     trashed_copies_record(group=group, trashed=trashed, kept=survivors)
+    resolution = resolution_record(resolution=resolution, group=group, trashed=trashed)
     group_refresh(group)
     audit_record(
         actor=actor,
@@ -77,6 +89,7 @@ def group_identical_remove(
             "kept": [str(i.pk) for i in survivors],
             "trashed": [str(i.pk) for i in trashed],
             "trashed_bytes": sum(i.size_bytes for i in trashed),
+            "resolution_id": str(resolution.pk),
         },
     )
     return trashed
@@ -109,10 +122,12 @@ def identical_remove_preview(*, sample: int = 20) -> dict:
 
 def identical_remove_run(ctx: JobContext, *, batch: int = 100) -> None:
     """The duplicates_remove_identical runner, behind POST /duplicates/remove-identical: every open
-    group's identical copies; resumable (a group done has no identical copies left)."""
+    group's identical copies, recorded as one undoable resolution (the job's); resumable (a group
+    done has no identical copies left)."""
     job, tenant = ctx.job, ctx.tenant
     actor = Actor(user=job.created_by)
     groups = groups_with_identical()
+    resolution = resolution_start(source=ResolutionSource.IDENTICAL, actor=actor, job=job)
     ctx.progress(total=job.processed + job.failed + groups.count())
     last = None
     while True:
@@ -128,6 +143,7 @@ def identical_remove_run(ctx: JobContext, *, batch: int = 100) -> None:
                     permissions=ALL_PERMISSIONS,
                     tenant=tenant,
                     source=f"job:{job.pk}",
+                    resolution=resolution,
                 )
                 done += 1
             except GroupNotOpen:

@@ -1,5 +1,6 @@
 """Enqueueing detection and creating the duplicates jobs (re-scan, resolve all, remove identical
-copies; their runners are rescan_run, resolve_all_run and identical_remove_run, registered in apps.py)."""
+copies, re-rank after a policy change; their runners are rescan_run, resolve_all_run,
+identical_remove_run and rerank_run, registered in apps.py)."""
 
 from apps.audit.context import Actor
 from apps.jobs.models import Job
@@ -8,7 +9,13 @@ from apps.jobs.services import job_create
 DUPLICATES_RESCAN = "duplicates_rescan"
 DUPLICATES_RESOLVE_ALL = "duplicates_resolve_all"
 DUPLICATES_REMOVE_IDENTICAL = "duplicates_remove_identical"
-DUPLICATES_JOB_KINDS = (DUPLICATES_RESCAN, DUPLICATES_RESOLVE_ALL, DUPLICATES_REMOVE_IDENTICAL)
+DUPLICATES_RERANK = "duplicates_rerank"
+DUPLICATES_JOB_KINDS = (
+    DUPLICATES_RESCAN,
+    DUPLICATES_RESOLVE_ALL,
+    DUPLICATES_REMOVE_IDENTICAL,
+    DUPLICATES_RERANK,
+)
 
 
 def duplicates_job_create(*, kind: str, actor: Actor, params: dict | None = None) -> Job:

@@ -1,4 +1,6 @@
-"""The tenant's duplicate policy: the keeper criteria order and the format preference."""
+"""The tenant's duplicate policy: the keeper criteria order and the format preference. A change
+re-ranks every open group at once (its suggested keeper and reason): within the change for a few
+groups, else by a duplicates_rerank job; resolved groups keep the keeper they were resolved with."""
 
 from django.db import transaction
 
@@ -8,8 +10,15 @@ from apps.audit.services import audit_record
 from apps.duplicates.errors import InvalidPolicy
 from apps.duplicates.keeper import CRITERIA
 from apps.duplicates.models import DuplicateSettings
-from apps.duplicates.services.groups import duplicate_settings_get
+from apps.duplicates.services.groups import duplicate_settings_get, group_refresh
+from apps.duplicates.services.jobs import DUPLICATES_RERANK, duplicates_job_create
+from apps.duplicates.services.review import open_groups
 from apps.images.models import ImageFormat
+from apps.jobs.models import Job
+from apps.jobs.runner import JobContext, job_run
+from apps.storage.models import StorageLocation
+
+RERANK_AT_ONCE = 200  # open groups re-ranked within the request that changes the policy
 
 
 def _ordering(values: list[str], *, known: list[str], field: str) -> list[str]:
@@ -31,9 +40,11 @@ def duplicate_settings_update(
     tenant,
     keeper_criteria: list[str] | None = None,
     format_priority: list[str] | None = None,
-) -> DuplicateSettings:
-    """Change the order of the keeper criteria and/or the format preference (audited). Bad input
-    changes nothing. The new order applies to each group the next time it is refreshed."""
+) -> tuple[DuplicateSettings, Job | None]:
+    """Change the order of the keeper criteria and/or the format preference (audited) and re-rank
+    the open groups by it: the returned duplicates_rerank job is done when there were up to
+    RERANK_AT_ONCE of them, else queued (progress at GET duplicates/jobs/{id}); None when nothing
+    changed. Bad input changes nothing."""
     policy = duplicate_settings_get()
     policy = DuplicateSettings.objects.select_for_update().get(pk=policy.pk)
     before = {key: list(getattr(policy, key)) for key in ("keeper_criteria", "format_priority")}
@@ -45,7 +56,7 @@ def duplicate_settings_update(
         policy.format_priority = _ordering(format_priority, known=list(ImageFormat.values), field="format")
         changed.append("format_priority")
     if not changed:
-        return policy
+        return policy, None
     policy.full_clean()
     policy.save(update_fields=[*changed, "updated_at"])
     audit_record(
@@ -58,4 +69,37 @@ def duplicate_settings_update(
             "after": {k: list(getattr(policy, k)) for k in changed},
         },
     )
-    return policy
+    policy.refresh_from_db(fields=["updated_at"])
+    count = open_groups().count()
+    job = duplicates_job_create(
+        kind=DUPLICATES_RERANK,
+        actor=actor,
+        params={"policy_updated_at": policy.updated_at.isoformat(), "groups": count},
+    )
+    if count <= RERANK_AT_ONCE:
+        # the same runner, here, before its run is enqueued (on commit): the worker finds it done
+        job = job_run(job_id=job.pk) or job
+    return policy, job
+
+
+def rerank_run(ctx: JobContext, *, batch: int = 100) -> None:
+    """The duplicates_rerank runner: refresh every open group (keeper, reason, figures) by the
+    policy, in id order from its cursor; resumable. It stops once the policy changed again (the
+    newer change's job re-ranks them all). Resolved and dismissed groups are left as they are."""
+    started = ctx.params.get("policy_updated_at")
+    groups = open_groups()
+    last = ctx.params.get("cursor")
+    remaining = groups.filter(pk__gt=last) if last else groups
+    ctx.progress(total=ctx.job.processed + remaining.count())
+    default_location_id = StorageLocation.objects.filter(is_default=True).values_list("pk", flat=True).first()
+    while True:
+        policy = duplicate_settings_get()
+        if started and policy.updated_at.isoformat() != started:
+            return
+        chunk = list((groups.filter(pk__gt=last) if last else groups).order_by("pk")[:batch])
+        if not chunk:
+            return
+        for group in chunk:
+            group_refresh(group, policy=policy, default_location_id=default_location_id)
+        last = str(chunk[-1].pk)
+        ctx.heartbeat(processed=len(chunk), params={"cursor": last})

@@ -1,6 +1,6 @@
-"""Resolutions as undoable actions: each single, bulk or resolve-all resolution is one Resolution
-row (the groups it resolved, the images it moved to the trash); undo restores those still in the
-trash and reopens the groups."""
+"""Resolutions as undoable actions: each single, bulk, resolve-all or remove-identical action is one
+Resolution row (the groups it resolved or took identical copies from, the images it moved to the
+trash); undo restores those still in the trash and reopens the groups it resolved."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -38,6 +38,22 @@ def resolution_record(*, resolution: Resolution, group: Group, trashed: list[Ima
     return resolution
 
 
+def _still_resolved(resolution: Resolution, *, lock: bool = False) -> list[Group]:
+    """Its groups that are resolved and were not resolved again by a later resolution (a group a
+    remove-identical job left open and someone resolved afterwards belongs to that resolution)."""
+    groups = Group.objects.filter(pk__in=resolution.group_ids, status=GroupStatus.RESOLVED).order_by("pk")
+    found = list(groups.select_for_update() if lock else groups)
+    if not found:
+        return []
+    later = Resolution.objects.filter(
+        created_at__gt=resolution.created_at,
+        undone_at__isnull=True,
+        group_ids__overlap=[g.pk for g in found],
+    ).values_list("group_ids", flat=True)
+    claimed = {group_id for group_ids in later for group_id in group_ids}
+    return [g for g in found if g.pk not in claimed]
+
+
 def resolution_undoable(resolution: Resolution) -> bool:
     """Not undone yet, its job (if any) finished, and something of it is still in the trash or
     still resolved."""
@@ -45,17 +61,17 @@ def resolution_undoable(resolution: Resolution) -> bool:
         return False
     if resolution.job_id and Job.objects.filter(pk=resolution.job_id, state__in=Job.ACTIVE).exists():
         return False
-    return (
-        Image.objects.filter(pk__in=resolution.trashed_ids, deleted_at__isnull=False).exists()
-        or Group.objects.filter(pk__in=resolution.group_ids, status=GroupStatus.RESOLVED).exists()
+    return Image.objects.filter(pk__in=resolution.trashed_ids, deleted_at__isnull=False).exists() or bool(
+        _still_resolved(resolution)
     )
 
 
 @transaction.atomic
 def resolution_undo(*, resolution: Resolution, actor: Actor, permissions, tenant) -> Resolution:
     """Restore the images the resolution trashed that are still in the trash (purged ones are gone)
-    and reopen its groups. Refused (409, nothing changed) once undone, while its job still runs, or
-    when nothing of it is left; a restore the caller may not make refuses the whole undo."""
+    and reopen the groups it resolved (groups it only took identical copies from get those copies
+    back). Refused (409, nothing changed) once undone, while its job still runs, or when nothing of
+    it is left; a restore the caller may not make refuses the whole undo."""
     resolution = Resolution.objects.select_for_update().get(pk=resolution.pk)
     if resolution.undone_at is not None:
         raise ResolutionNotUndoable(
@@ -69,11 +85,7 @@ def resolution_undo(*, resolution: Resolution, actor: Actor, permissions, tenant
     in_trash = list(
         Image.objects.filter(pk__in=resolution.trashed_ids, deleted_at__isnull=False).order_by("pk")
     )
-    groups = list(
-        Group.objects.select_for_update()
-        .filter(pk__in=resolution.group_ids, status=GroupStatus.RESOLVED)
-        .order_by("pk")
-    )
+    groups = _still_resolved(resolution, lock=True)
     if not in_trash and not groups:
         raise ResolutionNotUndoable(
             "Nothing of this resolution is left to undo: its images were restored or purged.",
@@ -92,6 +104,11 @@ def resolution_undo(*, resolution: Resolution, actor: Actor, permissions, tenant
         group.full_clean()
         group.save(update_fields=["status", "resolved_at", "resolved_by", "reclaimed_bytes", "updated_at"])
         group_refresh(group)
+    reopened = {g.pk for g in groups}
+    for group in Group.objects.filter(pk__in=resolution.group_ids, status=GroupStatus.OPEN).exclude(
+        pk__in=reopened
+    ):
+        group_refresh(group)  # a group it took identical copies from: they are members again
     restored = {i.pk for i in in_trash}
     # restored copies were not reclaimed and are no longer in the trash
     TrashedCopy.objects.filter(group_id__in=resolution.group_ids, image_id__in=restored).delete()

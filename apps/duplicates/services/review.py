@@ -48,6 +48,9 @@ def group_resolve(
     group = Group.objects.select_for_update().get(pk=group.pk)
     if group.status != GroupStatus.OPEN:
         raise GroupNotOpen(f"This group is already {group.get_status_display().lower()}.")
+    # what was suggested when it was resolved stays its history (trashing members refreshes the
+    # group while it is still open, which would leave "only image")
+    suggested, reason = group.suggested_keeper_id, group.keeper_reason
     members = list(
         Image.objects.filter(
             pk__in=Member.objects.filter(group=group).values("image_id"), deleted_at__isnull=True
@@ -76,8 +79,10 @@ def group_resolve(
     if resolution is None:
         resolution = resolution_start(source=ResolutionSource.SINGLE, actor=actor)
     resolution = resolution_record(resolution=resolution, group=group, trashed=trashed)
+    group.refresh_from_db()
     group.status, group.resolved_at, group.resolved_by = GroupStatus.RESOLVED, timezone.now(), actor.user
     group.reclaimed_bytes, group.reclaimable_bytes = reclaimed, 0
+    group.suggested_keeper_id, group.keeper_reason = suggested, reason
     group.save(
         update_fields=[
             "status",
@@ -85,6 +90,8 @@ def group_resolve(
             "resolved_by",
             "reclaimed_bytes",
             "reclaimable_bytes",
+            "suggested_keeper",
+            "keeper_reason",
             "updated_at",
         ]
     )

@@ -244,30 +244,36 @@ class ImageRestoreBatchApi(APIView):
 
 class TrashRestoreAllApi(APIView):
     """POST /images/trash/restore-all: restore every trashed image the caller may restore (a member:
-    the ones they uploaded). Restoring selected images is POST /images/restore-batch."""
+    the ones they uploaded) as a background job: 202 with the job (progress at GET /jobs/{id},
+    cancellable there); a trash of up to 100 such images is restored at once and answers 200 with
+    the job done. `count` and `bytes` are what was in the trash then; images trashed after the call
+    stay. Restoring selected images is POST /images/restore-batch."""
 
     required_permission = MAY_DELETE
 
-    @extend_schema(
-        request=None,
-        responses={
-            200: inline_serializer(
-                "TrashRestoreAll",
-                {
-                    "restored": serializers.ListField(child=serializers.UUIDField()),
-                    "count": serializers.IntegerField(),
-                },
-            )
+    output = inline_serializer(
+        "TrashRestoreAll",
+        {
+            "job": JobOutput(),
+            "count": serializers.IntegerField(help_text="Images to restore when it was asked."),
+            "bytes": serializers.IntegerField(),
+            "status_url": serializers.CharField(),
         },
     )
+
+    @extend_schema(request=None, responses={200: output, 202: output})
     def post(self, request):
         request_tenant(request)
-        restored = trash_restore_all(
-            actor=Actor.from_request(request),
-            permissions=principal_permissions(request),
-            tenant=request.tenant,
+        job = trash_restore_all(actor=Actor.from_request(request), permissions=principal_permissions(request))
+        return Response(
+            {
+                "job": JobOutput(job).data,
+                "count": job.params["count"],
+                "bytes": job.params["bytes"],
+                "status_url": f"/api/v1/jobs/{job.pk}",
+            },
+            status=status.HTTP_200_OK if job.state == job.State.DONE else status.HTTP_202_ACCEPTED,
         )
-        return Response({"restored": [str(i) for i in restored], "count": len(restored)})
 
 
 class TrashEmptyApi(APIView):
