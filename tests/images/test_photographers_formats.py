@@ -183,3 +183,42 @@ def test_a_dng_stored_in_a_bucket_is_read_as_raw(alpha, member_api):
         decoded = imaging.decode(io.BytesIO(stored.read()), longest_needed=256)
 
     assert decoded.exif["raw_source"] == "preview"
+
+
+BROWSER_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+
+
+def test_jpeg_xl_and_avif_thumbnails_of_a_raw_follow_accept(alpha, admin_api, member_api):
+    url = f"tenants/{alpha.pk}/thumbnail-config"
+    specs = [
+        {"name": "small", "max_width": 150, "max_height": 150, "format": "avif", "quality": 60},
+        {"name": "large", "max_width": 512, "max_height": 512, "format": "jxl", "quality": 80},
+    ]
+    assert admin_api.call("put", url, {"specs": specs}).status_code == 200
+    image = process(alpha, upload(member_api, "shot.dng", imagefiles.dng(PHOTO)).json()["id"])
+    assert {t.spec: t.format for t in image.thumbnails.all()} == {"small": "avif", "large": "jxl"}
+    thumbnail = f"images/{image.pk}/thumbnail"
+
+    avif = member_api.get(thumbnail, {"spec": "small"}, HTTP_ACCEPT=BROWSER_ACCEPT)
+    jxl = member_api.get(thumbnail, {"spec": "large"}, HTTP_ACCEPT="image/jxl,image/*;q=0.8")
+    as_jpeg = member_api.get(thumbnail, {"spec": "large"}, HTTP_ACCEPT=BROWSER_ACCEPT)
+    refused_jxl = member_api.get(thumbnail, {"spec": "large"}, HTTP_ACCEPT="image/jxl;q=0,image/*")
+
+    assert (avif.status_code, avif["Content-Type"]) == (200, "image/avif")
+    assert PILImage.open(io.BytesIO(avif.content)).format == "AVIF"
+    assert jxl["Content-Type"] == "image/jxl"
+    assert "Accept" in jxl["Vary"]
+    assert PILImage.open(io.BytesIO(jxl.content)).size == (
+        512,
+        round(512 * _shape(PHOTO)[1] / _shape(PHOTO)[0]),
+    )
+    assert as_jpeg["Content-Type"] == "image/jpeg"
+    assert "Accept" in as_jpeg["Vary"]
+    assert PILImage.open(io.BytesIO(as_jpeg.content)).size == PILImage.open(io.BytesIO(jxl.content)).size
+    assert refused_jxl["Content-Type"] == "image/jpeg"
+    assert as_jpeg["ETag"] != jxl["ETag"]
+    # Each representation answers its own conditional request.
+    again = member_api.get(
+        thumbnail, {"spec": "large"}, HTTP_ACCEPT=BROWSER_ACCEPT, HTTP_IF_NONE_MATCH=as_jpeg["ETag"]
+    )
+    assert again.status_code == 304
