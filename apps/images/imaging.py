@@ -278,6 +278,8 @@ class Decoded:
     # The file is nothing but its pixels (no EXIF, XMP, text or comments, nothing after its end):
     # only then may it be served as its own thumbnail. Judged only when it could fit a box.
     bare: bool = False
+    # A RAW file's format as read (a storage scan, seeing 32 bytes, takes a DNG for a TIFF).
+    raw_format: str = ""
 
 
 # Markers of metadata in JPEG (APP1 EXIF/XMP, APP3..APP13, APP15, COM); APP0 JFIF, APP2 ICC and
@@ -438,7 +440,9 @@ def _decode_raw(fp: IO[bytes], kind: str, *, longest_needed: int, keep_gps: bool
     if when := _taken_at(taken, offset):
         exif["taken_at"] = when.isoformat()
     exif["raw_source"] = "preview" if pixels.preview else "developed"
-    return Decoded(image=pixels.image, width=pixels.info.width, height=pixels.info.height, exif=exif)
+    return Decoded(
+        image=pixels.image, width=pixels.info.width, height=pixels.info.height, exif=exif, raw_format=kind
+    )
 
 
 def raw_readable(data: bytes) -> bool:

@@ -222,3 +222,14 @@ def test_jpeg_xl_and_avif_thumbnails_of_a_raw_follow_accept(alpha, admin_api, me
         thumbnail, {"spec": "large"}, HTTP_ACCEPT=BROWSER_ACCEPT, HTTP_IF_NONE_MATCH=as_jpeg["ETag"]
     )
     assert again.status_code == 304
+
+
+def test_a_dng_listed_as_a_tiff_is_recorded_as_a_dng_once_read(alpha, member_api):
+    # A storage scan judges a file by its first 32 bytes: a DNG starts as any TIFF does.
+    image_id = upload(member_api, "scanned.dng", imagefiles.dng(PHOTO)).json()["id"]
+    with tenant_context(alpha):
+        Image.objects.filter(pk=image_id).update(format="tiff", content_type="image/tiff")
+
+    image = process(alpha, image_id)
+
+    assert (image.status, image.format, image.content_type) == ("ready", "dng", "image/x-adobe-dng")
