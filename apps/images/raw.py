@@ -164,21 +164,22 @@ def _preview(raw: rawpy.RawPy, *, wanted: int, budget_check, file_size: int):
         thumb = raw.extract_thumb()
     except (rawpy.LibRawError, OSError, ValueError):
         return None
-    if thumb.format == rawpy.ThumbFormat.JPEG:
+    data = thumb.data
+    if thumb.format == rawpy.ThumbFormat.JPEG and isinstance(data, bytes):
         try:
-            img = Image.open(io.BytesIO(thumb.data), formats=["JPEG"])
+            img = Image.open(io.BytesIO(data), formats=["JPEG"])
             if max(img.size) < wanted:
                 return None
-            budget_check(*img.size, file_size)
+            budget_check(*img.size, file_size)  # over it (a ValueError): the sensor data is developed
             img.draft("RGB", (wanted, wanted))
             exif = img.getexif()
             img.load()
             return img.convert("RGB"), exif
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             return None
-    if thumb.format == rawpy.ThumbFormat.BITMAP and max(thumb.data.shape[:2]) >= wanted:
-        return Image.fromarray(thumb.data).convert("RGB"), None
-    return None
+    if isinstance(data, bytes) or thumb.format != rawpy.ThumbFormat.BITMAP or max(data.shape[:2]) < wanted:
+        return None
+    return Image.fromarray(data).convert("RGB"), None
 
 
 def _orient(img: Image.Image, orientation: int) -> Image.Image:

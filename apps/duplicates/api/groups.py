@@ -96,7 +96,10 @@ class GroupOutput(serializers.Serializer):
     )
     suggested_keeper = serializers.UUIDField(allow_null=True)
     keeper_reason = serializers.CharField()
-    label = serializers.CharField(help_text='What the group is, when known: "RAW + JPEG of one shot".')
+    # a field named like Field.label: DRF takes declared fields out of the class, mypy cannot see that
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text='What the group is, when known: "RAW + JPEG of one shot".'
+    )
     created_at = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField(allow_null=True)
     resolution_id = serializers.UUIDField(
