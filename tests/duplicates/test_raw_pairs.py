@@ -109,14 +109,23 @@ def test_only_admins_change_raw_jpeg_pairs_and_only_in_their_tenant(alpha, beta,
 
 
 @pytest.mark.parametrize("maker", [imagefiles.jxl, imagefiles.avif], ids=["jxl", "avif"])
-def test_jpeg_xl_and_avif_copies_group_with_their_jpeg(alpha, admin_api, maker):
+def test_jpeg_xl_and_avif_copies_group_with_their_jpeg_and_are_searchable(alpha, admin_api, maker):
     img = photo(9)
     jpeg_id = ingest(alpha, admin_api, "p.jpg", camera_jpeg(img, quality=95))
     copy_id = ingest(alpha, admin_api, "p.copy", maker(img))
 
     group = group_of(alpha, copy_id)
+    by_upload = admin_api.client.post(
+        "/api/v1/search/similarity",
+        {"image": SimpleUploadedFile("q", maker(img)), "max_results": "5"},
+        **admin_api.headers,
+    )
+    by_id = admin_api.post("search/similarity", {"image_id": copy_id, "max_results": 5})
 
     assert group is not None and group == group_of(alpha, jpeg_id)
+    assert by_upload.status_code == 200, by_upload.content
+    assert {r["image_id"] for r in by_upload.json()["results"][:2]} == {jpeg_id, copy_id}
+    assert by_id.json()["results"][0]["image_id"] == jpeg_id
 
 
 def test_a_dng_is_a_search_query_and_is_found(alpha, admin_api):

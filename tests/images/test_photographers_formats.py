@@ -233,3 +233,22 @@ def test_a_dng_listed_as_a_tiff_is_recorded_as_a_dng_once_read(alpha, member_api
     image = process(alpha, image_id)
 
     assert (image.status, image.format, image.content_type) == ("ready", "dng", "image/x-adobe-dng")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x00\x00\x00\x18ftypcrx \x00\x00\x00\x01" + bytes(range(256)) * 8,  # a CR3 mark, then noise
+        b"FUJIFILMCCD-RAW 0201FF383501" + bytes(2048),  # a RAF mark, then nothing LibRaw reads
+    ],
+    ids=["cr3-mark-only", "raf-mark-only"],
+)
+def test_bytes_that_only_look_like_a_raw_are_refused(alpha, member_api, data):
+    before = media_files()
+
+    response = upload(member_api, "fake.cr3", data)
+
+    assert response.status_code == 415, response.content
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert "camera RAW (DNG, CR2, CR3, NEF, ARW, ORF, RAF, RW2)" in response.json()["error"]["message"]
+    assert media_files() == before
