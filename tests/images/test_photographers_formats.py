@@ -252,3 +252,19 @@ def test_bytes_that_only_look_like_a_raw_are_refused(alpha, member_api, data):
     assert response.json()["error"]["code"] == "unsupported_media_type"
     assert "camera RAW (DNG, CR2, CR3, NEF, ARW, ORF, RAF, RW2)" in response.json()["error"]["message"]
     assert media_files() == before
+
+
+def test_storage_scans_know_the_new_formats_from_32_bytes():
+    heads = {
+        "jxl": imagefiles.jxl(PHOTO)[:32],
+        "avif": imagefiles.avif(PHOTO)[:32],
+        "dng": imagefiles.dng(PHOTO)[:32],
+        "cr3": b"\x00\x00\x00\x18ftypcrx \x00\x00\x00\x01" + bytes(16),
+    }
+
+    assert {name: imaging.sniff_head(head) for name, head in heads.items()} == {
+        "jxl": ("jxl", "image/jxl"),
+        "avif": ("avif", "image/avif"),
+        "dng": ("tiff", "image/tiff"),  # recorded as a DNG once processing reads it
+        "cr3": ("cr3", "image/x-canon-cr3"),
+    }
