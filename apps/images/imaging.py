@@ -226,9 +226,7 @@ def sniff(fp: IO[bytes]) -> Sniffed:
         sniffed = _sniff_raw(fp, kind)
         if sniffed is not None:
             return sniffed
-    fp.seek(0)
-    if JXL and is_jxl(head := fp.read(64 * 1024)):
-        fp.seek(0)
+    if JXL and (head := _jxl_head(fp)):
         size = jxl_size(head)
         if size is None or size[0] <= 0 or size[1] <= 0:
             raise NotAnImage("the JPEG XL header cannot be read")
@@ -250,6 +248,16 @@ def sniff(fp: IO[bytes]) -> Sniffed:
         raise NotAnImage("the image has no pixels")
     decode_budget_check(*canvas, _file_size(fp))
     return Sniffed(fmt, content_type, ext, width, height)
+
+
+def _jxl_head(fp: IO[bytes]) -> bytes:
+    """A JPEG XL file's first 64 KiB (its size header is in there), or b"" for any other file."""
+    fp.seek(0)
+    head = fp.read(12)
+    if is_jxl(head):
+        head += fp.read(64 * 1024 - len(head))
+    fp.seek(0)
+    return head if is_jxl(head) else b""
 
 
 def _sniff_raw(fp: IO[bytes], kind: str) -> Sniffed | None:
@@ -373,8 +381,7 @@ def decode(fp: IO[bytes], *, longest_needed: int, keep_gps: bool = True) -> Deco
         decoded = _decode_raw(fp, kind, longest_needed=longest_needed, keep_gps=keep_gps)
         if decoded is not None:
             return decoded
-    fp.seek(0)
-    if JXL and is_jxl(head := fp.read(64 * 1024)):  # the plugin decodes on open: budget first
+    if JXL and (head := _jxl_head(fp)):  # the plugin decodes on open: budget first
         size = jxl_size(head)
         if size is None:
             raise CorruptImage("the JPEG XL header cannot be read")

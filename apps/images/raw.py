@@ -58,12 +58,12 @@ def raw_kind(fp: IO[bytes]) -> str | None:
     """The RAW format of a file, from its bytes: the marks above, else a TIFF whose first IFD has a
     DNGVersion tag (DNG) or a RAW maker's Make tag. None for anything else (a plain TIFF included)."""
     fp.seek(0)
-    head = fp.read(TIFF_HEAD_READ)
-    fp.seek(0)
-    if kind := raw_head_kind(head[:16]):
+    head = fp.read(16)  # most files are judged by these alone
+    if (kind := raw_head_kind(head)) or head[:4] not in (b"II*\x00", b"MM\x00*"):
+        fp.seek(0)
         return kind
-    if head[:4] not in (b"II*\x00", b"MM\x00*"):
-        return None
+    head += fp.read(TIFF_HEAD_READ - len(head))
+    fp.seek(0)
     tags = _ifd0_tags(head)
     if 0xC612 in tags:
         return "dng"
