@@ -16,6 +16,11 @@ def default_format_priority() -> list[str]:
     return ["heic", "tiff", "png", "webp", "jpeg", "gif", "bmp"]
 
 
+class RawJpegPairs(models.TextChoices):
+    GROUP = "group", "Group them; keep the RAW"
+    KEEP_BOTH = "keep_both", "Keep both; never group them"
+
+
 class DuplicateSettings(models.Model):
     """The tenant's duplicate policy (one row per tenant schema)."""
 
@@ -27,6 +32,13 @@ class DuplicateSettings(models.Model):
     format_priority = ArrayField(models.CharField(max_length=10), default=default_format_priority)
     similar_enabled = models.BooleanField(
         default=False, help_text="Also group visually similar images (embedding similarity; off by default)."
+    )
+    raw_jpeg_pairs = models.CharField(
+        max_length=10,
+        choices=RawJpegPairs.choices,
+        default=RawJpegPairs.GROUP,
+        help_text="A RAW file and the JPEG the camera rendered of the same shot: grouped (the keeper "
+        "policy keeps the RAW) or both kept and never grouped.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -151,6 +163,7 @@ class Group(models.Model):
         "images.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     keeper_reason = models.CharField(max_length=200, blank=True)
+    label = models.CharField(max_length=60, blank=True)  # e.g. "RAW + JPEG of one shot"
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

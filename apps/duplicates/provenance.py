@@ -11,7 +11,7 @@ compared; one of them is *derived* from the other when
     when they clearly do not, it is the other way round:
   * it is a JPEG whose pixels are a lossless member's pixels lossily encoded (the lossless pixels
     never went through this JPEG), unless it carries a camera's EXIF the lossless file lacks;
-  * it is a render (JPEG, PNG, ...) of a camera original (HEIC);
+  * it is a render (JPEG, PNG, ...) of a camera original (HEIC, a RAW file);
   * both are lossy and it was saved at a lower JPEG quality (or, across codecs and with the same
     pixels, in fewer bits per pixel): a second generation (re-encode, or an edit re-saved);
   * it has a uniform border the other lacks (a padded copy);
@@ -31,11 +31,12 @@ from PIL import ImageOps
 from apps.core.connection import connection
 from apps.duplicates import jpeg_history
 from apps.duplicates.features import TRIM_MAX, TRIM_TOLERANCE, _run
+from apps.images.raw import RAW_FORMATS
 
 logger = logging.getLogger(__name__)
 
 LOSSLESS = {"png", "tiff", "bmp", "gif"}
-CAMERA = {"heic"}
+CAMERA = {"heic", *RAW_FORMATS}
 SIDE = 48  # common size of the compared thumbnails
 DECODE_SIDE = 256  # JPEGs are decoded in draft mode to at least this
 NEAR_MAD = 3.0  # mean absolute difference (0-255) within which two files hold the same pixels
@@ -148,15 +149,26 @@ def facts_read(image) -> Facts | None:
 
 
 def _facts_read(image) -> Facts | None:
+    from apps.images import imaging
     from apps.storage.backends import storage_for
 
     try:
         storage = storage_for(image.storage_location)
+        if image.format in RAW_FORMATS:  # its pixels through LibRaw (the preview, or developed)
+            with storage.open(image.storage_key, "rb") as fp:
+                decoded = imaging.decode(fp, longest_needed=DECODE_SIDE)
+            return facts_from(
+                decoded.image,
+                fmt=image.format,
+                width=image.width,
+                height=image.height,
+                size_bytes=image.size_bytes,
+            )
         with storage.open(image.storage_key, "rb") as fp, PILImage.open(fp) as img:
             return facts_from(
                 img, fmt=image.format, width=image.width, height=image.height, size_bytes=image.size_bytes
             )
-    except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, RuntimeError, PILImage.DecompressionBombError) as exc:
         logger.info("keeper evidence: %s cannot be read (%s)", image.pk, exc)
         return None
 
@@ -300,6 +312,6 @@ def derivations(facts: dict) -> dict:
 
 
 def _name(f: Facts) -> str:
-    return {"jpeg": "JPEG", "png": "PNG", "webp": "WebP", "tiff": "TIFF", "bmp": "BMP", "gif": "GIF"}.get(
-        f.format, f.format.upper()
-    )
+    names = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP", "tiff": "TIFF", "bmp": "BMP", "gif": "GIF"}
+    names |= {"jxl": "JPEG XL", **{fmt: name for fmt, (_t, _e, name) in RAW_FORMATS.items()}}
+    return names.get(f.format, f.format.upper())

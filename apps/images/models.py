@@ -13,6 +13,7 @@ class ThumbnailFormat(models.TextChoices):
     WEBP = "webp", "WebP"
     PNG = "png", "PNG"
     AVIF = "avif", "AVIF"
+    JXL = "jxl", "JPEG XL"
 
 
 class ThumbnailSpec(models.Model):
@@ -138,6 +139,17 @@ class ImageFormat(models.TextChoices):
     BMP = "bmp", "BMP"
     GIF = "gif", "GIF"
     HEIC = "heic", "HEIC"
+    AVIF = "avif", "AVIF"
+    JXL = "jxl", "JPEG XL"
+    # Camera RAW (read through LibRaw)
+    DNG = "dng", "DNG"
+    CR2 = "cr2", "Canon CR2"
+    CR3 = "cr3", "Canon CR3"
+    NEF = "nef", "Nikon NEF"
+    ARW = "arw", "Sony ARW"
+    ORF = "orf", "Olympus ORF"
+    RAF = "raf", "Fujifilm RAF"
+    RW2 = "rw2", "Panasonic RW2"
 
 
 class ImageStatus(models.TextChoices):

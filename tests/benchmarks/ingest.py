@@ -3,7 +3,9 @@
 1,200 distinct files are made from the public bench photos (their own sizes, at most 1024 px; each
 copy re-encoded with one pixel changed so every file is distinct), uploaded over HTTP by a few
 client threads with an API key, and timed until the worker has made every image ready. Then the
-same for 12-megapixel camera-sized JPEGs. Per-stage figures come from the rows' stage timestamps.
+same for 12-megapixel camera-sized JPEGs, and for DNG files (written by pidng from the photos'
+pixels, camera-sized) with an embedded full-size preview (the fast path: one JPEG decode) and
+without one (LibRaw develops the sensor data). Per-stage figures come from the rows' stage timestamps.
 """
 
 import http.client
@@ -20,7 +22,7 @@ from pathlib import Path
 import psycopg
 from PIL import Image
 
-from tests.imagefiles import BENCH_IMAGES
+from tests.imagefiles import BENCH_IMAGES, dng
 from tests.runtime.product import Product
 
 PHOTOS = BENCH_IMAGES
@@ -68,6 +70,20 @@ def camera_photos(count: int) -> list[tuple[str, bytes]]:
         out = io.BytesIO()
         big.save(out, "JPEG", quality=90)
         files.append((f"camera-{n}.jpg", out.getvalue()))
+    return files
+
+
+def dng_photos(count: int, *, preview: bool, size=(3000, 2000)) -> list[tuple[str, bytes]]:
+    """Distinct 6-megapixel DNGs (16-bit RGGB mosaic, about 12 MB of sensor data each)."""
+    sources = sorted(p for p in PHOTOS.iterdir() if p.suffix.lower() == ".jpg")
+    rng = random.Random(21 + preview)
+    files = []
+    for n in range(count):
+        with Image.open(sources[n % len(sources)]) as img:
+            big = img.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+        big.putpixel((rng.randrange(size[0]), rng.randrange(size[1])), (n % 256, 10, 10))
+        taken = f"2024:05:{1 + n % 28:02d} 10:{n // 60 % 60:02d}:{n % 60:02d}"
+        files.append((f"IMG_{n:04d}.DNG", dng(big, preview=preview, taken=taken)))
     return files
 
 
@@ -269,7 +285,8 @@ def _save_metrics_page(product: Product) -> str:
 def ingest_benchmark(context: dict) -> dict:
     count = int(os.environ.get("DEEPLENS_BENCH_INGEST_IMAGES", "1200"))
     cameras = int(os.environ.get("DEEPLENS_BENCH_CAMERA_IMAGES", "60"))
-    photos = distinct_photos(count)
+    raws = int(os.environ.get("DEEPLENS_BENCH_DNG_IMAGES", "40"))
+    photos = distinct_photos(max(count, 20))  # the first 20 warm the processes up
     camera = camera_photos(cameras)
     import tempfile
 
@@ -282,9 +299,22 @@ def ingest_benchmark(context: dict) -> dict:
             client = Client(product.port, _api_key(product))
             client.upload_all(photos[:20])  # warm the processes up; not counted
             time.sleep(3)
-            results = {
-                "photos": run_batch(product, client, photos[20:], "bench photos, <=1024 px", timeout=900),
-                "camera_12mp": run_batch(product, client, camera, "12-megapixel JPEGs", timeout=900),
+            results: dict = {}
+            if count > 20:
+                results["photos"] = run_batch(
+                    product, client, photos[20:], "bench photos, <=1024 px", timeout=900
+                )
+            if cameras:
+                results["camera_12mp"] = run_batch(product, client, camera, "12-megapixel JPEGs", timeout=900)
+            for preview, key, label in (
+                (True, "dng_preview", "6-megapixel DNGs with an embedded full-size preview (fast path)"),
+                (False, "dng_developed", "6-megapixel DNGs without a preview (developed by LibRaw)"),
+            ):
+                if raws:  # made batch by batch: a batch is about 0.5 GB in memory
+                    results[key] = run_batch(
+                        product, client, dng_photos(raws, preview=preview), label, timeout=900
+                    )
+            results |= {
                 "client_threads": CLIENT_THREADS,
                 "processes": "gunicorn 2x4 threads, celery worker concurrency 2, on 2 cores",
                 "metrics_page": _save_metrics_page(product),

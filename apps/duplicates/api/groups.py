@@ -20,7 +20,7 @@ from apps.duplicates.errors import GroupNotFound, ResolutionNotFound
 from apps.duplicates.filters import GroupFilter
 from apps.duplicates.identical import identical_sets
 from apps.duplicates.keeper import CRITERIA, CRITERIA_LABELS
-from apps.duplicates.models import GroupStatus, Kind
+from apps.duplicates.models import GroupStatus, Kind, RawJpegPairs
 from apps.duplicates.selectors import group_get, group_list, resolution_get, resolution_of_job, with_members
 from apps.duplicates.services import (
     duplicate_settings_get,
@@ -96,6 +96,10 @@ class GroupOutput(serializers.Serializer):
     )
     suggested_keeper = serializers.UUIDField(allow_null=True)
     keeper_reason = serializers.CharField()
+    # a field named like Field.label: DRF takes declared fields out of the class, mypy cannot see that
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text='What the group is, when known: "RAW + JPEG of one shot".'
+    )
     created_at = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField(allow_null=True)
     resolution_id = serializers.UUIDField(
@@ -225,6 +229,7 @@ def group_output(group, *, members: bool = True, resolutions: dict | None = None
         **copies_figures(group.trashed_copies.all()),
         "suggested_keeper": str(group.suggested_keeper_id) if group.suggested_keeper_id else None,
         "keeper_reason": group.keeper_reason,
+        "label": group.label,
         "created_at": group.created_at,
         "resolved_at": group.resolved_at,
         "resolution_id": str(resolution.pk) if resolution else None,
@@ -519,6 +524,11 @@ class SettingsOutput(serializers.Serializer):
     keeper_criteria_labels = serializers.DictField(child=serializers.CharField())
     format_priority = serializers.ListField(child=serializers.ChoiceField(choices=ImageFormat.values))
     similar_enabled = serializers.BooleanField()
+    raw_jpeg_pairs = serializers.ChoiceField(
+        choices=RawJpegPairs.choices,
+        help_text="RAW + JPEG of one shot: `group` (the keeper policy keeps the RAW) or `keep_both` "
+        "(never grouped; switching to it takes the open RAW + JPEG groups apart).",
+    )
     updated_at = serializers.DateTimeField()
 
 
@@ -536,20 +546,22 @@ def settings_output(policy) -> dict:
         "keeper_criteria_labels": CRITERIA_LABELS,
         "format_priority": list(policy.format_priority),
         "similar_enabled": policy.similar_enabled,
+        "raw_jpeg_pairs": policy.raw_jpeg_pairs,
         "updated_at": policy.updated_at,
     }
 
 
 class DuplicateSettingsApi(APIView):
-    """The tenant's keeper policy: the criteria order and the format preference (tenant admins). A
-    change re-ranks the open groups' suggested keepers at once (`rerank`); resolved groups keep
-    the keeper they were resolved with."""
+    """The tenant's keeper policy: the criteria order, the format preference and RAW + JPEG pairs
+    (tenant admins). A change re-ranks the open groups' suggested keepers at once (`rerank`);
+    resolved groups keep the keeper they were resolved with."""
 
     required_permission = Perm.DUPLICATES_MANAGE
 
     class Input(serializers.Serializer):
         keeper_criteria = serializers.ListField(child=serializers.CharField(), required=False)
         format_priority = serializers.ListField(child=serializers.CharField(), required=False)
+        raw_jpeg_pairs = serializers.CharField(required=False)
 
     @extend_schema(responses={200: SettingsOutput})
     def get(self, request):
@@ -566,5 +578,6 @@ class DuplicateSettingsApi(APIView):
             tenant=request.tenant,
             keeper_criteria=data.validated_data.get("keeper_criteria"),
             format_priority=data.validated_data.get("format_priority"),
+            raw_jpeg_pairs=data.validated_data.get("raw_jpeg_pairs"),
         )
         return Response({**settings_output(policy), "rerank": job_output(job) if job else None})

@@ -18,8 +18,19 @@ from django.db import transaction
 from apps.core.connection import connection
 from apps.duplicates import candidates
 from apps.duplicates import features as F
-from apps.duplicates.models import Anchor, Dismissal, Group, GroupStatus, Kind, Member, Pair, Signature
-from apps.duplicates.services.groups import group_refresh, groups_merge
+from apps.duplicates.models import (
+    Anchor,
+    Dismissal,
+    Group,
+    GroupStatus,
+    Kind,
+    Member,
+    Pair,
+    RawJpegPairs,
+    Signature,
+)
+from apps.duplicates.raw_pairs import same_shot
+from apps.duplicates.services.groups import duplicate_settings_get, group_refresh, groups_merge
 from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus, StageState
@@ -181,6 +192,9 @@ def pairs_record(*, image_id, found) -> Group | None:
     merging the open groups they were in. Call under tenant_lock()."""
     dismissed = _dismissed_with(image_id, [other for other, _d in found])
     found = [(other, d) for other, d in found if _ordered(image_id, other) not in dismissed]
+    if found and duplicate_settings_get().raw_jpeg_pairs == RawJpegPairs.KEEP_BOTH:
+        shots = _same_shots(image_id, [other for other, _d in found])
+        found = [(other, d) for other, d in found if other not in shots]
     if not found:
         return None
     alive = images_alive([image_id] + [other for other, _d in found])
@@ -208,6 +222,16 @@ def pairs_record(*, image_id, found) -> Group | None:
     present = set(Member.objects.filter(group=group).values_list("image_id", flat=True))
     Member.objects.bulk_create([Member(group=group, image_id=i) for i in ids if i not in present])
     return group_refresh(group)
+
+
+def _same_shots(image_id, others) -> set:
+    """Of `others`, the images that are the same shot as the image in another format (RAW + JPEG)."""
+    rows = {
+        i.pk: i
+        for i in Image.objects.filter(pk__in=[image_id, *others]).only("pk", "format", "camera", "taken_at")
+    }
+    image = rows.get(image_id)
+    return {o for o in others if image is not None and o in rows and same_shot(image, rows[o])}
 
 
 def _dismissed_with(image_id, others) -> set:

@@ -6,6 +6,7 @@ from apps.duplicates.identical import identical_figures
 from apps.duplicates.keeper import keeper_suggest
 from apps.duplicates.models import DuplicateSettings, Group, Kind, Member, Pair
 from apps.duplicates.provenance import derivations, facts_read
+from apps.duplicates.raw_pairs import is_raw, same_shot, shot_label
 from apps.images.models import Image
 from apps.storage.models import StorageLocation
 
@@ -49,6 +50,7 @@ def group_refresh(
     group.total_bytes = sum(i.size_bytes for i in images)
     if images:
         derived = derivations({i.pk: facts_read(i) for i in images}) if len(images) > 1 else {}
+        derived.update(_camera_renders(images, derived))
         keeper, reason = keeper_suggest(
             images,
             format_priority=policy.format_priority,
@@ -61,8 +63,10 @@ def group_refresh(
     else:
         group.suggested_keeper, group.keeper_reason, group.reclaimable_bytes = None, "", 0
     group.exact_copies, group.exact_bytes = identical_figures(images)
+    group.label = shot_label(images)
     group.save(
         update_fields=[
+            "label",
             "kind",
             "confidence",
             "member_count",
@@ -76,3 +80,16 @@ def group_refresh(
         ]
     )
     return group
+
+
+def _camera_renders(images: list[Image], derived: dict) -> dict:
+    """The camera's own JPEG of a RAW shot was made from that RAW, whatever the pixels say."""
+    made = {d for d, _s in derived}
+    return {
+        (other.pk, raw.pk): f"the {other.get_format_display()} is the camera's render of this "
+        f"{raw.get_format_display()} (same camera and capture time)"
+        for raw in images
+        if is_raw(raw)
+        for other in images
+        if other.pk not in made and same_shot(raw, other)
+    }

@@ -1,6 +1,7 @@
-"""The tenant's duplicate policy: the keeper criteria order and the format preference. A change
-re-ranks every open group at once (its suggested keeper and reason): within the change for a few
-groups, else by a duplicates_rerank job; resolved groups keep the keeper they were resolved with."""
+"""The tenant's duplicate policy: the keeper criteria order, the format preference and what RAW + JPEG
+pairs of one shot are (grouped, or both kept). A change re-ranks every open group at once (its
+suggested keeper and reason): within the change for a few groups, else by a duplicates_rerank job;
+resolved groups keep the keeper they were resolved with."""
 
 from django.db import transaction
 
@@ -9,7 +10,7 @@ from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.duplicates.errors import InvalidPolicy
 from apps.duplicates.keeper import CRITERIA
-from apps.duplicates.models import DuplicateSettings
+from apps.duplicates.models import DuplicateSettings, Group, GroupStatus, Member, Pair, RawJpegPairs
 from apps.duplicates.services.groups import duplicate_settings_get, group_refresh
 from apps.duplicates.services.jobs import DUPLICATES_RERANK, duplicates_job_create
 from apps.duplicates.services.review import open_groups
@@ -40,14 +41,20 @@ def duplicate_settings_update(
     tenant,
     keeper_criteria: list[str] | None = None,
     format_priority: list[str] | None = None,
+    raw_jpeg_pairs: str | None = None,
 ) -> tuple[DuplicateSettings, Job | None]:
-    """Change the order of the keeper criteria and/or the format preference (audited) and re-rank
-    the open groups by it: the returned duplicates_rerank job is done when there were up to
-    RERANK_AT_ONCE of them, else queued (progress at GET duplicates/jobs/{id}); None when nothing
-    changed. Bad input changes nothing."""
+    """Change the order of the keeper criteria, the format preference and/or what RAW + JPEG pairs of
+    one shot are (audited) and re-rank the open groups by it: the returned duplicates_rerank job is
+    done when there were up to RERANK_AT_ONCE of them, else queued (progress at GET
+    duplicates/jobs/{id}); None when nothing changed. "Keep both" takes the open RAW + JPEG groups
+    apart at once. Bad input changes nothing."""
     policy = duplicate_settings_get()
     policy = DuplicateSettings.objects.select_for_update().get(pk=policy.pk)
-    before = {key: list(getattr(policy, key)) for key in ("keeper_criteria", "format_priority")}
+    before = {
+        "keeper_criteria": list(policy.keeper_criteria),
+        "format_priority": list(policy.format_priority),
+        "raw_jpeg_pairs": policy.raw_jpeg_pairs,
+    }
     changed = []
     if keeper_criteria is not None:
         policy.keeper_criteria = _ordering(keeper_criteria, known=CRITERIA, field="keeper criterion")
@@ -55,10 +62,20 @@ def duplicate_settings_update(
     if format_priority is not None:
         policy.format_priority = _ordering(format_priority, known=list(ImageFormat.values), field="format")
         changed.append("format_priority")
+    if raw_jpeg_pairs is not None:
+        if raw_jpeg_pairs not in RawJpegPairs.values:
+            raise InvalidPolicy(
+                f"Unknown raw_jpeg_pairs: {raw_jpeg_pairs}.",
+                extra={"field": "raw_jpeg_pairs", "allowed": list(RawJpegPairs.values)},
+            )
+        policy.raw_jpeg_pairs = raw_jpeg_pairs
+        changed.append("raw_jpeg_pairs")
     if not changed:
         return policy, None
     policy.full_clean()
     policy.save(update_fields=[*changed, "updated_at"])
+    if before["raw_jpeg_pairs"] != policy.raw_jpeg_pairs == RawJpegPairs.KEEP_BOTH:
+        _raw_jpeg_groups_release()
     audit_record(
         actor=actor,
         action=AuditAction.DUPLICATES_SETTINGS_CHANGED,
@@ -66,7 +83,7 @@ def duplicate_settings_update(
         target=policy,
         details={
             "before": {k: before[k] for k in changed},
-            "after": {k: list(getattr(policy, k)) for k in changed},
+            "after": {k: _plain(getattr(policy, k)) for k in changed},
         },
     )
     policy.refresh_from_db(fields=["updated_at"])
@@ -103,3 +120,16 @@ def rerank_run(ctx: JobContext, *, batch: int = 100) -> None:
             group_refresh(group, policy=policy, default_location_id=default_location_id)
         last = str(chunk[-1].pk)
         ctx.heartbeat(processed=len(chunk), params={"cursor": last})
+
+
+def _plain(value):
+    return value if isinstance(value, str) else list(value)
+
+
+def _raw_jpeg_groups_release() -> None:
+    """Both kept: the open groups that are one shot as RAW + JPEG go, with the pairs that made them
+    (a re-scan under "group" finds them again)."""
+    groups = Group.objects.filter(status=GroupStatus.OPEN).exclude(label="")
+    ids = list(Member.objects.filter(group__in=groups).values_list("image_id", flat=True))
+    Pair.objects.filter(image_a_id__in=ids, image_b_id__in=ids).delete()
+    groups.delete()

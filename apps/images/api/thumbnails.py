@@ -2,13 +2,16 @@
 configuration and the job that applies it to existing images (its progress: apps/jobs/api.py)."""
 
 import hashlib
+import io
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from PIL import Image as PILImage
 from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +20,7 @@ from apps.audit.context import Actor
 from apps.core.api import request_tenant
 from apps.core.errors import NotFound
 from apps.core.redis import redis_key
+from apps.images import imaging
 from apps.images.api.images import image_or_404, image_viewable_or_404
 from apps.images.imaging import THUMBNAIL_CONTENT_TYPES
 from apps.images.models import ThumbnailFormat
@@ -32,13 +36,53 @@ from apps.storage.backends import thumbnail_storage_of
 THUMBNAIL_SPEC = OpenApiParameter(
     "spec", str, description="A thumbnail spec name (default medium); `size` also works."
 )
+# Formats served only to clients that name them in Accept: browsers send image/* whether or not they
+# decode JPEG XL, so a JPEG XL thumbnail goes to the others as a JPEG made from it.
+NAMED_ONLY = {"image/jxl"}
+
+
+def accepts_named(accept: str, content_type: str) -> bool:
+    """Whether the Accept header names this type with a non-zero quality."""
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if media.lower() != content_type:
+            continue
+        quality = next((p[2:] for p in params if p.replace(" ", "").lower().startswith("q=")), "1")
+        try:
+            return float(quality) > 0
+        except ValueError:
+            return False
+    return False
+
+
+class ImageNegotiation(BaseContentNegotiation):
+    """The thumbnail answers with image bytes whatever Accept says (the view picks the image type);
+    DRF's negotiation would refuse an Accept that names image types only (406). Errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def as_jpeg(data: bytes, quality: int) -> bytes:
+    """A JPEG of a stored thumbnail (the JPEG XL one, for clients that do not read JPEG XL)."""
+    with PILImage.open(io.BytesIO(data)) as img:
+        img.load()
+        return imaging.encode(
+            img.convert("RGBA") if "A" in img.getbands() else img.convert("RGB"), "jpeg", quality
+        )
 
 
 class ThumbnailApi(APIView):
     """GET /images/{id}/thumbnail?spec=small (or size=); made on demand when missing. A trashed
-    image's thumbnail answers to whoever may restore it, 404 to anyone else."""
+    image's thumbnail answers to whoever may restore it, 404 to anyone else. Served in its spec's
+    format (Content-Type says which); a JPEG XL thumbnail only to a client whose Accept names
+    image/jxl, to others as a JPEG (Vary: Accept)."""
 
     required_permission = Perm.IMAGES_VIEW
+    content_negotiation_class = ImageNegotiation
 
     @extend_schema(
         parameters=[THUMBNAIL_SPEC],
@@ -47,6 +91,7 @@ class ThumbnailApi(APIView):
             (200, "image/jpeg"): OpenApiTypes.BINARY,
             (200, "image/png"): OpenApiTypes.BINARY,
             (200, "image/avif"): OpenApiTypes.BINARY,
+            (200, "image/jxl"): OpenApiTypes.BINARY,
             304: None,
         },
     )
@@ -55,16 +100,22 @@ class ThumbnailApi(APIView):
         # A trashed image's preview is served to whoever may restore it (the trash page).
         image = image_viewable_or_404(request, image_id)
         spec = spec_get(request.query_params.get("spec") or request.query_params.get("size") or "medium")
-        etag = (
-            '"' + hashlib.sha256(f"{image.sha256}:{spec.name}:{spec.version}".encode()).hexdigest()[:32] + '"'
+        fallback = THUMBNAIL_CONTENT_TYPES.get(spec.format) in NAMED_ONLY and not accepts_named(
+            request.headers.get("Accept", ""), THUMBNAIL_CONTENT_TYPES[spec.format]
         )
+        representation = f"{image.sha256}:{spec.name}:{spec.version}" + (":jpeg" if fallback else "")
+        etag = '"' + hashlib.sha256(representation.encode()).hexdigest()[:32] + '"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
+        if THUMBNAIL_CONTENT_TYPES.get(spec.format) in NAMED_ONLY:
+            headers["Vary"] = "Accept"
         if etag in request.headers.get("If-None-Match", ""):
             response: HttpResponse = HttpResponseNotModified()
             for name, value in headers.items():
                 response[name] = value
             return response
         key = redis_key(tenant.slug, "thumbnail", image.pk, spec.name, spec.version)
+        if fallback:
+            key += ":as-jpeg"
         cached_value = cache.get(key)
         if cached_value is None:
             thumbnail = thumbnail_ensure(image=image, spec=spec, tenant_slug=tenant.slug)
@@ -75,6 +126,8 @@ class ThumbnailApi(APIView):
                 data = stored.read()
             # The format of what is stored: an original that fits the box is served as it is.
             content_type = THUMBNAIL_CONTENT_TYPES[thumbnail.format]
+            if fallback and content_type in NAMED_ONLY:
+                data, content_type = as_jpeg(data, spec.quality), "image/jpeg"
             if len(data) <= settings.DEEPLENS_THUMBNAIL_CACHE_MAX_BYTES:
                 cache.set(key, (content_type, data), settings.DEEPLENS_THUMBNAIL_CACHE_SECONDS)
         else:

@@ -132,9 +132,7 @@ def image_ingest(
         sniffed = imaging.sniff(file)
     except imaging.NotAnImage as exc:
         raise UnsupportedMediaType(
-            "The file is not a supported image (JPEG, PNG, WebP, TIFF, BMP, GIF"
-            + (", HEIC" if imaging.HEIF else "")
-            + ").",
+            f"The file is not a supported image ({imaging.supported_formats_text()}).",
             extra={"filename": sanitize_filename(filename)},
         ) from exc
     except imaging.DecodeBudgetExceeded as exc:

@@ -21,6 +21,7 @@ from apps.images import imaging, pipeline
 from apps.images.errors import TransientProcessingError
 from apps.images.models import Image, ImageSettings, ImageStatus, Stage
 from apps.images.originals import decode_original
+from apps.images.raw import RAW_FORMATS
 from apps.images.services.thumbnails import active_specs, thumbnails_record, thumbnails_render
 from apps.storage.backends import StorageNotSupported
 
@@ -57,6 +58,8 @@ RETURNING image.id
 STALE_AFTER = timedelta(minutes=3)
 RESULT_FIELDS = [
     "processing_started_at",
+    "format",
+    "content_type",
     "claimed_by",
     "sha256",
     "size_bytes",
@@ -148,6 +151,8 @@ def _pipeline(*, image: Image, specs, keep_gps: bool, tenant_slug: str) -> Outco
         decoded = decode_original(image, longest_needed=longest, keep_gps=keep_gps)
         taken = decoded.exif.get("taken_at")
         image.width, image.height, image.exif = decoded.width, decoded.height, decoded.exif
+        if decoded.raw_format and image.format != decoded.raw_format:  # a DNG a scan listed as TIFF
+            image.format, image.content_type = decoded.raw_format, RAW_FORMATS[decoded.raw_format][0]
         image.taken_at = parse_datetime(taken) if taken else None
         image.camera = " ".join(filter(None, (decoded.exif.get("make"), decoded.exif.get("model"))))[:200]
         image.decoded_at = timezone.now()
