@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from apps.accounts.api import api_keys, auth, impersonation, users
+from apps.accounts.api import api_keys, auth, impersonation, mfa, users
 from apps.audit import api as audit_api
 from apps.duplicates.api import groups as duplicates_api
 from apps.images.api import images, thumbnails, upload
@@ -15,9 +15,16 @@ from apps.usage import api as usage_api
 
 auth_patterns = [
     path("auth/login", auth.LoginApi.as_view(), name="auth-login"),
+    path("auth/login/mfa", mfa.LoginMfaApi.as_view(), name="auth-login-mfa"),
+    path("auth/login/mfa/setup", mfa.LoginMfaSetupApi.as_view(), name="auth-login-mfa-setup"),
     path("auth/refresh", auth.RefreshApi.as_view(), name="auth-refresh"),
     path("auth/logout", auth.LogoutApi.as_view(), name="auth-logout"),
     path("auth/me", auth.MeApi.as_view(), name="auth-me"),
+    path("auth/mfa", mfa.MfaStatusApi.as_view(), name="auth-mfa"),
+    path("auth/mfa/setup", mfa.MfaSetupApi.as_view(), name="auth-mfa-setup"),
+    path("auth/mfa/confirm", mfa.MfaConfirmApi.as_view(), name="auth-mfa-confirm"),
+    path("auth/mfa/disable", mfa.MfaDisableApi.as_view(), name="auth-mfa-disable"),
+    path("auth/mfa/recovery-codes", mfa.MfaRecoveryCodesApi.as_view(), name="auth-mfa-recovery-codes"),
     path("auth/sessions", auth.SessionListApi.as_view(), name="auth-sessions"),
     path("auth/sessions/<uuid:session_id>", auth.SessionRevokeApi.as_view(), name="auth-session-revoke"),
     path("auth/password/change", auth.PasswordChangeApi.as_view(), name="auth-password-change"),
@@ -144,6 +151,7 @@ search_patterns = [
 ]
 
 tenant_patterns = [
+    path("settings/mfa-policy", mfa.MfaPolicyApi.as_view(), name="mfa-policy"),
     path("users", users.UserListApi.as_view(), name="users"),
     path("users/<uuid:user_id>", users.UserDetailApi.as_view(), name="user"),
     path("api-keys", api_keys.ApiKeyListApi.as_view(), name="api-keys"),

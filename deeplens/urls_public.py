@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.accounts.mfa_views import AdminLoginMfaView
 from apps.accounts.views import AdminLoginView
 from apps.core import api_docs
 from apps.core import views as core_views
@@ -17,6 +18,7 @@ admin.site.index_template = "admin/deeplens_index.html"
 urlpatterns = [
     path("", core_views.PublicHomeView.as_view(), name="public-home"),
     path("admin/login/", AdminLoginView.as_view(), name="admin-login"),
+    path("admin/login/mfa/", AdminLoginMfaView.as_view(), name="admin-login-mfa"),
     path("admin/usage/", admin.site.admin_view(usage_views.usage_overview_view), name="admin-usage"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((public_api_patterns, "api"))),

@@ -187,3 +187,34 @@ class ImpersonationSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.impersonator} as {self.target}"
+
+
+class TotpDevice(models.Model):
+    """A person's authenticator app (RFC 6238 TOTP). The seed is encrypted at rest (apps/core/crypto);
+    until the first code confirms it the device does not count."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    secret_encrypted = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The time step of the last accepted code: a code is good once (RFC 6238 section 5.2).
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """A one-time code for when the authenticator is lost. Only an HMAC-SHA256 of it is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "code_hash"])]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user}"

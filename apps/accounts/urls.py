@@ -1,11 +1,12 @@
 from django.urls import path
 
-from apps.accounts import views
+from apps.accounts import mfa_views, views
 
 app_name = "accounts"
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
+    path("login/mfa/", mfa_views.LoginMfaView.as_view(), name="login_mfa"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(

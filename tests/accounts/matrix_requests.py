@@ -22,6 +22,15 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("POST", "auth-login"): Call(
         "auth/login", {"tenant": "alpha", "email": "matrix-viewer@alpha.test", "password": "{password}"}
     ),
+    ("POST", "auth-login-mfa"): Call("auth/login/mfa", {"challenge": "not-a-challenge", "code": "123456"}),
+    ("POST", "auth-login-mfa-setup"): Call("auth/login/mfa/setup", {"challenge": "not-a-challenge"}),
+    ("GET", "auth-mfa"): Call("auth/mfa"),
+    ("POST", "auth-mfa-setup"): Call("auth/mfa/setup"),
+    ("POST", "auth-mfa-confirm"): Call("auth/mfa/confirm", {"code": ""}),
+    ("POST", "auth-mfa-disable"): Call("auth/mfa/disable", {"code": ""}),
+    ("POST", "auth-mfa-recovery-codes"): Call("auth/mfa/recovery-codes", {"code": ""}),
+    ("GET", "mfa-policy"): Call("settings/mfa-policy"),
+    ("PUT", "mfa-policy"): Call("settings/mfa-policy", {"mfa_required_for_admins": False}),
     ("POST", "auth-refresh"): Call("auth/refresh", {"refresh": "{refresh}"}),
     ("POST", "auth-logout"): Call("auth/logout"),
     ("GET", "auth-me"): Call("auth/me"),

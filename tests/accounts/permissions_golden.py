@@ -33,6 +33,16 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "audit-events"):                      (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("GET", "audit-events-export"):               (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("POST", "auth-login"):                       (200, 200, 200, 200, 200, 200,   200, 200, 200, 200, 200),
+    # 401 mfa_challenge_invalid: the request's challenge is unknown; these take no credential, and
+    # every caller gets the same answer (the flows are in tests/accounts/test_mfa.py)
+    ("POST", "auth-login-mfa"):                   (401, 401, 401, 401, 401, 401,   401, 401, 401, 401, 401),
+    ("POST", "auth-login-mfa-setup"):             (401, 401, 401, 401, 401, 401,   401, 401, 401, 401, 401),
+    ("GET", "auth-mfa"):                          (401, 200, 200, 200, 200, 200,   403, 403, 403, 403, 403),
+    ("POST", "auth-mfa-setup"):                   (401, 200, 200, 200, 200, 200,   403, 403, 403, 403, 403),
+    # 400: an empty code; only allowed callers get that far
+    ("POST", "auth-mfa-confirm"):                 (401, 400, 400, 400, 400, 400,   403, 403, 403, 403, 403),
+    ("POST", "auth-mfa-disable"):                 (401, 400, 400, 400, 400, 400,   403, 403, 403, 403, 403),
+    ("POST", "auth-mfa-recovery-codes"):          (401, 400, 400, 400, 400, 400,   403, 403, 403, 403, 403),
     ("POST", "auth-logout"):                      (401, 204, 204, 204, 204, 204,   403, 403, 403, 403, 403),
     ("GET", "auth-me"):                           (401, 200, 200, 200, 200, 200,   200, 200, 200, 200, 200),
     ("POST", "auth-password-change"):             (401, 204, 204, 204, 204, 204,   403, 403, 403, 403, 403),
@@ -56,6 +66,8 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("PATCH", "duplicates-settings"):             (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("POST", "duplicates-resolve-all"):           (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("DELETE", "image"):                          (401, 403, 204, 204, 204, 204,   403, 403, 403, 403, 204),
+    ("GET", "mfa-policy"):                        (401, 403, 403, 403, 200, 200,   403, 403, 403, 403, 403),
+    ("PUT", "mfa-policy"):                        (401, 403, 403, 403, 200, 200,   403, 403, 403, 403, 403),
     ("GET", "image"):                             (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     ("GET", "image-download"):                    (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     ("GET", "image-metadata"):                    (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
