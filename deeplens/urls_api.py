@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from apps.accounts.api import api_keys, auth, impersonation, mfa, users
+from apps.accounts.api import api_keys, auth, impersonation, mfa, sso, users
 from apps.audit import api as audit_api
 from apps.duplicates.api import groups as duplicates_api
 from apps.images.api import images, thumbnails, upload
@@ -17,6 +17,7 @@ auth_patterns = [
     path("auth/login", auth.LoginApi.as_view(), name="auth-login"),
     path("auth/login/mfa", mfa.LoginMfaApi.as_view(), name="auth-login-mfa"),
     path("auth/login/mfa/setup", mfa.LoginMfaSetupApi.as_view(), name="auth-login-mfa-setup"),
+    path("auth/sso/token", sso.SsoTokenApi.as_view(), name="auth-sso-token"),
     path("auth/refresh", auth.RefreshApi.as_view(), name="auth-refresh"),
     path("auth/logout", auth.LogoutApi.as_view(), name="auth-logout"),
     path("auth/me", auth.MeApi.as_view(), name="auth-me"),
@@ -152,6 +153,9 @@ search_patterns = [
 
 tenant_patterns = [
     path("settings/mfa-policy", mfa.MfaPolicyApi.as_view(), name="mfa-policy"),
+    path("settings/sso-policy", sso.SsoPolicyApi.as_view(), name="sso-policy"),
+    path("sso/providers", sso.SsoProviderListApi.as_view(), name="sso-providers"),
+    path("sso/providers/<uuid:provider_id>", sso.SsoProviderDetailApi.as_view(), name="sso-provider"),
     path("users", users.UserListApi.as_view(), name="users"),
     path("users/<uuid:user_id>", users.UserDetailApi.as_view(), name="user"),
     path("api-keys", api_keys.ApiKeyListApi.as_view(), name="api-keys"),

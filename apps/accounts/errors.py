@@ -77,3 +77,15 @@ class MfaNotEnabled(Conflict):
 
 class MfaRequired(PermissionDenied):
     code = "mfa_required_by_policy"
+
+
+class SsoFailed(PermissionDenied):
+    code = "sso_failed"
+
+
+class SsoIssuerNotAllowed(InvalidInput):
+    code = "sso_issuer_not_allowed"
+
+
+class SsoRequired(PermissionDenied):
+    code = "sso_required"

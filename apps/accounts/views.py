@@ -34,7 +34,7 @@ from apps.accounts.mfa_views import mfa_pending_store, totp_setup_context
 from apps.accounts.middleware import IMPERSONATION_SESSION_KEY
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import PUBLIC, Perm
-from apps.accounts.selectors import session_list
+from apps.accounts.selectors import session_list, sso_provider_list
 from apps.accounts.services import (
     auth_logout,
     impersonation_accept_handoff,
@@ -58,6 +58,7 @@ from apps.accounts.services.mfa import (
     mfa_setup_pending,
     recovery_codes_left,
 )
+from apps.accounts.services.sso import password_sign_in_refusal, sso_policy_get
 from apps.accounts.services.users import reset_token_user
 from apps.accounts.throttling import login_throttle_check
 from apps.audit.context import Actor, client_ip
@@ -98,6 +99,10 @@ class ThrottledSignInMixin(auth_views.LoginView):
     mfa_url_name = "accounts:login_mfa"
 
     def form_valid(self, form):
+        refusal = password_sign_in_refusal(form.get_user())
+        if refusal is not None:
+            form.add_error(None, refusal.message)
+            return self.render_to_response(self.get_context_data(form=form), status=403)
         pending = mfa_pending_for(form.get_user())
         if pending is not None:
             # The password was right; the sign-in is audited once the second factor is.
@@ -130,6 +135,15 @@ class LoginView(ThrottledSignInMixin):
     template_name = "accounts/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        tenant = _sign_in_tenant(self.request)
+        providers = sso_provider_list(tenant=tenant, active_only=True) if tenant else []
+        return super().get_context_data(
+            sso_providers=providers,
+            sso_required=bool(tenant and sso_policy_get(tenant=tenant).sso_required),
+            **kwargs,
+        )
 
 
 class AdminLoginView(ThrottledSignInMixin):

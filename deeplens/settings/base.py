@@ -344,6 +344,12 @@ DEEPLENS_LOGIN_FAILURE_WINDOW_SECONDS = env_int("DEEPLENS_LOGIN_FAILURE_WINDOW_S
 DEEPLENS_MFA_CHALLENGE_SECONDS = env_int("DEEPLENS_MFA_CHALLENGE_SECONDS", 5 * 60)
 DEEPLENS_MFA_CHALLENGE_MAX_ATTEMPTS = env_int("DEEPLENS_MFA_CHALLENGE_MAX_ATTEMPTS", 5)
 DEEPLENS_MFA_ISSUER = env_str("DEEPLENS_MFA_ISSUER", "DeepLens")
+# Single sign-on (OpenID Connect): identity providers are on public addresses unless an operator allows
+# an internal network here (as for storage endpoints); how long each call to a provider may take; the
+# clock skew tolerated on ID tokens' exp/iat.
+DEEPLENS_SSO_ALLOWED_NETWORKS = env_list("DEEPLENS_SSO_ALLOWED_NETWORKS", [])
+DEEPLENS_SSO_HTTP_TIMEOUT_SECONDS = env_int("DEEPLENS_SSO_HTTP_TIMEOUT_SECONDS", 10)
+DEEPLENS_SSO_CLOCK_SKEW_SECONDS = env_int("DEEPLENS_SSO_CLOCK_SKEW_SECONDS", 60)
 # Password-reset mails per address and per client address within the window; then 429.
 DEEPLENS_PASSWORD_RESET_MAX_PER_ADDRESS = env_int("DEEPLENS_PASSWORD_RESET_MAX_PER_ADDRESS", 3)
 DEEPLENS_PASSWORD_RESET_MAX_PER_IP = env_int("DEEPLENS_PASSWORD_RESET_MAX_PER_IP", 20)

@@ -284,7 +284,9 @@ def test_the_page_sign_in_asks_for_the_code_before_signing_in(users, alpha):
     totp, _codes = enrol(member)
     browser = tenant_client(alpha)
 
-    password = browser.post("/accounts/login/?next=/images/", {"username": member.email, "password": PASSWORD})
+    password = browser.post(
+        "/accounts/login/?next=/images/", {"username": member.email, "password": PASSWORD}
+    )
 
     assert password.status_code == 302
     assert password["Location"] == "/accounts/login/mfa/"
@@ -379,7 +381,9 @@ def test_a_global_admin_with_a_second_factor_gives_it_at_the_admin_sign_in(users
     root = users["global"]
     totp, _codes = enrol(root)
 
-    password = public_client.post("/admin/login/?next=/admin/", {"username": root.email, "password": PASSWORD})
+    password = public_client.post(
+        "/admin/login/?next=/admin/", {"username": root.email, "password": PASSWORD}
+    )
     assert password["Location"] == "/admin/login/mfa/"
     assert public_client.get("/admin/").status_code == 302
 

@@ -189,6 +189,7 @@ def test_permission_matrix(world, db, method, name, principal):
             "not_authenticated",
             "authentication_failed",
             "mfa_challenge_invalid",
+            "sso_code_invalid",
         }
 
 

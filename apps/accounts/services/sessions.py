@@ -12,6 +12,7 @@ from apps.accounts.errors import InvalidCredentials, TokenInvalid, TokenReused, 
 from apps.accounts.models import RefreshToken, User
 from apps.accounts.services.attempts import login_attempt_record, login_throttle_raise
 from apps.accounts.services.mfa import MfaPending, mfa_challenge_complete, mfa_pending_for
+from apps.accounts.services.sso import password_sign_in_refusal, sso_handoff_user
 from apps.accounts.tokens import access_token_for, parse_refresh, refresh_token_for, token_hash
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
@@ -48,10 +49,26 @@ def auth_login(
         raise InvalidCredentials(INVALID_CREDENTIALS)
     if user.tenant is not None and user.tenant.status != TenantStatus.ACTIVE:
         raise TenantUnavailable(f"The workspace {user.tenant.name!r} is not active.", code="tenant_suspended")
+    refusal = password_sign_in_refusal(user)
+    if refusal is not None:
+        raise refusal
     pending = mfa_pending_for(user)
     if pending is not None:
         return pending
     login_attempt_record(tenant=tenant, email=email, user=user, actor=actor, channel="api")
+    access, refresh, _row = _session_start(user=user, actor=actor)
+    return LoginResult(user=user, access=access, refresh=refresh)
+
+
+def auth_sso_token(
+    *, code: str, code_verifier: str, tenant: Tenant | None, actor: Actor
+) -> LoginResult | MfaPending:
+    """An API client's SSO sign-in, finished: the one-time code and its PKCE verifier."""
+    user = sso_handoff_user(code=code, code_verifier=code_verifier, tenant=tenant)
+    pending = mfa_pending_for(user)
+    if pending is not None:
+        return pending
+    login_attempt_record(tenant=user.tenant, email=user.email, user=user, actor=actor, channel="sso:api")
     access, refresh, _row = _session_start(user=user, actor=actor)
     return LoginResult(user=user, access=access, refresh=refresh)
 
