@@ -64,3 +64,10 @@ def sso_provider_list(*, tenant: Tenant, active_only: bool = False) -> QuerySet[
 
 def sso_provider_get(*, tenant: Tenant, provider_id) -> SsoProvider | None:
     return SsoProvider.objects.select_related("tenant").filter(tenant=tenant, pk=provider_id).first()
+
+
+def tenant_owner_list(*, tenant: Tenant) -> QuerySet[User]:
+    """Active owners: who may be the break-glass account of an SSO-only workspace."""
+    return User.objects.filter(
+        tenant=tenant, role=Role.OWNER, is_active=True, deleted_at__isnull=True
+    ).order_by("email")

@@ -303,8 +303,8 @@ def provider_body(op, **overrides):
     }
 
 
-def test_a_tenant_admin_configures_a_provider_and_the_secret_never_comes_back(users, alpha, op):
-    api = as_user(users[Role.ADMIN])
+def test_the_owner_configures_a_provider_and_the_secret_never_comes_back(users, alpha, op):
+    api = as_user(users[Role.OWNER])
 
     created = api.post("sso/providers", provider_body(op))
 
@@ -336,16 +336,24 @@ def test_a_tenant_admin_configures_a_provider_and_the_secret_never_comes_back(us
     ],
 )
 def test_bad_provider_settings_are_refused_per_field(users, alpha, op, overrides, field):
-    response = as_user(users[Role.ADMIN]).post("sso/providers", provider_body(op, **overrides))
+    response = as_user(users[Role.OWNER]).post("sso/providers", provider_body(op, **overrides))
 
     assert response.status_code == 400
     assert field in response.json()["error"]["detail"], response.json()
     assert not SsoProvider.objects.exists()
 
 
-def test_members_and_other_workspaces_cannot_touch_providers(users, alpha, beta, acme):
+def test_admins_and_other_workspaces_cannot_touch_providers(users, alpha, beta, acme):
+    """An admin who could point the workspace at their own provider could sign in as its owner."""
     assert as_user(users[Role.MEMBER]).get("sso/providers").status_code == 403
-    beta_admin = UserFactory(tenant=beta, role=Role.ADMIN, email="admin@beta.test")
+    assert as_user(users[Role.ADMIN]).get("sso/providers").status_code == 403
+    assert (
+        as_user(users[Role.ADMIN])
+        .patch(f"sso/providers/{acme.pk}", {"issuer": "https://evil.example"})
+        .status_code
+        == 403
+    )
+    beta_admin = UserFactory(tenant=beta, role=Role.OWNER, email="owner@beta.test")
     assert as_user(beta_admin).get(f"sso/providers/{acme.pk}").status_code == 404
     assert as_user(beta_admin).delete(f"sso/providers/{acme.pk}").status_code == 404
     assert SsoProvider.objects.filter(pk=acme.pk).exists()
@@ -371,4 +379,4 @@ def test_sso_required_needs_a_break_glass_owner(users, alpha, acme):
         == 403
     )
     # The last provider of an SSO-only workspace cannot be removed.
-    assert as_user(users[Role.ADMIN]).delete(f"sso/providers/{acme.pk}").status_code == 400
+    assert owner.delete(f"sso/providers/{acme.pk}").status_code == 400

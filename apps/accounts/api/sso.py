@@ -80,8 +80,10 @@ def _provider_or_404(request, provider_id):
     return provider
 
 
+# Owners only: whoever points the workspace at an identity provider decides who signs in as whom
+# (an admin with their own provider could sign in as the owner).
 class SsoProviderListApi(APIView):
-    required_permission = Perm.USERS_MANAGE
+    required_permission = Perm.TENANT_SETTINGS
 
     @extend_schema(responses={200: ProviderOutput(many=True)})
     def get(self, request):
@@ -98,7 +100,7 @@ class SsoProviderListApi(APIView):
 
 
 class SsoProviderDetailApi(APIView):
-    required_permission = Perm.USERS_MANAGE
+    required_permission = Perm.TENANT_SETTINGS
 
     @extend_schema(responses={200: ProviderOutput})
     def get(self, request, provider_id):
