@@ -23,6 +23,8 @@ class AuditAction(models.TextChoices):
     SSO_POLICY_CHANGED = "sso.policy_changed", "SSO policy changed"
     SSO_USER_PROVISIONED = "sso.user_provisioned", "User provisioned by SSO"
     SSO_LOGIN_REFUSED = "sso.login_refused", "SSO sign-in refused"
+    SIGNUP_REQUESTED = "signup.requested", "Sign-up requested"
+    SIGNUP_COMPLETED = "signup.completed", "Workspace created by sign-up"
     USER_CREATED = "user.created", "User created"
     USER_UPDATED = "user.updated", "User updated"
     USER_ROLE_CHANGED = "user.role_changed", "Role changed"

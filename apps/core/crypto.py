@@ -28,6 +28,7 @@ def fernet_encrypt(plain: str) -> str:
     return _fernet().encrypt(plain.encode()).decode()
 
 
-def fernet_decrypt(token: str) -> str:
-    """Raises InvalidToken where the key changed or the token was altered."""
-    return _fernet().decrypt(token.encode()).decode()
+def fernet_decrypt(token: str, *, max_age: int | None = None) -> str:
+    """Raises InvalidToken where the key changed, the token was altered or is older than max_age
+    seconds."""
+    return _fernet().decrypt(token.encode(), ttl=max_age).decode()

@@ -344,6 +344,12 @@ DEEPLENS_LOGIN_FAILURE_WINDOW_SECONDS = env_int("DEEPLENS_LOGIN_FAILURE_WINDOW_S
 DEEPLENS_MFA_CHALLENGE_SECONDS = env_int("DEEPLENS_MFA_CHALLENGE_SECONDS", 5 * 60)
 DEEPLENS_MFA_CHALLENGE_MAX_ATTEMPTS = env_int("DEEPLENS_MFA_CHALLENGE_MAX_ATTEMPTS", 5)
 DEEPLENS_MFA_ISSUER = env_str("DEEPLENS_MFA_ISSUER", "DeepLens")
+# Self-service sign-up (off by default): a visitor creates a Free workspace and becomes its owner after
+# confirming their e-mail address. Requests are limited per client address; the link lives two days.
+DEEPLENS_SIGNUP_ENABLED = env_bool("DEEPLENS_SIGNUP_ENABLED", False)
+DEEPLENS_SIGNUP_MAX_PER_IP = env_int("DEEPLENS_SIGNUP_MAX_PER_IP", 5)
+DEEPLENS_SIGNUP_WINDOW_SECONDS = env_int("DEEPLENS_SIGNUP_WINDOW_SECONDS", 60 * 60)
+DEEPLENS_SIGNUP_LINK_SECONDS = env_int("DEEPLENS_SIGNUP_LINK_SECONDS", 2 * 24 * 3600)
 # Single sign-on (OpenID Connect): identity providers are on public addresses unless an operator allows
 # an internal network here (as for storage endpoints); how long each call to a provider may take; the
 # clock skew tolerated on ID tokens' exp/iat.

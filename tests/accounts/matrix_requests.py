@@ -31,6 +31,11 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("POST", "auth-mfa-recovery-codes"): Call("auth/mfa/recovery-codes", {"code": ""}),
     ("GET", "mfa-policy"): Call("settings/mfa-policy"),
     ("PUT", "mfa-policy"): Call("settings/mfa-policy", {"mfa_required_for_admins": False}),
+    ("POST", "auth-register"): Call(
+        "auth/register",
+        {"name": "New", "slug": "matrix-signup", "email": "new@new.test", "password": "a long passphrase 42"},
+    ),
+    ("POST", "auth-register-confirm"): Call("auth/register/confirm", {"token": "not-a-token"}),
     ("POST", "auth-sso-token"): Call("auth/sso/token", {"code": "not-a-code", "code_verifier": "v" * 43}),
     ("GET", "sso-providers"): Call("sso/providers"),
     ("POST", "sso-providers"): Call(

@@ -60,6 +60,12 @@ def auth_login(
     return LoginResult(user=user, access=access, refresh=refresh)
 
 
+def auth_session_for(*, user: User, actor: Actor) -> LoginResult:
+    """A new API session for a person just created and proven (a confirmed sign-up)."""
+    access, refresh, _row = _session_start(user=user, actor=actor)
+    return LoginResult(user=user, access=access, refresh=refresh)
+
+
 def auth_sso_token(
     *, code: str, code_verifier: str, tenant: Tenant | None, actor: Actor
 ) -> LoginResult | MfaPending:
