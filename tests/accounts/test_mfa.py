@@ -225,6 +225,7 @@ def test_the_policy_makes_an_admin_enrol_at_api_sign_in_but_not_a_member(users, 
     assert len(done.json()["recovery_codes"]) == 10
     assert "access" in done.json()
     assert TotpDevice.objects.get(user=users[Role.ADMIN]).confirmed_at is not None
+    assert AuditEvent.objects.get(action=AuditAction.MFA_ENROLLED).actor_id == users[Role.ADMIN].pk
     # Turning it off is refused while the policy requires it.
     refused = as_user(users[Role.ADMIN]).post("auth/mfa/disable", {"code": done.json()["recovery_codes"][0]})
     assert refused.status_code == 403

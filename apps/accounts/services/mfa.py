@@ -322,7 +322,11 @@ def mfa_challenge_complete(*, challenge: str, code: str, actor: Actor, channel: 
     with transaction.atomic():
         if state["enrol"]:
             try:
-                recovery_codes = mfa_setup_confirm(user=user, code=code, actor=actor)
+                recovery_codes = mfa_setup_confirm(
+                    user=user,
+                    code=code,
+                    actor=Actor(user=user, ip_address=actor.ip_address, user_agent=actor.user_agent),
+                )
                 factor: str | None = "totp"
             except (MfaCodeInvalid, MfaNotEnabled):
                 factor = None
