@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ML_STAMP := $(VENV)/.installed-ml
 REQUIREMENTS := requirements/base.txt requirements/dev.txt
 
-.PHONY: azurite run services test test-fast lint format bench example-trace install install-ml system-deps manage clean help
+.PHONY: azurite oidc-provider oidc-dev run services test test-fast lint format bench example-trace install install-ml system-deps manage clean help
 
 help:
 	@echo "make run        start DeepLens (embedded PostgreSQL + Redis unless DATABASE_URL/REDIS_URL are set)"
@@ -16,6 +16,7 @@ help:
 	@echo "make example-trace  upload one image with tracing on; the trace to var/traces/example.jsonl"
 	@echo "make services   only the embedded PostgreSQL and Redis"
 	@echo "make manage ARGS='...'  a manage.py command against the embedded servers"
+	@echo "make oidc-dev   a local OpenID provider on 127.0.0.1:9400 to try single sign-on with make run"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,19 @@ $(AZURITE):
 
 azurite: $(AZURITE)
 
+# A real OpenID provider (npm oidc-provider, OpenID Certified) for the single sign-on tests, into
+# var/oidc-provider; tests/oidc/op.mjs configures and starts it on loopback.
+OIDC_PROVIDER := var/oidc-provider/node_modules/oidc-provider/package.json
+$(OIDC_PROVIDER):
+	npm install --silent --no-audit --no-fund --prefix var/oidc-provider oidc-provider@9.13.3
+
+oidc-provider: $(OIDC_PROVIDER)
+
+# Start that provider for trying SSO with `make run` (see README, Sign-in): issuer http://127.0.0.1:9400,
+# client deeplens / deeplens-dev-secret, redirect URI of the demo workspace's provider `dev`.
+oidc-dev: $(OIDC_PROVIDER)
+	OIDC_MODULES=var/oidc-provider/node_modules OP_CONFIG='{"port": 9400, "clients": [{"client_id": "deeplens", "client_secret": "deeplens-dev-secret", "redirect_uris": ["http://demo.localhost:8000/accounts/sso/dev/callback/"]}]}' node tests/oidc/op.mjs
+
 run: install
 	$(BIN)/python -m deeplens.runner
 
@@ -66,7 +80,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install install-ml system-deps azurite lint
+test: install install-ml system-deps azurite oidc-provider lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from apps.accounts.api import api_keys, auth, impersonation, users
+from apps.accounts.api import api_keys, auth, impersonation, mfa, sso, users
 from apps.audit import api as audit_api
 from apps.duplicates.api import groups as duplicates_api
 from apps.images.api import images, thumbnails, upload
@@ -15,9 +15,19 @@ from apps.usage import api as usage_api
 
 auth_patterns = [
     path("auth/login", auth.LoginApi.as_view(), name="auth-login"),
+    path("auth/login/mfa", mfa.LoginMfaApi.as_view(), name="auth-login-mfa"),
+    path("auth/login/mfa/setup", mfa.LoginMfaSetupApi.as_view(), name="auth-login-mfa-setup"),
+    path("auth/sso/token", sso.SsoTokenApi.as_view(), name="auth-sso-token"),
+    path("auth/register", tenants_api.RegisterApi.as_view(), name="auth-register"),
+    path("auth/register/confirm", tenants_api.RegisterConfirmApi.as_view(), name="auth-register-confirm"),
     path("auth/refresh", auth.RefreshApi.as_view(), name="auth-refresh"),
     path("auth/logout", auth.LogoutApi.as_view(), name="auth-logout"),
     path("auth/me", auth.MeApi.as_view(), name="auth-me"),
+    path("auth/mfa", mfa.MfaStatusApi.as_view(), name="auth-mfa"),
+    path("auth/mfa/setup", mfa.MfaSetupApi.as_view(), name="auth-mfa-setup"),
+    path("auth/mfa/confirm", mfa.MfaConfirmApi.as_view(), name="auth-mfa-confirm"),
+    path("auth/mfa/disable", mfa.MfaDisableApi.as_view(), name="auth-mfa-disable"),
+    path("auth/mfa/recovery-codes", mfa.MfaRecoveryCodesApi.as_view(), name="auth-mfa-recovery-codes"),
     path("auth/sessions", auth.SessionListApi.as_view(), name="auth-sessions"),
     path("auth/sessions/<uuid:session_id>", auth.SessionRevokeApi.as_view(), name="auth-session-revoke"),
     path("auth/password/change", auth.PasswordChangeApi.as_view(), name="auth-password-change"),
@@ -144,6 +154,10 @@ search_patterns = [
 ]
 
 tenant_patterns = [
+    path("settings/mfa-policy", mfa.MfaPolicyApi.as_view(), name="mfa-policy"),
+    path("settings/sso-policy", sso.SsoPolicyApi.as_view(), name="sso-policy"),
+    path("sso/providers", sso.SsoProviderListApi.as_view(), name="sso-providers"),
+    path("sso/providers/<uuid:provider_id>", sso.SsoProviderDetailApi.as_view(), name="sso-provider"),
     path("users", users.UserListApi.as_view(), name="users"),
     path("users/<uuid:user_id>", users.UserDetailApi.as_view(), name="user"),
     path("api-keys", api_keys.ApiKeyListApi.as_view(), name="api-keys"),

@@ -3,11 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.accounts.mfa_views import AdminLoginMfaView
 from apps.accounts.views import AdminLoginView
 from apps.core import api_docs
 from apps.core import views as core_views
 from apps.core.metrics_view import MetricsView
 from apps.storage.admin import storage_locations_admin_view
+from apps.tenants import signup_views
 from apps.usage import views as usage_views
 from deeplens.urls_api import public_api_patterns
 
@@ -17,7 +19,10 @@ admin.site.index_template = "admin/deeplens_index.html"
 
 urlpatterns = [
     path("", core_views.PublicHomeView.as_view(), name="public-home"),
+    path("signup/", signup_views.SignupView.as_view(), name="signup"),
+    path("signup/confirm/<str:token>/", signup_views.SignupConfirmView.as_view(), name="signup-confirm"),
     path("admin/login/", AdminLoginView.as_view(), name="admin-login"),
+    path("admin/login/mfa/", AdminLoginMfaView.as_view(), name="admin-login-mfa"),
     path("admin/usage/", admin.site.admin_view(usage_views.usage_overview_view), name="admin-usage"),
     path("admin/storage/", admin.site.admin_view(storage_locations_admin_view), name="admin-storage"),
     path("admin/", admin.site.urls),

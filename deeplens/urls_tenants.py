@@ -4,11 +4,13 @@ from django.urls import include, path
 
 from apps.core import api_docs
 from apps.core.metrics_view import MetricsView
+from apps.tenants.signup_views import SignupWelcomeView
 from deeplens.urls_api import tenant_api_patterns
 
 urlpatterns = [
     path("", include("apps.dashboard.urls")),
     path("accounts/", include("apps.accounts.urls")),
+    path("signup/welcome/", SignupWelcomeView.as_view(), name="signup-welcome"),
     path("images/", include("apps.images.urls")),
     path("search/", include("apps.search.urls")),
     path("duplicates/", include("apps.duplicates.urls")),

@@ -8,7 +8,12 @@ from django.utils.html import format_html
 
 from apps.accounts.forms import ImpersonateForm
 from apps.accounts.models import ApiKey, ImpersonationSession, RefreshToken, User
-from apps.accounts.services import api_key_revoke, impersonation_handoff_token, impersonation_start
+from apps.accounts.services import (
+    api_key_revoke,
+    impersonation_handoff_token,
+    impersonation_start,
+    mfa_reset,
+)
 from apps.accounts.services.users import user_admin_save
 from apps.audit.context import Actor
 from apps.core.admin import ReadOnlyAdmin
@@ -32,9 +37,18 @@ class UserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"fields": ["email", "tenant", "role", "password1", "password2"]})]
     filter_horizontal = []
+    actions = ["reset_second_factor"]
 
     def has_delete_permission(self, request, obj=None):
         return False  # users are deactivated or soft-deleted, never removed
+
+    @admin.action(description="Reset two-factor authentication (lost authenticator)")
+    def reset_second_factor(self, request, queryset):
+        actor = Actor.from_request(request)
+        reset = sum(mfa_reset(user=user, actor=actor) for user in queryset.select_related("tenant"))
+        messages.success(
+            request, f"Second factor reset for {reset} user(s); they sign in with a password now."
+        )
 
     @admin.display(description="")
     def impersonate_link(self, user):

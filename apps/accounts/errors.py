@@ -57,3 +57,35 @@ def refuse_while_impersonating(actor, what: str) -> None:
             f"An impersonation cannot {what}: it would outlive the impersonation. "
             "Ask the user to do it, or do it as yourself in the admin."
         )
+
+
+class MfaCodeInvalid(NotAuthenticated):
+    code = "mfa_code_invalid"
+
+
+class MfaChallengeInvalid(NotAuthenticated):
+    code = "mfa_challenge_invalid"
+
+
+class MfaAlreadyEnabled(Conflict):
+    code = "mfa_already_enabled"
+
+
+class MfaNotEnabled(Conflict):
+    code = "mfa_not_enabled"
+
+
+class MfaRequired(PermissionDenied):
+    code = "mfa_required_by_policy"
+
+
+class SsoFailed(PermissionDenied):
+    code = "sso_failed"
+
+
+class SsoIssuerNotAllowed(InvalidInput):
+    code = "sso_issuer_not_allowed"
+
+
+class SsoRequired(PermissionDenied):
+    code = "sso_required"

@@ -187,3 +187,102 @@ class ImpersonationSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.impersonator} as {self.target}"
+
+
+class TotpDevice(models.Model):
+    """A person's authenticator app (RFC 6238 TOTP). The seed is encrypted at rest (apps/core/crypto);
+    until the first code confirms it the device does not count."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    secret_encrypted = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The time step of the last accepted code: a code is good once (RFC 6238 section 5.2).
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """A one-time code for when the authenticator is lost. Only an HMAC-SHA256 of it is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "code_hash"])]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user}"
+
+
+class SsoProvider(models.Model):
+    """A workspace's OpenID Connect identity provider (Azure AD / Entra ID, Google, Okta, Keycloak, ...).
+
+    The issuer is discovered (`/.well-known/openid-configuration`); the client secret is encrypted at
+    rest (apps/core/crypto). People whose e-mail domain is allowed are provisioned at their first
+    sign-in with the role `role_mapping` gives the values of `role_claim` (e.g. `groups`), else
+    `default_role`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sso_providers")
+    slug = models.SlugField(max_length=40)
+    name = models.CharField(max_length=100, help_text="shown on the sign-in button")
+    issuer = models.URLField(max_length=500)
+    client_id = models.CharField(max_length=255)
+    client_secret_encrypted = models.TextField(blank=True)
+    scopes = models.CharField(max_length=200, default="openid email profile")
+    allowed_domains = models.JSONField(default=list, blank=True)
+    default_role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    role_claim = models.CharField(max_length=100, blank=True)
+    role_mapping = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "slug"], name="sso_provider_slug_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.issuer})"
+
+
+class SsoIdentity(models.Model):
+    """Who a provider's subject (`sub`) is here: the link made at the first sign-in."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.ForeignKey(SsoProvider, on_delete=models.CASCADE, related_name="identities")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sso_identities")
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "subject"], name="sso_identity_subject_per_provider")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} via {self.provider}"
+
+
+class SsoPolicy(models.Model):
+    """Whether a workspace signs in only through its providers. The break-glass owner keeps a password
+    (and their second factor) for when the provider is down or misconfigured."""
+
+    tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="sso_policy")
+    sso_required = models.BooleanField(default=False)
+    break_glass_user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"SSO policy of {self.tenant_id}"

@@ -2,7 +2,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from apps.accounts.filters import UserFilter
-from apps.accounts.models import ApiKey, ImpersonationSession, RefreshToken, Role, User
+from apps.accounts.models import ApiKey, ImpersonationSession, RefreshToken, Role, SsoProvider, User
 from apps.core.filtering import FilterData, apply_filters
 from apps.tenants.models import Tenant
 
@@ -55,3 +55,19 @@ def impersonation_get_active(*, session_id) -> ImpersonationSession | None:
         .filter(pk=session_id, ended_at__isnull=True)
         .first()
     )
+
+
+def sso_provider_list(*, tenant: Tenant, active_only: bool = False) -> QuerySet[SsoProvider]:
+    providers = SsoProvider.objects.filter(tenant=tenant).order_by("name")
+    return providers.filter(is_active=True) if active_only else providers
+
+
+def sso_provider_get(*, tenant: Tenant, provider_id) -> SsoProvider | None:
+    return SsoProvider.objects.select_related("tenant").filter(tenant=tenant, pk=provider_id).first()
+
+
+def tenant_owner_list(*, tenant: Tenant) -> QuerySet[User]:
+    """Active owners: who may be the break-glass account of an SSO-only workspace."""
+    return User.objects.filter(
+        tenant=tenant, role=Role.OWNER, is_active=True, deleted_at__isnull=True
+    ).order_by("email")

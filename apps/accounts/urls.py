@@ -1,11 +1,14 @@
 from django.urls import path
 
-from apps.accounts import views
+from apps.accounts import mfa_views, sso_views, views
 
 app_name = "accounts"
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
+    path("login/mfa/", mfa_views.LoginMfaView.as_view(), name="login_mfa"),
+    path("sso/<slug:slug>/start/", sso_views.SsoStartView.as_view(), name="sso_start"),
+    path("sso/<slug:slug>/callback/", sso_views.SsoCallbackView.as_view(), name="sso_callback"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(

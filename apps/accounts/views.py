@@ -14,27 +14,51 @@ from django_tenants.utils import get_public_schema_name
 
 from apps.accounts.errors import (
     ImpersonationCannotCreateCredentials,
+    MfaAlreadyEnabled,
+    MfaCodeInvalid,
+    MfaNotEnabled,
+    MfaRequired,
     PasswordInvalid,
     TokenInvalid,
     TooManyAttempts,
 )
-from apps.accounts.forms import LoginForm, PasswordChangeForm, PasswordResetForm, ProfileForm, SetPasswordForm
+from apps.accounts.forms import (
+    LoginForm,
+    MfaCodeForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    ProfileForm,
+    SetPasswordForm,
+)
+from apps.accounts.mfa_views import mfa_pending_store, totp_setup_context
 from apps.accounts.middleware import IMPERSONATION_SESSION_KEY
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import PUBLIC, Perm
-from apps.accounts.selectors import session_list
+from apps.accounts.selectors import session_list, sso_provider_list
 from apps.accounts.services import (
     auth_logout,
     impersonation_accept_handoff,
     impersonation_stop,
     login_attempt_record,
+    mfa_disable,
+    mfa_pending_for,
+    mfa_recovery_codes_regenerate,
+    mfa_setup_confirm,
+    mfa_setup_start,
     password_reset_confirm,
     password_reset_request,
     session_revoke,
     user_change_password,
     user_update,
 )
-from apps.accounts.services.sessions import login_tenant_key
+from apps.accounts.services.attempts import login_tenant_key
+from apps.accounts.services.mfa import (
+    mfa_enabled,
+    mfa_required_by_policy,
+    mfa_setup_pending,
+    recovery_codes_left,
+)
+from apps.accounts.services.sso import password_sign_in_refusal, sso_policy_get
 from apps.accounts.services.users import reset_token_user
 from apps.accounts.throttling import login_throttle_check
 from apps.audit.context import Actor, client_ip
@@ -72,7 +96,18 @@ class ThrottledSignInMixin(auth_views.LoginView):
             return response
         return super().post(request, *args, **kwargs)
 
+    mfa_url_name = "accounts:login_mfa"
+
     def form_valid(self, form):
+        refusal = password_sign_in_refusal(form.get_user())
+        if refusal is not None:
+            form.add_error(None, refusal.message)
+            return self.render_to_response(self.get_context_data(form=form), status=403)
+        pending = mfa_pending_for(form.get_user())
+        if pending is not None:
+            # The password was right; the sign-in is audited once the second factor is.
+            mfa_pending_store(self.request, challenge=pending.challenge, next_url=self.get_success_url())
+            return redirect(self.mfa_url_name)
         login_attempt_record(
             tenant=_sign_in_tenant(self.request),
             email=form.get_user().email,
@@ -101,6 +136,15 @@ class LoginView(ThrottledSignInMixin):
     form_class = LoginForm
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs):
+        tenant = _sign_in_tenant(self.request)
+        providers = sso_provider_list(tenant=tenant, active_only=True) if tenant else []
+        return super().get_context_data(
+            sso_providers=providers,
+            sso_required=bool(tenant and sso_policy_get(tenant=tenant).sso_required),
+            **kwargs,
+        )
+
 
 class AdminLoginView(ThrottledSignInMixin):
     """The Django admin's sign-in (global admins), with the same throttle and audit as every other
@@ -108,6 +152,7 @@ class AdminLoginView(ThrottledSignInMixin):
 
     required_permission = PUBLIC
     channel = "admin"
+    mfa_url_name = "admin-login-mfa"
     template_name = "admin/login.html"
     form_class = AdminAuthenticationForm
     next_page = "admin:index"
@@ -204,8 +249,13 @@ class ProfileView(PermissionRequiredPage, View):
     template_name = "accounts/profile.html"
     required_permission = Perm.ACCOUNT_SELF
 
-    def get(self, request, profile_form=None, password_form=None, status=200):
+    def get(self, request, profile_form=None, password_form=None, status=200, **extra):
         context = {
+            "mfa_enabled": mfa_enabled(request.user),
+            "mfa_required": mfa_required_by_policy(request.user),
+            "mfa_codes_left": recovery_codes_left(request.user),
+            "mfa_form": MfaCodeForm(),
+            **extra,
             "profile_form": profile_form
             or ProfileForm(
                 initial={"first_name": request.user.first_name, "last_name": request.user.last_name}
@@ -241,11 +291,50 @@ class ProfileView(PermissionRequiredPage, View):
                 return self.get(request, password_form=form, status=400)
             update_session_auth_hash(request, request.user)
             messages.success(request, "Your password is changed; your API sessions were signed out.")
+        elif action in MFA_ACTIONS:
+            return self.mfa_post(request, action, actor)
         elif action == "revoke_session" and session_revoke(
             user=request.user, family=request.POST.get("session", ""), actor=actor
         ):
             messages.success(request, "The session is revoked.")
         return redirect("accounts:profile")
+
+    def mfa_post(self, request, action: str, actor: Actor):
+        if getattr(request, "impersonation", None) is not None:
+            messages.error(request, "An impersonator cannot change the person's second factor.")
+            return redirect("accounts:profile")
+        if action == "mfa_setup":
+            try:
+                setup = mfa_setup_start(user=request.user)
+            except MfaAlreadyEnabled as exc:
+                messages.error(request, exc.message)
+                return redirect("accounts:profile")
+            return self.get(request, **{"mfa_setup": True, **totp_setup_context(setup)})
+        form = MfaCodeForm(request.POST)
+        if not form.is_valid():
+            return self.get(request, mfa_form=form, status=400)
+        code = form.cleaned_data["code"]
+        try:
+            if action == "mfa_confirm":
+                codes = mfa_setup_confirm(user=request.user, code=code, actor=actor)
+                messages.success(request, "Two-factor sign-in is on.")
+                return render(request, "accounts/recovery_codes.html", {"recovery_codes": codes, "next": ""})
+            if action == "mfa_recovery_codes":
+                codes = mfa_recovery_codes_regenerate(user=request.user, code=code, actor=actor)
+                return render(request, "accounts/recovery_codes.html", {"recovery_codes": codes, "next": ""})
+            mfa_disable(user=request.user, code=code, actor=actor)
+            messages.success(request, "Two-factor sign-in is off.")
+        except (MfaCodeInvalid, MfaNotEnabled, MfaRequired) as exc:
+            form.add_error("code", exc.message)
+            extra: dict = {}
+            if action == "mfa_confirm":
+                pending = mfa_setup_pending(user=request.user)
+                extra = {"mfa_setup": True, **totp_setup_context(pending)} if pending else {}
+            return self.get(request, mfa_form=form, status=400, **extra)
+        return redirect("accounts:profile")
+
+
+MFA_ACTIONS = ("mfa_setup", "mfa_confirm", "mfa_disable", "mfa_recovery_codes")
 
 
 class ImpersonationAcceptView(View):

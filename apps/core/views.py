@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.generic import TemplateView
@@ -15,6 +16,7 @@ class PublicHomeView(TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        context["signup_enabled"] = settings.DEEPLENS_SIGNUP_ENABLED
         user = self.request.user
         if user.is_authenticated and user.is_global_admin:
             context["tenants"] = list(tenant_list())

@@ -5,14 +5,20 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.permissions import Perm
+from apps.accounts.api.serializers import UserOutput
+from apps.accounts.models import Role
+from apps.accounts.permissions import PUBLIC, Perm
+from apps.accounts.services import user_create
+from apps.accounts.services.sessions import auth_session_for
 from apps.audit.context import Actor
+from apps.core.api import base_url
 from apps.core.errors import NotFound
 from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
 from apps.tenants.models import LIMIT_FIELDS, Tenant, TenantStatus, TenantTier, Tier
 from apps.tenants.selectors import tenant_list
 from apps.tenants.services import tenant_provision, tenant_update, tier_update
+from apps.tenants.signup import signup_confirm, signup_request
 
 
 class TenantOutput(serializers.ModelSerializer):
@@ -64,6 +70,9 @@ class AdminTenantListApi(APIView):
         name = serializers.CharField(max_length=200)
         slug = serializers.CharField(max_length=63)
         tier = serializers.ChoiceField(choices=TenantTier.values, default=TenantTier.FREE)
+        owner_email = serializers.EmailField(
+            required=False, help_text="invite this person as the workspace's first owner (mailed link)"
+        )
 
     @list_schema(
         TenantOutput, "TenantPage", parameters=[OpenApiParameter("status", str, enum=TenantStatus.values)]
@@ -80,7 +89,17 @@ class AdminTenantListApi(APIView):
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        tenant = tenant_provision(actor=Actor.from_request(request), **data.validated_data)
+        owner_email = data.validated_data.pop("owner_email", None)
+        actor = Actor.from_request(request)
+        tenant = tenant_provision(actor=actor, **data.validated_data)
+        if owner_email:
+            user_create(
+                tenant=tenant,
+                email=owner_email,
+                role=Role.OWNER,
+                actor=actor,
+                base_url=base_url(request, tenant),
+            )
         return Response(TenantOutput(_tenant_or_404(tenant.pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -163,3 +182,70 @@ def _tier_or_404(slug) -> Tier:
             f"No tier {slug!r}; the tiers are {', '.join(TenantTier.values)}.", code="tier_not_found"
         )
     return tier
+
+
+class RegisterApi(APIView):
+    """Self-service sign-up (when DEEPLENS_SIGNUP_ENABLED): mails a confirmation link for a new Free
+    workspace with the caller as its owner. Nothing is created until POST auth/register/confirm."""
+
+    required_permission = PUBLIC
+    authentication_classes = []
+
+    class Input(serializers.Serializer):
+        name = serializers.CharField(max_length=200, help_text="the workspace's name")
+        slug = serializers.CharField(max_length=63, help_text="its address: <slug>.<base domain>")
+        email = serializers.EmailField()
+        password = serializers.CharField(max_length=512, trim_whitespace=False)
+        first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+        last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        responses={202: inline_serializer("RegisterAccepted", {"detail": serializers.CharField()})}
+    )
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        signup_request(actor=Actor.from_request(request), base_url=base_url(request), **data.validated_data)
+        return Response(
+            {"detail": "A confirmation link has been e-mailed; the workspace is created when it is used."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class RegisterConfirmApi(APIView):
+    """The link's token: provisions the workspace and answers with it, its owner and a token pair."""
+
+    required_permission = PUBLIC
+    authentication_classes = []
+
+    class Input(serializers.Serializer):
+        token = serializers.CharField(max_length=4096, help_text="the last path segment of the mailed link")
+
+    @extend_schema(
+        responses={
+            201: inline_serializer(
+                "RegisterOutput",
+                {
+                    "tenant": TenantOutput(),
+                    "user": UserOutput(),
+                    "access": serializers.CharField(),
+                    "refresh": serializers.CharField(),
+                },
+            )
+        }
+    )
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = Actor.from_request(request)
+        tenant, user = signup_confirm(token=data.validated_data["token"], actor=actor)
+        tokens = auth_session_for(user=user, actor=actor)
+        return Response(
+            {
+                "tenant": TenantOutput(_tenant_or_404(tenant.pk)).data,
+                "user": UserOutput(user).data,
+                "access": tokens.access,
+                "refresh": tokens.refresh,
+            },
+            status=status.HTTP_201_CREATED,
+        )

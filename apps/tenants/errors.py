@@ -21,3 +21,11 @@ class TenantUnavailable(PermissionDenied):
 
 class TenantContextError(RuntimeError):
     """Tenant work attempted outside a tenant schema: a programming error, never silently guessed."""
+
+
+class SignupDisabled(NotFound):
+    code = "signup_disabled"
+
+
+class SignupLinkInvalid(ApplicationError):
+    code = "signup_link_invalid"

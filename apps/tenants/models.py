@@ -135,6 +135,8 @@ class Tenant(TenantMixin):
     max_api_calls_per_day = models.PositiveIntegerField(null=True, blank=True)
     # The daily API call quota turns over at midnight here.
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # Admins and owners must sign in with a second factor (they enrol at their next sign-in).
+    mfa_required_for_admins = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -340,6 +340,23 @@ DEEPLENS_LOGIN_MAX_FAILURES = env_int("DEEPLENS_LOGIN_MAX_FAILURES", 5)
 DEEPLENS_LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("DEEPLENS_LOGIN_MAX_FAILURES_PER_ACCOUNT", 100)
 DEEPLENS_LOGIN_MAX_FAILURES_PER_IP = env_int("DEEPLENS_LOGIN_MAX_FAILURES_PER_IP", 50)
 DEEPLENS_LOGIN_FAILURE_WINDOW_SECONDS = env_int("DEEPLENS_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Two-factor sign-in: how long the challenge between the password and the code lives, and how many
+# wrong codes one challenge takes (the sign-in failure counters above apply to codes as well).
+DEEPLENS_MFA_CHALLENGE_SECONDS = env_int("DEEPLENS_MFA_CHALLENGE_SECONDS", 5 * 60)
+DEEPLENS_MFA_CHALLENGE_MAX_ATTEMPTS = env_int("DEEPLENS_MFA_CHALLENGE_MAX_ATTEMPTS", 5)
+DEEPLENS_MFA_ISSUER = env_str("DEEPLENS_MFA_ISSUER", "DeepLens")
+# Self-service sign-up (off by default): a visitor creates a Free workspace and becomes its owner after
+# confirming their e-mail address. Requests are limited per client address; the link lives two days.
+DEEPLENS_SIGNUP_ENABLED = env_bool("DEEPLENS_SIGNUP_ENABLED", False)
+DEEPLENS_SIGNUP_MAX_PER_IP = env_int("DEEPLENS_SIGNUP_MAX_PER_IP", 5)
+DEEPLENS_SIGNUP_WINDOW_SECONDS = env_int("DEEPLENS_SIGNUP_WINDOW_SECONDS", 60 * 60)
+DEEPLENS_SIGNUP_LINK_SECONDS = env_int("DEEPLENS_SIGNUP_LINK_SECONDS", 2 * 24 * 3600)
+# Single sign-on (OpenID Connect): identity providers are on public addresses unless an operator allows
+# an internal network here (as for storage endpoints); how long each call to a provider may take; the
+# clock skew tolerated on ID tokens' exp/iat.
+DEEPLENS_SSO_ALLOWED_NETWORKS = env_list("DEEPLENS_SSO_ALLOWED_NETWORKS", [])
+DEEPLENS_SSO_HTTP_TIMEOUT_SECONDS = env_int("DEEPLENS_SSO_HTTP_TIMEOUT_SECONDS", 10)
+DEEPLENS_SSO_CLOCK_SKEW_SECONDS = env_int("DEEPLENS_SSO_CLOCK_SKEW_SECONDS", 60)
 # Password-reset mails per address and per client address within the window; then 429.
 DEEPLENS_PASSWORD_RESET_MAX_PER_ADDRESS = env_int("DEEPLENS_PASSWORD_RESET_MAX_PER_ADDRESS", 3)
 DEEPLENS_PASSWORD_RESET_MAX_PER_IP = env_int("DEEPLENS_PASSWORD_RESET_MAX_PER_IP", 20)

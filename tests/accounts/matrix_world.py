@@ -16,7 +16,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import tenant_context
 
-from apps.accounts.models import ApiKeyScope, Role, User
+from apps.accounts.models import ApiKeyScope, Role, SsoProvider, User
 from apps.accounts.services import api_key_create
 from apps.accounts.services.sessions import _session_start
 from apps.audit.context import Actor
@@ -92,6 +92,10 @@ def world_build() -> World:
         jpeg=imagefiles.jpeg(96, 64),
     )
     world.ids.update(tenant=str(tenant.pk), user=str(target.pk), member=str(member.pk))
+    sso_provider = SsoProvider.objects.create(
+        tenant=tenant, slug="matrix", name="Matrix ID", issuer="http://127.0.0.1:9", client_id="matrix"
+    )
+    world.ids.update(sso_provider=str(sso_provider.pk))
     with tenant_context(tenant):
         revocable, _raw = api_key_create(
             tenant=tenant,

@@ -15,6 +15,7 @@ PAGES = {
     "/settings/users/": "users.manage",
     "/settings/api-keys/": "api_keys.manage",
     "/settings/audit/": "audit.view",
+    "/settings/sign-in/": "tenant.settings",
 }
 
 
@@ -43,7 +44,14 @@ def test_the_pages_declare_what_this_test_expects():
     }
     assert {
         "/" + path: declared[path]
-        for path in ("", "accounts/profile/", "settings/users/", "settings/api-keys/", "settings/audit/")
+        for path in (
+            "",
+            "accounts/profile/",
+            "settings/users/",
+            "settings/api-keys/",
+            "settings/audit/",
+            "settings/sign-in/",
+        )
     } == PAGES
     assert declared["accounts/login/"] == PUBLIC
 

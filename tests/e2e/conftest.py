@@ -30,7 +30,10 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def product(tmp_path_factory):
-    running = Product(tmp_path_factory.mktemp("product") / "var")
+    # Self-service sign-up is off by default; the browser tests open it (tests/e2e/test_browser_signup.py).
+    running = Product(
+        tmp_path_factory.mktemp("product") / "var", extra_env={"DEEPLENS_SIGNUP_ENABLED": "true"}
+    )
     running.start()
     yield running
     running.stop()

@@ -2,7 +2,7 @@
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +13,7 @@ from apps.accounts.permissions import PUBLIC, Perm
 from apps.accounts.principal import principal_permissions
 from apps.accounts.selectors import session_list
 from apps.accounts.services import (
+    MfaPending,
     auth_login,
     auth_logout,
     auth_refresh,
@@ -30,7 +31,9 @@ from apps.tenants.models import Tenant, TenantStatus
 
 @method_decorator(never_cache, name="dispatch")
 class LoginApi(APIView):
-    """Sign in with {tenant, email, password}; a global admin leaves out `tenant`."""
+    """Sign in with {tenant, email, password}; a global admin leaves out `tenant`. An account with a
+    second factor (or one its workspace requires) gets `{"mfa_required": true, "challenge", ...}`
+    instead of tokens: finish with POST auth/login/mfa."""
 
     required_permission = PUBLIC
     authentication_classes = []
@@ -42,9 +45,30 @@ class LoginApi(APIView):
 
     @extend_schema(
         responses={
-            200: inline_serializer(
-                "LoginOutput",
-                {"access": serializers.CharField(), "refresh": serializers.CharField(), "user": UserOutput()},
+            200: PolymorphicProxySerializer(
+                component_name="LoginAnswer",
+                serializers=[
+                    inline_serializer(
+                        "LoginOutput",
+                        {
+                            "access": serializers.CharField(),
+                            "refresh": serializers.CharField(),
+                            "user": UserOutput(),
+                        },
+                    ),
+                    inline_serializer(
+                        "LoginMfaRequired",
+                        {
+                            "mfa_required": serializers.BooleanField(),
+                            "challenge": serializers.CharField(help_text="for auth/login/mfa"),
+                            "enrolment_required": serializers.BooleanField(
+                                help_text="no authenticator yet: get one from auth/login/mfa/setup"
+                            ),
+                            "expires_in": serializers.IntegerField(help_text="seconds"),
+                        },
+                    ),
+                ],
+                resource_type_field_name=None,
             )
         }
     )
@@ -57,6 +81,15 @@ class LoginApi(APIView):
             password=data.validated_data["password"],
             actor=Actor.from_request(request),
         )
+        if isinstance(result, MfaPending):
+            return Response(
+                {
+                    "mfa_required": True,
+                    "challenge": result.challenge,
+                    "enrolment_required": result.enrolment_required,
+                    "expires_in": result.expires_in,
+                }
+            )
         return Response(
             {"access": result.access, "refresh": result.refresh, "user": UserOutput(result.user).data}
         )

@@ -7,16 +7,12 @@ from datetime import UTC, datetime
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import get_public_schema_name
 
-from apps.accounts.errors import InvalidCredentials, TokenInvalid, TokenReused, TokenRevoked, TooManyAttempts
+from apps.accounts.errors import InvalidCredentials, TokenInvalid, TokenReused, TokenRevoked
 from apps.accounts.models import RefreshToken, User
-from apps.accounts.throttling import (
-    login_failure_record,
-    login_failures_clear,
-    login_throttle_check,
-    normalise_email,
-)
+from apps.accounts.services.attempts import login_attempt_record, login_throttle_raise
+from apps.accounts.services.mfa import MfaPending, mfa_challenge_complete, mfa_pending_for
+from apps.accounts.services.sso import password_sign_in_refusal, sso_handoff_user
 from apps.accounts.tokens import access_token_for, parse_refresh, refresh_token_for, token_hash
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
@@ -34,47 +30,11 @@ class LoginResult:
     refresh: str
 
 
-def login_tenant_key(tenant: Tenant | None) -> str:
-    """Whose accounts a sign-in counter is about: a tenant's, or the global admins' (the API without a
-    tenant, and the admin site on the public host, share one)."""
-    if tenant is None or tenant.schema_name == get_public_schema_name():
-        return "global"
-    return str(tenant.pk)
-
-
-def login_attempt_record(
-    *, tenant: Tenant | None, email: str, user: User | None, actor: Actor, channel: str
-) -> None:
-    """Audit a sign-in attempt and keep the failure counters that throttle guessing."""
-    if user is None:
-        login_failure_record(tenant_key=login_tenant_key(tenant), email=email, ip=actor.ip_address)
-        audit_record(
-            actor=actor,
-            action=AuditAction.LOGIN_FAILED,
-            tenant=tenant,
-            details={"email": normalise_email(email)[:254], "channel": channel},
-        )
-        return
-    login_failures_clear(tenant_key=login_tenant_key(tenant), email=email, ip=actor.ip_address)
-    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-    audit_record(
-        actor=Actor(user=user, ip_address=actor.ip_address, user_agent=actor.user_agent),
-        action=AuditAction.LOGIN_SUCCEEDED,
-        tenant=user.tenant,
-        target=user,
-        details={"channel": channel},
-    )
-
-
-def login_throttle_raise(*, tenant: Tenant | None, email: str, actor: Actor) -> None:
-    throttled = login_throttle_check(tenant_key=login_tenant_key(tenant), email=email, ip=actor.ip_address)
-    if throttled is not None:
-        raise TooManyAttempts(
-            "Too many failed sign-in attempts. Try again later.", extra={"retry_after": throttled.retry_after}
-        )
-
-
-def auth_login(*, tenant_slug: str | None, email: str, password: str, actor: Actor) -> LoginResult:
+def auth_login(
+    *, tenant_slug: str | None, email: str, password: str, actor: Actor
+) -> LoginResult | MfaPending:
+    """A token pair, or, where the account owes a second factor, the challenge that
+    auth_login_mfa_complete finishes."""
     tenant = None
     if tenant_slug:
         tenant = Tenant.objects.exclude(status=TenantStatus.DELETED).filter(slug=tenant_slug).first()
@@ -84,13 +44,50 @@ def auth_login(*, tenant_slug: str | None, email: str, password: str, actor: Act
         user = authenticate(None, email=email, password=password, tenant=tenant)
         if user is not None and not tenant_slug and not user.is_global_admin:
             user = None
-    login_attempt_record(tenant=tenant, email=email, user=user, actor=actor, channel="api")
     if user is None:
+        login_attempt_record(tenant=tenant, email=email, user=None, actor=actor, channel="api")
         raise InvalidCredentials(INVALID_CREDENTIALS)
     if user.tenant is not None and user.tenant.status != TenantStatus.ACTIVE:
         raise TenantUnavailable(f"The workspace {user.tenant.name!r} is not active.", code="tenant_suspended")
+    refusal = password_sign_in_refusal(user)
+    if refusal is not None:
+        raise refusal
+    pending = mfa_pending_for(user)
+    if pending is not None:
+        return pending
+    login_attempt_record(tenant=tenant, email=email, user=user, actor=actor, channel="api")
     access, refresh, _row = _session_start(user=user, actor=actor)
     return LoginResult(user=user, access=access, refresh=refresh)
+
+
+def auth_session_for(*, user: User, actor: Actor) -> LoginResult:
+    """A new API session for a person just created and proven (a confirmed sign-up)."""
+    access, refresh, _row = _session_start(user=user, actor=actor)
+    return LoginResult(user=user, access=access, refresh=refresh)
+
+
+def auth_sso_token(
+    *, code: str, code_verifier: str, tenant: Tenant | None, actor: Actor
+) -> LoginResult | MfaPending:
+    """An API client's SSO sign-in, finished: the one-time code and its PKCE verifier."""
+    user = sso_handoff_user(code=code, code_verifier=code_verifier, tenant=tenant)
+    pending = mfa_pending_for(user)
+    if pending is not None:
+        return pending
+    login_attempt_record(tenant=user.tenant, email=user.email, user=user, actor=actor, channel="sso:api")
+    access, refresh, _row = _session_start(user=user, actor=actor)
+    return LoginResult(user=user, access=access, refresh=refresh)
+
+
+def auth_login_mfa_complete(
+    *, challenge: str, code: str, actor: Actor
+) -> tuple[LoginResult, list[str] | None]:
+    """The second step of an API sign-in: the challenge and a code (authenticator or recovery code;
+    where the sign-in enrols, the new authenticator's first code). Returns the token pair and, after
+    an enrolment, the recovery codes."""
+    passed = mfa_challenge_complete(challenge=challenge, code=code, actor=actor, channel="api")
+    access, refresh, _row = _session_start(user=passed.user, actor=actor)
+    return LoginResult(user=passed.user, access=access, refresh=refresh), passed.recovery_codes
 
 
 def _session_start(
