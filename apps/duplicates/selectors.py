@@ -1,10 +1,21 @@
 """Reading duplicate groups: a page of groups (keyset-friendly indexes, no N x N), one group."""
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from apps.core.filtering import FilterData, apply_filters
 from apps.duplicates.filters import GroupFilter
-from apps.duplicates.models import Group, Member, Resolution, TrashedCopy
+from apps.duplicates.matching import as_hashes
+from apps.duplicates.models import (
+    Dismissal,
+    Group,
+    GroupStatus,
+    Kind,
+    Member,
+    Pair,
+    Resolution,
+    Signature,
+    TrashedCopy,
+)
 from apps.images.models import Image
 
 
@@ -44,3 +55,48 @@ def resolution_of_job(*, job_id) -> Resolution | None:
 def resolutions_recent(*, limit: int = 5) -> list[Resolution]:
     """The newest resolutions not yet undone (the review page offers their Undo)."""
     return list(Resolution.objects.filter(undone_at__isnull=True).select_related("job")[:limit])
+
+
+def matches_stored(*, image_id) -> dict:
+    """The images detection decided duplicate a stored image, {image_id: (kind, signal, score)}: its
+    pairs (except those a person dismissed), and the other members of its open groups (signal
+    "group": duplicates through another copy)."""
+    out: dict = {}
+    pairs = Pair.objects.filter(Q(image_a_id=image_id) | Q(image_b_id=image_id)).values_list(
+        "image_a_id", "image_b_id", "kind", "signal", "score"
+    )
+    for a, b, kind, signal, score in pairs:
+        out[b if a == image_id else a] = (kind, signal, score)
+    if out:
+        dismissed = Dismissal.objects.filter(Q(image_a_id=image_id) | Q(image_b_id=image_id)).values_list(
+            "image_a_id", "image_b_id"
+        )
+        for a, b in dismissed:
+            out.pop(b if a == image_id else a, None)
+    groups = Member.objects.filter(image_id=image_id, group__status=GroupStatus.OPEN).values("group_id")
+    for other in (
+        Member.objects.filter(group_id__in=groups)
+        .exclude(image_id=image_id)
+        .values_list("image_id", flat=True)
+    ):
+        out.setdefault(other, (Kind.NEAR, "group", 0.0))
+    return out
+
+
+def open_groups_of(*, image_ids) -> dict:
+    """{image_id: group_id} for the images among `image_ids` in an open duplicate group."""
+    return dict(
+        Member.objects.filter(image_id__in=list(image_ids), group__status=GroupStatus.OPEN).values_list(
+            "image_id", "group_id"
+        )
+    )
+
+
+def phashes_of(*, image_ids) -> dict:
+    """{image_id: the eight orientation pHashes (uint64)} of the images' duplicate signatures."""
+    return {
+        image_id: as_hashes(phashes)
+        for image_id, phashes in Signature.objects.filter(image_id__in=list(image_ids)).values_list(
+            "image_id", "phashes"
+        )
+    }

@@ -20,7 +20,7 @@ def test_similar_to_an_image_shows_results_with_scores(search_world, delta_viewe
     delta = search_world["delta"]
     query = delta.ids[search_world["originals"][0]]
 
-    response = delta_viewer.get(f"/search/?image_id={query}")
+    response = delta_viewer.get(f"/search/?image_id={query}&min_confidence=0")
 
     html = response.content.decode()
     assert response.status_code == 200
