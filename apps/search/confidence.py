@@ -20,6 +20,9 @@ import math
 VERIFIED = {"sha256": 1.0, "phash": 0.9996, "orb": 0.9996}
 WEIGHTS = (-5.161, 186.723, -15.446)  # similarity, margin over the 10th neighbour, pHash distance / 64
 BIAS = 5.71
+# The median similarity of an image's 10th nearest on the bench: the reference of a search that has
+# fewer than 10 neighbours (a small collection, narrow filters), whose margins would mean nothing.
+TYPICAL_TENTH = 0.9623
 # The default threshold of a search: verified matches, and the unverified that are at least this
 # likely the same picture (the "clearly similar").
 DEFAULT_MIN_CONFIDENCE = 0.2

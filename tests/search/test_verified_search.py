@@ -287,3 +287,26 @@ def test_anonymous_callers_get_401(search_world):
 
     assert api.get(f"images/{image_id}/vector").status_code == 401
     assert api.post("search/extract", {"image": "aGVsbG8="}).status_code == 401
+
+
+def test_in_a_small_collection_an_unrelated_photo_is_not_clearly_similar(search_world):
+    delta = search_world["delta"]  # two different photos, no copies
+
+    body = similar(delta.viewer, image_id=delta.ids[search_world["originals"][0]]).json()
+    everything = similar(
+        delta.viewer, image_id=delta.ids[search_world["originals"][0]], min_confidence=0
+    ).json()
+
+    assert (body["total_results"], body["shown"], body["results"]) == (0, 0, [])
+    assert everything["total_results"] == 1
+    assert everything["results"][0]["confidence"] < confidence.DEFAULT_MIN_CONFIDENCE
+
+
+def test_confidence_grows_with_the_margin_over_the_tenth_and_falls_with_the_phash_distance():
+    near = confidence.unverified(similarity=0.97, tenth=0.93, phash_distance=20)
+    level = confidence.unverified(similarity=0.97, tenth=0.97, phash_distance=20)
+    far_hash = confidence.unverified(similarity=0.97, tenth=0.93, phash_distance=34)
+
+    assert 0 <= level < near <= 1
+    assert far_hash < near
+    assert confidence.verified("orb") > 0.999 and confidence.verified("sha256") == 1.0

@@ -29,6 +29,7 @@ from apps.search import descriptor
 from apps.search.embedders.registry import DESCRIPTOR
 from apps.search.models import Embedding
 from apps.search.selectors import vector_of
+from apps.search.services.cache import index_changed
 from apps.search.services.embedding import INDEX_DECODE_SIDE, descriptor_of, embeddings_record
 
 logger = logging.getLogger(__name__)
@@ -200,6 +201,7 @@ def pairs_record(*, image_id, found) -> Group | None:
         ],
         ignore_conflicts=True,
     )
+    transaction.on_commit(index_changed)  # searches show verified matches: cached answers are stale
     ids = [image_id] + [other for other, _d in found]
     group_ids = Member.objects.filter(image_id__in=ids, group__status=GroupStatus.OPEN).values("group_id")
     groups = list(Group.objects.select_for_update().filter(pk__in=group_ids).order_by("created_at", "id"))

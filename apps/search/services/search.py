@@ -188,7 +188,7 @@ def ranked(query: Query, options: SearchOptions) -> dict:
         exclude_image_id=query.exclude_image_id,
     )
     similarity = {image_id: _clamp(score) for image_id, score in neighbours}
-    tenth = neighbours[min(9, len(neighbours) - 1)][1] if neighbours else 0.0
+    tenth = neighbours[9][1] if len(neighbours) >= 10 else confidence.TYPICAL_TENTH
     matches: dict[str, tuple] = {}
     if query.verify is not None:
         found = query.verify([image_id for image_id, _s in neighbours[:VERIFY_NEAREST]])
