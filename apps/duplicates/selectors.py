@@ -1,6 +1,7 @@
 """Reading duplicate groups: a page of groups (keyset-friendly indexes, no N x N), one group."""
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from apps.core.filtering import FilterData, apply_filters
 from apps.duplicates.filters import GroupFilter
@@ -57,29 +58,35 @@ def resolutions_recent(*, limit: int = 5) -> list[Resolution]:
     return list(Resolution.objects.filter(undone_at__isnull=True).select_related("job")[:limit])
 
 
+MATCHES_STORED_SQL = """
+SELECT CASE WHEN p.image_a_id = %(id)s THEN p.image_b_id ELSE p.image_a_id END, p.kind, p.signal, p.score
+FROM {pair} p
+WHERE (p.image_a_id = %(id)s OR p.image_b_id = %(id)s)
+  AND NOT EXISTS (
+    SELECT 1 FROM {dismissal} d WHERE d.image_a_id = p.image_a_id AND d.image_b_id = p.image_b_id)
+UNION ALL
+SELECT o.image_id, %(near)s, 'group', 0.0
+FROM {member} m JOIN {group} g ON g.id = m.group_id AND g.status = %(open)s
+JOIN {member} o ON o.group_id = m.group_id AND o.image_id <> %(id)s
+WHERE m.image_id = %(id)s
+"""
+
+
 def matches_stored(*, image_id) -> dict:
     """The images detection decided duplicate a stored image, {image_id: (kind, signal, score)}: its
     pairs (except those a person dismissed), and the other members of its open groups (signal
-    "group": duplicates through another copy)."""
-    out: dict = {}
-    pairs = Pair.objects.filter(Q(image_a_id=image_id) | Q(image_b_id=image_id)).values_list(
-        "image_a_id", "image_b_id", "kind", "signal", "score"
+    "group": duplicates through another copy). One query."""
+    sql = MATCHES_STORED_SQL.format(
+        pair=Pair._meta.db_table,
+        dismissal=Dismissal._meta.db_table,
+        member=Member._meta.db_table,
+        group=Group._meta.db_table,
     )
-    for a, b, kind, signal, score in pairs:
-        out[b if a == image_id else a] = (kind, signal, score)
-    if out:
-        dismissed = Dismissal.objects.filter(Q(image_a_id=image_id) | Q(image_b_id=image_id)).values_list(
-            "image_a_id", "image_b_id"
-        )
-        for a, b in dismissed:
-            out.pop(b if a == image_id else a, None)
-    groups = Member.objects.filter(image_id=image_id, group__status=GroupStatus.OPEN).values("group_id")
-    for other in (
-        Member.objects.filter(group_id__in=groups)
-        .exclude(image_id=image_id)
-        .values_list("image_id", flat=True)
-    ):
-        out.setdefault(other, (Kind.NEAR, "group", 0.0))
+    out: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"id": image_id, "near": Kind.NEAR, "open": GroupStatus.OPEN})
+        for other, kind, signal, score in cursor.fetchall():
+            out.setdefault(other, (kind, signal, score))  # a pair before the group
     return out
 
 

@@ -73,8 +73,12 @@ def vector_neighbours(
     params += [query, int(limit)]
     ef = int(ef_search or settings.DEEPLENS_HNSW_EF_SEARCH)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(ef, min(int(limit), 1000))}")
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        # One round trip for both settings (transaction-local, like SET LOCAL).
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true), "
+            "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+            [str(max(ef, min(int(limit), 1000)))],
+        )
         cursor.execute(NEIGHBOURS_SQL.format(dim=dim, exclude=exclude, filters=filter_sql), params)
         rows = cursor.fetchall()
     # relaxed_order may return rows slightly out of order: sort the page we got.
