@@ -139,6 +139,8 @@ image_patterns = [
 search_patterns = [
     path("search/similarity", search_api.SimilaritySearchApi.as_view(), name="search-similarity"),
     path("search/text", search_api.TextSearchApi.as_view(), name="search-text"),
+    path("search/extract", search_api.ExtractApi.as_view(), name="search-extract"),
+    path("images/<uuid:image_id>/vector", search_api.ImageVectorApi.as_view(), name="image-vector"),
     path("search/hash", search_api.HashSearchApi.as_view(), name="search-hash"),
     path("search/models", search_api.SearchModelListApi.as_view(), name="search-models"),
     path(

@@ -1,10 +1,22 @@
 """Reading duplicate groups: a page of groups (keyset-friendly indexes, no N x N), one group."""
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from apps.core.filtering import FilterData, apply_filters
 from apps.duplicates.filters import GroupFilter
-from apps.duplicates.models import Group, Member, Resolution, TrashedCopy
+from apps.duplicates.matching import as_hashes
+from apps.duplicates.models import (
+    Dismissal,
+    Group,
+    GroupStatus,
+    Kind,
+    Member,
+    Pair,
+    Resolution,
+    Signature,
+    TrashedCopy,
+)
 from apps.images.models import Image
 
 
@@ -44,3 +56,54 @@ def resolution_of_job(*, job_id) -> Resolution | None:
 def resolutions_recent(*, limit: int = 5) -> list[Resolution]:
     """The newest resolutions not yet undone (the review page offers their Undo)."""
     return list(Resolution.objects.filter(undone_at__isnull=True).select_related("job")[:limit])
+
+
+MATCHES_STORED_SQL = """
+SELECT CASE WHEN p.image_a_id = %(id)s THEN p.image_b_id ELSE p.image_a_id END, p.kind, p.signal, p.score
+FROM {pair} p
+WHERE (p.image_a_id = %(id)s OR p.image_b_id = %(id)s)
+  AND NOT EXISTS (
+    SELECT 1 FROM {dismissal} d WHERE d.image_a_id = p.image_a_id AND d.image_b_id = p.image_b_id)
+UNION ALL
+SELECT o.image_id, %(near)s, 'group', 0.0
+FROM {member} m JOIN {group} g ON g.id = m.group_id AND g.status = %(open)s
+JOIN {member} o ON o.group_id = m.group_id AND o.image_id <> %(id)s
+WHERE m.image_id = %(id)s
+"""
+
+
+def matches_stored(*, image_id) -> dict:
+    """The images detection decided duplicate a stored image, {image_id: (kind, signal, score)}: its
+    pairs (except those a person dismissed), and the other members of its open groups (signal
+    "group": duplicates through another copy). One query."""
+    sql = MATCHES_STORED_SQL.format(
+        pair=Pair._meta.db_table,
+        dismissal=Dismissal._meta.db_table,
+        member=Member._meta.db_table,
+        group=Group._meta.db_table,
+    )
+    out: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"id": image_id, "near": Kind.NEAR, "open": GroupStatus.OPEN})
+        for other, kind, signal, score in cursor.fetchall():
+            out.setdefault(other, (kind, signal, score))  # a pair before the group
+    return out
+
+
+def open_groups_of(*, image_ids) -> dict:
+    """{image_id: group_id} for the images among `image_ids` in an open duplicate group."""
+    return dict(
+        Member.objects.filter(image_id__in=list(image_ids), group__status=GroupStatus.OPEN).values_list(
+            "image_id", "group_id"
+        )
+    )
+
+
+def phashes_of(*, image_ids) -> dict:
+    """{image_id: the eight orientation pHashes (uint64)} of the images' duplicate signatures."""
+    return {
+        image_id: as_hashes(phashes)
+        for image_id, phashes in Signature.objects.filter(image_id__in=list(image_ids)).values_list(
+            "image_id", "phashes"
+        )
+    }

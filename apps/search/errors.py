@@ -28,3 +28,10 @@ class InvalidSearch(InvalidInput):
 
 class EmbedderTimeout(ServiceUnavailable):
     code = "embedder_timeout"
+
+
+class QueryExpired(ApplicationError):
+    """The search page's kept query image has expired (or was never kept for this user)."""
+
+    http_status = 410
+    code = "query_expired"

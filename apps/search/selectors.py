@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from pgvector import HalfVector
 
 from apps.images.models import Image
+from apps.search.descriptor import DIMENSIONS
 from apps.search.models import Embedding, SearchModel
 
 
@@ -20,7 +21,7 @@ class SearchFilters:
     uploaded_before: datetime | None = None
     taken_after: datetime | None = None
     taken_before: datetime | None = None
-    storage_location: str | None = None
+    storage_locations: list[str] = field(default_factory=list)  # ids
 
     def sql(self) -> tuple[str, list]:
         clauses, params = [], []
@@ -31,7 +32,7 @@ class SearchFilters:
             ("i.created_at < %s", self.uploaded_before),
             ("i.taken_at >= %s", self.taken_after),
             ("i.taken_at < %s", self.taken_before),
-            ("i.storage_location_id = %s", self.storage_location),
+            ("i.storage_location_id = ANY(%s::uuid[])", self.storage_locations or None),
         ):
             if value is not None:
                 clauses.append(condition)
@@ -72,8 +73,12 @@ def vector_neighbours(
     params += [query, int(limit)]
     ef = int(ef_search or settings.DEEPLENS_HNSW_EF_SEARCH)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(ef, min(int(limit), 1000))}")
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        # One round trip for both settings (transaction-local, like SET LOCAL).
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true), "
+            "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+            [str(max(ef, min(int(limit), 1000)))],
+        )
         cursor.execute(NEIGHBOURS_SQL.format(dim=dim, exclude=exclude, filters=filter_sql), params)
         rows = cursor.fetchall()
     # relaxed_order may return rows slightly out of order: sort the page we got.
@@ -128,3 +133,35 @@ def images_for_results(ids: list[str]) -> dict[str, Image]:
             pk__in=ids, deleted_at__isnull=True
         )
     }
+
+
+def ids_passing(*, ids: list[str], filters: SearchFilters | None) -> set[str]:
+    """Of `ids`, the live, ready images the filters let through."""
+    if not ids:
+        return set()
+    filter_sql, params = (filters or SearchFilters()).sql()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.id FROM images_image i WHERE i.id = ANY(%s::uuid[]) AND i.deleted_at IS NULL "
+            f"AND i.status = 'ready'{filter_sql}",
+            [ids, *params],
+        )
+        return {str(row[0]) for row in cursor.fetchall()}
+
+
+def vectors_for(*, ids: list[str], model: str, version: str) -> dict[str, np.ndarray]:
+    """The stored vectors of these images for this model version, as float32."""
+    return {
+        str(embedding.image_id): vector_of(embedding)
+        for embedding in Embedding.objects.filter(image_id__in=ids, model=model, version=version)
+    }
+
+
+def vector_dimensions(*, model: str, version: str) -> int | None:
+    """The dimensions of the model version's stored vectors (None before any is stored)."""
+    if model == "descriptor":
+        return DIMENSIONS
+    row = SearchModel.objects.filter(key=model).first()
+    if row is not None and row.dimensions:
+        return int(row.dimensions)
+    return Embedding.objects.filter(model=model, version=version).values_list("dimensions", flat=True).first()

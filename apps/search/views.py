@@ -1,8 +1,9 @@
 """The search page: drop an image or come from "Similar" on an image, text search when a text model
 is active, results with scores, threshold, filters and sort; admins switch models on and off."""
 
+from django.conf import settings
 from django.contrib import messages
-from django.http import QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views import View
 from rest_framework.exceptions import ValidationError
@@ -14,24 +15,31 @@ from apps.core.errors import ApplicationError
 from apps.images.errors import FileTooLarge
 from apps.images.models import ImageFormat
 from apps.search.api import models_payload, parse_options
+from apps.search.confidence import DEFAULT_MIN_CONFIDENCE
+from apps.search.errors import QueryExpired
 from apps.search.services.models import search_model_activate, search_model_deactivate
+from apps.search.services.queries import search_query_image, search_query_keep, search_query_preview
 from apps.search.services.search import search_by_bytes, search_by_image_id, search_by_text
 
 
-def _search(request, data: QueryDict):
+def _search(request, data: QueryDict) -> tuple[dict | None, str]:
+    """The search the form asks for, and the token of its kept query image ("" when none)."""
     options, model = parse_options(data)
     upload = request.FILES.get("image")
     if upload and upload.size:  # a form posted with the file chooser left empty sends an empty part
-        from django.conf import settings
-
         if upload.size > settings.DEEPLENS_SEARCH_MAX_QUERY_BYTES:
             raise FileTooLarge("The query image is too large.")
-        return search_by_bytes(data=upload.read(), options=options, model=model)
+        raw = upload.read()
+        token = search_query_keep(data=raw, user_id=request.user.pk) or ""
+        return search_by_bytes(data=raw, options=options, model=model), token
+    if token := data.get("query", ""):
+        raw = search_query_image(token=token, user_id=request.user.pk)
+        return search_by_bytes(data=raw, options=options, model=model), token
     if image_id := data.get("image_id"):
-        return search_by_image_id(image_id=image_id, options=options, model=model)
+        return search_by_image_id(image_id=image_id, options=options, model=model), ""
     if text := (data.get("q") or "").strip():
-        return search_by_text(text=text[:500], options=options, model=model)
-    return None
+        return search_by_text(text=text[:500], options=options, model=model), ""
+    return None, ""
 
 
 def _flat(problems) -> str:
@@ -47,9 +55,9 @@ class SearchPage(PermissionRequiredPage, View):
     template_name = "search/search.html"
 
     def _render(self, request, data: QueryDict):
-        result, error, status = None, None, 200
+        result, error, status, token = None, None, 200, data.get("query", "")
         try:
-            result = _search(request, data)
+            result, token = _search(request, data)
         except ValidationError as exc:
             error, status = (
                 "; ".join(f"{field}: {_flat(problems)}" for field, problems in exc.detail.items())
@@ -73,6 +81,8 @@ class SearchPage(PermissionRequiredPage, View):
                 "error": error,
                 "params": data,
                 "threshold": data.get("similarity_threshold") or "0",
+                "min_confidence": data.get("min_confidence") or str(DEFAULT_MIN_CONFIDENCE),
+                "query_token": token,
                 "models": models,
                 "text_model": any(m["text"] and m["active"] and m["available"] for m in models),
                 "formats": ImageFormat.choices,
@@ -103,3 +113,18 @@ class SearchPage(PermissionRequiredPage, View):
                 messages.error(request, exc.message)
             return redirect("search:search")
         return self._render(request, request.POST)
+
+
+class SearchQueryPreview(PermissionRequiredPage, View):
+    """The kept query image of the search page, as a small JPEG, for the user who dropped it."""
+
+    required_permission = Perm.SEARCH
+
+    def get(self, request, token: str):
+        try:
+            preview = search_query_preview(token=token, user_id=request.user.pk)
+        except QueryExpired as exc:
+            raise Http404(exc.message) from exc
+        response = HttpResponse(preview, content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=600"
+        return response

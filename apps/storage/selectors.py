@@ -1,6 +1,7 @@
+import contextlib
 import uuid
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from apps.images.models import Image, Thumbnail
 from apps.jobs.models import Job
@@ -71,3 +72,21 @@ def storage_job_list(*, location_id=None, kind: str | None = None, limit: int = 
             params__target_id=str(location_id)
         )
     return list(jobs[:limit])
+
+
+def storage_location_ids(*, refs: list[str]) -> dict[str, str]:
+    """{ref: location id} for storage locations given by id or by name; refs that name none are
+    left out."""
+    as_ids: dict[str, str] = {}
+    for ref in refs:
+        with contextlib.suppress(ValueError):
+            as_ids[ref] = str(uuid.UUID(str(ref)))
+    rows = StorageLocation.objects.filter(Q(pk__in=list(as_ids.values())) | Q(name__in=refs))
+    by_id = {str(pk): str(pk) for pk in rows.values_list("pk", flat=True)}
+    by_name = {name: str(pk) for pk, name in rows.values_list("pk", "name")}
+    out = {}
+    for ref in refs:
+        found = by_id.get(as_ids.get(ref, "")) or by_name.get(ref)
+        if found:
+            out[ref] = found
+    return out

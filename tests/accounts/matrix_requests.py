@@ -141,6 +141,8 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("GET", "index-status"): Call("index/status/{scan_job}"),
     # Search.
     ("POST", "search-similarity"): Call("search/similarity", {"image_id": "{image}"}),
+    ("POST", "search-extract"): Call("search/extract", files={"image": "{jpeg}"}),
+    ("GET", "image-vector"): Call("images/{image}/vector"),
     ("GET", "search-text"): Call("search/text?q=a+photo"),
     ("GET", "search-hash"): Call("search/hash?image_id={image}"),
     ("GET", "search-models"): Call("search/models"),

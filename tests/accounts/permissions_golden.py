@@ -79,6 +79,7 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "image-restore"):                    (401, 403, 200, 200, 200, 200,   403, 403, 403, 403, 200),
     ("POST", "image-retry"):                      (401, 403, 202, 202, 202, 202,   403, 202, 403, 403, 403),
     ("GET", "image-status"):                      (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
+    ("GET", "image-vector"):                      (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
     ("GET", "image-thumbnail"):                   (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     ("DELETE", "image-thumbnail-delete"):         (401, 403, 403, 204, 204, 204,   403, 403, 403, 403, 204),
     ("GET", "image-thumbnails"):                  (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
@@ -102,6 +103,7 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     # whoever sees a thumbnails job (images.view) may not stop it: that takes thumbnails.manage
     ("POST", "job-cancel"):                       (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("POST", "search-duplicates"):                (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
+    ("POST", "search-extract"):                   (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
     ("GET", "search-hash"):                       (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
     ("POST", "search-model-activate"):            (401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 202),
     # 400 invalid_search: the built-in descriptor is always on; only allowed callers get that far

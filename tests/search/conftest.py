@@ -159,6 +159,8 @@ def search_world(django_db_setup, django_db_blocker, celery_worker):
             delta.ids[name] = upload(delta.member, BENCH_IMAGES / name)
         wait_ready(gamma.tenant, gamma.ids.values())
         wait_ready(delta.tenant, delta.ids.values())
+        detected(gamma.tenant, gamma.ids.values())
+        detected(delta.tenant, delta.ids.values())
         yield {"gamma": gamma, "delta": delta, "originals": originals, "copies": copies}
 
 
@@ -173,3 +175,17 @@ def tiny_clip():
         config_path=settings.DEEPLENS_CLIP_MODEL_CONFIG,
     )
     return settings.DEEPLENS_CLIP_MODEL
+
+
+def detected(tenant: Tenant, ids) -> None:
+    """Detection has recorded the images' pairs and groups (the worker's index task stores the
+    descriptor first, then groups): run it here once more (it is harmless to repeat) so that a
+    search by id reads what detection decided."""
+    from apps.duplicates.services.detection import image_index
+
+    def run():
+        with tenant_context(tenant):
+            for image_id in ids:
+                image_index(image_id=image_id)
+
+    committed(run)

@@ -56,12 +56,17 @@ def test_search_by_image_id_uses_clip_once_it_is_active(clip_world):
     query = epsilon.ids[clip_world["originals"][0]]
 
     default = epsilon.viewer.post("search/similarity", {"image_id": query}).json()
-    descriptor = epsilon.viewer.post("search/similarity", {"image_id": query, "model": "descriptor"}).json()
+    # CLIP's similar carry no calibrated confidence (the threshold is theirs): all three pass by
+    # default; the descriptor's are calibrated, so min_confidence 0 to see the same three.
+    descriptor = epsilon.viewer.post(
+        "search/similarity", {"image_id": query, "model": "descriptor", "min_confidence": 0}
+    ).json()
 
     assert default["model"] == "clip"
     assert default["total_results"] == 3
     assert descriptor["model"] == "descriptor"
     assert {r["image_id"] for r in default["results"]} == {r["image_id"] for r in descriptor["results"]}
+    assert {r["confidence"] for r in default["results"] if r["match"] == "similar"} <= {None}
 
 
 def test_an_uploaded_query_is_embedded_by_the_worker(clip_world):

@@ -28,7 +28,7 @@ def test_a_ready_image_without_its_descriptor_is_searchable_at_once(alpha, users
 
     response = member_api.client.post(
         "/api/v1/search/similarity",
-        {"image_id": ids[0]},
+        {"image_id": ids[0], "min_confidence": 0},
         content_type="application/json",
         **member_api.headers,
     )

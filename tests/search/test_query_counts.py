@@ -81,6 +81,7 @@ def test_similarity_results_take_as_many_queries_for_2n_matches_as_for_n(alpha, 
                 "image_id": str(query.pk),
                 "include_metadata": True,
                 "max_results": 100,
+                "min_confidence": 0,
                 "similarity_threshold": float(next(thresholds)),
             },
         )

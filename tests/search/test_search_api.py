@@ -5,7 +5,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
+from apps.audit.context import Actor
 from apps.images.models import Image
+from apps.images.services.lifecycle import image_purge
 from apps.search.models import Embedding
 from tests.imagefiles import BENCH_IMAGES, SVG
 from tests.search.conftest import committed, upload, wait_job, wait_ready
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def _purge(tenant, image_id):
     with tenant_context(tenant):
-        Image.objects.filter(pk=image_id).delete()
+        image_purge(image=Image.objects.get(pk=image_id), actor=Actor.system(), tenant=tenant)
 
 
 def similar(api, **body):
@@ -57,13 +59,29 @@ def test_the_response_has_the_seeds_shape(search_world):
 
     body = response.json()
     assert response.status_code == 200
-    assert set(body) == {"query_id", "results", "total_results", "processing_time_ms", "model", "cached"}
+    assert set(body) == {
+        "query_id",
+        "results",
+        "total_results",
+        "total_exact",
+        "shown",
+        "has_more",
+        "verified_results",
+        "processing_time_ms",
+        "model",
+        "cached",
+    }
     assert body["model"] == "descriptor"
-    assert body["total_results"] == len(body["results"]) == 3
+    assert body["shown"] == len(body["results"]) == 3
     first = body["results"][0]
     assert set(first) == {
         "image_id",
         "similarity_score",
+        "match",
+        "verified_by",
+        "confidence",
+        "duplicate_count",
+        "duplicates",
         "file_path",
         "storage_location",
         "metadata",
@@ -75,24 +93,33 @@ def test_the_response_has_the_seeds_shape(search_world):
     assert first["file_path"].startswith("search-gamma/images/")
     assert first["thumbnail_url"] == f"/api/v1/images/{first['image_id']}/thumbnail?spec=small"
     assert first["metadata"]["tags"] == ["bench"]
-    scores = [r["similarity_score"] for r in body["results"]]
+    scores = [r["similarity_score"] for r in body["results"] if r["match"] == "similar"]
     assert scores == sorted(scores, reverse=True)
 
 
 def test_threshold_cuts_off_and_sort_by_date_keeps_the_same_set(search_world):
     gamma = search_world["gamma"]
     query = gamma.ids[search_world["originals"][0]]
-    everything = similar(gamma.viewer, image_id=query, max_results=100).json()["results"]
-    cutoff = everything[2]["similarity_score"]
+    everything = similar(gamma.viewer, image_id=query, max_results=100, min_confidence=0).json()["results"]
+    similar_only = [r for r in everything if r["match"] == "similar"]
+    cutoff = similar_only[2]["similarity_score"]
 
-    above = similar(gamma.viewer, image_id=query, max_results=100, similarity_threshold=cutoff).json()
+    above = similar(
+        gamma.viewer, image_id=query, max_results=100, similarity_threshold=cutoff, min_confidence=0
+    ).json()
     by_date = similar(
-        gamma.viewer, image_id=query, max_results=100, similarity_threshold=cutoff, sort="-date"
+        gamma.viewer,
+        image_id=query,
+        max_results=100,
+        similarity_threshold=cutoff,
+        min_confidence=0,
+        sort="-date",
     ).json()
 
     assert len(everything) == 13
+    # The threshold cuts the similar; verified matches stay whatever their score.
     assert [r["image_id"] for r in above["results"]] == [
-        r["image_id"] for r in everything if r["similarity_score"] >= cutoff
+        r["image_id"] for r in everything if r["match"] != "similar" or r["similarity_score"] >= cutoff
     ]
     assert {r["image_id"] for r in by_date["results"]} == {r["image_id"] for r in above["results"]}
 
@@ -101,7 +128,9 @@ def test_filters_narrow_the_candidates(search_world):
     gamma = search_world["gamma"]
     query = gamma.ids[search_world["originals"][0]]
 
-    pngs = similar(gamma.viewer, image_id=query, filters={"format": ["png"]}).json()["results"]
+    pngs = similar(gamma.viewer, image_id=query, filters={"format": ["png"]}, min_confidence=0).json()[
+        "results"
+    ]
     tagged = similar(gamma.viewer, image_id=query, filters={"tags": ["nope"]}).json()["results"]
 
     with tenant_context(gamma.tenant):
@@ -132,8 +161,12 @@ def test_two_tenants_with_identical_images_see_only_their_own(search_world):
     gamma, delta = search_world["gamma"], search_world["delta"]
     original = search_world["originals"][0]
 
-    in_delta = similar(delta.viewer, image_id=delta.ids[original], max_results=100).json()["results"]
-    in_gamma = similar(gamma.viewer, image_id=gamma.ids[original], max_results=100).json()["results"]
+    in_delta = similar(delta.viewer, image_id=delta.ids[original], max_results=100, min_confidence=0).json()[
+        "results"
+    ]
+    in_gamma = similar(gamma.viewer, image_id=gamma.ids[original], max_results=100, min_confidence=0).json()[
+        "results"
+    ]
     cross = similar(delta.viewer, image_id=gamma.ids[original])
 
     assert {r["image_id"] for r in in_delta} == {delta.ids[search_world["originals"][1]]}
@@ -145,8 +178,10 @@ def test_two_tenants_with_identical_images_see_only_their_own(search_world):
 def test_results_are_cached_per_tenant_and_invalidated_when_the_index_changes(search_world):
     delta = search_world["delta"]
     query = delta.ids[search_world["originals"][0]]
-    first = similar(delta.viewer, image_id=query, max_results=37).json()  # options no other test uses
-    second = similar(delta.viewer, image_id=query, max_results=37).json()
+    first = similar(
+        delta.viewer, image_id=query, max_results=37, min_confidence=0
+    ).json()  # options no other test uses
+    second = similar(delta.viewer, image_id=query, max_results=37, min_confidence=0).json()
     assert (first["cached"], second["cached"]) == (False, True)
     assert second["results"] == first["results"]
 
@@ -156,7 +191,7 @@ def test_results_are_cached_per_tenant_and_invalidated_when_the_index_changes(se
         return new
 
     new_id = committed(add)
-    after = similar(delta.viewer, image_id=query, max_results=37).json()
+    after = similar(delta.viewer, image_id=query, max_results=37, min_confidence=0).json()
 
     assert after["cached"] is False
     assert new_id in {r["image_id"] for r in after["results"]}

@@ -40,6 +40,7 @@ from apps.search import descriptor
 from apps.search.embedders.registry import DESCRIPTOR
 from apps.search.models import Embedding
 from apps.search.selectors import vector_of
+from apps.search.services.cache import index_changed
 from apps.search.services.embedding import INDEX_DECODE_SIDE, descriptor_of, embeddings_record
 
 logger = logging.getLogger(__name__)
@@ -121,11 +122,14 @@ def candidates_find(query: candidates.Query, *, limit: int = candidates.MAX_CAND
 
 
 def matches_find(
-    query: candidates.Query, *, checked: set | None = None
+    query: candidates.Query, *, checked: set | None = None, extra=()
 ) -> list[tuple[uuid.UUID, candidates.Decision]]:
-    """Stored, live images the query duplicates, with the decision for each. Candidates in `checked`
-    are skipped; the ones verified now are added to it."""
-    ids = [i for i in candidates_find(query) if checked is None or i not in checked]
+    """Stored, live images the query duplicates, with the decision for each: the one function
+    detection, search and `search/duplicates` decide with. `extra` adds candidates of the caller's
+    own (search: its nearest by the active model). Candidates in `checked` are skipped; the ones
+    verified now are added to it."""
+    found = list(dict.fromkeys([*candidates_find(query), *(uuid.UUID(str(i)) for i in extra)]))
+    ids = [i for i in found if i != query.image_id and (checked is None or i not in checked)]
     if checked is not None:
         checked.update(ids)
     if not ids:
@@ -211,6 +215,7 @@ def pairs_record(*, image_id, found) -> Group | None:
         ],
         ignore_conflicts=True,
     )
+    transaction.on_commit(index_changed)  # searches show verified matches: cached answers are stale
     ids = [image_id] + [other for other, _d in found]
     group_ids = Member.objects.filter(image_id__in=ids, group__status=GroupStatus.OPEN).values("group_id")
     groups = list(Group.objects.select_for_update().filter(pk__in=group_ids).order_by("created_at", "id"))
@@ -244,9 +249,31 @@ def _dismissed_with(image_id, others) -> set:
     return {(r.image_a_id, r.image_b_id) for r in rows} & pairs
 
 
-def lookup(*, data, sha256: str) -> list[tuple[uuid.UUID, candidates.Decision]]:
-    """Duplicates of an image that is not stored (the search endpoint)."""
+def lookup_query(*, data, sha256: str) -> candidates.Query:
+    """The query of an image that is not stored: decoded as the index stage decodes, its duplicate
+    features and weight-free descriptor (raises imaging.NotAnImage / CorruptImage / TooManyPixels)."""
     decoded = imaging.decode(data, longest_needed=DECODE_SIDE)
     features = F.extract(decoded.image)
     vector = descriptor.describe(decoded.image)
-    return matches_find(candidates.Query(image_id=None, sha256=sha256, features=features, descriptor=vector))
+    return candidates.Query(image_id=None, sha256=sha256, features=features, descriptor=vector)
+
+
+def image_query(image: Image) -> candidates.Query:
+    """The query of a stored image: its signature and descriptor, computed from the original when the
+    index stage has not stored them yet (nothing is stored here). Raises IndexFailed when the
+    original cannot be decoded."""
+    sig = Signature.objects.filter(image_id=image.pk).first()
+    vector = descriptor_stored(image.pk)
+    if sig is None or sig.version != VERSION or vector is None:
+        try:
+            features, vector = features_compute(image)
+        except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
+            raise IndexFailed(f"The original could not be decoded: {exc}.") from exc
+    else:
+        features = features_of(sig)
+    return candidates.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
+
+
+def lookup(*, data, sha256: str, extra=()) -> list[tuple[uuid.UUID, candidates.Decision]]:
+    """Duplicates of an image that is not stored (the search endpoints)."""
+    return matches_find(lookup_query(data=data, sha256=sha256), extra=extra)

@@ -6,47 +6,74 @@ process never loads torch. Results are cached per tenant (apps/search/services/c
 
 import base64
 import hashlib
+import io
+import logging
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 
+from apps.duplicates.candidates import Query as DuplicateQuery
+from apps.duplicates.matching import phash_distance
+from apps.duplicates.selectors import matches_stored, open_groups_of, phashes_of
+from apps.duplicates.services.detection import IndexFailed, image_query, lookup_query, matches_find
 from apps.images import imaging
+from apps.images.errors import ImageDecodeBudgetExceeded, ImageTooLarge
 from apps.images.models import Image, ImageStatus
-from apps.search import descriptor
+from apps.search import confidence, descriptor
 from apps.search.embedders.registry import CLIP, DESCRIPTOR, RESNET50, embedder_get, unavailable_reason
 from apps.search.errors import (
     EmbedderTimeout,
     ImageNotIndexed,
     InvalidQueryImage,
+    InvalidSearch,
     ModelUnavailable,
     QueryImageNotFound,
 )
 from apps.search.selectors import (
     SearchFilters,
     embedding_of,
+    ids_passing,
     images_for_results,
     search_model_get,
+    vector_dimensions,
     vector_neighbours,
     vector_of,
+    vectors_for,
 )
 from apps.search.services.cache import cache_get, cache_put
 from apps.search.services.embedding import INDEX_DECODE_SIDE, decode_bytes, descriptor_of, embeddings_record
 from apps.search.services.models import search_models_active
+from apps.storage.backends import StorageNotSupported, transfer_errors
+
+logger = logging.getLogger(__name__)
+# An original that cannot be read now: a query by such an image is searched without verification.
+UNREADABLE: tuple[type[Exception], ...] = (IndexFailed, StorageNotSupported, *transfer_errors())
 
 PREFERENCE = (CLIP, RESNET50, DESCRIPTOR)
 
 
 @dataclass
 class SearchOptions:
-    threshold: float = 0.0
+    threshold: float = 0.0  # on similarity_score, for results that are not verified matches
+    min_confidence: float = confidence.DEFAULT_MIN_CONFIDENCE
     max_results: int = 50
     include_metadata: bool = False
     sort: str = "score"  # score | date | -date
     filters: SearchFilters | None = None
+    collapse: bool = False  # results that are duplicates of each other as one entry
+
+
+# Neighbours read from the index per search: enough to count what passes the threshold past a page.
+WINDOW = 100
+# Of those, the nearest few are also verified as candidates when the query is an image not stored.
+VERIFY_NEAREST = 10
+MATCH_ORDER = {"identical": 0, "same_picture": 1, "similar": 2}
 
 
 def model_version(key: str) -> str:
@@ -126,49 +153,166 @@ def query_vector_for_text(*, model: str, text: str) -> np.ndarray:
     return _remote({"model": model, "text": text})
 
 
-def _run(
-    *, model: str, version: str, vector_fn, exclude_image_id, options: SearchOptions, cache_request: dict
-) -> dict:
+@dataclass
+class Query:
+    """What a search looks for: a vector in one model's space and, for a picture, how to find the
+    images duplicate detection decides are that picture (`verify(nearest_ids)`)."""
+
+    model: str
+    version: str
+    vector: np.ndarray
+    exclude_image_id: object = None
+    verify: Callable[[list[str]], dict] | None = None  # {image_id: (kind, signal, score)}
+    phashes: np.ndarray | None = None  # the query's eight orientation pHashes
+
+
+def _match_of(kind: str) -> str:
+    return "identical" if kind == "exact" else "same_picture"
+
+
+def _clamp(score: float) -> float:
+    return round(max(0.0, min(1.0, float(score))), 6)
+
+
+def ranked(query: Query, options: SearchOptions) -> dict:
+    """Every result that passes the options, in order (verified matches first, identical copies
+    before the others, then the similar by score), with `total_exact` false when the index window
+    ran out while results still passed (so more would)."""
+    window = min(1000, max(WINDOW, options.max_results + 1))
+    neighbours = vector_neighbours(
+        model=query.model,
+        version=query.version,
+        vector=query.vector,
+        limit=window,
+        filters=options.filters,
+        exclude_image_id=query.exclude_image_id,
+    )
+    similarity = {image_id: _clamp(score) for image_id, score in neighbours}
+    tenth = neighbours[9][1] if len(neighbours) >= 10 else confidence.TYPICAL_TENTH
+    matches: dict[str, tuple] = {}
+    if query.verify is not None:
+        found = query.verify([image_id for image_id, _s in neighbours[:VERIFY_NEAREST]])
+        found = {str(image_id): decision for image_id, decision in found.items()}
+        passing = ids_passing(ids=list(found), filters=options.filters)
+        matches = {
+            image_id: found[image_id] for image_id in passing if image_id != str(query.exclude_image_id)
+        }
+        missing = [image_id for image_id in matches if image_id not in similarity]
+        for image_id, vector in vectors_for(ids=missing, model=query.model, version=query.version).items():
+            similarity[image_id] = _clamp(float(np.dot(vector, query.vector)))
+    calibrated = query.verify is not None and query.model == DESCRIPTOR
+    phashes = (
+        phashes_of(image_ids=[image_id for image_id, _s in neighbours if image_id not in matches])
+        if calibrated and query.phashes is not None
+        else {}
+    )
+    rows = []
+    for image_id, (kind, signal, _score) in matches.items():
+        rows.append(
+            {
+                "image_id": image_id,
+                "similarity_score": similarity.get(image_id),
+                "match": _match_of(kind),
+                "verified_by": signal,
+                "confidence": confidence.verified(signal),
+            }
+        )
+    rows = [row for row in rows if row["confidence"] >= options.min_confidence]
+    rows.sort(key=lambda r: (MATCH_ORDER[r["match"]], -r["confidence"], -(r["similarity_score"] or 0)))
+    similar, last_passed = [], False
+    for image_id, _score in neighbours:
+        if image_id in matches:
+            continue
+        score = similarity[image_id]
+        chance = None
+        if calibrated:
+            theirs = phashes.get(uuid.UUID(image_id))
+            distance = (
+                phash_distance(query.phashes, theirs)
+                if query.phashes is not None and theirs is not None
+                else None
+            )
+            chance = confidence.unverified(similarity=score, tenth=tenth, phash_distance=distance)
+        last_passed = score >= options.threshold and (chance is None or chance >= options.min_confidence)
+        if last_passed:
+            similar.append(
+                {
+                    "image_id": image_id,
+                    "similarity_score": score,
+                    "match": "similar",
+                    "verified_by": None,
+                    "confidence": chance,
+                }
+            )
+    total_exact = not (len(neighbours) == window and last_passed)
+    return {"rows": rows + similar, "total_exact": total_exact}
+
+
+def _collapsed(rows: list[dict], images: dict[str, Image]) -> list[dict]:
+    """Results that are duplicates of each other (one open duplicate group, or the same bytes) as
+    one entry, the first in order, with the others' ids in `duplicates`."""
+    groups = {str(k): v for k, v in open_groups_of(image_ids=[r["image_id"] for r in rows]).items()}
+    head: dict = {}
+    out = []
+    for row in rows:
+        image = images.get(row["image_id"])
+        keys = [("group", groups.get(row["image_id"])), ("sha", image.sha256 if image else None)]
+        first = next((head[key] for key in keys if key[1] and key in head), None)
+        if first is not None:
+            first["duplicates"].append(row["image_id"])
+            for key in keys:
+                if key[1]:
+                    head.setdefault(key, first)
+            continue
+        row = {**row, "duplicates": []}
+        for key in keys:
+            if key[1]:
+                head[key] = row
+        out.append(row)
+    return out
+
+
+def _run(*, query_fn: Callable[[], Query], options: SearchOptions, cache_request: dict, model: str) -> dict:
     started = time.perf_counter()
     cached = cache_get(cache_request)
-    if cached is not None:
-        alive = images_for_results([row["image_id"] for row in cached["rows"]])
-        rows = [row for row in cached["rows"] if row["image_id"] in alive]
-        return _response(rows, alive, model=model, options=options, started=started, cached=True)
-    neighbours = vector_neighbours(
-        model=model,
-        version=version,
-        vector=vector_fn(),
-        limit=options.max_results,
-        filters=options.filters,
-        exclude_image_id=exclude_image_id,
+    if cached is None:
+        found = ranked(query_fn(), options)
+        cache_put(cache_request, found)
+    else:
+        found = cached
+    rows = found["rows"]
+    whole = options.sort in ("date", "-date") or options.collapse
+    # The page is read (a few more in case some were deleted since); dates and collapsing read all.
+    images = images_for_results(
+        [row["image_id"] for row in (rows if whole else rows[: options.max_results + 20])]
     )
-    # The threshold applies to the score as shown, so a score copied from a result keeps that result.
-    scored = [(image_id, round(max(0.0, min(1.0, score)), 6)) for image_id, score in neighbours]
-    rows = [
-        {"image_id": image_id, "similarity_score": score}
-        for image_id, score in scored
-        if options.threshold <= 0 or score >= options.threshold
-    ]
-    images = images_for_results([row["image_id"] for row in rows])
-    rows = [row for row in rows if row["image_id"] in images]
-    cache_put(cache_request, {"rows": rows})
-    return _response(rows, images, model=model, options=options, started=started, cached=False)
-
-
-def _response(rows, images: dict[str, Image], *, model, options: SearchOptions, started, cached) -> dict:
+    if whole:
+        rows = [row for row in rows if row["image_id"] in images]
+    if options.collapse:
+        rows = _collapsed(rows, images)
     if options.sort in ("date", "-date"):
-        rows = sorted(
-            rows, key=lambda row: images[row["image_id"]].created_at, reverse=options.sort == "-date"
+
+        def by_date(part: list[dict]) -> list[dict]:
+            return sorted(
+                part, key=lambda r: images[r["image_id"]].created_at, reverse=options.sort == "-date"
+            )
+
+        rows = by_date([r for r in rows if r["match"] != "similar"]) + by_date(
+            [r for r in rows if r["match"] == "similar"]
         )
+    page = [row for row in rows if row["image_id"] in images][: options.max_results]
+    total = len(rows)
     return {
         "query_id": str(uuid.uuid4()),
-        "rows": rows,
+        "rows": page,
         "images": images,
-        "total_results": len(rows),
+        "total_results": total,
+        "total_exact": found["total_exact"],
+        "has_more": total > len(page) or not found["total_exact"],
+        "verified_results": sum(1 for row in rows if row["match"] != "similar"),
         "processing_time_ms": round((time.perf_counter() - started) * 1000, 2),
         "model": model,
-        "cached": cached,
+        "cached": cached is not None,
         "include_metadata": options.include_metadata,
     }
 
@@ -180,6 +324,7 @@ def _cache_request(kind: str, identity: str, model: str, version: str, options: 
         "model": model,
         "version": version,
         "threshold": options.threshold,
+        "min_confidence": options.min_confidence,
         "max_results": options.max_results,
         "filters": asdict(options.filters) if options.filters else None,
     }
@@ -202,6 +347,25 @@ def _descriptor_now(image: Image) -> np.ndarray:
     return vector
 
 
+def _stored_verify(image: Image) -> tuple[Callable[[list[str]], dict], np.ndarray | None]:
+    """How a stored image's matches are found: what duplicate detection decided when it indexed the
+    image (its pairs and open groups), read back; for an image detection has not reached yet, its
+    candidates decided now, as detection will."""
+    phashes = phashes_of(image_ids=[image.pk]).get(image.pk)
+    if phashes is not None:
+        return (lambda _nearest: matches_stored(image_id=image.pk)), phashes
+
+    def live(nearest: list[str]) -> dict:
+        try:
+            query = image_query(image)
+        except UNREADABLE as exc:
+            logger.warning("search: image %s cannot be verified now: %s", image.pk, exc)
+            return {}  # its similar are still found; its matches once detection reaches it
+        return {i: (d.kind, d.signal, d.score) for i, d in matches_find(query, extra=nearest)}
+
+    return live, None
+
+
 def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> dict:
     image = Image.objects.filter(pk=image_id, deleted_at__isnull=True).first()
     if image is None:
@@ -218,15 +382,122 @@ def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> 
             "still being processed" if image.status != ImageStatus.READY else f"not yet embedded with {key}"
         )
         raise ImageNotIndexed(f"The image is {state}.", extra={"image_id": str(image.pk), "model": key})
+
+    def query() -> Query:
+        verify, phashes = _stored_verify(image)
+        return Query(
+            model=key,
+            version=version,
+            vector=vector,
+            exclude_image_id=image.pk,
+            verify=verify,
+            phashes=phashes,
+        )
+
     request = _cache_request("image", str(image.pk), key, version, options)
-    return _run(
-        model=key,
-        version=version,
-        vector_fn=lambda: vector,
-        exclude_image_id=image.pk,
-        options=options,
-        cache_request=request,
+    return _run(query_fn=query, options=options, cache_request=request, model=key)
+
+
+@contextmanager
+def _readable_query():
+    """The errors of decoding a query image, as an upload's would be reported."""
+    try:
+        yield
+    except imaging.DecodeBudgetExceeded as exc:
+        raise ImageDecodeBudgetExceeded(
+            f"The query image declares far more pixels than its file holds ({exc}).",
+            extra={"width": exc.width, "height": exc.height},
+        ) from exc
+    except imaging.TooManyPixels as exc:
+        raise ImageTooLarge(
+            f"The query image has too many pixels ({exc}).", extra={"width": exc.width, "height": exc.height}
+        ) from exc
+    except (imaging.NotAnImage, imaging.CorruptImage) as exc:
+        raise InvalidQueryImage("The query is not an image this installation can read.") from exc
+
+
+def picture_extract(*, data: bytes, model: str = "") -> dict:
+    """What the product computes from an image, for one that is not stored (nothing is stored):
+    its SHA-256, perceptual hashes, weight-free descriptor and, with a model, its embedding."""
+    with _readable_query():
+        decoded = imaging.decode(io.BytesIO(data), longest_needed=INDEX_DECODE_SIDE)
+        phash, dhash, whash = imaging.perceptual_hashes(decoded.image)
+        vector = descriptor.describe(decoded.image)
+    out = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "width": decoded.width,
+        "height": decoded.height,
+        "hashes": {
+            "phash": imaging.hash_hex(phash),
+            "dhash": imaging.hash_hex(dhash),
+            "whash": imaging.hash_hex(whash),
+        },
+        "descriptor": {"version": descriptor.VERSION, "dimensions": len(vector), "vector": vector.tolist()},
+        "embedding": None,
+    }
+    if model and model != DESCRIPTOR:
+        key = search_model_choose(model)
+        version = model_version(key)
+        embedded = query_vector_for_bytes(model=key, data=data)
+        out["embedding"] = {
+            "model": key,
+            "version": version,
+            "dimensions": len(embedded),
+            "vector": [float(v) for v in embedded],
+        }
+    elif model == DESCRIPTOR:
+        out["embedding"] = {
+            "model": DESCRIPTOR,
+            "version": descriptor.VERSION,
+            "dimensions": len(vector),
+            "vector": vector.tolist(),
+        }
+    return out
+
+
+def image_vector(*, image_id, model: str = "") -> dict:
+    """The stored vector of an image in a model's space (the best active model by default)."""
+    image = Image.objects.filter(pk=image_id, deleted_at__isnull=True).first()
+    if image is None:
+        raise QueryImageNotFound("No such image in this workspace.", extra={"image_id": str(image_id)})
+    key = search_model_choose(model)
+    version = model_version(key)
+    embedding = embedding_of(image_id=image.pk, model=key)
+    if embedding is not None and embedding.version == version:
+        vector = vector_of(embedding)
+    elif key == DESCRIPTOR and image.status == ImageStatus.READY:
+        vector = _descriptor_now(image)
+    else:
+        raise ImageNotIndexed(
+            f"The image is not yet embedded with {key}.", extra={"image_id": str(image.pk), "model": key}
+        )
+    return {
+        "image_id": str(image.pk),
+        "model": key,
+        "version": version,
+        "dimensions": len(vector),
+        "vector": [float(v) for v in vector],
+    }
+
+
+def picture_query(*, data: bytes, model: str) -> tuple[Query, DuplicateQuery]:
+    """The search query of an image that is not stored: decoded once as the index stage decodes
+    (its duplicate features and descriptor), and its vector in `model`'s space."""
+    key = search_model_choose(model)
+    version = model_version(key)
+    with _readable_query():
+        found = lookup_query(data=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest())
+    vector = (
+        found.descriptor
+        if key == DESCRIPTOR and found.descriptor is not None
+        else query_vector_for_bytes(model=key, data=data)
     )
+
+    def verify(nearest: list[str]) -> dict:
+        return {i: (d.kind, d.signal, d.score) for i, d in matches_find(found, extra=nearest)}
+
+    query = Query(model=key, version=version, vector=vector, verify=verify, phashes=found.features.phashes)
+    return query, found
 
 
 def search_by_bytes(*, data: bytes, options: SearchOptions, model: str = "") -> dict:
@@ -234,12 +505,10 @@ def search_by_bytes(*, data: bytes, options: SearchOptions, model: str = "") -> 
     version = model_version(key)
     request = _cache_request("bytes", hashlib.sha256(data).hexdigest(), key, version, options)
     return _run(
-        model=key,
-        version=version,
-        vector_fn=lambda: query_vector_for_bytes(model=key, data=data),
-        exclude_image_id=None,
+        query_fn=lambda: picture_query(data=data, model=key)[0],
         options=options,
         cache_request=request,
+        model=key,
     )
 
 
@@ -248,10 +517,36 @@ def search_by_text(*, text: str, options: SearchOptions, model: str = "") -> dic
     version = model_version(key)
     request = _cache_request("text", text, key, version, options)
     return _run(
-        model=key,
-        version=version,
-        vector_fn=lambda: query_vector_for_text(model=key, text=text),
-        exclude_image_id=None,
+        query_fn=lambda: Query(
+            model=key, version=version, vector=query_vector_for_text(model=key, text=text)
+        ),
         options=options,
         cache_request=request,
+        model=key,
+    )
+
+
+def search_by_vector(*, vector: list[float], options: SearchOptions, model: str) -> dict:
+    """Nearest to a vector in `model`'s space (the seeds' query shape): the similar only, since a
+    vector is no picture to verify. The model must be active and the dimensions its own."""
+    key = search_model_choose(model)
+    version = model_version(key)
+    dimensions = vector_dimensions(model=key, version=version)
+    if dimensions is None or len(vector) != dimensions:
+        raise InvalidSearch(
+            f"A {key} vector has {dimensions} dimensions; this one has {len(vector)}.",
+            extra={"model": key, "dimensions": dimensions, "given": len(vector)},
+        )
+    array = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(array))
+    if not np.isfinite(array).all() or norm == 0:
+        raise InvalidSearch("The vector must be finite and not all zeros.", extra={"model": key})
+    array = array / norm
+    digest = hashlib.sha256(array.tobytes()).hexdigest()
+    request = _cache_request("vector", digest, key, version, options)
+    return _run(
+        query_fn=lambda: Query(model=key, version=version, vector=array),
+        options=options,
+        cache_request=request,
+        model=key,
     )

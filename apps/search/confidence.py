@@ -1,0 +1,44 @@
+"""Calibrated confidence of a search result: the probability that it is the same picture as the
+query (a copy, however edited), so that a threshold on it means something.
+
+- A result duplicate detection verified (apps/duplicates `decide`) gets the share of verified pairs
+  that were the same picture on the public bench, by signal (Laplace-smoothed).
+- Any other result gets a logistic regression of "same picture" on three cheap features, fitted on
+  the public bench's unverified candidates (each image's WINDOW nearest by the weight-free
+  descriptor that detection did not verify): the descriptor similarity, its margin over the query's
+  10th nearest (the descriptor's absolute level varies from query to query), and the pHash distance
+  (nearest orientation, in bits out of 64).
+
+Refit with `python -m scripts.fit_search_confidence` whenever the descriptor, the features or the
+decision change; README "Search" records the figures of the fit below.
+"""
+
+import math
+
+# Fitted 2026-12-06 on the public bench (793 images x 20 nearest: 4,885 verified pairs, all the
+# same picture; 10,975 unverified, 128 of them the same picture): see README "Search".
+VERIFIED = {"sha256": 1.0, "phash": 0.9996, "orb": 0.9996}
+WEIGHTS = (-5.161, 186.723, -15.446)  # similarity, margin over the 10th neighbour, pHash distance / 64
+BIAS = 5.71
+# The median similarity of an image's 10th nearest on the bench: the reference of a search that has
+# fewer than 10 neighbours (a small collection, narrow filters), whose margins would mean nothing.
+TYPICAL_TENTH = 0.9623
+# The default threshold of a search: verified matches, and the unverified that are at least this
+# likely the same picture (the "clearly similar").
+DEFAULT_MIN_CONFIDENCE = 0.2
+
+
+def features(*, similarity: float, tenth: float, phash_distance: int | None) -> tuple[float, float, float]:
+    """The regression's inputs; an unknown pHash distance counts as unrelated (32 bits)."""
+    distance = 32 if phash_distance is None else phash_distance
+    return (float(similarity), float(similarity - tenth), distance / 64)
+
+
+def unverified(*, similarity: float, tenth: float, phash_distance: int | None) -> float:
+    x = features(similarity=similarity, tenth=tenth, phash_distance=phash_distance)
+    z = BIAS + sum(w * v for w, v in zip(WEIGHTS, x, strict=True))
+    return round(1 / (1 + math.exp(-z)), 4)
+
+
+def verified(signal: str) -> float:
+    return VERIFIED.get(signal, min(VERIFIED.values()))
