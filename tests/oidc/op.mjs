@@ -3,7 +3,8 @@
 //
 //   OIDC_MODULES=var/oidc-provider/node_modules OP_CONFIG='{"port": 9400, "clients": [...]}' node tests/oidc/op.mjs
 //
-// OP_CONFIG: {port, clients: [{client_id, client_secret, redirect_uris}], accounts: {login: claims}}.
+// OP_CONFIG: {port, host, clients: [{client_id, client_secret, redirect_uris}], accounts: {login: claims}}.
+// `host` names the issuer (default 127.0.0.1); the provider listens on 127.0.0.1 whatever it is.
 // Any login signs in with any password (the package's development sign-in and consent pages); the
 // login is the subject, and the e-mail when it has an @. `accounts` adds claims (given_name,
 // family_name, groups, email_verified) per login.
@@ -21,7 +22,7 @@ const jose = await load('jose', 'dist/webapi/index.js');
 
 const config = JSON.parse(process.env.OP_CONFIG || '{}');
 const port = Number(config.port || 9400);
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = `http://${config.host || '127.0.0.1'}:${port}`;
 const accounts = config.accounts || {};
 
 const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });

@@ -31,12 +31,13 @@ class OpenIdProvider:
     redirect_uris: list[str]
     accounts: dict = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"  # the issuer's host name; the process listens on 127.0.0.1
     process: subprocess.Popen | None = None
     log_path: Path | None = None
 
     @property
     def issuer(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, log_dir: Path) -> "OpenIdProvider":
         node = shutil.which("node")
@@ -46,6 +47,7 @@ class OpenIdProvider:
             )
         config = {
             "port": self.port,
+            "host": self.host,
             "clients": [
                 {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": self.redirect_uris}
             ],
@@ -67,7 +69,8 @@ class OpenIdProvider:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"the OpenID provider exited:\n{self.log()}")
         try:
-            with urllib.request.urlopen(f"{self.issuer}/.well-known/openid-configuration", timeout=2) as r:
+            url = f"http://127.0.0.1:{self.port}/.well-known/openid-configuration"
+            with urllib.request.urlopen(url, timeout=2) as r:
                 return r.status == 200
         except (urllib.error.URLError, OSError):
             return False

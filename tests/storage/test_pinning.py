@@ -18,6 +18,7 @@ from apps.storage.errors import StorageEndpointRefused
 from apps.storage.models import StorageLocation, StorageProvider
 from apps.storage.pinning import HostNotPinned, Pins, pinned_pool_classes
 from tests.storage.conftest import AZURITE_ACCOUNT, AZURITE_KEY
+from tests.support.listeners import InternalService
 
 HOST = "localhost.rebind.test"  # "localhost…": moto reads the bucket from the path, not the host
 
@@ -41,35 +42,6 @@ def resolver(monkeypatch, settings):
     fake = RebindingResolver(socket.getaddrinfo)
     monkeypatch.setattr(socket, "getaddrinfo", fake)
     return fake
-
-
-class InternalService:
-    """Listens on 127.0.0.2 at the protocol server's port and counts the connections it gets."""
-
-    def __init__(self, port: int):
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.2", port))
-        self.listener.listen(16)
-        self.listener.settimeout(0.1)
-        self.connections = 0
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self):
-        self.stopped.set()
-        self.thread.join()
-        self.listener.close()
 
 
 @pytest.fixture

@@ -9,6 +9,10 @@ What this module adds:
   http(s) without userinfo and resolve only to allowed addresses: public ones, or
   DEEPLENS_SSO_ALLOWED_NETWORKS (apps.core.network, the same rules as storage endpoints); plain http
   only for an allowed internal address. Redirects are not followed; each call has a timeout.
+- each of those fetches connects to the addresses its host was checked at (apps/core/pinning.py, as
+  storage endpoints do), never to a second DNS answer: a name that answers an allowed address at
+  the check and an internal one a moment later (DNS rebinding) still reaches the checked one. TLS
+  SNI, certificate verification and the Host header keep the host name; no environment proxy.
 - the discovery document must name the configured issuer exactly (OpenID Connect Discovery 4.3).
 """
 
@@ -27,14 +31,18 @@ from apps.accounts.errors import SsoFailed, SsoIssuerNotAllowed
 from apps.accounts.models import SsoProvider
 from apps.core.crypto import InvalidToken, fernet_decrypt
 from apps.core.network import address_allowed
+from apps.core.pinning import Pins, pinned_requests_session
 
 
 def _allowed_networks():
     return [ipaddress.ip_network(net, strict=False) for net in settings.DEEPLENS_SSO_ALLOWED_NETWORKS]
 
 
-def provider_url_check(url: str, *, field: str = "issuer") -> str:
-    """The URL, if DeepLens may fetch it on a workspace's behalf; else SsoIssuerNotAllowed."""
+def provider_url_check(
+    url: str, *, field: str = "issuer", pins: dict[str, tuple[str, ...]] | None = None
+) -> str:
+    """The URL, if DeepLens may fetch it on a workspace's behalf; else SsoIssuerNotAllowed. The
+    addresses its host resolved to are recorded in `pins`: the fetch connects to them."""
     refused = SsoIssuerNotAllowed(
         "DeepLens cannot use this identity provider address: it is not allowed for workspaces or does "
         "not resolve. An operator can allow an internal network with DEEPLENS_SSO_ALLOWED_NETWORKS.",
@@ -65,6 +73,8 @@ def provider_url_check(url: str, *, field: str = "issuer") -> str:
         )
         if not internal:
             raise refused
+    if pins is not None:
+        pins[parts.hostname.lower().rstrip(".")] = tuple(sorted(addresses))
     return url
 
 
@@ -77,7 +87,8 @@ class _Sessions(FrameworkIntegration):
 
 
 class WorkspaceOidcApp(DjangoOAuth2App):
-    """One provider's client: Authlib's, with the address rules and the issuer check above."""
+    """One provider's client: Authlib's, with the address rules, the pinned connections and the
+    issuer check above. One instance serves one request: its pins are the checks it made."""
 
     def __init__(self, provider: SsoProvider):
         try:
@@ -91,6 +102,7 @@ class WorkspaceOidcApp(DjangoOAuth2App):
                 code="sso_secret_unreadable",
             ) from exc
         self.provider = provider
+        self._pins: dict[str, tuple[str, ...]] = {}
         super().__init__(
             _Sessions(f"sso-{provider.pk}"),
             name=f"sso-{provider.pk}",
@@ -104,20 +116,27 @@ class WorkspaceOidcApp(DjangoOAuth2App):
             },
         )
 
-    def _no_redirects(self, session):
+    def _pinned(self, session):
+        """No redirects, and connections only to the addresses checked so far (every fetch comes
+        after the check of its URL: the discovery URL's, then the token endpoint's and the JWKS's)."""
         session.max_redirects = 0
-        return session
+        return pinned_requests_session(Pins(dict(self._pins)), session=session)
 
     def _get_session(self):
-        return self._no_redirects(super()._get_session())
+        return self._pinned(super()._get_session())
 
     def _get_oauth_client(self, **metadata):
-        return self._no_redirects(super()._get_oauth_client(**metadata))
+        return self._pinned(super()._get_oauth_client(**metadata))
 
     def load_server_metadata(self):
         if "_loaded_at" not in self.server_metadata:
-            provider_url_check(self._server_metadata_url or "")
-            metadata = super().load_server_metadata()
+            provider_url_check(self._server_metadata_url or "", pins=self._pins)
+            try:
+                metadata = super().load_server_metadata()
+            except (requests.RequestException, ValueError) as exc:
+                raise SsoFailed(
+                    "The identity provider could not be reached.", code="sso_provider_unreachable"
+                ) from exc
             if metadata.get("issuer") != self.provider.issuer:
                 raise SsoFailed(
                     "The provider's discovery document names another issuer than the one configured.",
@@ -128,7 +147,7 @@ class WorkspaceOidcApp(DjangoOAuth2App):
                     },
                 )
             for key in ("token_endpoint", "jwks_uri"):
-                provider_url_check(str(metadata.get(key) or ""), field=key)
+                provider_url_check(str(metadata.get(key) or ""), field=key, pins=self._pins)
         return self.server_metadata
 
     def fetch_metadata(self) -> dict:
