@@ -12,6 +12,7 @@ from apps.search import api as search_api
 from apps.storage import api as storage_api
 from apps.tenants import api as tenants_api
 from apps.usage import api as usage_api
+from apps.workspace import api as workspace_api
 
 auth_patterns = [
     path("auth/login", auth.LoginApi.as_view(), name="auth-login"),
@@ -122,6 +123,7 @@ image_patterns = [
         thumbnails.ThumbnailConfigApplyApi.as_view(),
         name="thumbnail-config-apply",
     ),
+    path("jobs", jobs_api.JobListApi.as_view(), name="jobs"),
     path("jobs/<uuid:job_id>", jobs_api.JobApi.as_view(), name="job"),
     path("jobs/<uuid:job_id>/cancel", jobs_api.JobCancelApi.as_view(), name="job-cancel"),
 ]
@@ -144,6 +146,7 @@ search_patterns = [
 ]
 
 tenant_patterns = [
+    path("tenant/settings", workspace_api.WorkspaceSettingsApi.as_view(), name="tenant-settings"),
     path("users", users.UserListApi.as_view(), name="users"),
     path("users/<uuid:user_id>", users.UserDetailApi.as_view(), name="user"),
     path("api-keys", api_keys.ApiKeyListApi.as_view(), name="api-keys"),

@@ -59,6 +59,7 @@ TENANT_APPS = [
     "apps.search",
     "apps.duplicates",
     "apps.jobs",
+    "apps.workspace",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

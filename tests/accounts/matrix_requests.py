@@ -54,6 +54,8 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("GET", "audit-events"): Call("audit-events"),
     ("GET", "audit-events-export"): Call("audit-events/export"),
     # People and keys.
+    ("GET", "tenant-settings"): Call("tenant/settings"),
+    ("PATCH", "tenant-settings"): Call("tenant/settings", {"keep_gps": False}),
     ("GET", "users"): Call("users"),
     ("POST", "users"): Call("users", {"email": "matrix-new@alpha.test", "role": "viewer"}),
     ("GET", "user"): Call("users/{user}"),
@@ -95,6 +97,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
         {"specs": [{"name": "small", "max_width": 150, "max_height": 150, "format": "webp", "quality": 80}]},
     ),
     ("POST", "thumbnail-config-apply"): Call(f"{T}/thumbnail-config/apply"),
+    ("GET", "jobs"): Call("jobs"),
     ("GET", "job"): Call("jobs/{thumbnail_job}"),
     ("POST", "job-cancel"): Call("jobs/{thumbnail_job}/cancel"),
     # Storage.

@@ -81,6 +81,7 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "images-url"):                       (401, 403, 400, 400, 400, 400,   403, 400, 403, 403, 403),
     ("POST", "index-scan"):                       (401, 403, 403, 202, 202, 202,   403, 403, 202, 403, 202),
     ("GET", "index-status"):                      (401, 403, 403, 200, 200, 200,   403, 403, 200, 403, 200),
+    ("GET", "jobs"):                              (401, 200, 200, 200, 200, 200,   200, 200, 200, 200, 200),
     ("GET", "job"):                               (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     # whoever sees a thumbnails job (images.view) may not stop it: that takes thumbnails.manage
     ("POST", "job-cancel"):                       (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
@@ -111,6 +112,9 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "user"):                           (401, 403, 403, 204, 204, 204,   403, 403, 403, 403, 204),
     ("GET", "user"):                              (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("PATCH", "user"):                            (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
+    # every admin reads the settings; keep_gps is the owner's (tenant.settings), so admins get 403
+    ("GET", "tenant-settings"):                   (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
+    ("PATCH", "tenant-settings"):                 (401, 403, 403, 403, 200, 200,   403, 403, 403, 403, 403),
     ("GET", "users"):                             (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     # 409 user_quota_exceeded: the tenant's tier allows 5 users; only allowed callers get that far
     ("POST", "users"):                            (401, 403, 403, 409, 409, 409,   403, 403, 403, 403, 409),

@@ -538,6 +538,7 @@ class DuplicateSettingsApi(APIView):
     class Input(serializers.Serializer):
         keeper_criteria = serializers.ListField(child=serializers.CharField(), required=False)
         format_priority = serializers.ListField(child=serializers.CharField(), required=False)
+        similar_enabled = serializers.BooleanField(required=False)
 
     @extend_schema(responses={200: SettingsOutput})
     def get(self, request):
@@ -554,5 +555,6 @@ class DuplicateSettingsApi(APIView):
             tenant=request.tenant,
             keeper_criteria=data.validated_data.get("keeper_criteria"),
             format_priority=data.validated_data.get("format_priority"),
+            similar_enabled=data.validated_data.get("similar_enabled"),
         )
         return Response(settings_output(policy))

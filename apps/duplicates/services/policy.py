@@ -24,6 +24,29 @@ def _ordering(values: list[str], *, known: list[str], field: str) -> list[str]:
     return [*values, *(v for v in known if v not in values)]
 
 
+def duplicate_settings_validate(
+    *, keeper_criteria: list[str] | None = None, format_priority: list[str] | None = None
+) -> dict[str, list[str]]:
+    """Per-field messages for orders that cannot be stored (empty when both are fine)."""
+    errors: dict[str, list[str]] = {}
+    checks = (
+        ("keeper_criteria", keeper_criteria, CRITERIA, "keeper criterion"),
+        ("format_priority", format_priority, list(ImageFormat.values), "format"),
+    )
+    for name, values, known, label in checks:
+        if values is None:
+            continue
+        try:
+            _ordering(values, known=known, field=label)
+        except InvalidPolicy as exc:
+            errors[name] = [exc.message]
+    return errors
+
+
+def _plain(value):
+    return list(value) if isinstance(value, list | tuple) else value
+
+
 @transaction.atomic
 def duplicate_settings_update(
     *,
@@ -31,12 +54,18 @@ def duplicate_settings_update(
     tenant,
     keeper_criteria: list[str] | None = None,
     format_priority: list[str] | None = None,
+    similar_enabled: bool | None = None,
 ) -> DuplicateSettings:
-    """Change the order of the keeper criteria and/or the format preference (audited). Bad input
-    changes nothing. The new order applies to each group the next time it is refreshed."""
+    """Change the order of the keeper criteria, the format preference and/or whether visually
+    similar images are grouped (audited). Bad input changes nothing. The new order applies to each
+    group the next time it is refreshed."""
     policy = duplicate_settings_get()
     policy = DuplicateSettings.objects.select_for_update().get(pk=policy.pk)
-    before = {key: list(getattr(policy, key)) for key in ("keeper_criteria", "format_priority")}
+    before = {
+        "keeper_criteria": list(policy.keeper_criteria),
+        "format_priority": list(policy.format_priority),
+        "similar_enabled": policy.similar_enabled,
+    }
     changed = []
     if keeper_criteria is not None:
         policy.keeper_criteria = _ordering(keeper_criteria, known=CRITERIA, field="keeper criterion")
@@ -44,6 +73,9 @@ def duplicate_settings_update(
     if format_priority is not None:
         policy.format_priority = _ordering(format_priority, known=list(ImageFormat.values), field="format")
         changed.append("format_priority")
+    if similar_enabled is not None and similar_enabled != policy.similar_enabled:
+        policy.similar_enabled = similar_enabled
+        changed.append("similar_enabled")
     if not changed:
         return policy
     policy.full_clean()
@@ -55,7 +87,7 @@ def duplicate_settings_update(
         target=policy,
         details={
             "before": {k: before[k] for k in changed},
-            "after": {k: list(getattr(policy, k)) for k in changed},
+            "after": {k: _plain(getattr(policy, k)) for k in changed},
         },
     )
     return policy
