@@ -16,7 +16,7 @@ from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
 from apps.jobs.errors import JobNotFound
 from apps.jobs.models import Job
-from apps.jobs.registry import _KINDS, job_kind_get, job_kinds
+from apps.jobs.registry import _KINDS, job_kind_get, kinds_visible_to
 from apps.jobs.selectors import job_get, job_list
 from apps.jobs.services import job_cancel
 
@@ -95,11 +95,6 @@ class JobListOutput(JobOutput):
         return bool(spec and spec.cancellable and job.state in Job.ACTIVE and spec.manage_permission in held)
 
 
-def visible_kinds(held) -> list[str]:
-    """The kinds whose jobs a caller holding these permissions may see."""
-    return [spec.kind for spec in job_kinds() if spec.permission in held]
-
-
 class JobListApi(APIView):
     """GET /jobs?kind=&state=&limit=&offset=: the workspace's jobs, newest first, of the kinds the
     caller may see (each kind's own permission); an unknown kind or state is a 400."""
@@ -117,7 +112,7 @@ class JobListApi(APIView):
     def get(self, request):
         request_tenant(request)
         held = principal_permissions(request)
-        kinds = visible_kinds(held)
+        kinds = kinds_visible_to(held)
         if kind := request.query_params.get("kind"):
             job_kind_get(kind)
             kinds = [k for k in kinds if k == kind]
