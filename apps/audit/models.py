@@ -30,6 +30,7 @@ class AuditAction(models.TextChoices):
     STORAGE_CHANGED = "storage.changed", "Storage settings changed"
     THUMBNAILS_CHANGED = "thumbnails.config_changed", "Thumbnail sizes changed"
     IMAGE_SETTINGS_CHANGED = "images.settings_changed", "Image settings changed"
+    IMAGE_UPDATED = "image.updated", "Image edited"
     IMAGE_DELETED = "image.deleted", "Image deleted"
     IMAGE_RESTORED = "image.restored", "Image restored"
     IMAGE_PURGED = "image.purged", "Image purged"
