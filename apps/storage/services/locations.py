@@ -189,3 +189,75 @@ def storage_location_test(*, location: StorageLocation) -> dict:
         return location_check(location)
     except (StorageCheckFailed, StorageConfigInvalid, CredentialsUnreadable) as exc:
         return {"ok": False, **exc.as_dict()}
+
+
+_UNSET: object = object()
+
+
+def storage_location_update(
+    *,
+    tenant,
+    actor: Actor,
+    location: StorageLocation,
+    name: str | None = None,
+    credentials: dict | None = None,
+    scan_interval_minutes=_UNSET,
+) -> StorageLocation:
+    """Rename a location, rotate its credentials or change its scan schedule; the provider and where
+    it points stay. New credentials are checked by the same rules as at creation and must reach the
+    location (a fresh connection test, outside the transaction) before they replace the old ones,
+    which are never returned. Audited without the secrets."""
+    changes: dict = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise StorageConfigInvalid("Give the location a name.", extra={"name": ["required"]})
+        if name != location.name:
+            if StorageLocation.objects.filter(name=name).exclude(pk=location.pk).exists():
+                raise StorageConfigInvalid(f"A location named {name!r} exists.", extra={"name": ["taken"]})
+            changes["name"] = name
+    if scan_interval_minutes is not _UNSET and scan_interval_minutes != location.scan_interval_minutes:
+        if scan_interval_minutes is not None and not location.index_only:
+            raise StorageConfigInvalid(
+                "Only index-only locations are scanned.", extra={"scan_interval_minutes": ["index_only"]}
+            )
+        changes["scan_interval_minutes"] = scan_interval_minutes
+    secrets_encrypted = None
+    if credentials is not None:
+        checked = _unsaved_location(
+            tenant=tenant,
+            name=location.name,
+            provider=location.provider,
+            config=location.config,
+            secrets=credentials,
+            index_only=location.index_only,
+        )
+        location_check(checked)  # outside the transaction: network calls
+        secrets_encrypted = checked.secrets_encrypted
+    if not changes and secrets_encrypted is None:
+        return location
+    with transaction.atomic():
+        locked = StorageLocation.objects.select_for_update().get(pk=location.pk)
+        before = {field: getattr(locked, field) for field in changes}
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        fields = list(changes)
+        if secrets_encrypted is not None:
+            locked.secrets_encrypted = secrets_encrypted
+            fields.append("secrets_encrypted")
+        locked.full_clean()
+        locked.save(update_fields=[*fields, "updated_at"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.STORAGE_CHANGED,
+            tenant=tenant,
+            target=locked,
+            details={
+                "change": "updated",
+                "before": before,
+                "after": changes,
+                "credentials_rotated": secrets_encrypted is not None,
+            },
+        )
+    _forget_default()
+    return locked
