@@ -85,6 +85,7 @@ image_patterns = [
     path("images/batch", upload.ImageBatchUploadApi.as_view(), name="images-batch"),
     path("images/url", upload.ImageUrlUploadApi.as_view(), name="images-url"),
     path("images/bulk", images.ImageBulkApi.as_view(), name="images-bulk"),
+    path("images/bulk-edit", images.ImageBulkEditApi.as_view(), name="images-bulk-edit"),
     path("images/failed", images.ImageFailedListApi.as_view(), name="images-failed"),
     path("images/deleted", images.ImageDeletedListApi.as_view(), name="images-deleted"),
     path("images/restore-batch", images.ImageRestoreBatchApi.as_view(), name="images-restore-batch"),

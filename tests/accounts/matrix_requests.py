@@ -82,6 +82,10 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ),
     ("GET", "image"): Call("images/{image}"),
     ("DELETE", "image"): Call("images/{image}"),
+    ("PATCH", "image"): Call("images/{image}", {"tags": ["edited"], "description": "A matrix photo"}),
+    ("POST", "images-bulk-edit"): Call(
+        "images/bulk-edit", {"ids": ["{image}"], "action": "tag", "tags": ["x"]}
+    ),
     ("GET", "image-status"): Call("images/{image}/status"),
     ("GET", "image-metadata"): Call("images/{image}/metadata"),
     ("GET", "image-download"): Call("images/{image}/download"),
@@ -105,6 +109,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
         f"{T}/storage-config", {"name": "new disk", "provider": "filesystem", "config": {"root": "{fs_root}"}}
     ),
     ("GET", "storage-configs"): Call(f"{T}/storage-configs"),
+    ("PATCH", "storage-config"): Call(f"{T}/storage-config/{{target_location}}", {"name": "Renamed"}),
     ("DELETE", "storage-config"): Call(f"{T}/storage-config/{{target_location}}"),
     ("PUT", "storage-config-set-default"): Call(f"{S}/set-default"),
     ("POST", "storage-config-test"): Call(f"{S}/test"),

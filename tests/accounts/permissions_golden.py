@@ -56,6 +56,10 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("PATCH", "duplicates-settings"):             (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("POST", "duplicates-resolve-all"):           (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("DELETE", "image"):                          (401, 403, 204, 204, 204, 204,   403, 403, 403, 403, 204),
+    # the image is the member's: an upload key (its creator is the owner) may not edit it (not_your_image)
+    ("PATCH", "image"):                           (401, 403, 200, 200, 200, 200,   403, 403, 403, 403, 200),
+    # refusals per image are in the 200 body; viewers and keys without an image write are refused
+    ("POST", "images-bulk-edit"):                 (401, 403, 200, 200, 200, 200,   403, 200, 403, 403, 200),
     ("GET", "image"):                             (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     ("GET", "image-download"):                    (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     ("GET", "image-metadata"):                    (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
@@ -95,6 +99,7 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     # 409 model_unavailable: no CLIP model is switched on here; only allowed callers get that far
     ("GET", "search-text"):                       (401, 409, 409, 409, 409, 409,   409, 403, 403, 403, 403),
     ("GET", "stats-overview"):                    (401, 403, 403, 403, 403, 200,   403, 403, 403, 403, 403),
+    ("PATCH", "storage-config"):                  (401, 403, 403, 200, 200, 200,   403, 403, 200, 403, 200),
     ("DELETE", "storage-config"):                 (401, 403, 403, 204, 204, 204,   403, 403, 204, 403, 204),
     ("POST", "storage-config-create"):            (401, 403, 403, 201, 201, 201,   403, 403, 201, 403, 201),
     ("GET", "storage-config-jobs"):               (401, 403, 403, 200, 200, 200,   403, 403, 200, 403, 200),
