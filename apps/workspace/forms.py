@@ -73,7 +73,8 @@ class SpecForm(forms.Form):
     name = forms.SlugField(max_length=50)
     max_width = forms.IntegerField(min_value=16, max_value=4096)
     max_height = forms.IntegerField(min_value=16, max_value=4096)
-    format = forms.ChoiceField(choices=ThumbnailFormat.choices)
+    # an empty first choice, so the blank "add a size" row is left alone until someone fills it
+    format = forms.ChoiceField(choices=[("", "—"), *ThumbnailFormat.choices])
     quality = forms.IntegerField(min_value=1, max_value=100)
 
 

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 
 from apps.accounts.pages import PermissionRequiredPage
@@ -20,13 +21,11 @@ from apps.jobs.selectors import job_get, job_list
 from apps.jobs.services import job_cancel, job_create
 from apps.workspace.forms import SpecFormSet, WorkspaceSettingsForm
 from apps.workspace.services import (
-    FIELD_PERMISSIONS,
     SETTINGS_PERMISSIONS,
     workspace_settings_get,
     workspace_settings_update,
 )
 
-OWNER_ONLY = sorted(field for field, perm in FIELD_PERMISSIONS.items() if perm == Perm.TENANT_SETTINGS)
 SPEC_KEYS = ("name", "max_width", "max_height", "format", "quality")
 
 
@@ -43,7 +42,6 @@ class SettingsPage(PermissionRequiredPage, View):
                 "specs": specs,
                 "spec_errors": list(spec_errors),
                 "current": current,
-                "owner_only": OWNER_ONLY,
                 "may_apply_thumbnails": Perm.THUMBNAILS_MANAGE in role_permissions(request.user.role),
             },
             status=status,
@@ -139,6 +137,7 @@ class JobsPage(PermissionRequiredPage, View):
         rows = [
             {
                 "job": job,
+                "duration": _duration(job),
                 "can_cancel": bool(
                     (spec := _KINDS.get(job.kind))
                     and spec.cancellable
@@ -162,6 +161,18 @@ class JobsPage(PermissionRequiredPage, View):
             },
             status=400 if problems else 200,
         )
+
+
+def _duration(job: Job) -> str:
+    """How long it ran (or has been running): "—" before it started, else "2 min 5 s"."""
+    if job.started_at is None:
+        return "—"
+    seconds = int(((job.finished_at or timezone.now()) - job.started_at).total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 class JobCancelPage(PermissionRequiredPage, View):

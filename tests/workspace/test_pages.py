@@ -62,6 +62,14 @@ def test_an_admin_sees_owner_fields_disabled_and_may_edit_thumbnail_sizes(alpha,
     page = client.get("/settings/workspace/")
     assert page.context["form"].fields["retention_days"].disabled
     assert not page.context["form"].fields["keeper_criteria"].disabled
+    html = page.content.decode()
+    marked = {
+        field
+        for field in ("name", "time_zone", "retention_days", "keep_gps", "max_upload_mib", "keeper_criteria",
+                      "format_priority", "similar_enabled", "identical_uploads")
+        if "owner only" in html.split(f'data-field="{field}"')[1].split("</div>")[0]
+    }  # fmt: skip
+    assert marked == {"name", "time_zone", "retention_days", "keep_gps", "max_upload_mib"}
     data = {
         **_form(client),
         "retention_days": "1",  # disabled: ignored, as a browser would not send it
@@ -158,5 +166,24 @@ def test_two_thumbnail_sizes_with_one_name_are_refused_next_to_the_table(alpha, 
 
     assert response.status_code == 400
     assert "Spec names must be unique." in response.content.decode()
+    with tenant_context(alpha):
+        assert ThumbnailSpec.objects.filter(is_active=True).count() == 3
+
+
+def test_the_blank_add_row_as_a_browser_sends_it_is_left_alone(alpha, users):
+    """A browser sends the blank row's select as its first option: that is the empty choice, so the
+    row stays unchanged and the rest of the form is saved."""
+    client = signed_in(alpha, users["admin"].email)
+    data = {
+        **_form(client),
+        "spec-3-name": "",
+        "spec-3-format": "",
+        "spec-3-quality": "",
+        "similar_enabled": "on",
+    }
+
+    response = client.post("/settings/workspace/", data)
+
+    assert response.status_code == 302
     with tenant_context(alpha):
         assert ThumbnailSpec.objects.filter(is_active=True).count() == 3
