@@ -56,11 +56,12 @@ def _unsaved_location(*, tenant, name, provider, config, secrets, index_only) ->
 
 
 def storage_config_check(*, tenant, provider: str, config: dict, secrets: dict, index_only: bool) -> dict:
-    """The connection test of a location not yet saved (the add form's "Test connection")."""
+    """The connection test of a location not yet saved (the add form's "Test connection"); free of
+    side effects: a folder that does not exist yet is reported (`folder_missing`), not created."""
     location = _unsaved_location(
         tenant=tenant, name="check", provider=provider, config=config, secrets=secrets, index_only=index_only
     )
-    return location_check(location)
+    return location_check(location, create_missing=False)
 
 
 def storage_location_create(
