@@ -1,0 +1,39 @@
+"""UI rough edges: the unknown-workspace page is styled (its stylesheet loads on any host), and the
+Team page offers only the roles the person may hand out."""
+
+from django.conf import settings
+from django.test import Client
+
+from tests.conftest import signed_in
+
+
+def test_the_unknown_workspace_page_gets_its_stylesheet(db):
+    browser = Client(HTTP_HOST=f"nowhere.{settings.DEEPLENS_BASE_DOMAIN}")
+
+    page = browser.get("/")
+    stylesheet = browser.get("/static/css/deeplens.css")
+
+    assert page.status_code == 404
+    assert 'href="/static/css/deeplens.css"' in page.content.decode()
+    assert stylesheet.status_code == 200
+    assert b".error-page" in b"".join(stylesheet.streaming_content)
+
+
+def test_the_team_page_offers_an_admin_no_owner_role_and_not_their_own(alpha, users):
+    client = signed_in(alpha, users["admin"].email)
+
+    page = client.get("/settings/users/")
+
+    html = page.content.decode()
+    offered = [value for value, _label in page.context["role_choices"]]
+    assert offered == ["viewer", "member", "admin"]
+    assert [value for value, _label in page.context["form"].fields["role"].choices] == offered
+    assert 'aria-label="Role of admin@alpha.test"' not in html
+    assert 'aria-label="Role of owner@alpha.test"' not in html
+    assert 'aria-label="Role of member@alpha.test"' in html
+
+
+def test_an_owner_is_offered_the_owner_role(alpha, users):
+    page = signed_in(alpha, users["owner"].email).get("/settings/users/")
+
+    assert [value for value, _label in page.context["role_choices"]] == ["viewer", "member", "admin", "owner"]
