@@ -31,6 +31,8 @@ class AuditAction(models.TextChoices):
     THUMBNAILS_CHANGED = "thumbnails.config_changed", "Thumbnail sizes changed"
     IMAGE_SETTINGS_CHANGED = "images.settings_changed", "Image settings changed"
     IMAGE_UPDATED = "image.updated", "Image edited"
+    WEBHOOK_CHANGED = "webhooks.changed", "Webhook endpoint changed"
+    WEBHOOK_DISABLED = "webhooks.disabled", "Webhook endpoint switched off after failures"
     IMAGE_DELETED = "image.deleted", "Image deleted"
     IMAGE_RESTORED = "image.restored", "Image restored"
     IMAGE_PURGED = "image.purged", "Image purged"
