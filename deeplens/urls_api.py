@@ -12,6 +12,7 @@ from apps.search import api as search_api
 from apps.storage import api as storage_api
 from apps.tenants import api as tenants_api
 from apps.usage import api as usage_api
+from apps.webhooks import api as webhooks_api
 from apps.workspace import api as workspace_api
 
 auth_patterns = [
@@ -147,6 +148,18 @@ search_patterns = [
 ]
 
 tenant_patterns = [
+    path("webhooks", webhooks_api.WebhookListApi.as_view(), name="webhooks"),
+    path("webhooks/<uuid:endpoint_id>", webhooks_api.WebhookDetailApi.as_view(), name="webhook"),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries",
+        webhooks_api.WebhookDeliveryListApi.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/redeliver",
+        webhooks_api.WebhookRedeliverApi.as_view(),
+        name="webhook-redeliver",
+    ),
     path("tenant/settings", workspace_api.WorkspaceSettingsApi.as_view(), name="tenant-settings"),
     path("users", users.UserListApi.as_view(), name="users"),
     path("users/<uuid:user_id>", users.UserDetailApi.as_view(), name="user"),

@@ -60,6 +60,7 @@ TENANT_APPS = [
     "apps.duplicates",
     "apps.jobs",
     "apps.workspace",
+    "apps.webhooks",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -243,6 +244,11 @@ DEEPLENS_DECODE_MAX_RATIO = env_int("DEEPLENS_DECODE_MAX_RATIO", 5000)
 # URL imports: size cap, timeouts, redirects; addresses allowed although private (default none).
 DEEPLENS_URL_FETCH_MAX_BYTES = env_int("DEEPLENS_URL_FETCH_MAX_BYTES", 100 * 1024 * 1024)
 DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = env_int("DEEPLENS_URL_FETCH_TIMEOUT_SECONDS", 20)
+# Webhooks: each POST's timeout, how many tries a delivery gets (backoff 30 s x 4^n between them),
+# and after how many deliveries failed in a row an endpoint is switched off.
+DEEPLENS_WEBHOOK_TIMEOUT_SECONDS = env_int("DEEPLENS_WEBHOOK_TIMEOUT_SECONDS", 10)
+DEEPLENS_WEBHOOK_MAX_ATTEMPTS = env_int("DEEPLENS_WEBHOOK_MAX_ATTEMPTS", 5)
+DEEPLENS_WEBHOOK_DISABLE_AFTER = env_int("DEEPLENS_WEBHOOK_DISABLE_AFTER", 10)
 DEEPLENS_URL_FETCH_ALLOWED_NETWORKS = env_list("DEEPLENS_URL_FETCH_ALLOWED_NETWORKS", [])
 # URL fetches (import, search by URL) at once: per tenant (whole installation) and per web process
 # (below its 4 threads, so slow servers never take every thread; the rest answer 429 url_fetch_busy).

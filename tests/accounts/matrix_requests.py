@@ -54,6 +54,13 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("GET", "audit-events"): Call("audit-events"),
     ("GET", "audit-events-export"): Call("audit-events/export"),
     # People and keys.
+    ("GET", "webhooks"): Call("webhooks"),
+    ("POST", "webhooks"): Call("webhooks", {"url": "https://93.184.216.34/new", "events": ["image.ready"]}),
+    ("GET", "webhook"): Call("webhooks/{webhook}"),
+    ("PATCH", "webhook"): Call("webhooks/{webhook}", {"description": "matrix"}),
+    ("DELETE", "webhook"): Call("webhooks/{webhook}"),
+    ("GET", "webhook-deliveries"): Call("webhooks/{webhook}/deliveries"),
+    ("POST", "webhook-redeliver"): Call("webhooks/{webhook}/deliveries/{webhook_delivery}/redeliver"),
     ("GET", "tenant-settings"): Call("tenant/settings"),
     ("PATCH", "tenant-settings"): Call("tenant/settings", {"keep_gps": False}),
     ("GET", "users"): Call("users"),

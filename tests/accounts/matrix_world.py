@@ -132,7 +132,20 @@ def world_build() -> World:
             config={"root": str(root / "c")},
             index_only=True,
         )
+        from apps.storage.crypto import secrets_encrypt
+        from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+        webhook = WebhookEndpoint.objects.create(
+            url="https://93.184.216.34/hook",
+            events=["job.finished"],
+            secret_encrypted=secrets_encrypt({"secret": "whsec_matrix"}),
+        )
+        webhook_delivery = WebhookDelivery.objects.create(
+            endpoint=webhook, event="job.finished", payload={"event": "job.finished", "data": {}}
+        )
         world.ids.update(
+            webhook=str(webhook.pk),
+            webhook_delivery=str(webhook_delivery.pk),
             scan_location=str(scan_location.pk),
             api_key=str(revocable.pk),
             image=str(image.pk),
