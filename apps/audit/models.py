@@ -32,6 +32,8 @@ class AuditAction(models.TextChoices):
     IMAGE_SETTINGS_CHANGED = "images.settings_changed", "Image settings changed"
     IMAGE_UPDATED = "image.updated", "Image edited"
     WEBHOOK_CHANGED = "webhooks.changed", "Webhook endpoint changed"
+    EXPORT_STARTED = "export.started", "Export started"
+    EXPORT_DOWNLOADED = "export.downloaded", "Export downloaded"
     WEBHOOK_DISABLED = "webhooks.disabled", "Webhook endpoint switched off after failures"
     IMAGE_DELETED = "image.deleted", "Image deleted"
     IMAGE_RESTORED = "image.restored", "Image restored"
