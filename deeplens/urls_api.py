@@ -160,6 +160,8 @@ tenant_patterns = [
         webhooks_api.WebhookRedeliverApi.as_view(),
         name="webhook-redeliver",
     ),
+    path("exports", workspace_api.ExportStartApi.as_view(), name="exports"),
+    path("exports/<uuid:job_id>/download", workspace_api.ExportDownloadApi.as_view(), name="export-download"),
     path("tenant/settings", workspace_api.WorkspaceSettingsApi.as_view(), name="tenant-settings"),
     path("users", users.UserListApi.as_view(), name="users"),
     path("users/<uuid:user_id>", users.UserDetailApi.as_view(), name="user"),

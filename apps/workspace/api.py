@@ -1,16 +1,24 @@
 """GET/PATCH /api/v1/tenant/settings: every setting of the workspace in one place."""
 
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.permissions import Perm
 from apps.accounts.principal import principal_permissions
 from apps.audit.context import Actor
+from apps.audit.models import AuditAction
+from apps.audit.services import audit_record
 from apps.core.api import request_tenant
-from apps.core.errors import InvalidInput
+from apps.core.errors import InvalidInput, NotFound
 from apps.duplicates.keeper import CRITERIA
 from apps.images.models import IdenticalUploads, ImageFormat, ThumbnailFormat
+from apps.jobs.api import JobOutput
+from apps.jobs.selectors import job_get
+from apps.workspace.exports import TENANT_EXPORT, tenant_export_open, tenant_export_start
 from apps.workspace.services import (
     FIELD_PERMISSIONS,
     SETTINGS_PERMISSIONS,
@@ -103,3 +111,44 @@ class WorkspaceSettingsApi(APIView):
             changes=dict(data.validated_data),
         )
         return Response(settings)
+
+
+class ExportStartApi(APIView):
+    """POST /exports: start the whole-workspace export (202 with the job; its progress at
+    GET jobs/{id}; 409 job_already_running while one runs). Audited."""
+
+    required_permission = Perm.AUDIT_VIEW
+
+    @extend_schema(request=None, responses={202: JobOutput})
+    def post(self, request):
+        tenant = request_tenant(request)
+        job = tenant_export_start(actor=Actor.from_request(request), tenant=tenant)
+        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDownloadApi(APIView):
+    """GET /exports/{job_id}/download: the finished export as a zip, streamed (409 export_not_ready
+    before). Each download is audited."""
+
+    required_permission = Perm.AUDIT_VIEW
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request, job_id):
+        tenant = request_tenant(request)
+        job = job_get(job_id=job_id, kinds=[TENANT_EXPORT])
+        if job is None:
+            raise NotFound("No such export.", code="export_not_found")
+        stream = tenant_export_open(job=job)
+        audit_record(
+            actor=Actor.from_request(request),
+            action=AuditAction.EXPORT_DOWNLOADED,
+            tenant=tenant,
+            target_type="jobs.job",
+            target_id=str(job.pk),
+        )
+        return FileResponse(
+            stream,
+            as_attachment=True,
+            filename=f"deeplens-{tenant.slug}-export.zip",
+            content_type="application/zip",
+        )

@@ -54,6 +54,8 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("GET", "audit-events"): Call("audit-events"),
     ("GET", "audit-events-export"): Call("audit-events/export"),
     # People and keys.
+    ("POST", "exports"): Call("exports"),
+    ("GET", "export-download"): Call("exports/{export_job}/download"),
     ("GET", "webhooks"): Call("webhooks"),
     ("POST", "webhooks"): Call("webhooks", {"url": "https://93.184.216.34/new", "events": ["image.ready"]}),
     ("GET", "webhook"): Call("webhooks/{webhook}"),

@@ -143,7 +143,13 @@ def world_build() -> World:
         webhook_delivery = WebhookDelivery.objects.create(
             endpoint=webhook, event="job.finished", payload={"event": "job.finished", "data": {}}
         )
+        from apps.jobs.runner import job_run
+        from apps.jobs.services import job_create
+
+        export = job_create(kind="tenant_export", actor=Actor(user=users[Role.ADMIN]))
+        job_run(job_id=export.pk)
         world.ids.update(
+            export_job=str(export.pk),
             webhook=str(webhook.pk),
             webhook_delivery=str(webhook_delivery.pk),
             scan_location=str(scan_location.pk),
