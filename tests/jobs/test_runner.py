@@ -24,6 +24,7 @@ DOMAIN_KINDS = {
     "duplicates_remove_identical": "maintenance",
     "images_trash_empty": "maintenance",
     "search_embed": "embed",
+    "tenant_export": "maintenance",
     "storage_migrate": "scan",
     "storage_scan": "scan",
     "thumbnails_apply": "thumbnails",
