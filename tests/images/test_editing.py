@@ -129,3 +129,39 @@ def test_bulk_edit_validates_action_and_tags(ready_image, member_api):
 
     assert (unknown.status_code, list(unknown.json()["error"]["detail"])) == (400, ["action"])
     assert (no_tags.status_code, no_tags.json()["error"]["code"]) == (400, "tag_invalid")
+
+
+def test_the_detail_page_edits_tags_description_and_date_for_the_uploader_only(alpha, ready_image, users):
+    from tests.conftest import signed_in
+
+    member = signed_in(alpha, users["member"].email)
+    page = member.get(f"/images/{ready_image.pk}/")
+    assert 'data-testid="edit-image"' in page.content.decode()
+
+    saved = member.post(
+        f"/images/{ready_image.pk}/action/",
+        {
+            "action": "edit",
+            "tags": "dawn, sea ,",
+            "description": "First light",
+            "taken_at": "2022-03-04T05:06",
+        },
+        follow=True,
+    )
+
+    assert "is saved" in saved.content.decode()
+    image = _image(alpha, ready_image.pk)
+    assert (image.tags, image.description, image.taken_at.isoformat()) == (
+        ["dawn", "sea"],
+        "First light",
+        "2022-03-04T05:06:00+00:00",
+    )
+    viewer = signed_in(alpha, users["viewer"].email)
+    assert 'data-testid="edit-image"' not in viewer.get(f"/images/{ready_image.pk}/").content.decode()
+    refused = viewer.post(f"/images/{ready_image.pk}/action/", {"action": "edit", "tags": "x"}, follow=True)
+    assert "msg-error" in refused.content.decode()
+    bad_date = member.post(
+        f"/images/{ready_image.pk}/action/", {"action": "edit", "taken_at": "soon"}, follow=True
+    )
+    assert "is not a date and time" in bad_date.content.decode()
+    assert _image(alpha, ready_image.pk).tags == ["dawn", "sea"]

@@ -27,6 +27,14 @@ def _check_may_edit(*, image: Image, actor: Actor, permissions) -> None:
     raise PermissionDenied("Members can edit only the images they uploaded.", code="not_your_image")
 
 
+def image_may_edit(*, image: Image, actor: Actor, permissions) -> bool:
+    try:
+        _check_may_edit(image=image, actor=actor, permissions=permissions)
+    except PermissionDenied:
+        return False
+    return True
+
+
 def _plain(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
