@@ -19,6 +19,7 @@ from apps.jobs.models import Job
 from apps.jobs.registry import _KINDS, job_kinds, kinds_visible_to
 from apps.jobs.selectors import job_get, job_list
 from apps.jobs.services import job_cancel, job_create
+from apps.workspace.exports import TENANT_EXPORT, tenant_export_start
 from apps.workspace.forms import SpecFormSet, WorkspaceSettingsForm
 from apps.workspace.services import (
     SETTINGS_PERMISSIONS,
@@ -154,13 +155,28 @@ class JobsPage(PermissionRequiredPage, View):
                 "page": page,
                 "rows": rows,
                 "kinds": [(spec.kind, spec.label) for spec in job_kinds() if spec.kind in kinds],
+                "export_kind": TENANT_EXPORT,
                 "states": Job.State.choices,
                 "kind": kind,
                 "state": state,
                 "problems": problems,
+                "may_export": Perm.AUDIT_VIEW in held,
             },
             status=400 if problems else 200,
         )
+
+    def post(self, request):
+        """Start the whole-workspace export (admins who may read the audit log)."""
+        if Perm.AUDIT_VIEW not in role_permissions(request.user.role):
+            messages.error(request, "Exporting the workspace is not part of your role.")
+            return redirect("workspace:jobs")
+        try:
+            job = tenant_export_start(actor=Actor.from_request(request), tenant=request.tenant)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("workspace:jobs")
+        messages.success(request, "Exporting the workspace; its download appears here when it is done.")
+        return redirect(f"{reverse('workspace:jobs')}#job-{job.pk}")
 
 
 def _duration(job: Job) -> str:

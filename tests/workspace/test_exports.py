@@ -80,3 +80,25 @@ def test_one_export_at_a_time(users):
     second = admin.post("exports")
 
     assert (second.status_code, second.json()["error"]["detail"]["job_id"]) == (409, first.json()["id"])
+
+
+def test_the_jobs_page_starts_an_export_and_offers_its_download(alpha, users):
+    from tests.conftest import signed_in
+
+    admin = signed_in(alpha, users["admin"].email)
+    started = admin.post("/jobs/", follow=True)
+    with tenant_context(alpha):
+        job = Job.objects.get(kind="tenant_export")
+        job_run(job_id=job.pk)
+
+    assert "Exporting the workspace" in started.content.decode()
+    html = admin.get("/jobs/").content.decode()
+    assert f'href="/api/v1/exports/{job.pk}/download"' in html
+    download = admin.get(f"/api/v1/exports/{job.pk}/download")
+    assert download.status_code == 200
+    assert zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).namelist()
+    member = signed_in(alpha, users["member"].email)
+    assert 'data-testid="start-export"' not in member.get("/jobs/").content.decode()
+    member.post("/jobs/")
+    with tenant_context(alpha):
+        assert Job.objects.filter(kind="tenant_export").count() == 1
