@@ -8,6 +8,7 @@ from django.db import models
 class WebhookEvent(models.TextChoices):
     IMAGE_READY = "image.ready", "An image was processed"
     IMAGE_FAILED = "image.failed", "An image failed"
+    DUPLICATES_GROUP_FOUND = "duplicates.group_found", "Duplicates were found (a group formed or grew)"
     DUPLICATES_RESOLVED = "duplicates.resolved", "A duplicate group was resolved"
     JOB_FINISHED = "job.finished", "A background job finished"
     PING = "webhook.ping", "A test delivery"
