@@ -252,3 +252,26 @@ def test_an_image_processed_is_announced(alpha, users, receiver):
     [delivery] = _deliveries(alpha)
     assert (delivery.event, delivery.payload["data"]["image_id"]) == ("image.ready", image_id)
     assert delivery.payload["data"]["filename"] == "hook.jpg"
+
+
+def test_duplicates_found_are_announced(alpha, users, receiver):
+    from apps.duplicates.services.detection import image_detect
+    from tests.imagefiles import jpeg
+    from tests.images.conftest import process, upload
+
+    _register(as_user(users["admin"]), receiver.url, events=["duplicates.group_found"])
+    member = as_user(users["member"])
+    photo = jpeg(400, 300, seed=11)
+    first = upload(member, "one.jpg", photo).json()["id"]
+    second = upload(member, "two.jpg", photo).json()["id"]
+    for image_id in (first, second):
+        process(alpha, image_id)
+        with tenant_context(alpha):
+            image_detect(image_id=image_id)
+
+    [delivery] = _deliveries(alpha)
+    data = delivery.payload["data"]
+    assert (delivery.event, data["new"], data["kind"], data["member_count"]) == (
+        "duplicates.group_found", True, "exact", 2,
+    )  # fmt: skip
+    assert sorted(data["joined"]) == sorted([first, second])
