@@ -198,6 +198,8 @@ DEEPLENS_FS_ROOTS = env_list("DEEPLENS_FS_ROOTS", [str(data_dir() / "storage" / 
 # Fernet key (urlsafe base64, 32 bytes) encrypting storage credentials at rest. Unset: derived from
 # SECRET_KEY (development only; production settings refuse to start without it).
 DEEPLENS_STORAGE_KEY = env_str("DEEPLENS_STORAGE_KEY", "")
+# Older keys, still accepted for reading while `manage.py deeplens_rotate_storage_key` re-encrypts.
+DEEPLENS_STORAGE_KEYS_PREVIOUS = env_list("DEEPLENS_STORAGE_KEYS_PREVIOUS", [])
 # A background job (any kind) whose worker has not reported for this long is resumed elsewhere, at
 # most DEEPLENS_JOB_MAX_ATTEMPTS times in all; DEEPLENS_STORAGE_JOB_STALE_SECONDS is the old name.
 DEEPLENS_JOB_STALE_SECONDS = env_int(

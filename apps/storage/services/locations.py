@@ -10,7 +10,7 @@ from apps.core.connection import connection
 from apps.core.process_cache import forget
 from apps.images.models import Image
 from apps.jobs.models import Job
-from apps.storage.crypto import CredentialsUnreadable, secrets_encrypt
+from apps.storage.crypto import CredentialsUnreadable, secrets_encrypt, secrets_reencrypt
 from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, StorageLocationInUse
 from apps.storage.models import StorageLocation, StorageProvider
 from apps.storage.providers import config_clean, location_check
@@ -262,3 +262,22 @@ def storage_location_update(
         )
     _forget_default()
     return locked
+
+
+def storage_secrets_rotate() -> dict[str, int]:
+    """Re-encrypt every secret this workspace stores (storage credentials, webhook secrets) with the
+    current DEEPLENS_STORAGE_KEY; the previous keys must still be in DEEPLENS_STORAGE_KEYS_PREVIOUS.
+    Returns how many of each were re-encrypted."""
+    from apps.webhooks.models import WebhookEndpoint
+
+    counts = {"storage_locations": 0, "webhook_endpoints": 0}
+    with transaction.atomic():
+        for location in StorageLocation.objects.select_for_update().exclude(secrets_encrypted=""):
+            location.secrets_encrypted = secrets_reencrypt(location.secrets_encrypted)
+            location.save(update_fields=["secrets_encrypted", "updated_at"])
+            counts["storage_locations"] += 1
+        for endpoint in WebhookEndpoint.objects.select_for_update():
+            endpoint.secret_encrypted = secrets_reencrypt(endpoint.secret_encrypted)
+            endpoint.save(update_fields=["secret_encrypted", "updated_at"])
+            counts["webhook_endpoints"] += 1
+    return counts
