@@ -13,7 +13,7 @@ from apps.accounts.forms import ROLE_CHOICES, ApiKeyCreateForm, UserChangeForm, 
 from apps.accounts.models import User
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import ASSIGNABLE_ROLES, Perm
-from apps.accounts.selectors import api_key_get, api_key_list, user_get, user_list
+from apps.accounts.selectors import api_key_get, api_key_list, user_count_by_role, user_get, user_list
 from apps.accounts.services import api_key_create, api_key_revoke, user_create, user_delete, user_update
 from apps.audit.context import Actor
 from apps.core.api import base_url
@@ -55,6 +55,8 @@ class UserListPage(PermissionRequiredPage, View):
                 "filter_errors": errors,
                 "role_choices": grantable_roles(request),
                 "grantable": [value for value, _label in grantable_roles(request)],
+                # what the user limit counts (as the dashboard and Usage do): active users
+                "active_users": sum(count for _label, count in user_count_by_role(tenant=request.tenant)),
             },
             status=status,
         )

@@ -37,3 +37,18 @@ def test_an_owner_is_offered_the_owner_role(alpha, users):
     page = signed_in(alpha, users["owner"].email).get("/settings/users/")
 
     assert [value for value, _label in page.context["role_choices"]] == ["viewer", "member", "admin", "owner"]
+
+
+def test_the_team_page_counts_users_as_the_limit_and_the_dashboard_do(alpha, users):
+    from apps.accounts.services import user_update
+    from apps.audit.context import Actor
+
+    user_update(user=users["viewer"], actor=Actor.system(), is_active=False)
+    client = signed_in(alpha, users["admin"].email)
+
+    team = client.get("/settings/users/")
+    dashboard = client.get("/")
+
+    active = sum(count for _label, count in dashboard.context["users_by_role"])
+    assert active == 3
+    assert f"{active} of 5 active users" in team.content.decode()
