@@ -16,6 +16,40 @@ from apps.images.models import ImageFormat
 from apps.search.api import models_payload, parse_options
 from apps.search.services.models import search_model_activate, search_model_deactivate
 from apps.search.services.search import search_by_bytes, search_by_image_id, search_by_text
+from apps.usage.ratelimit import EndpointClass, rate_limit_consume
+from apps.usage.throttling import request_principal
+
+
+class RateLimited(ApplicationError):
+    http_status = 429
+    code = "rate_limited"
+
+
+# The form's names for the fields a bad value is reported on (never the serializer's own names).
+FIELD_LABELS = {
+    "similarity_threshold": "Min. similarity",
+    "format": "Format",
+    "tags": "Tag",
+    "uploaded_after": "Uploaded after",
+    "uploaded_before": "Uploaded before",
+    "sort": "Sort",
+    "model": "Model",
+    "limit": "Number of results",
+    "q": "Text",
+}
+
+
+def _count(request) -> None:
+    """A search from the page counts like one through the API (searches today, the per-minute
+    limit), so the figures on Usage include what people search here."""
+    principal = request_principal(request)
+    if principal is None:
+        return
+    decision = rate_limit_consume(tenant=request.tenant, klass=EndpointClass.SEARCH, principal=principal)
+    if decision is not None and not decision.allowed:
+        raise RateLimited(
+            f"Too many searches for now; try again in {decision.retry_after} s.", code="rate_limited"
+        )
 
 
 def _search(request, data: QueryDict):
@@ -26,10 +60,13 @@ def _search(request, data: QueryDict):
 
         if upload.size > settings.DEEPLENS_SEARCH_MAX_QUERY_BYTES:
             raise FileTooLarge("The query image is too large.")
+        _count(request)
         return search_by_bytes(data=upload.read(), options=options, model=model)
     if image_id := data.get("image_id"):
+        _count(request)
         return search_by_image_id(image_id=image_id, options=options, model=model)
     if text := (data.get("q") or "").strip():
+        _count(request)
         return search_by_text(text=text[:500], options=options, model=model)
     return None
 
@@ -52,7 +89,10 @@ class SearchPage(PermissionRequiredPage, View):
             result = _search(request, data)
         except ValidationError as exc:
             error, status = (
-                "; ".join(f"{field}: {_flat(problems)}" for field, problems in exc.detail.items())
+                "; ".join(
+                    f"{FIELD_LABELS.get(field, field.replace('_', ' ').capitalize())}: {_flat(problems)}"
+                    for field, problems in exc.detail.items()
+                )
                 if isinstance(exc.detail, dict)
                 else _flat(exc.detail),  # a ValidationError raised with a message, not a serializer's
                 400,

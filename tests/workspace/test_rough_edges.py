@@ -52,3 +52,28 @@ def test_the_team_page_counts_users_as_the_limit_and_the_dashboard_do(alpha, use
     active = sum(count for _label, count in dashboard.context["users_by_role"])
     assert active == 3
     assert f"{active} of 5 active users" in team.content.decode()
+
+
+def test_a_search_from_the_page_counts_in_usage(alpha, users):
+    from tests.api import as_user
+
+    api = as_user(users["admin"])
+    before = api.get(f"tenants/{alpha.pk}/analytics").json()["searches_today"]
+    client = signed_in(alpha, users["member"].email)
+
+    client.get("/search/", {"image_id": "00000000-0000-4000-8000-000000000001"})
+
+    assert api.get(f"tenants/{alpha.pk}/analytics").json()["searches_today"] == before + 1
+
+
+def test_a_bad_search_filter_is_named_as_on_the_form_and_shows_no_results(alpha, users):
+    client = signed_in(alpha, users["member"].email)
+
+    page = client.get(
+        "/search/", {"image_id": "00000000-0000-4000-8000-000000000001", "similarity_threshold": "lots"}
+    )
+
+    assert page.status_code == 400
+    error = page.context["error"]
+    assert error.startswith("Min. similarity: ") and "similarity_threshold" not in error
+    assert page.context["rows"] == []
