@@ -12,6 +12,8 @@ from apps.search import api as search_api
 from apps.storage import api as storage_api
 from apps.tenants import api as tenants_api
 from apps.usage import api as usage_api
+from apps.webhooks import api as webhooks_api
+from apps.workspace import api as workspace_api
 
 auth_patterns = [
     path("auth/login", auth.LoginApi.as_view(), name="auth-login"),
@@ -94,6 +96,7 @@ image_patterns = [
     path("images/batch", upload.ImageBatchUploadApi.as_view(), name="images-batch"),
     path("images/url", upload.ImageUrlUploadApi.as_view(), name="images-url"),
     path("images/bulk", images.ImageBulkApi.as_view(), name="images-bulk"),
+    path("images/bulk-edit", images.ImageBulkEditApi.as_view(), name="images-bulk-edit"),
     path("images/failed", images.ImageFailedListApi.as_view(), name="images-failed"),
     path("images/deleted", images.ImageDeletedListApi.as_view(), name="images-deleted"),
     path("images/restore-batch", images.ImageRestoreBatchApi.as_view(), name="images-restore-batch"),
@@ -132,6 +135,7 @@ image_patterns = [
         thumbnails.ThumbnailConfigApplyApi.as_view(),
         name="thumbnail-config-apply",
     ),
+    path("jobs", jobs_api.JobListApi.as_view(), name="jobs"),
     path("jobs/<uuid:job_id>", jobs_api.JobApi.as_view(), name="job"),
     path("jobs/<uuid:job_id>/cancel", jobs_api.JobCancelApi.as_view(), name="job-cancel"),
 ]
@@ -160,6 +164,21 @@ tenant_patterns = [
     path("settings/sso-policy", sso.SsoPolicyApi.as_view(), name="sso-policy"),
     path("sso/providers", sso.SsoProviderListApi.as_view(), name="sso-providers"),
     path("sso/providers/<uuid:provider_id>", sso.SsoProviderDetailApi.as_view(), name="sso-provider"),
+    path("webhooks", webhooks_api.WebhookListApi.as_view(), name="webhooks"),
+    path("webhooks/<uuid:endpoint_id>", webhooks_api.WebhookDetailApi.as_view(), name="webhook"),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries",
+        webhooks_api.WebhookDeliveryListApi.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/redeliver",
+        webhooks_api.WebhookRedeliverApi.as_view(),
+        name="webhook-redeliver",
+    ),
+    path("exports", workspace_api.ExportStartApi.as_view(), name="exports"),
+    path("exports/<uuid:job_id>/download", workspace_api.ExportDownloadApi.as_view(), name="export-download"),
+    path("tenant/settings", workspace_api.WorkspaceSettingsApi.as_view(), name="tenant-settings"),
     path("users", users.UserListApi.as_view(), name="users"),
     path("users/<uuid:user_id>", users.UserDetailApi.as_view(), name="user"),
     path("api-keys", api_keys.ApiKeyListApi.as_view(), name="api-keys"),

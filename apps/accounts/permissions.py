@@ -21,6 +21,7 @@ class Perm(StrEnum):
     AUDIT_VIEW = "audit.view"
     METRICS_VIEW = "metrics.view"
     TENANT_SETTINGS = "tenant.settings"
+    WEBHOOKS_MANAGE = "webhooks.manage"
     PLATFORM_ADMIN = "platform.admin"
     # Any signed-in principal, API keys included (who am I).
     AUTHENTICATED = "authenticated"
@@ -44,6 +45,7 @@ _ADMIN = _MEMBER | {
     Perm.USAGE_VIEW,
     Perm.AUDIT_VIEW,
     Perm.METRICS_VIEW,
+    Perm.WEBHOOKS_MANAGE,
 }
 _OWNER = _ADMIN | {Perm.TENANT_SETTINGS}
 

@@ -12,13 +12,24 @@ from apps.accounts.filters import UserFilter
 from apps.accounts.forms import ROLE_CHOICES, ApiKeyCreateForm, UserChangeForm, UserCreateForm
 from apps.accounts.models import User
 from apps.accounts.pages import PermissionRequiredPage
-from apps.accounts.permissions import Perm
-from apps.accounts.selectors import api_key_get, api_key_list, user_get, user_list
+from apps.accounts.permissions import ASSIGNABLE_ROLES, Perm
+from apps.accounts.selectors import api_key_get, api_key_list, user_count_by_role, user_get, user_list
 from apps.accounts.services import api_key_create, api_key_revoke, user_create, user_delete, user_update
 from apps.audit.context import Actor
 from apps.core.api import base_url
 from apps.core.errors import ApplicationError
 from apps.core.filtering import FilterErrors, InvalidFilter
+
+
+def grantable_roles(request) -> list[tuple[str, str]]:
+    """The roles this person may hand out: the Team page offers no role it would then refuse."""
+    allowed = ASSIGNABLE_ROLES.get(request.user.role, frozenset())
+    return [(value, label) for value, label in ROLE_CHOICES if value in allowed]
+
+
+def _offering(form, request):
+    form.fields["role"].choices = grantable_roles(request)
+    return form
 
 
 class UserListPage(PermissionRequiredPage, View):
@@ -39,16 +50,19 @@ class UserListPage(PermissionRequiredPage, View):
             self.template_name,
             {
                 "page": page,
-                "form": form or UserCreateForm(),
+                "form": _offering(form or UserCreateForm(), request),
                 "query": request.GET.get("q", ""),
                 "filter_errors": errors,
-                "role_choices": ROLE_CHOICES,
+                "role_choices": grantable_roles(request),
+                "grantable": [value for value, _label in grantable_roles(request)],
+                # what the user limit counts (as the dashboard and Usage do): active users
+                "active_users": sum(count for _label, count in user_count_by_role(tenant=request.tenant)),
             },
             status=status,
         )
 
     def post(self, request):
-        form = UserCreateForm(request.POST)
+        form = _offering(UserCreateForm(request.POST), request)
         if not form.is_valid():
             return self.get(request, form=form, status=400)
         try:

@@ -207,6 +207,7 @@ class Image(models.Model):
     taken_at = models.DateTimeField(null=True, blank=True, db_index=True)
     camera = models.CharField(max_length=200, blank=True)
     tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    description = models.TextField(max_length=2000, blank=True, default="")
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # Images found by scanning an index-only location: the object's ETag (or size-mtime on a
     # filesystem) when last seen, when a scan last saw it, and since when it has been missing.

@@ -4,7 +4,15 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from apps.core.filtering import FilterData, apply_filters
 from apps.images.filters import DEFAULT_ORDERING, ImageFilter
-from apps.images.models import Image, ImageStage, ImageStatus, StageState, Thumbnail, ThumbnailSpec
+from apps.images.models import (
+    Image,
+    ImageSettings,
+    ImageStage,
+    ImageStatus,
+    StageState,
+    Thumbnail,
+    ThumbnailSpec,
+)
 
 
 def thumbnail_spec_list() -> QuerySet[ThumbnailSpec]:
@@ -85,3 +93,8 @@ def images_stage_summary(images: list[Image]) -> list[GalleryTile]:
             later_state = ""
         tiles.append(GalleryTile(image=image, later_state=later_state))
     return tiles
+
+
+def image_settings_current() -> ImageSettings:
+    """The image policy as stored now (not the per-process cached copy the pipeline reads)."""
+    return ImageSettings.objects.first() or ImageSettings()

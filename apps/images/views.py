@@ -11,19 +11,21 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm, role_permissions
 from apps.audit.context import Actor
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.filtering import FilterErrors, InvalidFilter
 from apps.images.api.serializers import image_status
 from apps.images.filters import ORDERINGS, ImageFilter
 from apps.images.models import Image, ImageFormat
 from apps.images.selectors import image_get, image_list, images_by_ids, images_stage_summary
 from apps.images.services import image_delete, image_restore, image_retry
+from apps.images.services.editing import image_may_edit, image_update
 from apps.images.services.processing import image_settings_get
 from apps.images.services.trash import (
     TRASH_EMPTY,
@@ -137,6 +139,8 @@ class ImageDetailPage(PermissionRequiredPage, View):
                 # A trashed image's preview and download: for whoever may restore it.
                 "may_see": image.deleted_at is None or may_delete,
                 "may_retry": Perm.IMAGES_UPLOAD in permissions,
+                "may_edit": image.deleted_at is None
+                and image_may_edit(image=image, actor=Actor.from_request(request), permissions=permissions),
             },
         )
 
@@ -160,6 +164,23 @@ class ImageActionPage(PermissionRequiredPage, View):
             elif action == "restore" and may_delete:
                 image_restore(image=image, actor=actor, permissions=permissions, tenant=request.tenant)
                 messages.success(request, f"{image.original_filename} is restored.")
+            elif action == "edit":
+                taken = request.POST.get("taken_at", "").strip()
+                taken_at = parse_datetime(taken) if taken else None
+                if taken and taken_at is None:
+                    raise InvalidInput(f"“{taken}” is not a date and time.", code="taken_at_invalid")
+                if taken_at is not None and timezone.is_naive(taken_at):
+                    taken_at = timezone.make_aware(taken_at, timezone.get_current_timezone())
+                image_update(
+                    image=image,
+                    actor=actor,
+                    permissions=permissions,
+                    tenant=request.tenant,
+                    tags=request.POST.get("tags", "").split(","),
+                    description=request.POST.get("description", ""),
+                    taken_at=taken_at,
+                )
+                messages.success(request, f"{image.original_filename} is saved.")
             elif action == "retry" and Perm.IMAGES_UPLOAD in permissions:
                 image_retry(image=image, actor=actor)
                 messages.success(request, "Processing starts again.")

@@ -94,6 +94,11 @@ def job_kinds() -> list[JobKind]:
     return sorted(_KINDS.values(), key=lambda spec: spec.kind)
 
 
+def kinds_visible_to(held) -> list[str]:
+    """The kinds whose jobs a caller holding these permissions may see."""
+    return [spec.kind for spec in job_kinds() if spec.permission in held]
+
+
 def kind_label(kind: str) -> str:
     spec = _KINDS.get(kind)
     return spec.label if spec else kind

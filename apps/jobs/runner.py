@@ -13,6 +13,8 @@ from apps.core.errors import ApplicationError
 from apps.jobs.errors import JobCancelled, JobFailed
 from apps.jobs.models import Job
 from apps.jobs.registry import JobKind, job_kind_get
+from apps.webhooks.models import WebhookEvent
+from apps.webhooks.services import webhook_emit
 
 logger = logging.getLogger(__name__)
 
@@ -129,4 +131,17 @@ def job_run(*, job_id) -> Job | None:
                 state=Job.State.DONE, finished_at=timezone.now()
             )
         job.refresh_from_db()
+        if job.state in Job.FINISHED:
+            webhook_emit(
+                event=WebhookEvent.JOB_FINISHED,
+                data={
+                    "job_id": str(job.pk),
+                    "kind": job.kind,
+                    "state": job.state,
+                    "total": job.total,
+                    "processed": job.processed,
+                    "failed": job.failed,
+                    "error": job.error,
+                },
+            )
         return job

@@ -20,6 +20,40 @@ from apps.search.errors import QueryExpired
 from apps.search.services.models import search_model_activate, search_model_deactivate
 from apps.search.services.queries import search_query_image, search_query_keep, search_query_preview
 from apps.search.services.search import search_by_bytes, search_by_image_id, search_by_text
+from apps.usage.ratelimit import EndpointClass, rate_limit_consume
+from apps.usage.throttling import request_principal
+
+
+class RateLimited(ApplicationError):
+    http_status = 429
+    code = "rate_limited"
+
+
+# The form's names for the fields a bad value is reported on (never the serializer's own names).
+FIELD_LABELS = {
+    "similarity_threshold": "Min. similarity",
+    "format": "Format",
+    "tags": "Tag",
+    "uploaded_after": "Uploaded after",
+    "uploaded_before": "Uploaded before",
+    "sort": "Sort",
+    "model": "Model",
+    "limit": "Number of results",
+    "q": "Text",
+}
+
+
+def _count(request) -> None:
+    """A search from the page counts like one through the API (searches today, the per-minute
+    limit), so the figures on Usage include what people search here."""
+    principal = request_principal(request)
+    if principal is None:
+        return
+    decision = rate_limit_consume(tenant=request.tenant, klass=EndpointClass.SEARCH, principal=principal)
+    if decision is not None and not decision.allowed:
+        raise RateLimited(
+            f"Too many searches for now; try again in {decision.retry_after} s.", code="rate_limited"
+        )
 
 
 def _search(request, data: QueryDict) -> tuple[dict | None, str]:
@@ -31,13 +65,17 @@ def _search(request, data: QueryDict) -> tuple[dict | None, str]:
             raise FileTooLarge("The query image is too large.")
         raw = upload.read()
         token = search_query_keep(data=raw, user_id=request.user.pk) or ""
+        _count(request)
         return search_by_bytes(data=raw, options=options, model=model), token
     if token := data.get("query", ""):
         raw = search_query_image(token=token, user_id=request.user.pk)
+        _count(request)
         return search_by_bytes(data=raw, options=options, model=model), token
     if image_id := data.get("image_id"):
+        _count(request)
         return search_by_image_id(image_id=image_id, options=options, model=model), ""
     if text := (data.get("q") or "").strip():
+        _count(request)
         return search_by_text(text=text[:500], options=options, model=model), ""
     return None, ""
 
@@ -60,7 +98,10 @@ class SearchPage(PermissionRequiredPage, View):
             result, token = _search(request, data)
         except ValidationError as exc:
             error, status = (
-                "; ".join(f"{field}: {_flat(problems)}" for field, problems in exc.detail.items())
+                "; ".join(
+                    f"{FIELD_LABELS.get(field, field.replace('_', ' ').capitalize())}: {_flat(problems)}"
+                    for field, problems in exc.detail.items()
+                )
                 if isinstance(exc.detail, dict)
                 else _flat(exc.detail),  # a ValidationError raised with a message, not a serializer's
                 400,

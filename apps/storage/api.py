@@ -30,6 +30,7 @@ from apps.storage.services import (
     storage_location_test,
 )
 from apps.storage.services.jobs import STORAGE_JOB_KINDS, STORAGE_SCAN, storage_job_cancel
+from apps.storage.services.locations import storage_location_update
 from apps.storage.services.migration import migration_start
 from apps.storage.services.scanning import scan_start
 
@@ -206,9 +207,30 @@ class StorageConfigListApi(APIView):
 
 
 class StorageConfigDeleteApi(APIView):
-    """DELETE /tenants/{id}/storage-config/{configId}: 409 while it holds images or is the default."""
+    """PATCH /tenants/{id}/storage-config/{configId} {name, credentials, scan_interval_minutes}:
+    rename, rotate credentials (checked like at creation, then a fresh connection test) or change
+    the scan schedule; the provider and where it points stay. DELETE: 409 while it holds images or
+    is the default."""
 
     required_permission = Perm.STORAGE_MANAGE
+
+    class Input(serializers.Serializer):
+        name = serializers.CharField(max_length=100, required=False)
+        credentials = serializers.DictField(required=False)
+        scan_interval_minutes = serializers.IntegerField(
+            required=False, allow_null=True, min_value=5, max_value=7 * 24 * 60
+        )
+
+    @extend_schema(responses={200: LocationOutput})
+    def patch(self, request, tenant_id, config_id):
+        tenant = own_tenant(request, tenant_id)
+        location = storage_location_get(location_id=config_id)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        location = storage_location_update(
+            tenant=tenant, actor=Actor.from_request(request), location=location, **data.validated_data
+        )
+        return Response(location_data(location))
 
     @extend_schema(responses={204: None})
     def delete(self, request, tenant_id, config_id):

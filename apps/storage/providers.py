@@ -142,14 +142,17 @@ def filesystem_root_check(path: str, *, tenant_slug: str) -> str:
     return str(resolved)
 
 
-def location_check(location: StorageLocation) -> dict:
+def location_check(location: StorageLocation, *, create_missing: bool = True) -> dict:
     """Reach the location as configured: list it, and unless it is index-only write and delete a
-    probe object. Raises StorageCheckFailed with a code naming the problem."""
+    probe object. Raises StorageCheckFailed with a code naming the problem. With
+    `create_missing=False` (a connection test, free of side effects) a filesystem folder that does
+    not exist yet is not created: the answer says `folder_missing` if it could be."""
     from apps.storage.backends import build_storage
 
     started = time.monotonic()
+    folder_missing = False
     if location.provider == StorageProvider.FILESYSTEM:
-        _check_filesystem(location)
+        folder_missing = _check_filesystem(location, create_missing=create_missing)
     else:
         storage = build_storage(location, checking=True)
         try:
@@ -162,10 +165,12 @@ def location_check(location: StorageLocation) -> dict:
         "ok": True,
         "writable": not location.index_only,
         "latency_ms": round((time.monotonic() - started) * 1000),
+        **({"folder_missing": True} if folder_missing else {}),
     }
 
 
-def _check_filesystem(location: StorageLocation) -> None:
+def _check_filesystem(location: StorageLocation, *, create_missing: bool = True) -> bool:
+    """Whether the folder is missing (only when it may not be created here and could be)."""
     root = Path(location.config["root"])
     if location.index_only:
         if not root.is_dir():
@@ -176,7 +181,16 @@ def _check_filesystem(location: StorageLocation) -> None:
             raise StorageCheckFailed(
                 f"DeepLens cannot read {root}.", code="storage_credentials_invalid", extra={"root": str(root)}
             )
-        return
+        return False
+    if not create_missing and not root.exists():
+        parent = next(p for p in root.parents if p.exists())
+        if not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
+            raise StorageCheckFailed(
+                f"The folder {root} does not exist, and DeepLens cannot create it in {parent}.",
+                code="storage_not_writable",
+                extra={"root": str(root)},
+            )
+        return True
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / f".deeplens-check-{uuid.uuid4().hex}"
@@ -188,6 +202,7 @@ def _check_filesystem(location: StorageLocation) -> None:
             code="storage_not_writable",
             extra={"root": str(root)},
         ) from exc
+    return False
 
 
 def _check_remote(location: StorageLocation, storage) -> None:

@@ -63,11 +63,16 @@ def provider_forms(values: dict | None = None) -> list[dict]:
     values = values or {}
     forms = []
     for provider, (config_fields, required, secret_fields) in FIELDS.items():
+        mine = values.get("provider") == provider
         forms.append(
             {
                 "provider": provider,
                 "label": StorageProvider(provider).label,
-                "open": values.get("provider") == provider,
+                "open": mine,
+                "name": values.get("name", "") if mine else "",
+                "index_only": mine and values.get("index_only"),
+                "is_default": mine and values.get("is_default"),
+                "interval": values.get("scan_interval_minutes", "") if mine else "",
                 "fields": [
                     {
                         "name": name,
@@ -119,7 +124,15 @@ class StorageLocationAddPage(PermissionRequiredPage, View):
         secrets = {name: request.POST.get(name, "") for name in secret_fields if request.POST.get(name)}
         index_only = request.POST.get("index_only") == "on"
         interval = request.POST.get("scan_interval_minutes") or None
-        values = {"provider": provider, **config}
+        # everything but the secrets comes back into the form after a test or an error
+        values = {
+            "provider": provider,
+            **config,
+            "name": request.POST.get("name", ""),
+            "index_only": index_only,
+            "is_default": request.POST.get("is_default") == "on",
+            "scan_interval_minutes": interval or "",
+        }
         try:
             if request.POST.get("action") == "test":
                 result = storage_config_check(
@@ -129,7 +142,14 @@ class StorageLocationAddPage(PermissionRequiredPage, View):
                     secrets=secrets,
                     index_only=index_only,
                 )
-                messages.success(request, f"Connection works ({result['latency_ms']} ms).")
+                if result.get("folder_missing"):
+                    messages.warning(
+                        request,
+                        f"The folder {config.get('root', '')} does not exist yet; "
+                        "“Add location” will create it. Nothing was created by this test.",
+                    )
+                else:
+                    messages.success(request, f"Connection works ({result['latency_ms']} ms).")
                 return render(request, "storage/locations.html", _locations_context(request, values))
             storage_location_create(
                 tenant=request.tenant,
@@ -143,7 +163,7 @@ class StorageLocationAddPage(PermissionRequiredPage, View):
                 scan_interval_minutes=int(interval) if interval and interval.isdigit() else None,
             )
         except ApplicationError as exc:
-            messages.error(request, f"{exc.message} ({exc.code})")
+            messages.error(request, exc.message)
             return render(
                 request, "storage/locations.html", _locations_context(request, values), status=exc.http_status
             )
@@ -173,11 +193,9 @@ class StorageLocationActionPage(PermissionRequiredPage, View):
                         request, f"{location.name}: connection works ({result['latency_ms']} ms)."
                     )
                 else:
-                    messages.error(
-                        request, f"{location.name}: {result['error']['message']} ({result['error']['code']})"
-                    )
+                    messages.error(request, f"{location.name}: {result['error']['message']}")
         except ApplicationError as exc:
-            messages.error(request, f"{exc.message} ({exc.code})")
+            messages.error(request, exc.message)
         return redirect("storage:index" if request.POST.get("next") == "index" else "storage:locations")
 
 
@@ -218,7 +236,7 @@ class StorageMigratePage(PermissionRequiredPage, View):
                 filters=filters,
             )
         except ApplicationError as exc:
-            messages.error(request, f"{exc.message} ({exc.code})")
+            messages.error(request, exc.message)
             return redirect("storage:migrate", location_id=location_id)
         return redirect("storage:job", job_id=job.pk)
 
@@ -256,7 +274,7 @@ class StorageIndexPage(PermissionRequiredPage, View):
                 prefix=request.POST.get("prefix", ""),
             )
         except ApplicationError as exc:
-            messages.error(request, f"{exc.message} ({exc.code})")
+            messages.error(request, exc.message)
             return redirect("storage:index")
         return redirect("storage:job", job_id=job.pk)
 
@@ -288,5 +306,5 @@ class StorageJobPage(PermissionRequiredPage, View):
             )
             messages.success(request, "Cancelled; what was finished stays finished.")
         except ApplicationError as exc:
-            messages.error(request, f"{exc.message} ({exc.code})")
+            messages.error(request, exc.message)
         return redirect("storage:job", job_id=job_id)

@@ -22,6 +22,10 @@ from apps.tenants.models import Tenant, TenantStatus
 class TenantMiddleware(TenantMainMiddleware):
     def process_request(self, request):
         connection.set_schema_to_public()
+        if settings.STATIC_URL and request.path.startswith(settings.STATIC_URL):
+            # Stylesheets and scripts belong to no workspace: served on every host, so that the
+            # "workspace not found" and "unavailable" pages are styled too.
+            return None
         try:
             hostname = self.hostname_from_request(request)
         except DisallowedHost:

@@ -59,6 +59,8 @@ TENANT_APPS = [
     "apps.search",
     "apps.duplicates",
     "apps.jobs",
+    "apps.workspace",
+    "apps.webhooks",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -196,6 +198,8 @@ DEEPLENS_FS_ROOTS = env_list("DEEPLENS_FS_ROOTS", [str(data_dir() / "storage" / 
 # Fernet key (urlsafe base64, 32 bytes) encrypting storage credentials at rest. Unset: derived from
 # SECRET_KEY (development only; production settings refuse to start without it).
 DEEPLENS_STORAGE_KEY = env_str("DEEPLENS_STORAGE_KEY", "")
+# Older keys, still accepted for reading while `manage.py deeplens_rotate_storage_key` re-encrypts.
+DEEPLENS_STORAGE_KEYS_PREVIOUS = env_list("DEEPLENS_STORAGE_KEYS_PREVIOUS", [])
 # A background job (any kind) whose worker has not reported for this long is resumed elsewhere, at
 # most DEEPLENS_JOB_MAX_ATTEMPTS times in all; DEEPLENS_STORAGE_JOB_STALE_SECONDS is the old name.
 DEEPLENS_JOB_STALE_SECONDS = env_int(
@@ -242,6 +246,11 @@ DEEPLENS_DECODE_MAX_RATIO = env_int("DEEPLENS_DECODE_MAX_RATIO", 5000)
 # URL imports: size cap, timeouts, redirects; addresses allowed although private (default none).
 DEEPLENS_URL_FETCH_MAX_BYTES = env_int("DEEPLENS_URL_FETCH_MAX_BYTES", 100 * 1024 * 1024)
 DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = env_int("DEEPLENS_URL_FETCH_TIMEOUT_SECONDS", 20)
+# Webhooks: each POST's timeout, how many tries a delivery gets (backoff 30 s x 4^n between them),
+# and after how many deliveries failed in a row an endpoint is switched off.
+DEEPLENS_WEBHOOK_TIMEOUT_SECONDS = env_int("DEEPLENS_WEBHOOK_TIMEOUT_SECONDS", 10)
+DEEPLENS_WEBHOOK_MAX_ATTEMPTS = env_int("DEEPLENS_WEBHOOK_MAX_ATTEMPTS", 5)
+DEEPLENS_WEBHOOK_DISABLE_AFTER = env_int("DEEPLENS_WEBHOOK_DISABLE_AFTER", 10)
 DEEPLENS_URL_FETCH_ALLOWED_NETWORKS = env_list("DEEPLENS_URL_FETCH_ALLOWED_NETWORKS", [])
 # URL fetches (import, search by URL) at once: per tenant (whole installation) and per web process
 # (below its 4 threads, so slow servers never take every thread; the rest answer 429 url_fetch_busy).

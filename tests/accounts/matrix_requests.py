@@ -79,6 +79,17 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("GET", "audit-events"): Call("audit-events"),
     ("GET", "audit-events-export"): Call("audit-events/export"),
     # People and keys.
+    ("POST", "exports"): Call("exports"),
+    ("GET", "export-download"): Call("exports/{export_job}/download"),
+    ("GET", "webhooks"): Call("webhooks"),
+    ("POST", "webhooks"): Call("webhooks", {"url": "https://93.184.216.34/new", "events": ["image.ready"]}),
+    ("GET", "webhook"): Call("webhooks/{webhook}"),
+    ("PATCH", "webhook"): Call("webhooks/{webhook}", {"description": "matrix"}),
+    ("DELETE", "webhook"): Call("webhooks/{webhook}"),
+    ("GET", "webhook-deliveries"): Call("webhooks/{webhook}/deliveries"),
+    ("POST", "webhook-redeliver"): Call("webhooks/{webhook}/deliveries/{webhook_delivery}/redeliver"),
+    ("GET", "tenant-settings"): Call("tenant/settings"),
+    ("PATCH", "tenant-settings"): Call("tenant/settings", {"keep_gps": False}),
     ("GET", "users"): Call("users"),
     ("POST", "users"): Call("users", {"email": "matrix-new@alpha.test", "role": "viewer"}),
     ("GET", "user"): Call("users/{user}"),
@@ -105,6 +116,10 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ),
     ("GET", "image"): Call("images/{image}"),
     ("DELETE", "image"): Call("images/{image}"),
+    ("PATCH", "image"): Call("images/{image}", {"tags": ["edited"], "description": "A matrix photo"}),
+    ("POST", "images-bulk-edit"): Call(
+        "images/bulk-edit", {"ids": ["{image}"], "action": "tag", "tags": ["x"]}
+    ),
     ("GET", "image-status"): Call("images/{image}/status"),
     ("GET", "image-metadata"): Call("images/{image}/metadata"),
     ("GET", "image-download"): Call("images/{image}/download"),
@@ -120,6 +135,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
         {"specs": [{"name": "small", "max_width": 150, "max_height": 150, "format": "webp", "quality": 80}]},
     ),
     ("POST", "thumbnail-config-apply"): Call(f"{T}/thumbnail-config/apply"),
+    ("GET", "jobs"): Call("jobs"),
     ("GET", "job"): Call("jobs/{thumbnail_job}"),
     ("POST", "job-cancel"): Call("jobs/{thumbnail_job}/cancel"),
     # Storage.
@@ -127,6 +143,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
         f"{T}/storage-config", {"name": "new disk", "provider": "filesystem", "config": {"root": "{fs_root}"}}
     ),
     ("GET", "storage-configs"): Call(f"{T}/storage-configs"),
+    ("PATCH", "storage-config"): Call(f"{T}/storage-config/{{target_location}}", {"name": "Renamed"}),
     ("DELETE", "storage-config"): Call(f"{T}/storage-config/{{target_location}}"),
     ("PUT", "storage-config-set-default"): Call(f"{S}/set-default"),
     ("POST", "storage-config-test"): Call(f"{S}/test"),

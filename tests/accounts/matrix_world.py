@@ -136,7 +136,26 @@ def world_build() -> World:
             config={"root": str(root / "c")},
             index_only=True,
         )
+        from apps.storage.crypto import secrets_encrypt
+        from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+        webhook = WebhookEndpoint.objects.create(
+            url="https://93.184.216.34/hook",
+            events=["job.finished"],
+            secret_encrypted=secrets_encrypt({"secret": "whsec_matrix"}),
+        )
+        webhook_delivery = WebhookDelivery.objects.create(
+            endpoint=webhook, event="job.finished", payload={"event": "job.finished", "data": {}}
+        )
+        from apps.jobs.runner import job_run
+        from apps.jobs.services import job_create
+
+        export = job_create(kind="tenant_export", actor=Actor(user=users[Role.ADMIN]))
+        job_run(job_id=export.pk)
         world.ids.update(
+            export_job=str(export.pk),
+            webhook=str(webhook.pk),
+            webhook_delivery=str(webhook_delivery.pk),
             scan_location=str(scan_location.pk),
             api_key=str(revocable.pk),
             image=str(image.pk),

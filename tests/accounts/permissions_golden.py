@@ -73,6 +73,10 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "image"):                          (401, 403, 204, 204, 204, 204,   403, 403, 403, 403, 204),
     ("GET", "mfa-policy"):                        (401, 403, 403, 403, 200, 200,   403, 403, 403, 403, 403),
     ("PUT", "mfa-policy"):                        (401, 403, 403, 403, 200, 200,   403, 403, 403, 403, 403),
+    # the image is the member's: an upload key (its creator is the owner) may not edit it (not_your_image)
+    ("PATCH", "image"):                           (401, 403, 200, 200, 200, 200,   403, 403, 403, 403, 200),
+    # refusals per image are in the 200 body; viewers and keys without an image write are refused
+    ("POST", "images-bulk-edit"):                 (401, 403, 200, 200, 200, 200,   403, 200, 403, 403, 200),
     ("GET", "image"):                             (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     ("GET", "image-download"):                    (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     ("GET", "image-metadata"):                    (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
@@ -99,6 +103,7 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "images-url"):                       (401, 403, 400, 400, 400, 400,   403, 400, 403, 403, 403),
     ("POST", "index-scan"):                       (401, 403, 403, 202, 202, 202,   403, 403, 202, 403, 202),
     ("GET", "index-status"):                      (401, 403, 403, 200, 200, 200,   403, 403, 200, 403, 200),
+    ("GET", "jobs"):                              (401, 200, 200, 200, 200, 200,   200, 200, 200, 200, 200),
     ("GET", "job"):                               (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     # whoever sees a thumbnails job (images.view) may not stop it: that takes thumbnails.manage
     ("POST", "job-cancel"):                       (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
@@ -113,6 +118,7 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     # 409 model_unavailable: no CLIP model is switched on here; only allowed callers get that far
     ("GET", "search-text"):                       (401, 409, 409, 409, 409, 409,   409, 403, 403, 403, 403),
     ("GET", "stats-overview"):                    (401, 403, 403, 403, 403, 200,   403, 403, 403, 403, 403),
+    ("PATCH", "storage-config"):                  (401, 403, 403, 200, 200, 200,   403, 403, 200, 403, 200),
     ("DELETE", "storage-config"):                 (401, 403, 403, 204, 204, 204,   403, 403, 204, 403, 204),
     ("POST", "storage-config-create"):            (401, 403, 403, 201, 201, 201,   403, 403, 201, 403, 201),
     ("GET", "storage-config-jobs"):               (401, 403, 403, 200, 200, 200,   403, 403, 200, 403, 200),
@@ -137,6 +143,18 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "user"):                           (401, 403, 403, 204, 204, 204,   403, 403, 403, 403, 204),
     ("GET", "user"):                              (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("PATCH", "user"):                            (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
+    ("POST", "exports"):                          (401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 202),
+    ("GET", "export-download"):                   (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
+    ("GET", "webhooks"):                          (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 403),
+    ("POST", "webhooks"):                         (401, 403, 403, 201, 201, 201,   403, 403, 403, 403, 403),
+    ("GET", "webhook"):                           (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 403),
+    ("PATCH", "webhook"):                         (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 403),
+    ("DELETE", "webhook"):                        (401, 403, 403, 204, 204, 204,   403, 403, 403, 403, 403),
+    ("GET", "webhook-deliveries"):                (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 403),
+    ("POST", "webhook-redeliver"):                (401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 403),
+    # every admin reads the settings; keep_gps is the owner's (tenant.settings), so admins get 403
+    ("GET", "tenant-settings"):                   (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
+    ("PATCH", "tenant-settings"):                 (401, 403, 403, 403, 200, 200,   403, 403, 403, 403, 403),
     ("GET", "users"):                             (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     # 409 user_quota_exceeded: the tenant's tier allows 5 users; only allowed callers get that far
     ("POST", "users"):                            (401, 403, 403, 409, 409, 409,   403, 403, 403, 403, 409),

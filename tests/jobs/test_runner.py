@@ -26,6 +26,7 @@ DOMAIN_KINDS = {
     "images_trash_empty": "maintenance",
     "images_trash_restore": "maintenance",
     "search_embed": "embed",
+    "tenant_export": "maintenance",
     "storage_migrate": "scan",
     "storage_scan": "scan",
     "thumbnails_apply": "thumbnails",

@@ -44,11 +44,30 @@ def test_add_with_a_connection_test_then_save(alpha, admin_page, s3_server):
     created = admin_page.post("/settings/storage/add/", {**form, "action": "create"})
 
     assert tested.status_code == 200 and "Connection works" in tested.content.decode()
-    assert wrong.status_code == 400 and "storage_credentials_invalid" in wrong.content.decode()
+    assert wrong.status_code == 400 and "msg-error" in wrong.content.decode()
+    # the message names the problem for people, without internal codes; the form keeps its input
+    assert "storage_credentials_invalid" not in wrong.content.decode()
+    assert 'value="Photos bucket"' in tested.content.decode()
+    assert 'value="Photos bucket"' in wrong.content.decode()
     assert s3_server.secret_access_key not in tested.content.decode()
     assert created.status_code == 302
     with tenant_context(alpha):
         assert StorageLocation.objects.filter(name="Photos bucket").exists()
+
+
+def test_testing_a_missing_folder_says_so_and_creates_nothing(alpha, admin_page, fs_roots):
+    folder = fs_roots / "alpha" / "not-yet"
+    form = {"provider": "filesystem", "name": "New disk", "root": str(folder)}
+
+    tested = admin_page.post("/settings/storage/add/", {**form, "action": "test"})
+
+    assert tested.status_code == 200
+    assert "does not exist yet" in tested.content.decode()
+    assert 'value="New disk"' in tested.content.decode()
+    assert not folder.exists()
+    created = admin_page.post("/settings/storage/add/", {**form, "action": "create"})
+    assert created.status_code == 302
+    assert folder.is_dir()
 
 
 def test_default_and_delete_buttons(alpha, admin_page, tmp_path):
@@ -63,7 +82,8 @@ def test_default_and_delete_buttons(alpha, admin_page, tmp_path):
         old = StorageLocation.objects.get(name="Local files")
     admin_page.post(f"/settings/storage/{old.pk}/delete/")
 
-    assert "storage_location_is_default" in refused.content.decode()
+    assert "msg-error" in refused.content.decode()
+    assert "storage_location_is_default" not in refused.content.decode()
     with tenant_context(alpha):
         assert list(StorageLocation.objects.values_list("name", flat=True)) == ["second disk"]
 

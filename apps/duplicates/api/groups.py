@@ -562,6 +562,7 @@ class DuplicateSettingsApi(APIView):
         keeper_criteria = serializers.ListField(child=serializers.CharField(), required=False)
         format_priority = serializers.ListField(child=serializers.CharField(), required=False)
         raw_jpeg_pairs = serializers.CharField(required=False)
+        similar_enabled = serializers.BooleanField(required=False)
 
     @extend_schema(responses={200: SettingsOutput})
     def get(self, request):
@@ -579,5 +580,6 @@ class DuplicateSettingsApi(APIView):
             keeper_criteria=data.validated_data.get("keeper_criteria"),
             format_priority=data.validated_data.get("format_priority"),
             raw_jpeg_pairs=data.validated_data.get("raw_jpeg_pairs"),
+            similar_enabled=data.validated_data.get("similar_enabled"),
         )
         return Response({**settings_output(policy), "rerank": job_output(job) if job else None})

@@ -42,6 +42,8 @@ from apps.search.models import Embedding
 from apps.search.selectors import vector_of
 from apps.search.services.cache import index_changed
 from apps.search.services.embedding import INDEX_DECODE_SIDE, descriptor_of, embeddings_record
+from apps.webhooks.models import WebhookEvent
+from apps.webhooks.services import webhook_emit
 
 logger = logging.getLogger(__name__)
 DECODE_SIDE = INDEX_DECODE_SIDE
@@ -225,8 +227,21 @@ def pairs_record(*, image_id, found) -> Group | None:
         kind = Kind.EXACT if all(d.kind == Kind.EXACT for _o, d in found) else Kind.NEAR
         group = Group.objects.create(kind=kind)
     present = set(Member.objects.filter(group=group).values_list("image_id", flat=True))
-    Member.objects.bulk_create([Member(group=group, image_id=i) for i in ids if i not in present])
-    return group_refresh(group)
+    joining = [i for i in ids if i not in present]
+    Member.objects.bulk_create([Member(group=group, image_id=i) for i in joining])
+    group = group_refresh(group)
+    if joining:
+        webhook_emit(
+            event=WebhookEvent.DUPLICATES_GROUP_FOUND,
+            data={
+                "group_id": str(group.pk),
+                "kind": group.kind,
+                "new": not present,
+                "joined": [str(i) for i in joining],
+                "member_count": group.member_count,
+            },
+        )
+    return group
 
 
 def _same_shots(image_id, others) -> set:

@@ -34,6 +34,29 @@ def _ordering(values: list[str], *, known: list[str], field: str) -> list[str]:
     return [*values, *(v for v in known if v not in values)]
 
 
+def duplicate_settings_validate(
+    *, keeper_criteria: list[str] | None = None, format_priority: list[str] | None = None
+) -> dict[str, list[str]]:
+    """Per-field messages for orders that cannot be stored (empty when both are fine)."""
+    errors: dict[str, list[str]] = {}
+    checks = (
+        ("keeper_criteria", keeper_criteria, CRITERIA, "keeper criterion"),
+        ("format_priority", format_priority, list(ImageFormat.values), "format"),
+    )
+    for name, values, known, label in checks:
+        if values is None:
+            continue
+        try:
+            _ordering(values, known=known, field=label)
+        except InvalidPolicy as exc:
+            errors[name] = [exc.message]
+    return errors
+
+
+def _plain(value):
+    return list(value) if isinstance(value, list | tuple) else value
+
+
 @transaction.atomic
 def duplicate_settings_update(
     *,
@@ -42,18 +65,20 @@ def duplicate_settings_update(
     keeper_criteria: list[str] | None = None,
     format_priority: list[str] | None = None,
     raw_jpeg_pairs: str | None = None,
+    similar_enabled: bool | None = None,
 ) -> tuple[DuplicateSettings, Job | None]:
-    """Change the order of the keeper criteria, the format preference and/or what RAW + JPEG pairs of
-    one shot are (audited) and re-rank the open groups by it: the returned duplicates_rerank job is
-    done when there were up to RERANK_AT_ONCE of them, else queued (progress at GET
-    duplicates/jobs/{id}); None when nothing changed. "Keep both" takes the open RAW + JPEG groups
-    apart at once. Bad input changes nothing."""
+    """Change the order of the keeper criteria, the format preference, what RAW + JPEG pairs of one
+    shot are and/or whether visually similar images are grouped (audited), and re-rank the open
+    groups by it: the returned duplicates_rerank job is done when there were up to RERANK_AT_ONCE of
+    them, else queued (progress at GET duplicates/jobs/{id}); None when nothing changed. "Keep both"
+    takes the open RAW + JPEG groups apart at once. Bad input changes nothing."""
     policy = duplicate_settings_get()
     policy = DuplicateSettings.objects.select_for_update().get(pk=policy.pk)
     before = {
         "keeper_criteria": list(policy.keeper_criteria),
         "format_priority": list(policy.format_priority),
         "raw_jpeg_pairs": policy.raw_jpeg_pairs,
+        "similar_enabled": policy.similar_enabled,
     }
     changed = []
     if keeper_criteria is not None:
@@ -70,6 +95,9 @@ def duplicate_settings_update(
             )
         policy.raw_jpeg_pairs = raw_jpeg_pairs
         changed.append("raw_jpeg_pairs")
+    if similar_enabled is not None and similar_enabled != policy.similar_enabled:
+        policy.similar_enabled = similar_enabled
+        changed.append("similar_enabled")
     if not changed:
         return policy, None
     policy.full_clean()

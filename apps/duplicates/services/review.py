@@ -21,6 +21,8 @@ from apps.duplicates.services.resolutions import resolution_record, resolution_s
 from apps.images.models import Image
 from apps.images.services import image_delete, image_settings_get
 from apps.jobs.runner import JobContext
+from apps.webhooks.models import WebhookEvent
+from apps.webhooks.services import webhook_emit
 
 logger = logging.getLogger(__name__)
 ALL_PERMISSIONS = frozenset(Perm)
@@ -108,6 +110,16 @@ def group_resolve(
             "reclaimed_bytes": reclaimed,
             "merged_tags": bool(merge_tags),
             "resolution_id": str(resolution.pk),
+        },
+    )
+    webhook_emit(
+        event=WebhookEvent.DUPLICATES_RESOLVED,
+        data={
+            "group_id": str(group.pk),
+            "source": source,
+            "kept": [str(i.pk) for i in kept],
+            "trashed": [str(i.pk) for i in trashed],
+            "reclaimed_bytes": reclaimed,
         },
     )
     return group

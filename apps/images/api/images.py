@@ -26,6 +26,7 @@ from apps.images.errors import ImageNotFound
 from apps.images.filters import ImageFilter
 from apps.images.selectors import image_get, image_list, images_by_ids
 from apps.images.services import image_delete, image_restore, image_retry
+from apps.images.services.editing import BULK_ACTIONS, image_update, images_bulk_edit
 from apps.images.services.trash import (
     image_may_restore,
     trash_empty_start,
@@ -128,12 +129,39 @@ class ImageBulkApi(APIView):
 MAY_DELETE = (Perm.IMAGES_DELETE_OWN, Perm.IMAGES_DELETE_ANY)
 
 
+# Editing tags, description and capture date: one's own uploads (images.upload), or any image
+# (images.delete_any); the service decides per image.
+MAY_EDIT = (Perm.IMAGES_UPLOAD, Perm.IMAGES_DELETE_ANY)
+
+
 class ImageDetailApi(APIView):
-    required_permission = {"GET": Perm.IMAGES_VIEW, "DELETE": MAY_DELETE}
+    """GET one image; PATCH its tags, description or capture date (`taken_at`, null clears it);
+    DELETE moves it to the trash."""
+
+    required_permission = {"GET": Perm.IMAGES_VIEW, "PATCH": MAY_EDIT, "DELETE": MAY_DELETE}
+
+    class Input(serializers.Serializer):
+        tags = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
+        description = serializers.CharField(allow_blank=True, required=False, max_length=2000)
+        taken_at = serializers.DateTimeField(allow_null=True, required=False)
 
     @extend_schema(responses={200: ImageOutput})
     def get(self, request, image_id):
         return Response(ImageOutput(image_or_404(request, image_id)).data)
+
+    @extend_schema(responses={200: ImageOutput})
+    def patch(self, request, image_id):
+        image = image_or_404(request, image_id, include_deleted=False)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = image_update(
+            image=image,
+            actor=Actor.from_request(request),
+            permissions=principal_permissions(request),
+            tenant=request.tenant,
+            **data.validated_data,
+        )
+        return Response(ImageOutput(image_or_404(request, image.pk)).data)
 
     def delete(self, request, image_id):
         image = image_or_404(request, image_id)
@@ -203,6 +231,49 @@ class ImageRestoreApi(APIView):
             tenant=request.tenant,
         )
         return Response(ImageOutput(image).data)
+
+
+class ImageBulkEditApi(APIView):
+    """POST images/bulk-edit {ids, action: tag|untag|delete, tags}: each image the caller may change
+    is changed (audited one by one); the others are listed with the reason."""
+
+    required_permission = (*MAY_EDIT, Perm.IMAGES_DELETE_OWN)
+
+    class Input(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_BULK)
+        action = serializers.ChoiceField(choices=BULK_ACTIONS)
+        tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "ImageBulkEdit",
+                {
+                    "changed": serializers.ListField(child=serializers.UUIDField()),
+                    "errors": serializers.ListField(
+                        child=serializers.JSONField(), help_text="[{id, code, message}]"
+                    ),
+                    "missing": serializers.ListField(child=serializers.UUIDField()),
+                },
+            )
+        }
+    )
+    def post(self, request):
+        request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = data.validated_data["ids"]
+        found = images_by_ids(ids=ids)
+        changed, errors = images_bulk_edit(
+            images=found,
+            action=data.validated_data["action"],
+            tags=data.validated_data["tags"],
+            actor=Actor.from_request(request),
+            permissions=principal_permissions(request),
+            tenant=request.tenant,
+        )
+        missing = sorted({str(i) for i in ids} - {str(image.pk) for image in found})
+        return Response({"changed": changed, "errors": errors, "missing": missing})
 
 
 class ImageRestoreBatchApi(APIView):

@@ -43,6 +43,7 @@ class ImageOutput(serializers.ModelSerializer):
             "failed_stage",
             "failure_reason",
             "tags",
+            "description",
             "taken_at",
             "camera",
             "storage_location",

@@ -24,6 +24,8 @@ from apps.images.originals import decode_original
 from apps.images.raw import RAW_FORMATS
 from apps.images.services.thumbnails import active_specs, thumbnails_record, thumbnails_render
 from apps.storage.backends import StorageNotSupported
+from apps.webhooks.models import WebhookEvent
+from apps.webhooks.services import webhook_emit, webhook_emit_many
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +123,14 @@ def images_process(*, image_id, tenant_slug: str, limit: int = 1) -> list[Image]
         thumbnails_record([row for outcome in outcomes for row in outcome.thumbnails])
         Image.objects.bulk_update([outcome.image for outcome in outcomes], RESULT_FIELDS)
         pipeline.images_ready([o.image.pk for o in outcomes if o.image.status == ImageStatus.READY])
+        for status, event in (
+            (ImageStatus.READY, WebhookEvent.IMAGE_READY),
+            (ImageStatus.FAILED, WebhookEvent.IMAGE_FAILED),
+        ):
+            webhook_emit_many(
+                event=event,
+                items=[_image_event(o.image) for o in outcomes if o.image.status == status],
+            )
     for outcome in outcomes:
         image_outcome_record(status=outcome.image.status, failed_stage=outcome.image.failed_stage)
     if transient:
@@ -204,6 +214,19 @@ def _reason(exc: Exception) -> str:
 
 
 @transaction.atomic
+def _image_event(image: Image) -> dict:
+    """What a webhook tells about an image that became ready or failed."""
+    return {
+        "image_id": str(image.pk),
+        "filename": image.original_filename,
+        "status": image.status,
+        "sha256": image.sha256,
+        "size_bytes": image.size_bytes,
+        "failed_stage": image.failed_stage,
+        "failure_reason": image.failure_reason,
+    }
+
+
 def image_mark_failed(*, image: Image, stage: str, reason: str) -> Image:
     Image.objects.filter(pk=image.pk).update(
         status=ImageStatus.FAILED, failed_stage=stage, failure_reason=reason[:500]
@@ -211,6 +234,7 @@ def image_mark_failed(*, image: Image, stage: str, reason: str) -> Image:
     image_outcome_record(status=ImageStatus.FAILED, failed_stage=stage)
     logger.warning("image %s failed at %s: %s", image.pk, stage, reason)
     image.refresh_from_db()
+    webhook_emit(event=WebhookEvent.IMAGE_FAILED, data=_image_event(image))
     return image
 
 

@@ -53,17 +53,23 @@ def spec_get(name: str) -> ThumbnailSpec:
     return spec
 
 
+def thumbnail_config_validate(specs: list[dict]) -> list[str]:
+    """What is wrong with a whole configuration (each spec's own fields are checked by the model)."""
+    if not specs or len(specs) > MAX_SPECS:
+        return [f"Give between 1 and {MAX_SPECS} thumbnail specs."]
+    names = [spec["name"] for spec in specs]
+    if len(set(names)) != len(names):
+        return ["Spec names must be unique."]
+    return []
+
+
 @transaction.atomic
 def thumbnail_config_update(*, specs: list[dict], actor: Actor, tenant) -> list[ThumbnailSpec]:
     """Replace the active specs with these. Specs left out are deactivated; their thumbnails stay
     until deleted or regenerated."""
-    if not specs or len(specs) > MAX_SPECS:
-        raise InvalidInput(
-            f"Give between 1 and {MAX_SPECS} thumbnail specs.", code="thumbnail_config_invalid"
-        )
+    if problems := thumbnail_config_validate(specs):
+        raise InvalidInput(problems[0], code="thumbnail_config_invalid")
     names = [spec["name"] for spec in specs]
-    if len(set(names)) != len(names):
-        raise InvalidInput("Spec names must be unique.", code="thumbnail_config_invalid")
     saved = []
     for data in specs:
         spec = ThumbnailSpec.objects.filter(name=data["name"]).first() or ThumbnailSpec(name=data["name"])

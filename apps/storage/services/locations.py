@@ -10,7 +10,7 @@ from apps.core.connection import connection
 from apps.core.process_cache import forget
 from apps.images.models import Image
 from apps.jobs.models import Job
-from apps.storage.crypto import CredentialsUnreadable, secrets_encrypt
+from apps.storage.crypto import CredentialsUnreadable, secrets_encrypt, secrets_reencrypt
 from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, StorageLocationInUse
 from apps.storage.models import StorageLocation, StorageProvider
 from apps.storage.providers import config_clean, location_check
@@ -56,11 +56,12 @@ def _unsaved_location(*, tenant, name, provider, config, secrets, index_only) ->
 
 
 def storage_config_check(*, tenant, provider: str, config: dict, secrets: dict, index_only: bool) -> dict:
-    """The connection test of a location not yet saved (the add form's "Test connection")."""
+    """The connection test of a location not yet saved (the add form's "Test connection"); free of
+    side effects: a folder that does not exist yet is reported (`folder_missing`), not created."""
     location = _unsaved_location(
         tenant=tenant, name="check", provider=provider, config=config, secrets=secrets, index_only=index_only
     )
-    return location_check(location)
+    return location_check(location, create_missing=False)
 
 
 def storage_location_create(
@@ -211,3 +212,112 @@ def storage_location_ambient_set(
             details={"change": "ambient_credentials", "name": location.name, "allowed": allowed},
         )
     return location
+
+
+_UNSET: object = object()
+
+
+def storage_location_update(
+    *,
+    tenant,
+    actor: Actor,
+    location: StorageLocation,
+    name: str | None = None,
+    credentials: dict | None = None,
+    scan_interval_minutes=_UNSET,
+) -> StorageLocation:
+    """Rename a location, rotate its credentials or change its scan schedule; the provider and where
+    it points stay. New credentials are checked by the same rules as at creation and must reach the
+    location (a fresh connection test, outside the transaction) before they replace the old ones,
+    which are never returned. Audited without the secrets."""
+    changes: dict = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise StorageConfigInvalid("Give the location a name.", extra={"name": ["required"]})
+        if name != location.name:
+            if StorageLocation.objects.filter(name=name).exclude(pk=location.pk).exists():
+                raise StorageConfigInvalid(f"A location named {name!r} exists.", extra={"name": ["taken"]})
+            changes["name"] = name
+    if scan_interval_minutes is not _UNSET and scan_interval_minutes != location.scan_interval_minutes:
+        if scan_interval_minutes is not None and not location.index_only:
+            raise StorageConfigInvalid(
+                "Only index-only locations are scanned.", extra={"scan_interval_minutes": ["index_only"]}
+            )
+        changes["scan_interval_minutes"] = scan_interval_minutes
+    secrets_encrypted = None
+    if credentials is not None:
+        checked = _unsaved_location(
+            tenant=tenant,
+            name=location.name,
+            provider=location.provider,
+            config=location.config,
+            secrets=credentials,
+            index_only=location.index_only,
+        )
+        location_check(checked)  # outside the transaction: network calls
+        secrets_encrypted = checked.secrets_encrypted
+    if not changes and secrets_encrypted is None:
+        return location
+    with transaction.atomic():
+        locked = StorageLocation.objects.select_for_update().get(pk=location.pk)
+        before = {field: getattr(locked, field) for field in changes}
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        fields = list(changes)
+        if secrets_encrypted is not None:
+            locked.secrets_encrypted = secrets_encrypted
+            fields.append("secrets_encrypted")
+        locked.full_clean()
+        locked.save(update_fields=[*fields, "updated_at"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.STORAGE_CHANGED,
+            tenant=tenant,
+            target=locked,
+            details={
+                "change": "updated",
+                "before": before,
+                "after": changes,
+                "credentials_rotated": secrets_encrypted is not None,
+            },
+        )
+    _forget_default()
+    return locked
+
+
+def storage_secrets_rotate() -> dict[str, int]:
+    """Re-encrypt every secret this workspace stores (storage credentials, webhook secrets) with the
+    current DEEPLENS_STORAGE_KEY; the previous keys must still be in DEEPLENS_STORAGE_KEYS_PREVIOUS.
+    Returns how many of each were re-encrypted."""
+    from apps.webhooks.models import WebhookEndpoint
+
+    counts = {"storage_locations": 0, "webhook_endpoints": 0}
+    with transaction.atomic():
+        for location in StorageLocation.objects.select_for_update().exclude(secrets_encrypted=""):
+            location.secrets_encrypted = secrets_reencrypt(location.secrets_encrypted)
+            location.save(update_fields=["secrets_encrypted", "updated_at"])
+            counts["storage_locations"] += 1
+        for endpoint in WebhookEndpoint.objects.select_for_update():
+            endpoint.secret_encrypted = secrets_reencrypt(endpoint.secret_encrypted)
+            endpoint.save(update_fields=["secret_encrypted", "updated_at"])
+            counts["webhook_endpoints"] += 1
+    return counts
+
+
+def installation_secrets_rotate() -> dict[str, int]:
+    """Re-encrypt the installation-wide secrets (in the public schema: TOTP seeds, SSO client
+    secrets) with the current DEEPLENS_STORAGE_KEY; see storage_secrets_rotate for a workspace's."""
+    from apps.accounts.models import SsoProvider, TotpDevice
+
+    counts = {"totp_seeds": 0, "sso_client_secrets": 0}
+    with transaction.atomic():
+        for device in TotpDevice.objects.select_for_update():
+            device.secret_encrypted = secrets_reencrypt(device.secret_encrypted)
+            device.save(update_fields=["secret_encrypted"])
+            counts["totp_seeds"] += 1
+        for provider in SsoProvider.objects.select_for_update().exclude(client_secret_encrypted=""):
+            provider.client_secret_encrypted = secrets_reencrypt(provider.client_secret_encrypted)
+            provider.save(update_fields=["client_secret_encrypted"])
+            counts["sso_client_secrets"] += 1
+    return counts

@@ -1,0 +1,115 @@
+"""PATCH a storage location: rename, rotate credentials (same rules as creation, a fresh connection
+test, the old ones kept when the new ones fail), scan schedule; audited without secrets."""
+
+from django_tenants.utils import tenant_context
+
+from apps.audit.models import AuditEvent
+from apps.storage.crypto import secrets_decrypt
+from apps.storage.models import StorageLocation
+from tests.api import as_user
+from tests.storage.test_locations_api import s3_body, url
+
+
+def _created(alpha, admin_api, s3_server, name="Photos S3") -> dict:
+    response = admin_api.post(url(alpha), s3_body(s3_server, s3_server.bucket(), name=name))
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def _location(alpha, location_id) -> StorageLocation:
+    with tenant_context(alpha):
+        return StorageLocation.objects.get(pk=location_id)
+
+
+def test_a_location_is_renamed_and_the_change_audited(alpha, admin_api, s3_server):
+    created = _created(alpha, admin_api, s3_server)
+
+    response = admin_api.patch(url(alpha, f"/{created['id']}"), {"name": "  Archive  "})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["name"] == "Archive"
+    assert _location(alpha, created["id"]).name == "Archive"
+    with tenant_context(alpha):
+        event = AuditEvent.objects.filter(action="storage.changed").latest("created_at")
+    assert event.details == {
+        "change": "updated",
+        "before": {"name": "Photos S3"},
+        "after": {"name": "Archive"},
+        "credentials_rotated": False,
+    }
+
+
+def test_a_taken_or_empty_name_is_a_400_and_nothing_changes(alpha, admin_api, s3_server):
+    first = _created(alpha, admin_api, s3_server)
+    _created(alpha, admin_api, s3_server, name="Second")
+
+    taken = admin_api.patch(url(alpha, f"/{first['id']}"), {"name": "Second"})
+    empty = admin_api.patch(url(alpha, f"/{first['id']}"), {"name": "   "})
+
+    assert (taken.status_code, taken.json()["error"]["detail"]) == (400, {"name": ["taken"]})
+    assert (empty.status_code, list(empty.json()["error"]["detail"])) == (400, ["name"])
+    assert _location(alpha, first["id"]).name == "Photos S3"
+
+
+def test_rotated_credentials_are_tested_then_stored_encrypted_anew(alpha, admin_api, s3_server):
+    created = _created(alpha, admin_api, s3_server)
+    old_token = _location(alpha, created["id"]).secrets_encrypted
+
+    response = admin_api.patch(url(alpha, f"/{created['id']}"), {"credentials": s3_server.credentials()})
+
+    assert response.status_code == 200, response.content
+    assert s3_server.secret_access_key not in response.content.decode()
+    location = _location(alpha, created["id"])
+    assert location.secrets_encrypted != old_token
+    assert secrets_decrypt(location.secrets_encrypted) == s3_server.credentials()
+    assert admin_api.post(url(alpha, f"/{created['id']}/test")).json()["ok"] is True
+    with tenant_context(alpha):
+        event = AuditEvent.objects.filter(action="storage.changed").latest("created_at")
+    assert event.details["credentials_rotated"] is True
+    assert s3_server.secret_access_key not in str(event.details)
+
+
+def test_credentials_that_do_not_connect_are_refused_and_the_old_ones_kept(alpha, admin_api, s3_server):
+    created = _created(alpha, admin_api, s3_server)
+    old_token = _location(alpha, created["id"]).secrets_encrypted
+    wrong = {"access_key_id": "AKIAWRONG00000000000", "secret_access_key": "wrong"}
+
+    response = admin_api.patch(url(alpha, f"/{created['id']}"), {"credentials": wrong, "name": "Renamed"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "storage_credentials_invalid"
+    location = _location(alpha, created["id"])
+    assert (location.secrets_encrypted, location.name) == (old_token, "Photos S3")
+
+
+def test_rotation_is_checked_with_the_endpoint_rules_of_creation(alpha, admin_api, s3_server, settings):
+    created = _created(alpha, admin_api, s3_server)
+    old_token = _location(alpha, created["id"]).secrets_encrypted
+    settings.DEEPLENS_STORAGE_ENDPOINT_ALLOWED_NETWORKS = []
+
+    response = admin_api.patch(url(alpha, f"/{created['id']}"), {"credentials": s3_server.credentials()})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "storage_endpoint_not_allowed"
+    assert _location(alpha, created["id"]).secrets_encrypted == old_token
+
+
+def test_unknown_credential_names_and_a_scan_schedule_on_a_writable_location_are_refused(
+    alpha, admin_api, s3_server
+):
+    created = _created(alpha, admin_api, s3_server)
+
+    unknown = admin_api.patch(url(alpha, f"/{created['id']}"), {"credentials": {"password": "x"}})
+    scan = admin_api.patch(url(alpha, f"/{created['id']}"), {"scan_interval_minutes": 60})
+
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "storage_config_invalid")
+    assert (scan.status_code, list(scan.json()["error"]["detail"])) == (400, ["scan_interval_minutes"])
+
+
+def test_members_and_other_tenants_cannot_edit_a_location(alpha, beta, admin_api, users, s3_server):
+    created = _created(alpha, admin_api, s3_server)
+
+    assert as_user(users["member"]).patch(url(alpha, f"/{created['id']}"), {"name": "x"}).status_code == 403
+    beta_admin_call = as_user(users["beta_member"]).patch(url(beta, f"/{created['id']}"), {"name": "x"})
+    assert beta_admin_call.status_code in (403, 404)
+    assert _location(alpha, created["id"]).name == "Photos S3"

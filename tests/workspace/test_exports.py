@@ -1,0 +1,104 @@
+"""The whole-workspace export: a job writing a zip (images as CSV and JSON lines, duplicate groups,
+the audit log, a manifest of originals with their storage keys) downloadable once done; audited;
+for admins of the workspace only."""
+
+import csv
+import io
+import json
+import zipfile
+
+from django_tenants.utils import tenant_context
+
+from apps.audit.models import AuditEvent
+from apps.jobs.models import Job
+from apps.jobs.runner import job_run
+from tests.api import as_user
+from tests.imagefiles import jpeg
+from tests.images.conftest import process, upload
+
+
+def test_an_export_is_made_opened_and_checked(alpha, users):
+    member, admin = as_user(users["member"]), as_user(users["admin"])
+    photo = jpeg(320, 240, seed=3)
+    ids = [upload(member, name, photo, tags="=cmd, sea").json()["id"] for name in ("a.jpg", "b.jpg")]
+    for image_id in ids:
+        process(alpha, image_id)
+
+    started = admin.post("exports")
+    assert started.status_code == 202, started.content
+    job_id = started.json()["id"]
+    assert admin.get(f"exports/{job_id}/download").json()["error"]["code"] == "export_not_ready"
+    with tenant_context(alpha):
+        assert job_run(job_id=job_id).state == "done"
+
+    response = admin.get(f"exports/{job_id}/download")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="deeplens-alpha-export.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert sorted(archive.namelist()) == [
+        "audit.csv", "duplicate_groups.csv", "images.csv", "images.jsonl", "manifest.json",
+    ]  # fmt: skip
+    lines = [json.loads(line) for line in archive.read("images.jsonl").decode().splitlines()]
+    assert sorted(row["id"] for row in lines) == sorted(ids)
+    assert {row["filename"] for row in lines} == {"a.jpg", "b.jpg"}
+    assert all(row["tags"] == ["=cmd", "sea"] and row["width"] == 320 for row in lines)
+    rows = list(csv.DictReader(io.StringIO(archive.read("images.csv").decode())))
+    assert {row["tags"] for row in rows} == {'\'["=cmd", "sea"]'} or {row["tags"] for row in rows} == {
+        '["=cmd", "sea"]'
+    }
+    assert {row["id"] for row in rows} == set(ids)
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["counts"]["images"] == 2
+    assert {o["id"]: o["storage_key"] for o in manifest["originals"]} == {
+        row["id"]: row["storage_key"] for row in lines
+    }
+    actions = {row["action"] for row in csv.DictReader(io.StringIO(archive.read("audit.csv").decode()))}
+    assert "export.started" in actions
+    with tenant_context(alpha):
+        assert AuditEvent.objects.filter(action="export.downloaded", target_id=job_id).count() == 1
+        assert Job.objects.get(pk=job_id).params["counts"]["images"] == 2
+
+
+def test_members_cannot_export_and_another_tenant_cannot_download(alpha, beta, users):
+    from tests.factories import UserFactory
+
+    assert as_user(users["member"]).post("exports").status_code == 403
+    job_id = as_user(users["admin"]).post("exports").json()["id"]
+    with tenant_context(alpha):
+        job_run(job_id=job_id)
+    beta_admin = as_user(UserFactory(tenant=beta, role="admin", email="admin@beta.test"))
+
+    assert beta_admin.get(f"exports/{job_id}/download").status_code == 404
+    assert as_user(users["member"]).get(f"exports/{job_id}/download").status_code == 403
+
+
+def test_one_export_at_a_time(users):
+    admin = as_user(users["admin"])
+    first = admin.post("exports")
+
+    second = admin.post("exports")
+
+    assert (second.status_code, second.json()["error"]["detail"]["job_id"]) == (409, first.json()["id"])
+
+
+def test_the_jobs_page_starts_an_export_and_offers_its_download(alpha, users):
+    from tests.conftest import signed_in
+
+    admin = signed_in(alpha, users["admin"].email)
+    started = admin.post("/jobs/", follow=True)
+    with tenant_context(alpha):
+        job = Job.objects.get(kind="tenant_export")
+        job_run(job_id=job.pk)
+
+    assert "Exporting the workspace" in started.content.decode()
+    html = admin.get("/jobs/").content.decode()
+    assert f'href="/api/v1/exports/{job.pk}/download"' in html
+    download = admin.get(f"/api/v1/exports/{job.pk}/download")
+    assert download.status_code == 200
+    assert zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).namelist()
+    member = signed_in(alpha, users["member"].email)
+    assert 'data-testid="start-export"' not in member.get("/jobs/").content.decode()
+    member.post("/jobs/")
+    with tenant_context(alpha):
+        assert Job.objects.filter(kind="tenant_export").count() == 1
