@@ -150,10 +150,6 @@ def rerank_run(ctx: JobContext, *, batch: int = 100) -> None:
         ctx.heartbeat(processed=len(chunk), params={"cursor": last})
 
 
-def _plain(value):
-    return value if isinstance(value, str) else list(value)
-
-
 def _raw_jpeg_groups_release() -> None:
     """Both kept: the open groups that are one shot as RAW + JPEG go, with the pairs that made them
     (a re-scan under "group" finds them again)."""
