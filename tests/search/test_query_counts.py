@@ -10,6 +10,8 @@ the result rows.
 The models list is the model catalogue (three models), not the tenant's rows, so it cannot grow to
 2N: that test goes from one model with a row and a re-embedding job to all of them."""
 
+import base64
+
 import numpy as np
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -25,6 +27,7 @@ from apps.search.models import Embedding, SearchModel
 from apps.search.services.models import SEARCH_EMBED
 from tests.api import as_user
 from tests.factories import UserFactory
+from tests.imagefiles import bench_photos
 from tests.query_counts import N, assert_flat_queries, image_rows
 
 
@@ -197,4 +200,41 @@ def test_a_search_by_id_takes_as_many_queries_for_2n_matches_and_similar_as_for_
     assert len(body["results"]) == 4 * N
     statements = [q["sql"] for q in captured.captured_queries]
     assert len(statements) == SEARCH_BY_ID_STATEMENTS, "\n".join(sql[:200] for sql in statements)
+    assert sum(sql.startswith("SET search_path") for sql in statements) == 1
+
+
+# A search by upload (base64 in JSON) with the process cache warm: SET search_path once, the user,
+# the refresh token; detection's candidate sources (same bytes, pHash bands, ORB anchors, the
+# descriptor's nearest), the candidates' signatures; the search's neighbours and the result rows.
+SEARCH_BY_UPLOAD_STATEMENTS = 10
+
+
+def test_a_search_by_upload_takes_as_many_queries_for_2n_similar_as_for_n(alpha, users, settings):
+    settings.DEEPLENS_PROCESS_CACHE_SECONDS = 5  # the product's default
+    api = as_user(users[Role.MEMBER])
+    picture = base64.b64encode(bench_photos(1)[0].read_bytes()).decode()  # a photo: ORB anchors
+    thresholds = iter(np.linspace(1e-9, 1e-6, 10))
+
+    def search() -> dict:
+        response = api.post(
+            "search/similarity",
+            {
+                "image": picture,
+                "max_results": 100,
+                "min_confidence": 0,
+                "similarity_threshold": float(next(thresholds)),
+            },
+        )
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert not body["cached"]
+        return body
+
+    assert_flat_queries(listed=lambda: len(search()["results"]), add=lambda: _indexed_images(alpha, N))
+    search()  # the process cache warm again
+    with CaptureQueriesContext(connection) as captured:
+        body = search()
+    assert len(body["results"]) == 2 * N
+    statements = [q["sql"] for q in captured.captured_queries]
+    assert len(statements) == SEARCH_BY_UPLOAD_STATEMENTS, "\n".join(sql[:200] for sql in statements)
     assert sum(sql.startswith("SET search_path") for sql in statements) == 1
