@@ -370,13 +370,23 @@ def _stored_verify(image: Image, phashes: np.ndarray | None) -> Callable[[list[s
     return live
 
 
+def _image_missing(image_id) -> QueryImageNotFound:
+    return QueryImageNotFound("No such image in this workspace.", extra={"image_id": str(image_id)})
+
+
 def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> dict:
-    key = search_model_choose(model)
-    version = model_version(key)
+    try:
+        key = search_model_choose(model)
+        version = model_version(key)
+    except ModelUnavailable:
+        # A missing image is the first thing to say (a query only on this error path).
+        if not Image.objects.filter(pk=image_id, deleted_at__isnull=True).exists():
+            raise _image_missing(image_id) from None
+        raise
     # The image, its vector and its pHashes in one query (a search by id is the hot path).
     image = query_image_get(image_id=image_id, model=key, version=version)
     if image is None:
-        raise QueryImageNotFound("No such image in this workspace.", extra={"image_id": str(image_id)})
+        raise _image_missing(image_id)
     stored = getattr(image, "query_vector", None)
     if stored is not None:
         vector = np.asarray(stored.to_list() if hasattr(stored, "to_list") else stored, dtype=np.float32)
