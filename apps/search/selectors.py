@@ -250,14 +250,6 @@ def _as_floats(stored) -> np.ndarray:
     return np.asarray(stored, dtype=np.float32)
 
 
-def vectors_for(*, ids: list[str], model: str, version: str) -> dict[str, np.ndarray]:
-    """The stored vectors of these images for this model version, as float32."""
-    return {
-        str(embedding.image_id): vector_of(embedding)
-        for embedding in Embedding.objects.filter(image_id__in=ids, model=model, version=version)
-    }
-
-
 def vector_dimensions(*, model: str, version: str) -> int | None:
     """The dimensions of the model version's stored vectors (None before any is stored)."""
     if model == "descriptor":
