@@ -106,9 +106,12 @@ class AnchorSource:
             return []
         table = Anchor._meta.db_table
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.ef_search = 40")
+            # The index setting and the query in one message: one round trip, and PostgreSQL runs
+            # them as one implicit transaction outside a transaction block, so the setting holds
+            # for the query (a lone SET LOCAL there would be a no-op with a warning).
             cursor.execute(
                 f"""
+                SET LOCAL hnsw.ef_search = 40;
                 SELECT n.image_id, count(*) AS votes
                 FROM unnest(%s::text[]) AS q(d)
                 CROSS JOIN LATERAL (
@@ -128,6 +131,7 @@ class AnchorSource:
                     limit,
                 ],
             )
+            cursor.nextset()  # past the SET's
             return [row[0] for row in cursor.fetchall()]
 
 

@@ -5,7 +5,6 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from apps.core.filtering import FilterData, apply_filters
 from apps.duplicates.filters import GroupFilter
-from apps.duplicates.matching import as_hashes
 from apps.duplicates.models import (
     Dismissal,
     Group,
@@ -14,7 +13,6 @@ from apps.duplicates.models import (
     Member,
     Pair,
     Resolution,
-    Signature,
     TrashedCopy,
 )
 from apps.images.models import Image
@@ -97,13 +95,3 @@ def open_groups_of(*, image_ids) -> dict:
             "image_id", "group_id"
         )
     )
-
-
-def phashes_of(*, image_ids) -> dict:
-    """{image_id: the eight orientation pHashes (uint64)} of the images' duplicate signatures."""
-    return {
-        image_id: as_hashes(phashes)
-        for image_id, phashes in Signature.objects.filter(image_id__in=list(image_ids)).values_list(
-            "image_id", "phashes"
-        )
-    }

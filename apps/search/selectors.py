@@ -5,9 +5,13 @@ from datetime import datetime
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection, models, transaction
+from django.db.models import OuterRef, Subquery
 from pgvector import HalfVector
+from pgvector.django import HalfVectorField
 
+from apps.duplicates.models import Signature
 from apps.images.models import Image
 from apps.search.descriptor import DIMENSIONS
 from apps.search.models import Embedding, SearchModel
@@ -44,13 +48,53 @@ class SearchFilters:
 
 
 NEIGHBOURS_SQL = """
-SELECT e.image_id, 1 - (e.vector::halfvec({dim}) <=> %s::halfvec({dim})) AS similarity
-FROM search_embedding e JOIN images_image i ON i.id = e.image_id
+SELECT e.image_id, 1 - (e.vector::halfvec({dim}) <=> %s::halfvec({dim})) AS similarity{columns}
+FROM search_embedding e JOIN images_image i ON i.id = e.image_id{joins}
 WHERE e.model = %s AND e.dimensions = {dim} AND e.version = %s
   AND i.deleted_at IS NULL AND i.status = 'ready' {exclude}{filters}
 ORDER BY e.vector::halfvec({dim}) <=> %s::halfvec({dim})
 LIMIT %s
 """
+# The index settings, sent in the same message as the query (see _neighbours).
+NEIGHBOURS_SETTINGS_SQL = (
+    "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true);"
+)
+
+
+def _neighbours(
+    *,
+    model: str,
+    version: str,
+    vector: np.ndarray,
+    limit: int,
+    filters: SearchFilters | None,
+    exclude_image_id,
+    ef_search: int | None,
+    phashes: bool,
+) -> list[tuple]:
+    dim = len(vector)
+    filter_sql, filter_params = (filters or SearchFilters()).sql()
+    exclude = " AND e.image_id <> %s" if exclude_image_id else ""
+    query = HalfVector(np.asarray(vector, dtype=np.float32)).to_text()  # cast to halfvec in SQL
+    params = [query, model, version, *([str(exclude_image_id)] if exclude_image_id else []), *filter_params]
+    params += [query, int(limit)]
+    ef = int(ef_search or settings.DEEPLENS_HNSW_EF_SEARCH)
+    sql = NEIGHBOURS_SQL.format(
+        dim=dim,
+        exclude=exclude,
+        filters=filter_sql,
+        columns=", s.phashes" if phashes else "",
+        joins=f" LEFT JOIN {Signature._meta.db_table} s ON s.image_id = e.image_id" if phashes else "",
+    )
+    # One round trip for the transaction-local index settings and the query: psycopg's client-side
+    # binding (Django's default) sends both statements as one simple-query message, which
+    # PostgreSQL runs as one implicit transaction outside a transaction block, so the settings hold
+    # for the query and end with it (inside a block they end with the block, as SET LOCAL does).
+    with connection.cursor() as cursor:
+        cursor.execute(NEIGHBOURS_SETTINGS_SQL + sql, [str(max(ef, min(int(limit), 1000))), *params])
+        if not cursor.nextset():  # the first result is set_config's
+            raise RuntimeError("the neighbours query returned no result")
+        return cursor.fetchall()
 
 
 def vector_neighbours(
@@ -65,24 +109,61 @@ def vector_neighbours(
 ) -> list[tuple[str, float]]:
     """(image_id, cosine similarity), most similar first, through the model's HNSW index.
     With filters, pgvector's iterative scan keeps walking the graph until enough rows pass them."""
-    dim = len(vector)
-    filter_sql, filter_params = (filters or SearchFilters()).sql()
-    exclude = " AND e.image_id <> %s" if exclude_image_id else ""
-    query = HalfVector(np.asarray(vector, dtype=np.float32)).to_text()  # cast to halfvec in SQL
-    params = [query, model, version, *([str(exclude_image_id)] if exclude_image_id else []), *filter_params]
-    params += [query, int(limit)]
-    ef = int(ef_search or settings.DEEPLENS_HNSW_EF_SEARCH)
-    with transaction.atomic(), connection.cursor() as cursor:
-        # One round trip for both settings (transaction-local, like SET LOCAL).
-        cursor.execute(
-            "SELECT set_config('hnsw.ef_search', %s, true), "
-            "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-            [str(max(ef, min(int(limit), 1000)))],
-        )
-        cursor.execute(NEIGHBOURS_SQL.format(dim=dim, exclude=exclude, filters=filter_sql), params)
-        rows = cursor.fetchall()
+    rows = _neighbours(
+        model=model,
+        version=version,
+        vector=vector,
+        limit=limit,
+        filters=filters,
+        exclude_image_id=exclude_image_id,
+        ef_search=ef_search,
+        phashes=False,
+    )
     # relaxed_order may return rows slightly out of order: sort the page we got.
     return sorted(((str(image_id), float(sim)) for image_id, sim in rows), key=lambda row: -row[1])
+
+
+def neighbours_with_phashes(
+    *,
+    model: str,
+    version: str,
+    vector: np.ndarray,
+    limit: int,
+    filters: SearchFilters | None = None,
+    exclude_image_id=None,
+) -> tuple[list[tuple[str, float]], dict[str, list[int]]]:
+    """vector_neighbours and, in the same query, the neighbours' stored orientation pHashes
+    (signed, as stored; an image detection has not reached yet has none)."""
+    rows = _neighbours(
+        model=model,
+        version=version,
+        vector=vector,
+        limit=limit,
+        filters=filters,
+        exclude_image_id=exclude_image_id,
+        ef_search=None,
+        phashes=True,
+    )
+    ordered = sorted(((str(image_id), float(sim)) for image_id, sim, _p in rows), key=lambda row: -row[1])
+    return ordered, {str(image_id): phashes for image_id, _s, phashes in rows if phashes is not None}
+
+
+def query_image_get(*, image_id, model: str, version: str) -> Image | None:
+    """A live image with, in one query, what a search by it needs: `query_vector` (its stored
+    vector of this model version, None before it is embedded) and `query_phashes` (its eight
+    orientation pHashes from its duplicate signature, None before detection reached it)."""
+    embedding = Embedding.objects.filter(image_id=OuterRef("pk"), model=model, version=version)
+    signature = Signature.objects.filter(image_id=OuterRef("pk"))
+    return (
+        Image.objects.filter(pk=image_id, deleted_at__isnull=True)
+        .annotate(
+            query_vector=Subquery(embedding.values("vector")[:1], output_field=HalfVectorField()),
+            query_phashes=Subquery(
+                signature.values("phashes")[:1], output_field=ArrayField(models.BigIntegerField())
+            ),
+        )
+        .first()
+    )
 
 
 def embedding_of(*, image_id, model: str) -> Embedding | None:
@@ -135,26 +216,38 @@ def images_for_results(ids: list[str]) -> dict[str, Image]:
     }
 
 
-def ids_passing(*, ids: list[str], filters: SearchFilters | None) -> set[str]:
-    """Of `ids`, the live, ready images the filters let through."""
+def ids_passing(
+    *, ids: list[str], filters: SearchFilters | None, model: str = "", version: str = ""
+) -> dict[str, np.ndarray | None]:
+    """Of `ids`, the live, ready images the filters let through, with (given a model) their stored
+    vector of that model version as float32 (None where there is none), in one query."""
     if not ids:
-        return set()
+        return {}
     filter_sql, params = (filters or SearchFilters()).sql()
+    vector_sql, join_sql, join_params = "NULL", "", []
+    if model:
+        vector_sql = "e.vector"
+        join_sql = " LEFT JOIN search_embedding e ON e.image_id = i.id AND e.model = %s AND e.version = %s"
+        join_params = [model, version]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT i.id FROM images_image i WHERE i.id = ANY(%s::uuid[]) AND i.deleted_at IS NULL "
-            f"AND i.status = 'ready'{filter_sql}",
-            [ids, *params],
+            f"SELECT i.id, {vector_sql} FROM images_image i{join_sql} WHERE i.id = ANY(%s::uuid[]) "
+            f"AND i.deleted_at IS NULL AND i.status = 'ready'{filter_sql}",
+            [*join_params, ids, *params],
         )
-        return {str(row[0]) for row in cursor.fetchall()}
+        return {
+            str(image_id): None if stored is None else _as_floats(stored)
+            for image_id, stored in cursor.fetchall()
+        }
 
 
-def vectors_for(*, ids: list[str], model: str, version: str) -> dict[str, np.ndarray]:
-    """The stored vectors of these images for this model version, as float32."""
-    return {
-        str(embedding.image_id): vector_of(embedding)
-        for embedding in Embedding.objects.filter(image_id__in=ids, model=model, version=version)
-    }
+def _as_floats(stored) -> np.ndarray:
+    """A halfvec as read by a raw cursor (pgvector's text form, or a HalfVector where registered)."""
+    if hasattr(stored, "to_list"):
+        return np.asarray(stored.to_list(), dtype=np.float32)
+    if isinstance(stored, str):
+        return np.asarray(HalfVector.from_text(stored).to_list(), dtype=np.float32)
+    return np.asarray(stored, dtype=np.float32)
 
 
 def vector_dimensions(*, model: str, version: str) -> int | None:

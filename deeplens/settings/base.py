@@ -74,6 +74,13 @@ PG_EXTRA_SEARCH_PATHS = ["extensions"]
 # django-tenants would query the database at start-up to check no tenant is called "extensions";
 # that slug is reserved (apps/tenants/models.py), so the check is redundant and start-up stays offline.
 SKIP_PG_EXTRA_VALIDATION = True
+# `SET search_path` once per connection and schema, not before every query (it was every other
+# statement of a request). Safe here: every schema switch (the tenant middleware, tenant_context /
+# schema_context in Celery tasks, the job runner and commands through apps.tenants.services.in_tenant)
+# goes through connection.set_tenant(), which makes the next cursor set the path again; close(),
+# rollback() and savepoint_rollback() forget it too (django-tenants 4.0.1's backend), so a SET undone
+# by a rollback is re-issued. Not safe behind a transaction-pooling proxy (PgBouncer), not used here.
+TENANT_LIMIT_SET_CALLS = True
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 AUTH_USER_MODEL = "accounts.User"

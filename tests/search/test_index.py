@@ -19,12 +19,16 @@ def plan(sql: str, params) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def test_the_vector_query_uses_the_models_hnsw_index_in_the_tenant_schema(search_world):
+@pytest.mark.parametrize(
+    "columns, joins",
+    [("", ""), (", s.phashes", " LEFT JOIN duplicates_signature s ON s.image_id = e.image_id")],
+    ids=["neighbours", "with_their_phashes"],
+)
+def test_the_vector_query_uses_the_models_hnsw_index_in_the_tenant_schema(search_world, columns, joins):
     query = HalfVector(np.ones(231, dtype=np.float32) / np.sqrt(231)).to_text()
+    sql = NEIGHBOURS_SQL.format(dim=231, exclude="", filters="", columns=columns, joins=joins)
     with tenant_context(search_world["gamma"].tenant):
-        text = plan(
-            NEIGHBOURS_SQL.format(dim=231, exclude="", filters=""), [query, "descriptor", "wf1", query, 10]
-        )
+        text = plan(sql, [query, "descriptor", "wf1", query, 10])
 
     assert "search_embedding_hnsw_descriptor_231" in text
 

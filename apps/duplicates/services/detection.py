@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 from django.db import transaction
+from django.db.models import F as Column
 
 from apps.core.connection import connection
 from apps.duplicates import candidates
@@ -136,15 +137,14 @@ def matches_find(
         checked.update(ids)
     if not ids:
         return []
-    live = dict(
-        Image.objects.filter(pk__in=ids, deleted_at__isnull=True, status=ImageStatus.READY).values_list(
-            "pk", "sha256"
-        )
-    )
     out = []
-    for sig in Signature.objects.filter(image_id__in=list(live)):
+    # The live, ready candidates' signatures and SHA-256s: one query.
+    signatures = Signature.objects.filter(
+        image_id__in=ids, image__deleted_at__isnull=True, image__status=ImageStatus.READY
+    ).annotate(image_sha256=Column("image__sha256"))
+    for sig in signatures:
         decision = candidates.decide(
-            a=query.features, b=features_of(sig), a_sha=query.sha256, b_sha=live[sig.image_id]
+            a=query.features, b=features_of(sig), a_sha=query.sha256, b_sha=sig.image_sha256
         )
         if decision is not None:
             out.append((sig.image_id, decision))

@@ -19,8 +19,8 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 
 from apps.duplicates.candidates import Query as DuplicateQuery
-from apps.duplicates.matching import phash_distance
-from apps.duplicates.selectors import matches_stored, open_groups_of, phashes_of
+from apps.duplicates.matching import as_hashes, phash_distance
+from apps.duplicates.selectors import matches_stored, open_groups_of
 from apps.duplicates.services.detection import IndexFailed, image_query, lookup_query, matches_find
 from apps.images import imaging
 from apps.images.errors import ImageDecodeBudgetExceeded, ImageTooLarge
@@ -40,11 +40,11 @@ from apps.search.selectors import (
     embedding_of,
     ids_passing,
     images_for_results,
+    neighbours_with_phashes,
+    query_image_get,
     search_model_get,
     vector_dimensions,
-    vector_neighbours,
     vector_of,
-    vectors_for,
 )
 from apps.search.services.cache import cache_get, cache_put
 from apps.search.services.embedding import INDEX_DECODE_SIDE, decode_bytes, descriptor_of, embeddings_record
@@ -179,7 +179,9 @@ def ranked(query: Query, options: SearchOptions) -> dict:
     before the others, then the similar by score), with `total_exact` false when the index window
     ran out while results still passed (so more would)."""
     window = min(1000, max(WINDOW, options.max_results + 1))
-    neighbours = vector_neighbours(
+    calibrated = query.verify is not None and query.model == DESCRIPTOR
+    # The neighbours and, to calibrate the similar, their pHashes: one query.
+    neighbours, signed = neighbours_with_phashes(
         model=query.model,
         version=query.version,
         vector=query.vector,
@@ -193,16 +195,19 @@ def ranked(query: Query, options: SearchOptions) -> dict:
     if query.verify is not None:
         found = query.verify([image_id for image_id, _s in neighbours[:VERIFY_NEAREST]])
         found = {str(image_id): decision for image_id, decision in found.items()}
-        passing = ids_passing(ids=list(found), filters=options.filters)
+        # Which pass the filters, with the vectors of those outside the window: one query.
+        passing = ids_passing(
+            ids=list(found), filters=options.filters, model=query.model, version=query.version
+        )
         matches = {
             image_id: found[image_id] for image_id in passing if image_id != str(query.exclude_image_id)
         }
-        missing = [image_id for image_id in matches if image_id not in similarity]
-        for image_id, vector in vectors_for(ids=missing, model=query.model, version=query.version).items():
-            similarity[image_id] = _clamp(float(np.dot(vector, query.vector)))
-    calibrated = query.verify is not None and query.model == DESCRIPTOR
+        for image_id in matches:
+            vector = passing[image_id]
+            if image_id not in similarity and vector is not None:
+                similarity[image_id] = _clamp(float(np.dot(vector, query.vector)))
     phashes = (
-        phashes_of(image_ids=[image_id for image_id, _s in neighbours if image_id not in matches])
+        {image_id: as_hashes(values) for image_id, values in signed.items() if image_id not in matches}
         if calibrated and query.phashes is not None
         else {}
     )
@@ -226,7 +231,7 @@ def ranked(query: Query, options: SearchOptions) -> dict:
         score = similarity[image_id]
         chance = None
         if calibrated:
-            theirs = phashes.get(uuid.UUID(image_id))
+            theirs = phashes.get(image_id)
             distance = (
                 phash_distance(query.phashes, theirs)
                 if query.phashes is not None and theirs is not None
@@ -347,13 +352,12 @@ def _descriptor_now(image: Image) -> np.ndarray:
     return vector
 
 
-def _stored_verify(image: Image) -> tuple[Callable[[list[str]], dict], np.ndarray | None]:
+def _stored_verify(image: Image, phashes: np.ndarray | None) -> Callable[[list[str]], dict]:
     """How a stored image's matches are found: what duplicate detection decided when it indexed the
-    image (its pairs and open groups), read back; for an image detection has not reached yet, its
-    candidates decided now, as detection will."""
-    phashes = phashes_of(image_ids=[image.pk]).get(image.pk)
+    image (its pairs and open groups), read back; for an image detection has not reached yet (no
+    signature, so no `phashes`), its candidates decided now, as detection will."""
     if phashes is not None:
-        return (lambda _nearest: matches_stored(image_id=image.pk)), phashes
+        return lambda _nearest: matches_stored(image_id=image.pk)
 
     def live(nearest: list[str]) -> dict:
         try:
@@ -363,18 +367,29 @@ def _stored_verify(image: Image) -> tuple[Callable[[list[str]], dict], np.ndarra
             return {}  # its similar are still found; its matches once detection reaches it
         return {i: (d.kind, d.signal, d.score) for i, d in matches_find(query, extra=nearest)}
 
-    return live, None
+    return live
+
+
+def _image_missing(image_id) -> QueryImageNotFound:
+    return QueryImageNotFound("No such image in this workspace.", extra={"image_id": str(image_id)})
 
 
 def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> dict:
-    image = Image.objects.filter(pk=image_id, deleted_at__isnull=True).first()
+    try:
+        key = search_model_choose(model)
+        version = model_version(key)
+    except ModelUnavailable:
+        # A missing image is the first thing to say (a query only on this error path).
+        if not Image.objects.filter(pk=image_id, deleted_at__isnull=True).exists():
+            raise _image_missing(image_id) from None
+        raise
+    # The image, its vector and its pHashes in one query (a search by id is the hot path).
+    image = query_image_get(image_id=image_id, model=key, version=version)
     if image is None:
-        raise QueryImageNotFound("No such image in this workspace.", extra={"image_id": str(image_id)})
-    key = search_model_choose(model)
-    version = model_version(key)
-    embedding = embedding_of(image_id=image.pk, model=key)
-    if embedding is not None and embedding.version == version:
-        vector = vector_of(embedding)
+        raise _image_missing(image_id)
+    stored = getattr(image, "query_vector", None)
+    if stored is not None:
+        vector = np.asarray(stored.to_list() if hasattr(stored, "to_list") else stored, dtype=np.float32)
     elif key == DESCRIPTOR and image.status == ImageStatus.READY:
         vector = _descriptor_now(image)  # ready, the index stage not there yet: no need to wait
     else:
@@ -382,15 +397,16 @@ def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> 
             "still being processed" if image.status != ImageStatus.READY else f"not yet embedded with {key}"
         )
         raise ImageNotIndexed(f"The image is {state}.", extra={"image_id": str(image.pk), "model": key})
+    signed = getattr(image, "query_phashes", None)
+    phashes = as_hashes(signed) if signed is not None else None
 
     def query() -> Query:
-        verify, phashes = _stored_verify(image)
         return Query(
             model=key,
             version=version,
             vector=vector,
             exclude_image_id=image.pk,
-            verify=verify,
+            verify=_stored_verify(image, phashes),
             phashes=phashes,
         )
 
