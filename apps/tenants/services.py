@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
@@ -53,8 +53,15 @@ def tenant_provision(
 ) -> Tenant:
     """Create a tenant: its row and domain, its schema with every tenant migration, its default
     storage location and thumbnail specs. It stays `pending_setup` until all of that is done, so a
-    run that dies half-way is finished by calling this again with the same slug.
+    run that dies half-way is finished by calling this again with the same slug. Tenants are rows of
+    the public schema: it works there whatever schema the caller is in (a global admin may call it
+    through a tenant's host).
     """
+    with schema_context(get_public_schema_name()):
+        return _tenant_provision(name=name, slug=slug, tier=tier, domain=domain, actor=actor)
+
+
+def _tenant_provision(*, name: str, slug: str, tier: str, domain: str, actor: Actor | None) -> Tenant:
     try:
         validate_tenant_slug(slug)
     except ValidationError as exc:

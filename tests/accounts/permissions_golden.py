@@ -162,10 +162,4 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
 # fmt: on
 
 # Cells where the product answers differently from the golden table: real bugs, reported, not fixed here.
-KNOWN_BUGS: dict[tuple[str, str, str], str] = {
-    ("POST", "admin-tenants", "global_admin"): (
-        "a global admin creating a tenant through a tenant's host (alpha.<domain>) gets a 500: "
-        "tenant_provision raises 'Can't create tenant outside the public schema' instead of the view "
-        "switching to public or refusing with a 4xx; the base URL works (test_public_site_matrix)"
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str, str], str] = {}
