@@ -48,7 +48,7 @@ def anchor_rows(*, image_id, features: F.Features) -> list[Anchor]:
 
 
 def bits(descriptor: np.ndarray) -> str:
-    return "".join("1" if b else "0" for b in np.unpackbits(descriptor.astype(np.uint8)))
+    return (np.unpackbits(descriptor.astype(np.uint8)) + ord("0")).tobytes().decode("ascii")
 
 
 def features_of(sig: Signature) -> F.Features:
