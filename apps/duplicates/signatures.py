@@ -35,8 +35,9 @@ def signature_row(*, image_id, features: F.Features) -> Signature:
         band3=b[3],
         keypoints=features.keypoints.astype(np.float32).tobytes(),
         descriptors=features.descriptors.astype(np.uint8).tobytes(),
-        mirrored_keypoints=features.mirrored_keypoints.astype(np.float32).tobytes(),
-        mirrored_descriptors=features.mirrored_descriptors.astype(np.uint8).tobytes(),
+        # Not stored: verification mirrors the image being indexed, never the stored candidate.
+        mirrored_keypoints=b"",
+        mirrored_descriptors=b"",
         thumb=features.thumb.astype(np.uint8).tobytes(),
         thumb_width=int(features.thumb.shape[1]),
     )
@@ -47,7 +48,7 @@ def anchor_rows(*, image_id, features: F.Features) -> list[Anchor]:
 
 
 def bits(descriptor: np.ndarray) -> str:
-    return "".join("1" if b else "0" for b in np.unpackbits(descriptor.astype(np.uint8)))
+    return (np.unpackbits(descriptor.astype(np.uint8)) + ord("0")).tobytes().decode("ascii")
 
 
 def features_of(sig: Signature) -> F.Features:

@@ -59,19 +59,20 @@ def _give_up(image_ids, exc: Exception) -> None:
 
 
 @app.task(base=TenantTask, name="index.catch_up", bind=True, max_retries=MAX_RETRIES)
-def index_catch_up_task(self) -> bool:
+def index_catch_up_task(self, slot: int = 0) -> bool:
     """Images that waited (ingestion first, a lost message, a dead worker, a retry due), oldest first,
-    for up to a minute; then it hands over to a fresh task if more wait."""
+    for up to a minute; then it hands over to a fresh task if more wait. `slot`: which of the
+    tenant's concurrent catch-ups this is (messages of earlier versions carry none: slot 0)."""
     try:
         claims_release_mine()
-        more = images_index_catch_up()
+        more = images_index_catch_up(slot=slot)
     except RETRYABLE as exc:
-        catch_up_done()
+        catch_up_done(slot)
         if self.request.retries >= MAX_RETRIES:
             _give_up(getattr(exc, "image_ids", []), exc)
             return False
-        raise _retry(self, exc) from exc
-    catch_up_done()
+        raise _retry(self, exc, slot=slot) from exc
+    catch_up_done(slot)
     metrics_report()
     if more:
         catch_up_enqueue()

@@ -95,6 +95,7 @@ def quality(timeout: float = 1800) -> dict:
                 signals = dict(
                     db.execute("SELECT signal, count(*) FROM demo.duplicates_pair GROUP BY 1").fetchall()
                 )
+            index_cpu = index_stage_cpu(product)
         finally:
             product.stop()
     groups: dict = {}
@@ -120,8 +121,32 @@ def quality(timeout: float = 1800) -> dict:
         "per_family_orig_copy_recall": m["per_transform_recall"],
         "pairs_by_signal": signals,
         "ingest_and_detect_seconds": round(elapsed, 1),
+        "index_stage_cpu": index_cpu,
         "target": "F1 >= 0.95 with precision >= 0.99",
     }
+
+
+INDEX_CPU_IMAGES = int(os.environ.get("DEEPLENS_BENCH_INDEX_CPU_IMAGES", "200"))
+
+
+def index_stage_cpu(product: Product, count: int = INDEX_CPU_IMAGES, where: str = "") -> dict:
+    """CPU per image of the index stage (features, candidates, verification) on the product's stored
+    images, worker and PostgreSQL backend counted apart (tests/benchmarks/index_cpu.py)."""
+    import json
+    import subprocess
+    import sys
+
+    env = {**product.env(), "DEEPLENS_BENCH_INDEX_CPU_WHERE": where}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.index_cpu", str(count)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=True,
+    )
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "target": "total_cpu_ms median <= 30"}
 
 
 def keeper_figures(groups: dict, keepers: dict, row: dict) -> dict:

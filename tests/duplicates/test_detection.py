@@ -73,3 +73,36 @@ def test_the_signal_interface_lists_the_candidate_sources():
 
     assert [s.name for s in candidates.SOURCES] == ["sha256", "phash", "anchors", "descriptor"]
     assert np.uint64(1) == M.as_hashes([1])[0]
+
+
+def test_a_mirrored_copy_is_verified_by_mirroring_the_query_only():
+    """The stored signature keeps no mirrored ORB set; verification mirrors the image being indexed."""
+    from apps.duplicates.signatures import features_of, signature_row
+
+    img = photo(2)
+    w, h = img.size
+    stored = features_of(signature_row(image_id=None, features=F.extract(img)))
+    flipped = F.extract(ImageOps.mirror(img.crop((w // 6, h // 6, w, h))))
+    assert len(stored.mirrored_descriptors) == 0 and len(stored.descriptors) > 100
+    found = M.verify(flipped, stored)
+    assert found.mirrored and found.inliers >= 8 and found.correlation >= 0.72
+    assert not M.verify(stored, flipped).mirrored  # nothing to mirror on the stored side
+
+
+def test_detection_again_from_a_stored_signature_recomputes_the_mirrored_set(alpha, member_api):
+    from apps.duplicates.models import Signature
+    from apps.duplicates.services import image_detect
+    from apps.duplicates.services.detection import signature_usable
+
+    img = photo(4)
+    w, h = img.size
+    a = ingest(alpha, member_api, "a.jpg", jpeg_bytes(img))
+    b = ingest(alpha, member_api, "b.jpg", jpeg_bytes(ImageOps.mirror(img.crop((w // 6, h // 6, w, h)))))
+    with tenant_context(alpha):
+        assert not signature_usable(Signature.objects.get(image_id=b))
+        Pair.objects.all().delete()
+        Member.objects.all().delete()
+        Group.objects.all().delete()
+        image_detect(image_id=b)  # b is the mirrored crop: found only through b's own mirror
+        assert Pair.objects.filter(signal="orb").count() == 1
+        assert {str(i) for i in Member.objects.values_list("image_id", flat=True)} == {a, b}

@@ -1,11 +1,16 @@
 """Incremental detection: an image's signature, its candidates, the pairs found, and the groups.
 
-Concurrency: the signature is committed first; candidates are searched and verified; then, under a
-per-tenant advisory lock, the candidate search runs again (cheap, indexed) and only candidates not
-yet verified are verified, and the groups are merged. Of two copies indexed at the same moment, the
-one that takes the lock second sees the other's committed signature, so the pair is always found
-and both end in one group (Immich runs detection with a concurrency of 1 instead), while the
+Concurrency: the signature is committed first; then candidates are searched and verified, outside
+any lock; then, under a per-tenant advisory lock, the pairs are stored and the groups merged. Of two
+copies indexed at the same moment, the one whose signature committed second finds the other's in
+its search (each statement sees every transaction committed before it began), so the pair is always
+found and both end in one group (Immich runs detection with a concurrency of 1 instead), while the
 expensive verification of different images runs in parallel.
+
+Cost: the cheap decisions (same bytes, close pHashes) come first; local features are verified only
+for the candidates they leave open, and not for those already grouped with a match. The mirrored
+ORB set is computed for the image being indexed and not stored: verification mirrors the query,
+never the stored candidate.
 """
 
 import logging
@@ -42,12 +47,14 @@ from apps.search.embedders.registry import DESCRIPTOR
 from apps.search.models import Embedding
 from apps.search.selectors import vector_of
 from apps.search.services.cache import index_changed
-from apps.search.services.embedding import INDEX_DECODE_SIDE, descriptor_of, embeddings_record
+from apps.search.services.embedding import descriptor_of, embeddings_record
 from apps.webhooks.models import WebhookEvent
 from apps.webhooks.services import webhook_emit
 
 logger = logging.getLogger(__name__)
-DECODE_SIDE = INDEX_DECODE_SIDE
+# Duplicate features work at F.WORK_SIDE and the descriptor at 128 px: a JPEG decoded in draft mode
+# to this side serves both (a 12-megapixel photo decodes at 1/8 scale instead of 1/4).
+DECODE_SIDE = F.WORK_SIDE
 
 
 class IndexFailed(Exception):
@@ -66,6 +73,12 @@ def features_compute(image: Image) -> tuple[F.Features, np.ndarray]:
     weight-free descriptor."""
     decoded = decode_original(image, longest_needed=DECODE_SIDE)
     return F.extract(decoded.image), descriptor_of(decoded.image)
+
+
+def signature_usable(sig: Signature) -> bool:
+    """A stored signature detection can start from: of the current method, with the mirrored ORB set
+    (not stored since the index stage stopped storing it, so detecting again recomputes it)."""
+    return sig.version == VERSION and bool(sig.mirrored_descriptors)
 
 
 def descriptor_stored(image_id) -> np.ndarray | None:
@@ -125,30 +138,72 @@ def candidates_find(query: candidates.Query, *, limit: int = candidates.MAX_CAND
 
 
 def matches_find(
-    query: candidates.Query, *, checked: set | None = None, extra=()
+    query: candidates.Query, *, checked: set | None = None, extra=(), skip_grouped: bool = False
 ) -> list[tuple[uuid.UUID, candidates.Decision]]:
     """Stored, live images the query duplicates, with the decision for each: the one function
     detection, search and `search/duplicates` decide with. `extra` adds candidates of the caller's
     own (search: its nearest by the active model). Candidates in `checked` are skipped; the ones
-    verified now are added to it."""
+    verified now are added to it.
+
+    The cheap decisions (same bytes, close pHashes) are taken for every candidate first. With
+    `skip_grouped`, a candidate that is already in an open group with an image the query was found
+    to duplicate is not verified with local features: grouping would put it beside the query anyway
+    (the index stage; a lookup that lists every match leaves it off)."""
     found = list(dict.fromkeys([*candidates_find(query), *(uuid.UUID(str(i)) for i in extra)]))
     ids = [i for i in found if i != query.image_id and (checked is None or i not in checked)]
     if checked is not None:
         checked.update(ids)
     if not ids:
         return []
-    out = []
+    ranked = {image_id: n for n, image_id in enumerate(ids)}  # the sources' order: likeliest first
     # The live, ready candidates' signatures and SHA-256s: one query.
-    signatures = Signature.objects.filter(
-        image_id__in=ids, image__deleted_at__isnull=True, image__status=ImageStatus.READY
-    ).annotate(image_sha256=Column("image__sha256"))
-    for sig in signatures:
-        decision = candidates.decide(
-            a=query.features, b=features_of(sig), a_sha=query.sha256, b_sha=sig.image_sha256
+    signatures = (
+        signatures_of(ids)
+        .filter(image__deleted_at__isnull=True, image__status=ImageStatus.READY)
+        .annotate(image_sha256=Column("image__sha256"))
+    )
+    stored = sorted(
+        ((sig.image_id, sig.image_sha256, features_of(sig)) for sig in signatures),
+        key=lambda item: ranked[item[0]],
+    )
+    out, undecided = [], []
+    for image_id, sha256, features in stored:
+        decision = candidates.decide_cheap(
+            a=query.features, b=features, a_sha=query.sha256, b_sha=sha256
         )
         if decision is not None:
-            out.append((sig.image_id, decision))
+            out.append((image_id, decision))
+        else:
+            undecided.append((image_id, features))
+    group_of = open_groups_of([image_id for image_id, _f in undecided]) if skip_grouped else {}
+    if skip_grouped:
+        group_of.update(open_groups_of([image_id for image_id, _d in out]))
+    joined = {group_of[image_id] for image_id, _d in out if image_id in group_of}
+    for image_id, features in undecided:
+        if image_id in group_of and group_of[image_id] in joined:
+            continue
+        decision = candidates.decide_verified(a=query.features, b=features)
+        if decision is not None:
+            out.append((image_id, decision))
+            if image_id in group_of:
+                joined.add(group_of[image_id])
     return out
+
+
+def signatures_of(image_ids: list):
+    """The stored signatures of these images, without the columns verification does not read."""
+    return Signature.objects.filter(image_id__in=image_ids).defer("created_at")
+
+
+def open_groups_of(image_ids: list) -> dict:
+    """{image id: id of the open group it is in} for those of `image_ids` in one."""
+    if not image_ids:
+        return {}
+    return dict(
+        Member.objects.filter(image_id__in=image_ids, group__status=GroupStatus.OPEN).values_list(
+            "image_id", "group_id"
+        )
+    )
 
 
 def _ordered(a, b):
@@ -174,7 +229,7 @@ def image_index(*, image_id) -> Group | None:
         return None
     sig = Signature.objects.filter(image_id=image.pk).first()
     vector = descriptor_stored(image.pk)
-    if sig is None or sig.version != VERSION or vector is None:
+    if sig is None or not signature_usable(sig) or vector is None:
         try:
             features, vector = features_compute(image)
         except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
@@ -184,12 +239,13 @@ def image_index(*, image_id) -> Group | None:
     else:
         features = features_of(sig)
     query = candidates.Query(image_id=image.pk, sha256=image.sha256, features=features, descriptor=vector)
-    checked: set = set()
-    found = matches_find(query, checked=checked)  # the expensive verification, outside the lock
+    # The expensive verification runs outside the lock. One search is enough: the signature was
+    # committed before it, so of two copies indexed at the same moment, the one whose signature
+    # committed second finds the other's (READ COMMITTED: each statement sees what committed before
+    # it began); the lock only serialises the grouping.
+    found = matches_find(query, skip_grouped=True)
     with transaction.atomic():
         tenant_lock()
-        # Under the lock, only the candidates whose signatures arrived meanwhile are verified.
-        found += matches_find(query, checked=checked)
         return pairs_record(image_id=image.pk, found=found)
 
 

@@ -135,12 +135,12 @@ def images_index_gave_up(*, image_ids, reason: str) -> None:
     stages_record([row for image_id in image_ids for row in _failure(image_id, reason, retryable=True)])
 
 
-def images_index_catch_up(*, budget_seconds: float = CATCH_UP_SECONDS) -> bool:
+def images_index_catch_up(*, budget_seconds: float = CATCH_UP_SECONDS, slot: int = 0) -> bool:
     """Index waiting images, oldest first, until none waits or the budget is spent (True: more wait).
     While uploads wait to be processed, only images ready for longer than the yield window."""
     deadline = time.monotonic() + budget_seconds
     while time.monotonic() < deadline:
-        _catch_up_touch()
+        _catch_up_touch(slot)
         ready_before = None
         if yielding():
             ready_before = timezone.now() - timedelta(seconds=settings.DEEPLENS_INDEX_YIELD_SECONDS)
@@ -149,39 +149,48 @@ def images_index_catch_up(*, budget_seconds: float = CATCH_UP_SECONDS) -> bool:
     return True
 
 
-def _catch_up_key() -> str:
-    return redis_key("index-catch-up", connection.schema_name)
+def _catch_up_key(slot: int = 0) -> str:
+    return redis_key("index-catch-up", connection.schema_name, str(slot))
 
 
 CATCH_UP_KEY_SECONDS = 30
+# Catch-up tasks a tenant may have at once: one per process of a default worker (concurrency 2), so
+# a backlog is indexed on every core, not on one. Claims keep them apart.
+CATCH_UP_TASKS = 2
 
 
-def _catch_up_touch() -> None:
+def _catch_up_touch(slot: int = 0) -> None:
     with contextlib.suppress(redis.RedisError):
-        get_redis().set(_catch_up_key(), "1", ex=CATCH_UP_KEY_SECONDS)
+        get_redis().set(_catch_up_key(slot), "1", ex=CATCH_UP_KEY_SECONDS)
 
 
 def catch_up_enqueue() -> bool:
-    """One catch-up task per tenant at a time: a Redis key marks it queued or running (the task
-    keeps it alive while it runs; it expires soon after a worker died with it)."""
+    """Up to CATCH_UP_TASKS catch-up tasks per tenant at a time: a Redis key per slot marks each
+    queued or running (the task keeps it alive while it runs; it expires soon after a worker died
+    with it). True when one was sent."""
     index_catch_up_task = queueing.task("index.catch_up")
 
-    try:
-        if not get_redis().set(_catch_up_key(), "1", nx=True, ex=CATCH_UP_KEY_SECONDS):
-            return False
-    except redis.RedisError:
-        pass  # enqueue anyway: a spare catch-up finds its images claimed and stops
-    try:
-        index_catch_up_task.delay()
-    except BrokerError as exc:
-        logger.warning("index catch-up not enqueued (broker unavailable; the sweep retries): %s", exc)
-        return False
-    return True
+    sent = False
+    for slot in range(CATCH_UP_TASKS):
+        try:
+            if not get_redis().set(_catch_up_key(slot), "1", nx=True, ex=CATCH_UP_KEY_SECONDS):
+                continue
+        except redis.RedisError:
+            pass  # enqueue anyway: a spare catch-up finds its images claimed and stops
+        try:
+            index_catch_up_task.delay(slot=slot)
+        except BrokerError as exc:
+            logger.warning("index catch-up not enqueued (broker unavailable; the sweep retries): %s", exc)
+            return sent
+        sent = True
+    return sent
 
 
-def catch_up_done() -> None:
+def catch_up_done(slot: int | None = None) -> None:
+    """The catch-up of this slot ended (every slot's marker forgotten when None)."""
+    slots = range(CATCH_UP_TASKS) if slot is None else [slot]
     with contextlib.suppress(redis.RedisError):
-        get_redis().delete(_catch_up_key())
+        get_redis().delete(*[_catch_up_key(n) for n in slots])
 
 
 def index_sweep(*, worker_started: bool = False) -> int:

@@ -16,10 +16,11 @@ from apps.duplicates.services.detection import (
     images_alive,
     matches_find,
     signature_store,
+    signature_usable,
     tenant_lock,
 )
 from apps.duplicates.services.groups import duplicate_settings_get, group_refresh
-from apps.duplicates.signatures import VERSION, features_of
+from apps.duplicates.signatures import features_of
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus
 from apps.jobs.runner import JobContext
@@ -52,7 +53,7 @@ def rescan_run(ctx: JobContext) -> None:
             sig = Signature.objects.filter(image_id=image.pk).first()
             vector = descriptor_stored(image.pk)
             try:
-                if sig is None or sig.version != VERSION or vector is None:
+                if sig is None or not signature_usable(sig) or vector is None:
                     features, vector = features_compute(image)
                     signature_store(image=image, features=features, vector=vector)
                 else:
