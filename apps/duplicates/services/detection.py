@@ -168,9 +168,7 @@ def matches_find(
     )
     out, undecided = [], []
     for image_id, sha256, features in stored:
-        decision = candidates.decide_cheap(
-            a=query.features, b=features, a_sha=query.sha256, b_sha=sha256
-        )
+        decision = candidates.decide_cheap(a=query.features, b=features, a_sha=query.sha256, b_sha=sha256)
         if decision is not None:
             out.append((image_id, decision))
         else:
