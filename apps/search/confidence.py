@@ -17,7 +17,8 @@ import math
 
 # Fitted 2026-12-06 on the public bench (793 images x 20 nearest: 4,885 verified pairs, all the
 # same picture; 10,975 unverified, 128 of them the same picture): see README "Search".
-VERIFIED = {"sha256": 1.0, "phash": 0.9996, "orb": 0.9996}
+# "group": detection found it a copy of a member of the query's open group (grouping, not re-verified).
+VERIFIED = {"sha256": 1.0, "phash": 0.9996, "orb": 0.9996, "group": 0.9996}
 WEIGHTS = (-5.161, 186.723, -15.446)  # similarity, margin over the 10th neighbour, pHash distance / 64
 BIAS = 5.71
 # The median similarity of an image's 10th nearest on the bench: the reference of a search that has

@@ -39,7 +39,7 @@ def test_a_copy_finds_its_original_as_a_verified_match_before_the_similar(search
 
             assert first_original["image_id"] == gamma.ids[original], transform
             assert first_original["match"] == "same_picture", transform
-            assert first_original["confidence"] == confidence.VERIFIED[first_original["verified_by"]]
+            assert first_original["confidence"] == confidence.verified(first_original["verified_by"])
             assert matches == sorted(matches, key=lambda m: m == "similar"), transform  # verified first
             assert body["verified_results"] == sum(m != "similar" for m in matches)
 
