@@ -91,10 +91,10 @@ def batch() -> list[tuple[str, bytes]]:
         files.append((f"photo-{n}{photo.suffix}", photo.read_bytes()))
         if n < COPIES:
             with PILImage.open(photo) as img:
-                img = img.convert("RGB")
-                img.thumbnail((800, 800))
+                rgb = img.convert("RGB")
+                rgb.thumbnail((800, 800))
                 out = io.BytesIO()
-                img.save(out, "JPEG", quality=80)
+                rgb.save(out, "JPEG", quality=80)
             files.append((f"photo-{n}-copy.jpg", out.getvalue()))
     return files
 
