@@ -132,6 +132,13 @@ def scan(context: dict) -> dict:
     return scan_benchmark(context)
 
 
+@benchmark("scale")
+def scale(context: dict) -> dict:
+    from tests.benchmarks.scale import scale_benchmark
+
+    return scale_benchmark(context)
+
+
 def machine() -> dict:
     return {
         "platform": platform.platform(),
