@@ -90,6 +90,7 @@ def _upload_location(location_id) -> StorageLocation:
         (connection.schema_name, "default-storage-location"),
         settings.DEEPLENS_PROCESS_CACHE_SECONDS,
         lambda: StorageLocation.objects.filter(is_default=True).first(),
+        scope=connection.schema_name,
     )
     if location is None:
         raise InvalidInput(

@@ -7,7 +7,7 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.connection import connection
-from apps.core.process_cache import forget
+from apps.core.process_cache import invalidate
 from apps.images.models import Image
 from apps.jobs.models import Job
 from apps.storage.crypto import CredentialsUnreadable, secrets_encrypt, secrets_reencrypt
@@ -41,7 +41,9 @@ def storage_location_create_default() -> StorageLocation:
 
 
 def _forget_default() -> None:
-    forget((connection.schema_name, "default-storage-location"))
+    # every process reads the new default at its next upload (after the change is committed)
+    schema = connection.schema_name
+    transaction.on_commit(lambda: invalidate(schema, (schema, "default-storage-location")))
 
 
 def _unsaved_location(*, tenant, name, provider, config, secrets, index_only) -> StorageLocation:
@@ -142,7 +144,7 @@ def storage_location_set_default(*, tenant, actor: Actor, location: StorageLocat
             target=location,
             details={"change": "set_default", "name": location.name},
         )
-    transaction.on_commit(_forget_default)
+    _forget_default()
     return location
 
 
