@@ -138,6 +138,7 @@ image_patterns = [
     path("jobs", jobs_api.JobListApi.as_view(), name="jobs"),
     path("jobs/<uuid:job_id>", jobs_api.JobApi.as_view(), name="job"),
     path("jobs/<uuid:job_id>/cancel", jobs_api.JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<uuid:job_id>/retry", jobs_api.JobRetryApi.as_view(), name="job-retry"),
 ]
 
 search_patterns = [

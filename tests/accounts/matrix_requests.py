@@ -138,6 +138,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("GET", "jobs"): Call("jobs"),
     ("GET", "job"): Call("jobs/{thumbnail_job}"),
     ("POST", "job-cancel"): Call("jobs/{thumbnail_job}/cancel"),
+    ("POST", "job-retry"): Call("jobs/{failed_job}/retry"),
     # Storage.
     ("POST", "storage-config-create"): Call(
         f"{T}/storage-config", {"name": "new disk", "provider": "filesystem", "config": {"root": "{fs_root}"}}

@@ -107,6 +107,8 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "job"):                               (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     # whoever sees a thumbnails job (images.view) may not stop it: that takes thumbnails.manage
     ("POST", "job-cancel"):                       (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
+    # retrying a failed thumbnails job takes thumbnails.manage too (a new job each time: 202)
+    ("POST", "job-retry"):                        (401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 202),
     ("POST", "search-duplicates"):                (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
     ("POST", "search-extract"):                   (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
     ("GET", "search-hash"):                       (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
