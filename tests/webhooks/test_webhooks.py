@@ -284,3 +284,53 @@ def test_duplicates_found_are_announced(alpha, users, receiver):
         "duplicates.group_found", True, "exact", 2,
     )  # fmt: skip
     assert sorted(data["joined"]) == sorted([first, second])
+
+
+def test_quota_warning_goes_out_once_per_crossing_of_80_and_100_percent(alpha, admin_api, receiver):
+    from apps.images.models import Image
+    from apps.images.services.ingest import image_ingest
+    from apps.images.services.lifecycle import image_purge
+    from apps.images.services.usage import usage_reconcile
+    from apps.tenants.models import Tenant
+    from tests import imagefiles
+    from tests.images.conftest import uploaded
+
+    _register(admin_api, receiver.url, events=("quota.warning",))
+    files = [imagefiles.jpeg(200, 150, seed=seed) for seed in (1, 2, 3, 4)]
+    a, b, c, d = (len(data) for data in files)
+
+    def ingest(index: int, limit: int) -> None:
+        Tenant.objects.filter(pk=alpha.pk).update(max_storage_bytes=limit)
+        tenant = Tenant.objects.get(pk=alpha.pk)
+        with tenant_context(tenant):
+            image_ingest(
+                tenant=tenant, file=uploaded(f"{index}.jpg", files[index]), filename=f"{index}.jpg",
+                actor=Actor.system(),
+            )  # fmt: skip
+
+    def warnings() -> list[tuple]:
+        return [
+            (
+                d.payload["data"]["level_percent"],
+                d.payload["data"]["used_bytes"],
+                d.payload["data"]["limit_bytes"],
+            )
+            for d in _deliveries(alpha)
+            if d.event == "quota.warning"
+        ]
+
+    ingest(0, a * 100 // 85)  # about 85 %: the 80 % warning
+    assert warnings() == [(80, a, a * 100 // 85)]
+    ingest(1, (a + b) * 100 // 90)  # still between 80 and 100: nothing new
+    assert len(warnings()) == 1
+    ingest(2, a + b + c)  # exactly full: the 100 % warning
+    assert [level for level, _, _ in warnings()] == [80, 100]
+
+    with tenant_context(alpha):
+        for image in Image.objects.select_related("storage_location").all():
+            image_purge(image=image, actor=Actor.system(), tenant=alpha)
+        usage_reconcile()  # as the periodic maintenance does after purges
+    ingest(3, d * 10)  # 10 %: below every level, armed again, nothing announced
+    assert len(warnings()) == 2
+    ingest(0, (a + d) * 100 // 81)  # crossing 80 % again: announced again
+    assert [level for level, _, _ in warnings()] == [80, 100, 80]
