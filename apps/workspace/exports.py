@@ -10,7 +10,9 @@ import json
 import tempfile
 import zipfile
 from collections import defaultdict
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -196,9 +198,34 @@ def tenant_export_open(*, job: Job):
     """The finished export's zip, opened for reading (409 until the job is done)."""
     if job.kind != TENANT_EXPORT:
         raise NotFound("No such export.", code="export_not_found")
+    if job.params.get("expired_at"):
+        raise NotFound(
+            f"The export was deleted {settings.DEEPLENS_EXPORT_RETENTION_DAYS} days after it was made; "
+            "start a new one.",
+            code="export_expired",
+        )
     if job.state != Job.State.DONE or "key" not in job.params:
         raise Conflict(f"The export is {job.state}; it can be downloaded once done.", code="export_not_ready")
     location = StorageLocation.objects.filter(pk=job.params["location_id"]).first()
     if location is None:
         raise NotFound("The export's storage location is gone.", code="export_not_found")
     return storage_for(location).open(job.params["key"], "rb")
+
+
+def exports_expire(*, now=None) -> int:
+    """Delete the zips of this workspace's exports finished more than DEEPLENS_EXPORT_RETENTION_DAYS
+    ago (the periodic maintenance, daily); the job stays, marked `expired_at`, and its download
+    answers 404 export_expired. A zip already gone counts as deleted. Returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.DEEPLENS_EXPORT_RETENTION_DAYS)
+    old = Job.objects.filter(
+        kind=TENANT_EXPORT, state=Job.State.DONE, finished_at__lt=cutoff, params__has_key="key"
+    ).exclude(params__has_key="expired_at")
+    count = 0
+    for job in old:
+        location = StorageLocation.objects.filter(pk=job.params.get("location_id")).first()
+        if location is not None:
+            storage_for(location).delete(job.params["key"])
+        params = {k: v for k, v in job.params.items() if k != "key"}
+        Job.objects.filter(pk=job.pk).update(params={**params, "expired_at": timezone.now().isoformat()})
+        count += 1
+    return count

@@ -102,3 +102,42 @@ def test_the_jobs_page_starts_an_export_and_offers_its_download(alpha, users):
     member.post("/jobs/")
     with tenant_context(alpha):
         assert Job.objects.filter(kind="tenant_export").count() == 1
+
+
+def test_old_export_zips_are_deleted_by_the_maintenance_and_say_so(alpha, beta, users, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.storage.backends import storage_for
+    from apps.storage.models import StorageLocation
+    from apps.workspace.exports import exports_expire
+    from tests.conftest import signed_in
+
+    settings.DEEPLENS_EXPORT_RETENTION_DAYS = 7
+    admin = as_user(users["admin"])
+    old = admin.post("exports").json()["id"]
+    with tenant_context(alpha):
+        job_run(job_id=old)
+        Job.objects.filter(pk=old).update(finished_at=timezone.now() - timedelta(days=8))
+    recent = admin.post("exports").json()["id"]
+    with tenant_context(alpha):
+        job_run(job_id=recent)
+        key = Job.objects.get(pk=old).params["key"]
+        location = StorageLocation.objects.get(is_default=True)
+        assert storage_for(location).exists(key)
+    with tenant_context(beta):
+        assert exports_expire() == 0  # another workspace's run leaves alpha's alone
+
+    with tenant_context(alpha):
+        assert exports_expire() == 1
+        assert exports_expire() == 0  # once
+        assert not storage_for(location).exists(key)
+        assert Job.objects.get(pk=old).params["expired_at"]
+
+    gone = admin.get(f"exports/{old}/download")
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "export_expired")
+    assert admin.get(f"exports/{recent}/download").status_code == 200
+    html = signed_in(alpha, users["admin"].email).get("/jobs/").content.decode()
+    assert f"/api/v1/exports/{old}/download" not in html
+    assert f"/api/v1/exports/{recent}/download" in html
