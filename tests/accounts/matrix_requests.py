@@ -81,6 +81,9 @@ REQUESTS: dict[tuple[str, str], Call] = {
     # People and keys.
     ("POST", "exports"): Call("exports"),
     ("GET", "export-download"): Call("exports/{export_job}/download"),
+    ("GET", "export-images-csv"): Call("exports/images.csv"),
+    ("GET", "export-images-jsonl"): Call("exports/images.jsonl"),
+    ("GET", "export-duplicates-csv"): Call("exports/duplicates.csv"),
     ("GET", "webhooks"): Call("webhooks"),
     ("POST", "webhooks"): Call("webhooks", {"url": "https://93.184.216.34/new", "events": ["image.ready"]}),
     ("GET", "webhook"): Call("webhooks/{webhook}"),

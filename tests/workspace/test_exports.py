@@ -141,3 +141,42 @@ def test_old_export_zips_are_deleted_by_the_maintenance_and_say_so(alpha, beta, 
     html = signed_in(alpha, users["admin"].email).get("/jobs/").content.decode()
     assert f"/api/v1/exports/{old}/download" not in html
     assert f"/api/v1/exports/{recent}/download" in html
+
+
+def test_image_metadata_and_the_duplicates_report_stream_from_their_own_endpoints(alpha, beta, users):
+    member, admin = as_user(users["member"]), as_user(users["admin"])
+    photo = jpeg(320, 240, seed=5)
+    ids = [upload(member, name, photo, tags="=cmd, sea").json()["id"] for name in ("a.jpg", "b.jpg")]
+    for image_id in ids:
+        process(alpha, image_id)
+
+    csv_response = admin.get("exports/images.csv")
+    assert csv_response.status_code == 200
+    assert csv_response.streaming
+    assert csv_response["Content-Type"].startswith("text/csv")
+    assert csv_response["Content-Disposition"] == 'attachment; filename="deeplens-alpha-images.csv"'
+    rows = list(csv.DictReader(io.StringIO(b"".join(csv_response.streaming_content).decode())))
+    assert sorted(row["id"] for row in rows) == sorted(ids)
+    assert all("sea" in row["tags"] for row in rows)
+
+    lines = b"".join(admin.get("exports/images.jsonl").streaming_content).decode().splitlines()
+    assert sorted(json.loads(line)["id"] for line in lines) == sorted(ids)
+
+    report = b"".join(admin.get("exports/duplicates.csv").streaming_content).decode()
+    groups = list(csv.DictReader(io.StringIO(report)))
+    assert report.startswith("id,kind,status,member_count")
+    if groups:  # identical uploads form a group once indexed
+        assert set(json.loads(groups[0]["images"])) <= set(ids)
+
+    with tenant_context(alpha):
+        downloads = AuditEvent.objects.filter(action="export.downloaded").values_list("details", flat=True)
+        assert sorted(d["export"] for d in downloads) == ["duplicates.csv", "images.csv", "images.jsonl"]
+    assert member.get("exports/images.csv").status_code == 403
+    assert as_user(users["beta_member"]).get("exports/images.csv").status_code == 403
+    # beta's admin streams beta's rows only, never alpha's
+    from apps.accounts.models import Role
+    from tests.factories import UserFactory
+
+    beta_admin = as_user(UserFactory(tenant=beta, role=Role.ADMIN, email="admin@beta.test"))
+    beta_csv = b"".join(beta_admin.get("exports/images.csv").streaming_content).decode()
+    assert beta_csv.startswith("id,filename") and not any(image_id in beta_csv for image_id in ids)
