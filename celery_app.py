@@ -123,6 +123,8 @@ app.conf.update(
         "storage-jobs": {"task": "maintenance.storage_jobs", "schedule": 60.0},
         # Resume background jobs (any kind) whose worker died (apps/jobs).
         "jobs-resume-stalled": {"task": "maintenance.jobs_resume_stalled", "schedule": 60.0},
+        # Delete whole-workspace export zips older than DEEPLENS_EXPORT_RETENTION_DAYS (apps/workspace).
+        "exports-expire": {"task": "maintenance.exports_expire", "schedule": 86400.0},
     },
 )
 app.autodiscover_tasks()

@@ -138,6 +138,7 @@ image_patterns = [
     path("jobs", jobs_api.JobListApi.as_view(), name="jobs"),
     path("jobs/<uuid:job_id>", jobs_api.JobApi.as_view(), name="job"),
     path("jobs/<uuid:job_id>/cancel", jobs_api.JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<uuid:job_id>/retry", jobs_api.JobRetryApi.as_view(), name="job-retry"),
 ]
 
 search_patterns = [
@@ -178,6 +179,21 @@ tenant_patterns = [
     ),
     path("exports", workspace_api.ExportStartApi.as_view(), name="exports"),
     path("exports/<uuid:job_id>/download", workspace_api.ExportDownloadApi.as_view(), name="export-download"),
+    path(
+        "exports/images.csv",
+        workspace_api.StreamedExportApi.as_view(export_name="images.csv"),
+        name="export-images-csv",
+    ),
+    path(
+        "exports/images.jsonl",
+        workspace_api.StreamedExportApi.as_view(export_name="images.jsonl"),
+        name="export-images-jsonl",
+    ),
+    path(
+        "exports/duplicates.csv",
+        workspace_api.StreamedExportApi.as_view(export_name="duplicates.csv"),
+        name="export-duplicates-csv",
+    ),
     path("tenant/settings", workspace_api.WorkspaceSettingsApi.as_view(), name="tenant-settings"),
     path("users", users.UserListApi.as_view(), name="users"),
     path("users/<uuid:user_id>", users.UserDetailApi.as_view(), name="user"),

@@ -60,6 +60,7 @@ class AuditAction(models.TextChoices):
     SEARCH_MODEL_ACTIVATED = "search.model_activated", "Search model activated"
     SEARCH_MODEL_DEACTIVATED = "search.model_deactivated", "Search model deactivated"
     JOB_CANCELLED = "job.cancelled", "Job cancelled"
+    JOB_RETRIED = "job.retried", "Job retried"
 
 
 class AuditEvent(models.Model):

@@ -15,6 +15,8 @@ class DuplicatesConfig(AppConfig):
             runner="apps.duplicates.services.rescan.rescan_run",
             permission=Perm.DUPLICATES_MANAGE,
             queue="maintenance",
+            retry_params=(),
+            single_flight=True,
         )
         job_kind_register(
             kind="duplicates_resolve_all",
@@ -22,6 +24,7 @@ class DuplicatesConfig(AppConfig):
             runner="apps.duplicates.services.review.resolve_all_run",
             permission=Perm.DUPLICATES_MANAGE,
             queue="maintenance",
+            retry_params=("kind", "policy", "merge_tags"),
         )
         job_kind_register(
             kind="duplicates_remove_identical",
@@ -29,6 +32,7 @@ class DuplicatesConfig(AppConfig):
             runner="apps.duplicates.services.identical.identical_remove_run",
             permission=Perm.DUPLICATES_MANAGE,
             queue="maintenance",
+            retry_params=(),
         )
         job_kind_register(
             kind="duplicates_rerank",

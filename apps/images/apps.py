@@ -23,9 +23,9 @@ class ImagesConfig(AppConfig):
         # The quota's counter row, before the first uploads race to need it.
         tenant_setup_register("images.usage_row", usage_ensure, order=30)
 
-        for kind, label in (
-            ("thumbnails_apply", "Apply thumbnail configuration"),
-            ("thumbnails_regenerate", "Regenerate thumbnails"),
+        for kind, label, inputs in (
+            ("thumbnails_apply", "Apply thumbnail configuration", ()),
+            ("thumbnails_regenerate", "Regenerate thumbnails", ("image_ids",)),
         ):
             job_kind_register(
                 kind=kind,
@@ -34,6 +34,7 @@ class ImagesConfig(AppConfig):
                 permission=Perm.IMAGES_VIEW,
                 manage_permission=Perm.THUMBNAILS_MANAGE,
                 queue="thumbnails",
+                retry_params=inputs,
             )
         job_kind_register(
             kind="images_trash_restore",
@@ -42,6 +43,7 @@ class ImagesConfig(AppConfig):
             # members restore (and follow) their own images; the job shows counts only
             permission=Perm.IMAGES_DELETE_OWN,
             queue="maintenance",
+            # not retryable: its scope depends on who started it (a retry by another would widen it)
         )
         job_kind_register(
             kind="images_trash_empty",
@@ -49,4 +51,5 @@ class ImagesConfig(AppConfig):
             runner="apps.images.services.trash.trash_empty_run",
             permission=Perm.IMAGES_DELETE_ANY,
             queue="maintenance",
+            retry_params=("before",),
         )

@@ -81,6 +81,9 @@ class StorageUsage(models.Model):
     images = models.BigIntegerField(default=0)
     # Bytes of uploads in flight: the sum of the live StorageReservation rows.
     reserved_bytes = models.BigIntegerField(default=0)
+    # The highest quota warning level (0, 80, 100 percent) announced since usage last fell below
+    # it: a `quota.warning` webhook goes out once per crossing.
+    warned_percent = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

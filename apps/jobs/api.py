@@ -1,6 +1,6 @@
 """/api/v1/jobs (the workspace's jobs of the kinds the caller may see), /api/v1/jobs/{id} (a job's
-progress) and /api/v1/jobs/{id}/cancel, for every kind. A job of a kind the caller may not see
-answers 404, like one that does not exist."""
+progress), /api/v1/jobs/{id}/cancel and /api/v1/jobs/{id}/retry, for every kind. A job of a kind
+the caller may not see answers 404, like one that does not exist."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -16,9 +16,9 @@ from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
 from apps.jobs.errors import JobNotFound
 from apps.jobs.models import Job
-from apps.jobs.registry import _KINDS, job_kind_get, kinds_visible_to
+from apps.jobs.registry import _KINDS, job_kind_get, job_retryable, kinds_visible_to
 from apps.jobs.selectors import job_get, job_list
-from apps.jobs.services import job_cancel
+from apps.jobs.services import job_cancel, job_retry
 
 
 class JobOutput(serializers.ModelSerializer):
@@ -42,9 +42,9 @@ class JobOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def job_visible_or_404(request, job_id, *, manage: bool = False) -> Job:
+def job_visible_or_404(request, job_id, *, manage: bool = False, doing: str = "Cancelling") -> Job:
     """The job, if the caller may see its kind (else 404, as if it did not exist); with `manage`,
-    also cancel it (else 403)."""
+    also cancel or retry it (else 403)."""
     job = job_get(job_id=job_id)
     spec = _KINDS.get(job.kind) if job else None
     held = principal_permissions(request)
@@ -52,7 +52,7 @@ def job_visible_or_404(request, job_id, *, manage: bool = False) -> Job:
         raise JobNotFound("No such job.", extra={"job_id": str(job_id)})
     if manage and spec.manage_permission not in held:
         raise PermissionDenied(
-            f"Cancelling this job needs the {spec.manage_permission!r} permission.",
+            f"{doing} this job needs the {spec.manage_permission!r} permission.",
             extra={"job_id": str(job.pk)},
         )
     return job
@@ -74,9 +74,17 @@ class JobListOutput(JobOutput):
     created_by = serializers.SerializerMethodField(help_text="Who started it (null: the system).")
     duration_seconds = serializers.SerializerMethodField(help_text="Running time so far or in all.")
     can_cancel = serializers.SerializerMethodField(help_text="Whether the caller may cancel it now.")
+    can_retry = serializers.SerializerMethodField(help_text="Whether the caller may retry it now.")
 
     class Meta(JobOutput.Meta):
-        fields = [*JobOutput.Meta.fields, "kind_label", "created_by", "duration_seconds", "can_cancel"]
+        fields = [
+            *JobOutput.Meta.fields,
+            "kind_label",
+            "created_by",
+            "duration_seconds",
+            "can_cancel",
+            "can_retry",
+        ]
         read_only_fields = fields
 
     def get_created_by(self, job) -> str | None:
@@ -93,6 +101,10 @@ class JobListOutput(JobOutput):
         spec = _KINDS.get(job.kind)
         held = self.context.get("held", frozenset())
         return bool(spec and spec.cancellable and job.state in Job.ACTIVE and spec.manage_permission in held)
+
+    def get_can_retry(self, job) -> bool:
+        spec = _KINDS.get(job.kind)
+        return bool(spec and job_retryable(job) and spec.manage_permission in self.context.get("held", ()))
 
 
 class JobListApi(APIView):
@@ -140,3 +152,29 @@ class JobCancelApi(APIView):
         job = job_visible_or_404(request, job_id, manage=True)
         job = job_cancel(job=job, actor=Actor.from_request(request), tenant=tenant)
         return Response(JobOutput(job).data)
+
+
+class JobRetryOutput(JobOutput):
+    status_url = serializers.SerializerMethodField()
+
+    class Meta(JobOutput.Meta):
+        fields = [*JobOutput.Meta.fields, "status_url"]
+        read_only_fields = fields
+
+    def get_status_url(self, job) -> str:
+        return f"/api/v1/jobs/{job.pk}"
+
+
+class JobRetryApi(APIView):
+    """POST /jobs/{id}/retry: a failed or cancelled job starts again as a new job (202, the new
+    job) with the same input; 409 for a job still queued, running or done, or of a kind that
+    cannot be retried (storage migrations and scans, re-ranking); the kind's manage permission."""
+
+    required_permission = Perm.IMAGES_VIEW
+
+    @extend_schema(request=None, responses={202: JobRetryOutput})
+    def post(self, request, job_id):
+        tenant = request_tenant(request)
+        job = job_visible_or_404(request, job_id, manage=True, doing="Retrying")
+        new = job_retry(job=job, actor=Actor.from_request(request), tenant=tenant)
+        return Response(JobRetryOutput(new).data, status=202)

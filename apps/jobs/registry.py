@@ -37,6 +37,11 @@ class JobKind:
     resumable: bool = True
     time_limit: int = DEFAULT_TIME_LIMIT
     manage_permission: str = ""
+    # The params keys that are the job's input: a failed or cancelled job may be retried as a new
+    # job with these (its cursor and findings left behind). None: it cannot be retried.
+    retry_params: tuple[str, ...] | None = None
+    # Only one job of the kind queued or running at a time (checked when it is retried).
+    single_flight: bool = False
     _resolved: list = field(default_factory=list, compare=False, repr=False)
 
     def resolve_runner(self) -> Runner:
@@ -59,6 +64,8 @@ def job_kind_register(
     resumable: bool = True,
     time_limit: int = DEFAULT_TIME_LIMIT,
     manage_permission: str | None = None,
+    retry_params: tuple[str, ...] | None = None,
+    single_flight: bool = False,
 ) -> JobKind:
     """Register a kind; registering the same kind again (ready() run twice) replaces it."""
     if not kind or len(kind) > 40:
@@ -73,6 +80,8 @@ def job_kind_register(
         resumable=resumable,
         time_limit=time_limit,
         manage_permission=str(manage_permission or permission),
+        retry_params=retry_params,
+        single_flight=single_flight,
     )
     _KINDS[kind] = spec
     return spec
@@ -97,6 +106,12 @@ def job_kinds() -> list[JobKind]:
 def kinds_visible_to(held) -> list[str]:
     """The kinds whose jobs a caller holding these permissions may see."""
     return [spec.kind for spec in job_kinds() if spec.permission in held]
+
+
+def job_retryable(job) -> bool:
+    """Whether this job may be retried now: a failed or cancelled job of a kind that allows it."""
+    spec = _KINDS.get(job.kind)
+    return bool(spec and spec.retry_params is not None and job.state in ("failed", "cancelled"))
 
 
 def kind_label(kind: str) -> str:

@@ -17,7 +17,7 @@ from apps.core import queueing
 from apps.core.connection import connection
 from apps.jobs.errors import JobAlreadyRunning, JobConflict
 from apps.jobs.models import Job
-from apps.jobs.registry import _KINDS, job_kind_get
+from apps.jobs.registry import _KINDS, job_kind_get, job_retryable
 from apps.jobs.runner import job_fail
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,40 @@ def job_cancel(
     )
     job.refresh_from_db()
     return job
+
+
+@transaction.atomic
+def job_retry(*, job: Job, actor: Actor, tenant=None) -> Job:
+    """Start a failed or cancelled job again as a new job of its kind with the same input (its
+    kind's retry_params; the cursor and what it found stay with the old job). JobConflict (409)
+    for a job that is queued, running or done, or of a kind that cannot be retried."""
+    spec = job_kind_get(job.kind)
+    if spec.retry_params is None:
+        raise JobConflict(
+            f"{spec.label} cannot be retried; start a new one.",
+            extra={"job_id": str(job.pk), "kind": job.kind},
+        )
+    if not job_retryable(job):
+        raise JobConflict(
+            f"The job is {job.state}; only failed or cancelled jobs can be retried.",
+            extra={"job_id": str(job.pk), "state": job.state},
+        )
+    params = {key: job.params[key] for key in spec.retry_params if key in job.params}
+    new = job_create(
+        kind=job.kind,
+        actor=actor,
+        params={**params, "retry_of": str(job.pk)},
+        single_flight=spec.single_flight,
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.JOB_RETRIED,
+        tenant=tenant,
+        target_type="jobs.job",
+        target_id=str(new.pk),
+        details={"kind": job.kind, "retry_of": str(job.pk)},
+    )
+    return new
 
 
 def jobs_resume_stalled(*, stale_after: timedelta | None = None, max_attempts: int | None = None) -> int:

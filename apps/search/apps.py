@@ -16,6 +16,7 @@ class SearchConfig(AppConfig):
             permission=Perm.IMAGES_VIEW,
             manage_permission=Perm.SEARCH_MANAGE,
             queue="embed",
+            retry_params=("model",),
         )
 
         from apps.images import pipeline

@@ -207,10 +207,10 @@ class StorageConfigListApi(APIView):
 
 
 class StorageConfigDeleteApi(APIView):
-    """PATCH /tenants/{id}/storage-config/{configId} {name, credentials, scan_interval_minutes}:
-    rename, rotate credentials (checked like at creation, then a fresh connection test) or change
-    the scan schedule; the provider and where it points stay. DELETE: 409 while it holds images or
-    is the default."""
+    """PATCH /tenants/{id}/storage-config/{configId} {name, credentials, scan_interval_minutes,
+    prefix}: rename, rotate credentials (checked like at creation, then a fresh connection test),
+    change the scan schedule, or the prefix of a location holding no images; the provider stays.
+    DELETE: 409 while it holds images or is the default."""
 
     required_permission = Perm.STORAGE_MANAGE
 
@@ -219,6 +219,13 @@ class StorageConfigDeleteApi(APIView):
         credentials = serializers.DictField(required=False)
         scan_interval_minutes = serializers.IntegerField(
             required=False, allow_null=True, min_value=5, max_value=7 * 24 * 60
+        )
+        prefix = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=400,
+            help_text="Bucket/container locations holding no images only (400 prefix_in_use otherwise); "
+            "must be reachable. Objects under the old prefix stay where they are.",
         )
 
     @extend_schema(responses={200: LocationOutput})

@@ -11,6 +11,7 @@ class WebhookEvent(models.TextChoices):
     DUPLICATES_GROUP_FOUND = "duplicates.group_found", "Duplicates were found (a group formed or grew)"
     DUPLICATES_RESOLVED = "duplicates.resolved", "A duplicate group was resolved"
     JOB_FINISHED = "job.finished", "A background job finished"
+    QUOTA_WARNING = "quota.warning", "Storage use reached 80 % or 100 % of the quota"
     PING = "webhook.ping", "A test delivery"
 
 

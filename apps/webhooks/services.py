@@ -1,6 +1,7 @@
 """Webhook endpoints (register, change, rotate the secret, remove), events emitted by the domains,
 and delivering them: signed, from Celery after commit, retried with backoff, logged, and the
-endpoint switched off (with an audit event the admins see) after too many failures in a row."""
+endpoint switched off (with an audit event, and an e-mail to the tenant's admins) after too many
+failures in a row."""
 
 import json
 import logging
@@ -10,10 +11,12 @@ from datetime import timedelta
 from http.client import HTTPException
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.accounts.models import Role, User
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
@@ -253,6 +256,32 @@ def _count_failure(endpoint: WebhookEndpoint) -> None:
             target=endpoint,
             details={"url": endpoint.url, "failures": endpoint.consecutive_failures},
         )
+        tenant = getattr(connection, "tenant", None)
+        url, reason = endpoint.url, endpoint.disabled_reason
+        transaction.on_commit(lambda: _notify_admins_disabled(tenant=tenant, url=url, reason=reason))
+
+
+def _notify_admins_disabled(*, tenant, url: str, reason: str) -> None:
+    """One e-mail to each active admin and owner of the tenant; a mail server that does not answer
+    is logged, and the endpoint stays switched off all the same (the audit log has it)."""
+    if tenant is None or not getattr(tenant, "pk", None):
+        return
+    emails = list(
+        User.objects.filter(tenant=tenant, role__in=(Role.ADMIN, Role.OWNER), is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    subject = f"DeepLens: a webhook endpoint of {tenant.name} was switched off"
+    body = (
+        f"The webhook endpoint {url} of the workspace {tenant.name} was switched off.\n\n{reason}\n\n"
+        "Check the receiver, then switch the endpoint on again on the Webhooks page or with "
+        'PATCH /api/v1/webhooks/{id} {"is_active": true}.\n'
+    )
+    for email in emails:
+        try:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
+        except Exception:
+            logger.exception("webhooks: could not e-mail %s that %s was switched off", email, url)
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """GET/PATCH /api/v1/tenant/settings: every setting of the workspace in one place."""
 
-from django.http import FileResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -18,7 +18,14 @@ from apps.duplicates.keeper import CRITERIA
 from apps.images.models import IdenticalUploads, ImageFormat, ThumbnailFormat
 from apps.jobs.api import JobOutput
 from apps.jobs.selectors import job_get
-from apps.workspace.exports import TENANT_EXPORT, tenant_export_open, tenant_export_start
+from apps.workspace.exports import (
+    TENANT_EXPORT,
+    duplicates_csv_stream,
+    images_csv_stream,
+    images_jsonl_stream,
+    tenant_export_open,
+    tenant_export_start,
+)
 from apps.workspace.services import (
     FIELD_PERMISSIONS,
     SETTINGS_PERMISSIONS,
@@ -152,3 +159,39 @@ class ExportDownloadApi(APIView):
             filename=f"deeplens-{tenant.slug}-export.zip",
             content_type="application/zip",
         )
+
+
+# file name -> (what writes it, its content type)
+STREAMED_EXPORTS = {
+    "images.csv": (images_csv_stream, "text/csv; charset=utf-8"),
+    "images.jsonl": (images_jsonl_stream, "application/jsonl; charset=utf-8"),
+    "duplicates.csv": (duplicates_csv_stream, "text/csv; charset=utf-8"),
+}
+
+
+class StreamedExportApi(APIView):
+    """GET /exports/images.csv, /exports/images.jsonl, /exports/duplicates.csv: the image metadata
+    (as in the zip's images.csv / images.jsonl) or the duplicates report, streamed row by row as
+    they are read, without a job. Each download is audited (export.downloaded, its name)."""
+
+    required_permission = Perm.AUDIT_VIEW
+    export_name = ""
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, "application/jsonl"): OpenApiTypes.BINARY}
+    )
+    def get(self, request):
+        tenant = request_tenant(request)
+        write, content_type = STREAMED_EXPORTS[self.export_name]
+        audit_record(
+            actor=Actor.from_request(request),
+            action=AuditAction.EXPORT_DOWNLOADED,
+            tenant=tenant,
+            target_type="tenants.tenant",
+            target_id=str(tenant.pk),
+            details={"export": self.export_name},
+        )
+        stem, ext = self.export_name.split(".")
+        response = StreamingHttpResponse(write(tenant=tenant), content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="deeplens-{tenant.slug}-{stem}.{ext}"'
+        return response

@@ -20,4 +20,6 @@ class WorkspaceConfig(AppConfig):
             permission=Perm.AUDIT_VIEW,
             queue="maintenance",
             time_limit=3600,
+            retry_params=(),
+            single_flight=True,
         )

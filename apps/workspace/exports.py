@@ -10,7 +10,9 @@ import json
 import tempfile
 import zipfile
 from collections import defaultdict
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +29,7 @@ from apps.jobs.models import Job
 from apps.jobs.services import job_create
 from apps.storage.backends import storage_for
 from apps.storage.models import StorageLocation
+from apps.tenants.services import in_tenant
 
 TENANT_EXPORT = "tenant_export"
 IMAGE_COLUMNS = [
@@ -196,9 +199,97 @@ def tenant_export_open(*, job: Job):
     """The finished export's zip, opened for reading (409 until the job is done)."""
     if job.kind != TENANT_EXPORT:
         raise NotFound("No such export.", code="export_not_found")
+    if job.params.get("expired_at"):
+        raise NotFound(
+            f"The export was deleted {settings.DEEPLENS_EXPORT_RETENTION_DAYS} days after it was made; "
+            "start a new one.",
+            code="export_expired",
+        )
     if job.state != Job.State.DONE or "key" not in job.params:
         raise Conflict(f"The export is {job.state}; it can be downloaded once done.", code="export_not_ready")
     location = StorageLocation.objects.filter(pk=job.params["location_id"]).first()
     if location is None:
         raise NotFound("The export's storage location is gone.", code="export_not_found")
     return storage_for(location).open(job.params["key"], "rb")
+
+
+def exports_expire(*, now=None) -> int:
+    """Delete the zips of this workspace's exports finished more than DEEPLENS_EXPORT_RETENTION_DAYS
+    ago (the periodic maintenance, daily); the job stays, marked `expired_at`, and its download
+    answers 404 export_expired. A zip already gone counts as deleted. Returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.DEEPLENS_EXPORT_RETENTION_DAYS)
+    old = Job.objects.filter(
+        kind=TENANT_EXPORT, state=Job.State.DONE, finished_at__lt=cutoff, params__has_key="key"
+    ).exclude(params__has_key="expired_at")
+    count = 0
+    for job in old:
+        location = StorageLocation.objects.filter(pk=job.params.get("location_id")).first()
+        if location is not None:
+            storage_for(location).delete(job.params["key"])
+        params = {k: v for k, v in job.params.items() if k != "key"}
+        Job.objects.filter(pk=job.pk).update(params={**params, "expired_at": timezone.now().isoformat()})
+        count += 1
+    return count
+
+
+class _Echo:
+    """A file-like that hands back what csv.writer writes, so each row can be yielded."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _group_of() -> dict[str, str]:
+    return {
+        str(image_id): str(group_id)
+        for group_id, image_id in Member.objects.values_list("group_id", "image_id").iterator(
+            chunk_size=BATCH
+        )
+    }
+
+
+def _image_rows(tenant):
+    # the rows are read while the response streams, after the view returned: in the tenant's schema
+    with in_tenant(tenant):
+        names = {str(loc.pk): loc.name for loc in StorageLocation.objects.all()}
+        group_of = _group_of()
+        for image in Image.objects.order_by("created_at", "pk").iterator(chunk_size=BATCH):
+            yield _image_row(image, group_of, names)
+
+
+def images_csv_stream(*, tenant):
+    """The image metadata as CSV (the zip's images.csv), one row at a time."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(IMAGE_COLUMNS)
+    for row in _image_rows(tenant):
+        yield writer.writerow([_cell(row[column]) for column in IMAGE_COLUMNS])
+
+
+def images_jsonl_stream(*, tenant):
+    """The image metadata as JSON lines (the zip's images.jsonl), one line at a time."""
+    for row in _image_rows(tenant):
+        yield json.dumps(row, sort_keys=True) + "\n"
+
+
+def duplicates_csv_stream(*, tenant):
+    """The duplicates report (the zip's duplicate_groups.csv), one group a row."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(GROUP_COLUMNS)
+    with in_tenant(tenant):
+        members: dict[str, list[str]] = defaultdict(list)
+        for group_id, image_id in Member.objects.values_list("group_id", "image_id").iterator(
+            chunk_size=BATCH
+        ):
+            members[str(group_id)].append(str(image_id))
+        for group in Group.objects.order_by("created_at", "pk").iterator(chunk_size=BATCH):
+            row = {
+                "id": str(group.pk),
+                "kind": group.kind,
+                "status": group.status,
+                "member_count": group.member_count,
+                "reclaimable_bytes": group.reclaimable_bytes,
+                "suggested_keeper": str(group.suggested_keeper_id) if group.suggested_keeper_id else None,
+                "images": members.get(str(group.pk), []),
+                "created_at": group.created_at.isoformat(),
+            }
+            yield writer.writerow([_cell(row[column]) for column in GROUP_COLUMNS])

@@ -1,5 +1,5 @@
 """The Settings page (every workspace setting, owner-only ones marked) and the Jobs page (every job
-the person may see, with live progress and cancel)."""
+the person may see, with live progress, cancel and retry)."""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -16,9 +16,9 @@ from apps.audit.context import Actor
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.images.services.jobs import THUMBNAILS_APPLY
 from apps.jobs.models import Job
-from apps.jobs.registry import _KINDS, job_kinds, kinds_visible_to
+from apps.jobs.registry import _KINDS, job_kinds, job_retryable, kinds_visible_to
 from apps.jobs.selectors import job_get, job_list
-from apps.jobs.services import job_cancel, job_create
+from apps.jobs.services import job_cancel, job_create, job_retry
 from apps.workspace.exports import TENANT_EXPORT, tenant_export_start
 from apps.workspace.forms import SpecFormSet, WorkspaceSettingsForm
 from apps.workspace.services import (
@@ -145,6 +145,9 @@ class JobsPage(PermissionRequiredPage, View):
                     and job.state in Job.ACTIVE
                     and spec.manage_permission in held
                 ),
+                "can_retry": bool(
+                    (spec := _KINDS.get(job.kind)) and job_retryable(job) and spec.manage_permission in held
+                ),
             }
             for job in page
         ]
@@ -209,3 +212,26 @@ class JobCancelPage(PermissionRequiredPage, View):
         except ApplicationError as exc:
             messages.error(request, exc.message)
         return redirect("workspace:jobs")
+
+
+class JobRetryPage(PermissionRequiredPage, View):
+    """Start a failed or cancelled job again (a new job with the same input)."""
+
+    required_permission = Perm.AUTHENTICATED
+
+    def post(self, request, job_id):
+        held = role_permissions(request.user.role)
+        job = job_get(job_id=job_id, kinds=kinds_visible_to(held))
+        if job is None:
+            raise Http404("No such job.")
+        spec = _KINDS[job.kind]
+        if spec.manage_permission not in held:
+            messages.error(request, f"Retrying a {spec.label.lower()} job is not part of your role.")
+            return redirect("workspace:jobs")
+        try:
+            new = job_retry(job=job, actor=Actor.from_request(request), tenant=request.tenant)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("workspace:jobs")
+        messages.success(request, f"{spec.label}: started again.")
+        return redirect(f"{reverse('workspace:jobs')}#job-{new.pk}")

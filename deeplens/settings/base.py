@@ -258,6 +258,8 @@ DEEPLENS_URL_FETCH_TIMEOUT_SECONDS = env_int("DEEPLENS_URL_FETCH_TIMEOUT_SECONDS
 DEEPLENS_WEBHOOK_TIMEOUT_SECONDS = env_int("DEEPLENS_WEBHOOK_TIMEOUT_SECONDS", 10)
 DEEPLENS_WEBHOOK_MAX_ATTEMPTS = env_int("DEEPLENS_WEBHOOK_MAX_ATTEMPTS", 5)
 DEEPLENS_WEBHOOK_DISABLE_AFTER = env_int("DEEPLENS_WEBHOOK_DISABLE_AFTER", 10)
+# Whole-workspace export zips are deleted from storage this many days after they were made.
+DEEPLENS_EXPORT_RETENTION_DAYS = env_int("DEEPLENS_EXPORT_RETENTION_DAYS", 7)
 DEEPLENS_URL_FETCH_ALLOWED_NETWORKS = env_list("DEEPLENS_URL_FETCH_ALLOWED_NETWORKS", [])
 # URL fetches (import, search by URL) at once: per tenant (whole installation) and per web process
 # (below its 4 threads, so slow servers never take every thread; the rest answer 429 url_fetch_busy).

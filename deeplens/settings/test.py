@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from deeplens.settings.env import BASE_DIR, env_str
+from deeplens.settings.env import BASE_DIR, env_int, env_str
 
 if not env_str("DATABASE_URL") or not env_str("REDIS_URL"):
     from deeplens.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -39,8 +39,9 @@ SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": SECRET_KEY}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
-# Tests change tenants and settings between requests; nothing may be served stale.
-DEEPLENS_PROCESS_CACHE_SECONDS = 0
+# Tests change tenants and settings between requests; nothing may be served stale. A test that
+# checks how the cache is kept fresh starts its worker with DEEPLENS_TEST_PROCESS_CACHE_SECONDS.
+DEEPLENS_PROCESS_CACHE_SECONDS = env_int("DEEPLENS_TEST_PROCESS_CACHE_SECONDS", 0)
 
 # A tiny open_clip model whose random weights the search tests save to this checkpoint
 # (tests/search/clip_fixture.py): the local-checkpoint path, as an air-gapped install uses it.

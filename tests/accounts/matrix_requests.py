@@ -81,6 +81,9 @@ REQUESTS: dict[tuple[str, str], Call] = {
     # People and keys.
     ("POST", "exports"): Call("exports"),
     ("GET", "export-download"): Call("exports/{export_job}/download"),
+    ("GET", "export-images-csv"): Call("exports/images.csv"),
+    ("GET", "export-images-jsonl"): Call("exports/images.jsonl"),
+    ("GET", "export-duplicates-csv"): Call("exports/duplicates.csv"),
     ("GET", "webhooks"): Call("webhooks"),
     ("POST", "webhooks"): Call("webhooks", {"url": "https://93.184.216.34/new", "events": ["image.ready"]}),
     ("GET", "webhook"): Call("webhooks/{webhook}"),
@@ -138,6 +141,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("GET", "jobs"): Call("jobs"),
     ("GET", "job"): Call("jobs/{thumbnail_job}"),
     ("POST", "job-cancel"): Call("jobs/{thumbnail_job}/cancel"),
+    ("POST", "job-retry"): Call("jobs/{failed_job}/retry"),
     # Storage.
     ("POST", "storage-config-create"): Call(
         f"{T}/storage-config", {"name": "new disk", "provider": "filesystem", "config": {"root": "{fs_root}"}}

@@ -167,6 +167,7 @@ def world_build() -> World:
             location=str(location.pk),
             target_location=str(target_location.pk),
             thumbnail_job=str(_job("thumbnails_regenerate", member).pk),
+            failed_job=str(_job("thumbnails_regenerate", member, state=Job.State.FAILED).pk),
             # Finished: re-scans are single-flight, a running one would make POST duplicates/rescan 409.
             duplicates_job=str(_job("duplicates_rescan", member, state=Job.State.DONE).pk),
             storage_job=str(_job("storage_migrate", member, location_id=str(scan_location.pk)).pk),

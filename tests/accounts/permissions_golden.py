@@ -107,6 +107,8 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "job"):                               (401, 200, 200, 200, 200, 200,   200, 200, 403, 403, 200),
     # whoever sees a thumbnails job (images.view) may not stop it: that takes thumbnails.manage
     ("POST", "job-cancel"):                       (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
+    # retrying a failed thumbnails job takes thumbnails.manage too (a new job each time: 202)
+    ("POST", "job-retry"):                        (401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 202),
     ("POST", "search-duplicates"):                (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
     ("POST", "search-extract"):                   (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
     ("GET", "search-hash"):                       (401, 200, 200, 200, 200, 200,   200, 403, 403, 403, 403),
@@ -145,6 +147,9 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("PATCH", "user"):                            (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("POST", "exports"):                          (401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 202),
     ("GET", "export-download"):                   (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
+    ("GET", "export-images-csv"):                 (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
+    ("GET", "export-images-jsonl"):               (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
+    ("GET", "export-duplicates-csv"):             (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("GET", "webhooks"):                          (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 403),
     ("POST", "webhooks"):                         (401, 403, 403, 201, 201, 201,   403, 403, 403, 403, 403),
     ("GET", "webhook"):                           (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 403),

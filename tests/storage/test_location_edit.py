@@ -113,3 +113,50 @@ def test_members_and_other_tenants_cannot_edit_a_location(alpha, beta, admin_api
     beta_admin_call = as_user(users["beta_member"]).patch(url(beta, f"/{created['id']}"), {"name": "x"})
     assert beta_admin_call.status_code in (403, 404)
     assert _location(alpha, created["id"]).name == "Photos S3"
+
+
+def test_an_empty_location_gets_a_new_reachable_prefix_and_one_with_images_is_refused(
+    alpha, beta, users, admin_api, s3_server
+):
+    from tests.imagefiles import jpeg
+    from tests.images.conftest import upload
+
+    created = _created(alpha, admin_api, s3_server)
+
+    moved = admin_api.patch(url(alpha, f"/{created['id']}"), {"prefix": "/archive/2026/"})
+
+    assert moved.status_code == 200, moved.content
+    assert _location(alpha, created["id"]).config["prefix"] == "archive/2026"
+    with tenant_context(alpha):
+        event = AuditEvent.objects.filter(action="storage.changed").latest("created_at")
+    assert (event.details["before"], event.details["after"]) == ({"prefix": "dl"}, {"prefix": "archive/2026"})
+    assert admin_api.post(url(alpha, f"/{created['id']}/test")).json()["ok"] is True
+
+    bad = admin_api.patch(url(alpha, f"/{created['id']}"), {"prefix": "a/../b"})
+    assert (bad.status_code, bad.json()["error"]["detail"]["prefix"]) == (400, ["invalid"])
+
+    member = as_user(users["member"])
+    assert upload(member, "sea.jpg", jpeg(320, 240), storage_config_id=created["id"]).status_code == 202
+    refused = admin_api.patch(url(alpha, f"/{created['id']}"), {"prefix": "elsewhere"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "prefix_in_use"
+    assert _location(alpha, created["id"]).config["prefix"] == "archive/2026"
+
+    assert member.patch(url(alpha, f"/{created['id']}"), {"prefix": "x"}).status_code == 403
+    assert as_user(users["beta_member"]).patch(
+        url(alpha, f"/{created['id']}"), {"prefix": "x"}
+    ).status_code in (
+        403,
+        404,
+    )
+    assert _location(alpha, created["id"]).config["prefix"] == "archive/2026"
+
+
+def test_a_folder_location_has_no_prefix_to_change(alpha, admin_api):
+    with tenant_context(alpha):
+        folder = StorageLocation.objects.get(provider="filesystem", is_default=True)
+
+    response = admin_api.patch(url(alpha, f"/{folder.pk}"), {"prefix": "elsewhere"})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "prefix_not_supported")
+    assert "prefix" not in _location(alpha, folder.pk).config

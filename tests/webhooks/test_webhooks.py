@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django_tenants.utils import tenant_context
 
+from apps.accounts.models import Role
 from apps.audit.context import Actor
 from apps.audit.models import AuditEvent
 from apps.jobs.runner import job_run
@@ -20,6 +21,7 @@ from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
 from apps.webhooks.services import webhook_deliver
 from apps.webhooks.tasks import webhook_deliver_task
 from tests.api import as_user
+from tests.factories import UserFactory
 
 
 class Receiver:
@@ -141,14 +143,18 @@ def test_the_celery_task_sends_and_schedules_the_next_try(alpha, admin_api, rece
     assert scheduled == [{"kwargs": {"delivery_id": str(delivery.pk)}, "countdown": 30}]
 
 
-def test_repeated_failures_switch_the_endpoint_off_with_an_audit_event(alpha, admin_api, receiver, settings):
+def test_repeated_failures_switch_the_endpoint_off_with_an_audit_event_and_mail_the_admins(
+    alpha, beta, users, admin_api, receiver, settings, mailoutbox, django_capture_on_commit_callbacks
+):
     settings.DEEPLENS_WEBHOOK_MAX_ATTEMPTS = 1
     settings.DEEPLENS_WEBHOOK_DISABLE_AFTER = 2
+    UserFactory(tenant=beta, role=Role.ADMIN, email="admin@beta.test")
+    UserFactory(tenant=alpha, role=Role.ADMIN, email="gone@alpha.test", is_active=False)
     endpoint = _register(admin_api, receiver.url)
     receiver.statuses = [500, 500]
     for _ in range(2):
         _finished_job(alpha)
-    with tenant_context(alpha):
+    with tenant_context(alpha), django_capture_on_commit_callbacks(execute=True):
         for delivery in WebhookDelivery.objects.all():
             webhook_deliver(delivery_id=delivery.pk)
         stored = WebhookEndpoint.objects.get(pk=endpoint["id"])
@@ -157,6 +163,9 @@ def test_repeated_failures_switch_the_endpoint_off_with_an_audit_event(alpha, ad
     assert (stored.is_active, stored.consecutive_failures) == (False, 2)
     assert "failed in a row" in stored.disabled_reason
     assert disabled.details["failures"] == 2
+    # the active admins and owners of alpha only, once each
+    assert sorted(to for mail in mailoutbox for to in mail.to) == ["admin@alpha.test", "owner@alpha.test"]
+    assert receiver.url in mailoutbox[0].body and "switched off" in mailoutbox[0].subject
     _finished_job(alpha)
     assert len(_deliveries(alpha)) == 2  # a switched-off endpoint gets nothing new
     assert (
@@ -275,3 +284,53 @@ def test_duplicates_found_are_announced(alpha, users, receiver):
         "duplicates.group_found", True, "exact", 2,
     )  # fmt: skip
     assert sorted(data["joined"]) == sorted([first, second])
+
+
+def test_quota_warning_goes_out_once_per_crossing_of_80_and_100_percent(alpha, admin_api, receiver):
+    from apps.images.models import Image
+    from apps.images.services.ingest import image_ingest
+    from apps.images.services.lifecycle import image_purge
+    from apps.images.services.usage import usage_reconcile
+    from apps.tenants.models import Tenant
+    from tests import imagefiles
+    from tests.images.conftest import uploaded
+
+    _register(admin_api, receiver.url, events=("quota.warning",))
+    files = [imagefiles.jpeg(200, 150, seed=seed) for seed in (1, 2, 3, 4)]
+    a, b, c, d = (len(data) for data in files)
+
+    def ingest(index: int, limit: int) -> None:
+        Tenant.objects.filter(pk=alpha.pk).update(max_storage_bytes=limit)
+        tenant = Tenant.objects.get(pk=alpha.pk)
+        with tenant_context(tenant):
+            image_ingest(
+                tenant=tenant, file=uploaded(f"{index}.jpg", files[index]), filename=f"{index}.jpg",
+                actor=Actor.system(),
+            )  # fmt: skip
+
+    def warnings() -> list[tuple]:
+        return [
+            (
+                d.payload["data"]["level_percent"],
+                d.payload["data"]["used_bytes"],
+                d.payload["data"]["limit_bytes"],
+            )
+            for d in _deliveries(alpha)
+            if d.event == "quota.warning"
+        ]
+
+    ingest(0, a * 100 // 85)  # about 85 %: the 80 % warning
+    assert warnings() == [(80, a, a * 100 // 85)]
+    ingest(1, (a + b) * 100 // 90)  # still between 80 and 100: nothing new
+    assert len(warnings()) == 1
+    ingest(2, a + b + c)  # exactly full: the 100 % warning
+    assert [level for level, _, _ in warnings()] == [80, 100]
+
+    with tenant_context(alpha):
+        for image in Image.objects.select_related("storage_location").all():
+            image_purge(image=image, actor=Actor.system(), tenant=alpha)
+        usage_reconcile()  # as the periodic maintenance does after purges
+    ingest(3, d * 10)  # 10 %: below every level, armed again, nothing announced
+    assert len(warnings()) == 2
+    ingest(0, (a + d) * 100 // 81)  # crossing 80 % again: announced again
+    assert [level for level, _, _ in warnings()] == [80, 100, 80]

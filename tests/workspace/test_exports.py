@@ -102,3 +102,81 @@ def test_the_jobs_page_starts_an_export_and_offers_its_download(alpha, users):
     member.post("/jobs/")
     with tenant_context(alpha):
         assert Job.objects.filter(kind="tenant_export").count() == 1
+
+
+def test_old_export_zips_are_deleted_by_the_maintenance_and_say_so(alpha, beta, users, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.storage.backends import storage_for
+    from apps.storage.models import StorageLocation
+    from apps.workspace.exports import exports_expire
+    from tests.conftest import signed_in
+
+    settings.DEEPLENS_EXPORT_RETENTION_DAYS = 7
+    admin = as_user(users["admin"])
+    old = admin.post("exports").json()["id"]
+    with tenant_context(alpha):
+        job_run(job_id=old)
+        Job.objects.filter(pk=old).update(finished_at=timezone.now() - timedelta(days=8))
+    recent = admin.post("exports").json()["id"]
+    with tenant_context(alpha):
+        job_run(job_id=recent)
+        key = Job.objects.get(pk=old).params["key"]
+        location = StorageLocation.objects.get(is_default=True)
+        assert storage_for(location).exists(key)
+    with tenant_context(beta):
+        assert exports_expire() == 0  # another workspace's run leaves alpha's alone
+
+    with tenant_context(alpha):
+        assert exports_expire() == 1
+        assert exports_expire() == 0  # once
+        assert not storage_for(location).exists(key)
+        assert Job.objects.get(pk=old).params["expired_at"]
+
+    gone = admin.get(f"exports/{old}/download")
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "export_expired")
+    assert admin.get(f"exports/{recent}/download").status_code == 200
+    html = signed_in(alpha, users["admin"].email).get("/jobs/").content.decode()
+    assert f"/api/v1/exports/{old}/download" not in html
+    assert f"/api/v1/exports/{recent}/download" in html
+
+
+def test_image_metadata_and_the_duplicates_report_stream_from_their_own_endpoints(alpha, beta, users):
+    member, admin = as_user(users["member"]), as_user(users["admin"])
+    photo = jpeg(320, 240, seed=5)
+    ids = [upload(member, name, photo, tags="=cmd, sea").json()["id"] for name in ("a.jpg", "b.jpg")]
+    for image_id in ids:
+        process(alpha, image_id)
+
+    csv_response = admin.get("exports/images.csv")
+    assert csv_response.status_code == 200
+    assert csv_response.streaming
+    assert csv_response["Content-Type"].startswith("text/csv")
+    assert csv_response["Content-Disposition"] == 'attachment; filename="deeplens-alpha-images.csv"'
+    rows = list(csv.DictReader(io.StringIO(b"".join(csv_response.streaming_content).decode())))
+    assert sorted(row["id"] for row in rows) == sorted(ids)
+    assert all("sea" in row["tags"] for row in rows)
+
+    lines = b"".join(admin.get("exports/images.jsonl").streaming_content).decode().splitlines()
+    assert sorted(json.loads(line)["id"] for line in lines) == sorted(ids)
+
+    report = b"".join(admin.get("exports/duplicates.csv").streaming_content).decode()
+    groups = list(csv.DictReader(io.StringIO(report)))
+    assert report.startswith("id,kind,status,member_count")
+    if groups:  # identical uploads form a group once indexed
+        assert set(json.loads(groups[0]["images"])) <= set(ids)
+
+    with tenant_context(alpha):
+        downloads = AuditEvent.objects.filter(action="export.downloaded").values_list("details", flat=True)
+        assert sorted(d["export"] for d in downloads) == ["duplicates.csv", "images.csv", "images.jsonl"]
+    assert member.get("exports/images.csv").status_code == 403
+    assert as_user(users["beta_member"]).get("exports/images.csv").status_code == 403
+    # beta's admin streams beta's rows only, never alpha's
+    from apps.accounts.models import Role
+    from tests.factories import UserFactory
+
+    beta_admin = as_user(UserFactory(tenant=beta, role=Role.ADMIN, email="admin@beta.test"))
+    beta_csv = b"".join(beta_admin.get("exports/images.csv").streaming_content).decode()
+    assert beta_csv.startswith("id,filename") and not any(image_id in beta_csv for image_id in ids)

@@ -1,5 +1,5 @@
 """The Settings and Jobs pages: who sees them, what a save changes, errors next to their field with
-the input kept, and cancel only where the role may."""
+the input kept, and cancel and retry only where the role may."""
 
 from django_tenants.utils import tenant_context
 
@@ -187,3 +187,32 @@ def test_the_blank_add_row_as_a_browser_sends_it_is_left_alone(alpha, users):
     assert response.status_code == 302
     with tenant_context(alpha):
         assert ThumbnailSpec.objects.filter(is_active=True).count() == 3
+
+
+def test_the_jobs_page_offers_retry_for_a_failed_job_to_whoever_may_manage_its_kind(alpha, beta, users):
+    with tenant_context(alpha):
+        failed = job_create(kind="thumbnails_apply", actor=Actor.system())
+        Job.objects.filter(pk=failed.pk).update(state="failed", error="worker lost")
+    with tenant_context(beta):
+        elsewhere = job_create(kind="thumbnails_apply", actor=Actor.system())
+        Job.objects.filter(pk=elsewhere.pk).update(state="failed")
+    viewer = signed_in(alpha, users["viewer"].email)
+    admin = signed_in(alpha, users["admin"].email)
+
+    assert f"/jobs/{failed.pk}/retry/" not in viewer.get("/jobs/").content.decode()
+    viewer.post(f"/jobs/{failed.pk}/retry/")
+    assert f"/jobs/{failed.pk}/retry/" in admin.get("/jobs/").content.decode()
+    assert admin.post(f"/jobs/{elsewhere.pk}/retry/").status_code == 404
+    with tenant_context(alpha):
+        assert Job.objects.count() == 1
+
+    response = admin.post(f"/jobs/{failed.pk}/retry/", follow=True)
+
+    assert "started again" in next(m.message for m in response.context["messages"])
+    with tenant_context(alpha):
+        new = Job.objects.exclude(pk=failed.pk).get()
+    assert (new.kind, new.state, new.params["retry_of"]) == ("thumbnails_apply", "queued", str(failed.pk))
+    assert f"/jobs/{new.pk}/retry/" not in response.content.decode()
+    assert admin.post(f"/jobs/{new.pk}/retry/", follow=True).status_code == 200  # queued: refused
+    with tenant_context(alpha):
+        assert Job.objects.count() == 2

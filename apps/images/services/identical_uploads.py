@@ -7,7 +7,7 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.connection import connection
-from apps.core.process_cache import forget
+from apps.core.process_cache import invalidate
 from apps.images.errors import IdenticalUploadRefused
 from apps.images.models import IdenticalUploads, Image, ImageSettings
 from apps.images.services.processing import image_settings_get
@@ -54,8 +54,9 @@ def identical_uploads_set(*, value: str, actor: Actor, tenant) -> ImageSettings:
             target_id=str(policy.pk),
             details={"identical_uploads": {"from": before, "to": value}},
         )
-    # this process sees the change at once; the others within DEEPLENS_PROCESS_CACHE_SECONDS
-    forget((connection.schema_name, "image-settings"))
+    # every process (web and workers) sees the change at its next read once it is committed
+    schema = connection.schema_name
+    transaction.on_commit(lambda: invalidate(schema, (schema, "image-settings")))
     return policy
 
 

@@ -31,7 +31,7 @@ from apps.images.errors import (
 from apps.images.models import Image, ImageStatus
 from apps.images.services.identical_uploads import identical_upload_check
 from apps.images.services.processing import image_settings_get
-from apps.images.services.usage import usage_commit, usage_release, usage_reserve
+from apps.images.services.usage import quota_warning_check, usage_commit, usage_release, usage_reserve
 from apps.storage.backends import original_key, storage_for
 from apps.storage.models import StorageLocation
 from apps.tenants.models import Tenant
@@ -90,6 +90,7 @@ def _upload_location(location_id) -> StorageLocation:
         (connection.schema_name, "default-storage-location"),
         settings.DEEPLENS_PROCESS_CACHE_SECONDS,
         lambda: StorageLocation.objects.filter(is_default=True).first(),
+        scope=connection.schema_name,
     )
     if location is None:
         raise InvalidInput(
@@ -212,6 +213,7 @@ def _store_and_record(
                 now=now,
             )
             usage_commit(reservation=reservation, size=size)
+            quota_warning_check(limit=tenant.limits.max_storage_bytes)
             image_enqueue(image=image)
     except DatabaseError:
         storage.delete(key)

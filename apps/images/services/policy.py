@@ -9,7 +9,7 @@ from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.connection import connection
 from apps.core.errors import InvalidInput
-from apps.core.process_cache import forget
+from apps.core.process_cache import invalidate
 from apps.images.models import ImageSettings
 
 POLICY_FIELDS = ("retention_days", "keep_gps", "max_upload_bytes", "identical_uploads")
@@ -65,7 +65,7 @@ def image_settings_update(*, actor: Actor, tenant, **changes) -> ImageSettings:
         target_id=str(policy.pk),
         details={"before": before, "after": changed},
     )
-    # this process sees the change at once (the others within DEEPLENS_PROCESS_CACHE_SECONDS)
+    # every process (web and workers) sees the change at its next read once it is committed
     schema = connection.schema_name
-    transaction.on_commit(lambda: forget((schema, "image-settings")))
+    transaction.on_commit(lambda: invalidate(schema, (schema, "image-settings")))
     return policy

@@ -35,6 +35,7 @@ def image_settings_get() -> ImageSettings:
         (connection.schema_name, "image-settings"),
         settings.DEEPLENS_PROCESS_CACHE_SECONDS,
         lambda: ImageSettings.objects.first() or ImageSettings.objects.create(),
+        scope=connection.schema_name,
     )
 
 

@@ -10,7 +10,7 @@ from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.connection import connection
 from apps.core.errors import InvalidInput, NotFound
-from apps.core.process_cache import cached, forget
+from apps.core.process_cache import cached, invalidate
 from apps.images import imaging
 from apps.images.models import Image, Thumbnail, ThumbnailFormat, ThumbnailSpec
 from apps.storage.backends import thumbnail_key, thumbnail_storage_for, thumbnail_storage_of
@@ -40,6 +40,7 @@ def active_specs() -> list[ThumbnailSpec]:
         (connection.schema_name, "thumbnail-specs"),
         settings.DEEPLENS_PROCESS_CACHE_SECONDS,
         lambda: list(ThumbnailSpec.objects.filter(is_active=True).order_by("max_width", "name")),
+        scope=connection.schema_name,
     )
 
 
@@ -80,7 +81,9 @@ def thumbnail_config_update(*, specs: list[dict], actor: Actor, tenant) -> list[
         spec.save()
         saved.append(spec)
     ThumbnailSpec.objects.exclude(name__in=names).update(is_active=False, updated_at=timezone.now())
-    forget((connection.schema_name, "thumbnail-specs"))
+    # every process (web and workers) renders the new sizes from its next read once committed
+    schema = connection.schema_name
+    transaction.on_commit(lambda: invalidate(schema, (schema, "thumbnail-specs")))
     audit_record(
         actor=actor,
         action=AuditAction.THUMBNAILS_CHANGED,

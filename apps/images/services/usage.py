@@ -17,10 +17,14 @@ from django.utils import timezone
 
 from apps.core.connection import connection
 from apps.images.models import StorageReservation, StorageUsage
+from apps.webhooks.models import WebhookEvent
+from apps.webhooks.services import webhook_emit
 
 logger = logging.getLogger(__name__)
 
 USAGE_ROW = 1
+# Storage use, in percent of the quota, at which a `quota.warning` webhook goes out.
+QUOTA_WARNING_LEVELS = (80, 100)
 
 # Bytes and count of the originals that count against the quota. Images indexed in place
 # (index-only locations) live in the tenant's own storage and do not count.
@@ -37,8 +41,9 @@ def usage_ensure() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO images_storageusage (id, bytes_used, images, reserved_bytes, updated_at)
-            SELECT %s, totals.bytes, totals.images, 0, now()
+            INSERT INTO images_storageusage
+                (id, bytes_used, images, reserved_bytes, warned_percent, updated_at)
+            SELECT %s, totals.bytes, totals.images, 0, 0, now()
             FROM ({_TOTALS}) AS totals(bytes, images)
             ON CONFLICT (id) DO NOTHING
             """,
@@ -128,3 +133,36 @@ def usage_release(*, reservation: int, size: int) -> None:
                 StorageUsage.objects.filter(pk=USAGE_ROW).update(reserved_bytes=F("reserved_bytes") - size)
     except DatabaseError as exc:
         logger.warning("upload reservation %s left to expire: %s", reservation, exc)
+
+
+def quota_warning_check(*, limit: int) -> int | None:
+    """After usage grew (inside the transaction that grew it, the counter row locked): announce
+    `quota.warning` when storage use crossed 80 % or 100 % of `limit` since the last announcement,
+    once per crossing; when use has fallen below the level announced last, the level is armed
+    again (without an announcement). Returns the level announced, or None."""
+    if limit <= 0:
+        return None
+    row = StorageUsage.objects.filter(pk=USAGE_ROW).values_list("bytes_used", "warned_percent").first()
+    if row is None:
+        return None
+    used, warned = row
+    percent = used * 100 / limit
+    level = max((lvl for lvl in QUOTA_WARNING_LEVELS if percent >= lvl), default=0)
+    if level == warned:
+        return None
+    # conditional: of two transactions that saw the same crossing, one announces it
+    if not StorageUsage.objects.filter(pk=USAGE_ROW, warned_percent=warned).update(warned_percent=level):
+        return None
+    if level < warned:
+        return None
+    webhook_emit(
+        event=WebhookEvent.QUOTA_WARNING,
+        data={
+            "metric": "storage",
+            "level_percent": level,
+            "percent": round(percent, 1),
+            "used_bytes": used,
+            "limit_bytes": limit,
+        },
+    )
+    return level

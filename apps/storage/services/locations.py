@@ -7,10 +7,10 @@ from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core.connection import connection
-from apps.core.process_cache import forget
+from apps.core.process_cache import invalidate
 from apps.images.models import Image
 from apps.jobs.models import Job
-from apps.storage.crypto import CredentialsUnreadable, secrets_encrypt, secrets_reencrypt
+from apps.storage.crypto import CredentialsUnreadable, secrets_decrypt, secrets_encrypt, secrets_reencrypt
 from apps.storage.errors import StorageCheckFailed, StorageConfigInvalid, StorageLocationInUse
 from apps.storage.models import StorageLocation, StorageProvider
 from apps.storage.providers import config_clean, location_check
@@ -41,7 +41,9 @@ def storage_location_create_default() -> StorageLocation:
 
 
 def _forget_default() -> None:
-    forget((connection.schema_name, "default-storage-location"))
+    # every process reads the new default at its next upload (after the change is committed)
+    schema = connection.schema_name
+    transaction.on_commit(lambda: invalidate(schema, (schema, "default-storage-location")))
 
 
 def _unsaved_location(*, tenant, name, provider, config, secrets, index_only) -> StorageLocation:
@@ -142,7 +144,7 @@ def storage_location_set_default(*, tenant, actor: Actor, location: StorageLocat
             target=location,
             details={"change": "set_default", "name": location.name},
         )
-    transaction.on_commit(_forget_default)
+    _forget_default()
     return location
 
 
@@ -225,11 +227,16 @@ def storage_location_update(
     name: str | None = None,
     credentials: dict | None = None,
     scan_interval_minutes=_UNSET,
+    prefix: str | None = None,
 ) -> StorageLocation:
-    """Rename a location, rotate its credentials or change its scan schedule; the provider and where
-    it points stay. New credentials are checked by the same rules as at creation and must reach the
-    location (a fresh connection test, outside the transaction) before they replace the old ones,
-    which are never returned. Audited without the secrets."""
+    """Rename a location, rotate its credentials, change its scan schedule, or (for a bucket or
+    container location holding no images, trash included) point it at another prefix; the provider
+    stays. Objects under the old prefix are left where they are: nothing is moved or deleted, and
+    DeepLens no longer sees them (with images recorded there, a 400 prefix_in_use: migrate them
+    first). A new prefix must be reachable (the connection test) before it is saved. New
+    credentials are checked by the same rules as at creation and must reach the location (a fresh
+    connection test, outside the transaction) before they replace the old ones, which are never
+    returned. Audited without the secrets."""
     changes: dict = {}
     if name is not None:
         name = name.strip()
@@ -245,26 +252,59 @@ def storage_location_update(
                 "Only index-only locations are scanned.", extra={"scan_interval_minutes": ["index_only"]}
             )
         changes["scan_interval_minutes"] = scan_interval_minutes
+    config = location.config
+    if prefix is not None and prefix.strip("/") != (location.config.get("prefix") or ""):
+        if location.provider == StorageProvider.FILESYSTEM:
+            raise StorageConfigInvalid(
+                "A folder location has no prefix; add another location for another folder.",
+                code="prefix_not_supported",
+                extra={"prefix": ["not_supported"]},
+            )
+        images = Image.objects.filter(storage_location=location).count()
+        if images:
+            raise StorageConfigInvalid(
+                f"{location.name!r} holds {images} images under its current prefix; changing it would "
+                "lose them. Move them to another location first, or add a location for the new prefix.",
+                code="prefix_in_use",
+                extra={"prefix": ["in_use"], "images": images},
+            )
+        config = {**location.config, "prefix": prefix}
+        changes["prefix"] = prefix.strip("/")
     secrets_encrypted = None
-    if credentials is not None:
+    if credentials is not None or "prefix" in changes:
         checked = _unsaved_location(
             tenant=tenant,
             name=location.name,
             provider=location.provider,
-            config=location.config,
-            secrets=credentials,
+            config=config,
+            secrets=credentials if credentials is not None else secrets_decrypt(location.secrets_encrypted),
             index_only=location.index_only,
         )
         location_check(checked)  # outside the transaction: network calls
-        secrets_encrypted = checked.secrets_encrypted
+        if credentials is not None:
+            secrets_encrypted = checked.secrets_encrypted
+        config = checked.config
     if not changes and secrets_encrypted is None:
         return location
     with transaction.atomic():
         locked = StorageLocation.objects.select_for_update().get(pk=location.pk)
-        before = {field: getattr(locked, field) for field in changes}
+        if "prefix" in changes and Image.objects.filter(storage_location=locked).exists():
+            raise StorageConfigInvalid(
+                f"{locked.name!r} received images meanwhile; its prefix stays.",
+                code="prefix_in_use",
+                extra={"prefix": ["in_use"]},
+            )
+        before = {
+            field: (locked.config.get("prefix", "") if field == "prefix" else getattr(locked, field))
+            for field in changes
+        }
         for field, value in changes.items():
-            setattr(locked, field, value)
-        fields = list(changes)
+            if field != "prefix":
+                setattr(locked, field, value)
+        fields = [field for field in changes if field != "prefix"]
+        if "prefix" in changes:
+            locked.config = config
+            fields.append("config")
         if secrets_encrypted is not None:
             locked.secrets_encrypted = secrets_encrypted
             fields.append("secrets_encrypted")
