@@ -15,7 +15,7 @@ from apps.core.api import base_url
 from apps.core.errors import NotFound
 from apps.core.pagination import Pagination
 from apps.core.schema import list_schema
-from apps.tenants.models import LIMIT_FIELDS, Tenant, TenantStatus, TenantTier, Tier
+from apps.tenants.models import LIMIT_FIELDS, Tenant, TenantStatus, TenantTier, Tier, tenant_limits
 from apps.tenants.selectors import tenant_list
 from apps.tenants.services import tenant_provision, tenant_update, tier_update
 from apps.tenants.signup import signup_confirm, signup_request
@@ -49,7 +49,7 @@ class TenantOutput(serializers.ModelSerializer):
 
     def get_limits(self, tenant) -> dict:
         """The effective limits: the tenant's overrides, else its tier's."""
-        return tenant.limits.as_dict()
+        return tenant_limits(tenant, tiers=self.context.get("tiers")).as_dict()
 
     def get_limit_overrides(self, tenant) -> dict:
         """Only the limits set for this tenant; PATCH a limit to null to fall back to the tier."""
@@ -83,7 +83,8 @@ class AdminTenantListApi(APIView):
             tenants = tenants.filter(status=status_filter)
         paginator = Pagination()
         page = paginator.paginate_queryset(tenants, request, view=self)
-        return paginator.get_paginated_response(TenantOutput(page, many=True).data)
+        tiers = {tier.slug: tier for tier in Tier.objects.all()}  # one query for the page, not one per tenant
+        return paginator.get_paginated_response(TenantOutput(page, many=True, context={"tiers": tiers}).data)
 
     @extend_schema(responses={201: TenantOutput})
     def post(self, request):

@@ -194,8 +194,10 @@ def tier_get(slug: str) -> Tier:
     return cached(("tier", slug), settings.DEEPLENS_PROCESS_CACHE_SECONDS, load)
 
 
-def tenant_limits(tenant: Tenant) -> Limits:
-    tier = tier_get(tenant.tier)
+def tenant_limits(tenant: Tenant, *, tiers: dict[str, "Tier"] | None = None) -> Limits:
+    """The tenant's effective limits; `tiers` (slug → row), when a caller lists many tenants, saves
+    reading each tenant's tier."""
+    tier = tiers[tenant.tier] if tiers and tenant.tier in tiers else tier_get(tenant.tier)
     overridden = frozenset(field for field in LIMIT_FIELDS if getattr(tenant, field) is not None)
     values = {
         field: getattr(tenant, field) if field in overridden else getattr(tier, field)

@@ -2,7 +2,6 @@
 
 from itertools import count
 
-import pytest
 from django.conf import settings
 from django.test import override_settings
 
@@ -57,12 +56,6 @@ def test_the_tenant_list_takes_as_many_queries_for_2n_tenants_as_for_n(users):
     assert_flat_queries(listed=_listed(as_user(users["global"])), add=_tenants(), n=BATCH)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="With DEEPLENS_PROCESS_CACHE_SECONDS=0 (the test settings) TenantOutput.get_limits reads "
-    "each tenant's Tier row (apps.tenants.models.tier_get): one query per tenant listed. "
-    "With the cache on (5 s by default) it is at most one query per tier.",
-)
 def test_the_tenant_list_without_the_process_cache_takes_as_many_queries_for_2n_tenants(users):
     assert_flat_queries(listed=_listed(as_user(users["global"])), add=_tenants(), n=BATCH)
 
