@@ -248,6 +248,7 @@ storage_patterns = [
         storage_api.StorageJobCancelApi.as_view(),
         name="storage-job-cancel",
     ),
+    path("storage/move", storage_api.StorageMoveApi.as_view(), name="storage-move"),
     path("index/scan", storage_api.IndexScanApi.as_view(), name="index-scan"),
     path("index/status/<uuid:job_id>", storage_api.IndexStatusApi.as_view(), name="index-status"),
 ]

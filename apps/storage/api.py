@@ -32,6 +32,7 @@ from apps.storage.services import (
 from apps.storage.services.jobs import STORAGE_JOB_KINDS, STORAGE_SCAN, storage_job_cancel
 from apps.storage.services.locations import storage_location_update
 from apps.storage.services.migration import migration_start
+from apps.storage.services.moving import MAX_MOVE, REFUSALS, images_move
 from apps.storage.services.scanning import scan_start
 
 
@@ -317,6 +318,61 @@ class StorageConfigMigrateApi(APIView):
             filters=data.validated_data["filters"],
         )
         return Response(job_data(job, tenant.pk), status=status.HTTP_202_ACCEPTED)
+
+
+class StorageMoveApi(APIView):
+    """POST /storage/move {ids, target_id}: move the selected images (originals and thumbnails) to
+    the target location, one migration job per location they are at now. 202 even when nothing
+    had to move; refused images are listed with the reason, the others still move."""
+
+    required_permission = Perm.STORAGE_MANAGE
+
+    class Input(serializers.Serializer):
+        ids = serializers.ListField(
+            child=serializers.UUIDField(),
+            help_text=f"Image ids, 1 to {MAX_MOVE} (400 ids_required / too_many_ids).",
+        )
+        target_id = serializers.CharField(
+            help_text="A storage location of this workspace that is not index-only "
+            "(400 storage_target_not_found / storage_location_read_only; 409 storage_job_conflict "
+            "while a migration is emptying it)."
+        )
+
+    class Output(serializers.Serializer):
+        jobs = StorageJobOutput(many=True)
+        moving = serializers.IntegerField(help_text="Images the jobs move.")
+        already_there = serializers.IntegerField(help_text="Images already at the target.")
+        refused = serializers.ListField(
+            child=inline_serializer(
+                "StorageMoveRefused",
+                {
+                    "id": serializers.CharField(),
+                    "reason": serializers.ChoiceField(choices=list(REFUSALS)),
+                    "message": serializers.CharField(),
+                },
+            )
+        )
+
+    @extend_schema(responses={202: Output})
+    def post(self, request):
+        tenant = request_tenant(request)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = images_move(
+            tenant=tenant,
+            actor=Actor.from_request(request),
+            ids=data.validated_data["ids"],
+            target_id=data.validated_data["target_id"],
+        )
+        return Response(
+            {
+                "jobs": [job_data(job, tenant.pk) for job in result.jobs],
+                "moving": result.moving,
+                "already_there": result.already_there,
+                "refused": result.refused,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class StorageConfigJobsApi(APIView):

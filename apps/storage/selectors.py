@@ -15,6 +15,11 @@ def storage_location_list() -> QuerySet[StorageLocation]:
     return StorageLocation.objects.select_related("thumbnail_location").order_by("-is_default", "name")
 
 
+def storage_move_targets() -> QuerySet[StorageLocation]:
+    """Where images may be moved to: the locations DeepLens writes to (not index-only ones)."""
+    return StorageLocation.objects.filter(index_only=False).order_by("-is_default", "name")
+
+
 def storage_location_get(*, location_id) -> StorageLocation:
     try:
         uuid.UUID(str(location_id))

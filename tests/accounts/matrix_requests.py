@@ -156,6 +156,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
         f"{T}/storage-config/{{target_location}}/migrate", {"target_config_id": "{location}"}
     ),
     ("GET", "storage-config-jobs"): Call(f"{S}/jobs"),
+    ("POST", "storage-move"): Call("storage/move", {"ids": ["{image}"], "target_id": "{target_location}"}),
     ("GET", "storage-job"): Call(f"{T}/storage-jobs/{{storage_job}}"),
     ("POST", "storage-job-cancel"): Call(f"{T}/storage-jobs/{{storage_job}}/cancel"),
     ("POST", "index-scan"): Call("index/scan", {"storage_config_id": "{scan_location}"}),

@@ -4,12 +4,14 @@ whose worker died); this module holds what is particular to storage."""
 
 import functools
 import logging
+import zlib
 from collections.abc import Callable
 
 from django.db.models import Q
 
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
+from apps.core.connection import connection
 from apps.jobs.errors import JobConflict, JobFailed
 from apps.jobs.models import Job
 from apps.jobs.runner import JobContext
@@ -34,6 +36,27 @@ def storage_job_active(*, location_id, kind: str) -> Job | None:
         .filter(Q(params__location_id=str(location_id)) | Q(params__target_id=str(location_id)))
         .first()
     )
+
+
+def storage_migrations_active() -> list[Job]:
+    return list(Job.objects.filter(kind=STORAGE_MIGRATE, state__in=Job.ACTIVE).order_by("created_at"))
+
+
+def storage_migration_emptying(*, location_id) -> Job | None:
+    """The active migration whose source is this location, if any."""
+    return (
+        Job.objects.filter(kind=STORAGE_MIGRATE, state__in=Job.ACTIVE, params__location_id=str(location_id))
+        .order_by("created_at")
+        .first()
+    )
+
+
+def storage_migrations_lock() -> None:
+    """Serialize starting migrations in this workspace until the caller's transaction ends, so two
+    starts cannot both see a source free and both take it."""
+    key = zlib.crc32(f"storage:migrate:{connection.schema_name}".encode()) - (1 << 31)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(3, %s)", [key])
 
 
 def storage_job_cancel(*, job: Job, actor: Actor, tenant) -> Job:

@@ -36,6 +36,8 @@ from apps.storage.services.jobs import (
     location_gone_fails_the_job,
     storage_job_active,
     storage_job_create,
+    storage_migration_emptying,
+    storage_migrations_lock,
 )
 
 logger = logging.getLogger(__name__)
@@ -85,12 +87,19 @@ def migration_start(
         )
     filters = _clean_filters(filters)
     with transaction.atomic():
-        for location in (source, target):
-            if running := storage_job_active(location_id=location.pk, kind=STORAGE_MIGRATE):
-                raise StorageJobConflict(
-                    f"A migration involving {location.name!r} is already running.",
-                    extra={"job_id": str(running.pk)},
-                )
+        storage_migrations_lock()
+        # A source is one migration's alone (into it or out of it); a target may take in several
+        # migrations at once (each moves its own images), but not while a migration empties it.
+        if running := storage_job_active(location_id=source.pk, kind=STORAGE_MIGRATE):
+            raise StorageJobConflict(
+                f"A migration involving {source.name!r} is already running.",
+                extra={"job_id": str(running.pk)},
+            )
+        if running := storage_migration_emptying(location_id=target.pk):
+            raise StorageJobConflict(
+                f"A migration out of {target.name!r} is already running.",
+                extra={"job_id": str(running.pk)},
+            )
         job = storage_job_create(
             kind=STORAGE_MIGRATE,
             actor=actor,
