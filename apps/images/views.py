@@ -25,7 +25,8 @@ from apps.images.filters import ORDERINGS, ImageFilter
 from apps.images.models import Image, ImageFormat
 from apps.images.selectors import image_get, image_list, images_by_ids, images_stage_summary
 from apps.images.services import image_delete, image_restore, image_retry
-from apps.images.services.editing import image_may_edit, image_update
+from apps.images.services.editing import image_may_edit, image_update, images_bulk_edit
+from apps.images.services.ingest import clean_tags
 from apps.images.services.processing import image_settings_get
 from apps.images.services.trash import (
     TRASH_EMPTY,
@@ -192,8 +193,9 @@ class ImageActionPage(PermissionRequiredPage, View):
 
 
 class ImagesBulkActionPage(PermissionRequiredPage, View):
-    """POST from the gallery and the trash: move the selected images to the trash, restore the
-    selected ones or all, or empty the trash (a background job; its progress shows on the trash)."""
+    """POST from the gallery and the trash: tag or untag the selected images, move them to the
+    trash, restore the selected ones or all, or empty the trash (a background job; its progress
+    shows on the trash). Moving them to another location is the storage app's (storage:move)."""
 
     required_permission = Perm.IMAGES_DELETE_OWN
 
@@ -226,6 +228,9 @@ class ImagesBulkActionPage(PermissionRequiredPage, View):
                     request, f"Restoring {count:,} image{plural} from the trash: progress below."
                 )
             return redirect(back or "images:trash")
+        if action in ("tag", "untag"):
+            self._tag(request, action, actor=actor, permissions=permissions)
+            return redirect(back or "images:gallery")
         if action not in ("delete", "restore"):
             messages.error(request, "Unknown action.")
             return redirect(back or "images:gallery")
@@ -243,6 +248,33 @@ class ImagesBulkActionPage(PermissionRequiredPage, View):
         if refused:
             messages.error(request, f"{len(refused)} not changed — " + "; ".join(refused[:5]))
         return redirect(back or ("images:gallery" if action == "delete" else "images:trash"))
+
+    def _tag(self, request, action: str, *, actor, permissions) -> None:
+        images = images_by_ids(ids=_uuids(request.POST.getlist("ids"))[:500])
+        tags = request.POST.get("tags", "").split(",")
+        if not images:
+            messages.error(request, "Select the images first.")
+            return
+        try:
+            changed, refused = images_bulk_edit(
+                images=images,
+                action=action,
+                tags=tags,
+                actor=actor,
+                permissions=permissions,
+                tenant=request.tenant,
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return
+        given = ", ".join(clean_tags(tags))
+        done = len(changed)
+        verb = "tagged" if action == "tag" else "untagged"
+        messages.success(request, f"{done:,} image{'s' if done != 1 else ''} {verb} {given}.")
+        if refused:
+            names = {str(image.pk): image.original_filename for image in images}
+            lines = [f"{names[row['id']]}: {row['message']}" for row in refused]
+            messages.error(request, f"{len(lines)} not changed — " + "; ".join(lines[:5]))
 
 
 def _uuids(values: list[str]) -> list[uuid.UUID]:

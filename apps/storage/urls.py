@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.StorageLocationsPage.as_view(), name="locations"),
     path("add/", views.StorageLocationAddPage.as_view(), name="add"),
     path("index/", views.StorageIndexPage.as_view(), name="index"),
+    path("move/", views.StorageMoveSelectedPage.as_view(), name="move"),
     path("jobs/<uuid:job_id>/", views.StorageJobPage.as_view(), name="job"),
     path("<uuid:location_id>/migrate/", views.StorageMigratePage.as_view(), name="migrate"),
     path(

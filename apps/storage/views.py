@@ -1,17 +1,20 @@
 """Storage settings pages: locations (usage bars, add per provider with a connection test, default,
 delete), migrations with progress, index-only locations with scans, progress and history."""
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from apps.accounts.pages import PermissionRequiredPage
 from apps.accounts.permissions import Perm
 from apps.audit.context import Actor
 from apps.core.errors import ApplicationError, NotFound
+from apps.images.selectors import images_by_ids
 from apps.storage.api import job_data
 from apps.storage.models import StorageProvider
 from apps.storage.providers import FIELDS, allowed_roots
@@ -20,6 +23,7 @@ from apps.storage.selectors import (
     storage_job_list,
     storage_location_get,
     storage_location_list,
+    storage_move_targets,
     storage_usage_by_location,
 )
 from apps.storage.services import (
@@ -31,6 +35,7 @@ from apps.storage.services import (
 from apps.storage.services.jobs import STORAGE_MIGRATE, STORAGE_SCAN, storage_job_cancel
 from apps.storage.services.locations import storage_config_check
 from apps.storage.services.migration import migration_start
+from apps.storage.services.moving import images_move
 from apps.storage.services.scanning import scan_start
 
 LABELS = {
@@ -204,9 +209,7 @@ class StorageMigratePage(PermissionRequiredPage, View):
 
     def get(self, request, location_id):
         location = _or_404(storage_location_get, location_id=location_id)
-        targets = [
-            other for other in storage_location_list() if other.pk != location.pk and not other.index_only
-        ]
+        targets = [other for other in storage_move_targets() if other.pk != location.pk]
         usage = storage_usage_by_location().get(str(location.pk), {"images": 0, "bytes": 0})
         return render(
             request,
@@ -239,6 +242,49 @@ class StorageMigratePage(PermissionRequiredPage, View):
             messages.error(request, exc.message)
             return redirect("storage:migrate", location_id=location_id)
         return redirect("storage:job", job_id=job.pk)
+
+
+def _plural(count: int, word: str = "image") -> str:
+    return f"{count:,} {word}{'s' if count != 1 else ''}"
+
+
+class StorageMoveSelectedPage(PermissionRequiredPage, View):
+    """POST from the gallery's bulk bar {ids, target_id, next}: move the selected images to a
+    location (migration jobs), then back to the gallery saying what moves and what does not."""
+
+    required_permission = Perm.STORAGE_MANAGE
+
+    def post(self, request):
+        back = request.POST.get("next") or ""
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = ""
+        try:
+            result = images_move(
+                tenant=request.tenant,
+                actor=Actor.from_request(request),
+                ids=request.POST.getlist("ids"),
+                target_id=request.POST.get("target_id", ""),
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect(back or "images:gallery")
+        target = result.target
+        if result.moving:
+            messages.success(
+                request,
+                f"Moving {_plural(result.moving)} to {target.name}; "
+                f"the progress is under Settings → Storage ({_plural(len(result.jobs), 'job')}).",
+            )
+        if result.already_there:
+            messages.info(request, f"{_plural(result.already_there)} already in {target.name}.")
+        if result.refused:
+            found = images_by_ids(
+                ids=[uuid.UUID(row["id"]) for row in result.refused if row["reason"] != "not_found"]
+            )
+            names = {str(image.pk): image.original_filename for image in found}
+            lines = [f"{names.get(row['id'], row['id'])}: {row['message']}" for row in result.refused]
+            messages.error(request, f"{_plural(len(lines))} not moved — " + "; ".join(lines[:5]))
+        return redirect(back or "images:gallery")
 
 
 class StorageIndexPage(PermissionRequiredPage, View):

@@ -42,7 +42,8 @@
   });
 
   // A button with data-confirm asks first. {count} and {bytes} are filled from the form's boxes
-  // with data-size: the checked ones, or the unchecked ones with data-confirm-count="unchecked".
+  // with data-size: the checked ones, or the unchecked ones with data-confirm-count="unchecked";
+  // {target} from the form's select[data-confirm-target].
   document.addEventListener('click', function (event) {
     var button = event.target.closest('button[data-confirm]');
     if (!button) { return; }
@@ -55,6 +56,9 @@
       var chosen = boxes.filter(function (b) { return b.checked !== wanted; });
       var bytes = chosen.reduce(function (sum, b) { return sum + Number(b.dataset.size || 0); }, 0);
       message = message.replace('{count}', chosen.length).replace('{bytes}', humanBytes(bytes));
+      // {target}: the chosen option of the form's select[data-confirm-target] (the bulk bar's "Move to")
+      var target = form && form.querySelector('select[data-confirm-target]');
+      if (target && target.selectedIndex >= 0) { message = message.replace('{target}', target.options[target.selectedIndex].text); }
     }
     if (!window.confirm(message)) { event.preventDefault(); }
   });
