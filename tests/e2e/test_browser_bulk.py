@@ -1,5 +1,6 @@
 """The gallery's bulk bar in the browser: two images selected are tagged, moved to another storage
-location (a migration job; the originals read the same from there) and moved to the trash."""
+location (a migration job; the originals read the same from there) and moved to the trash; the bar
+fits a phone."""
 
 import pytest
 
@@ -38,7 +39,7 @@ def download(page, image_id) -> bytes:
     return bytes(body)
 
 
-def test_selected_images_are_tagged_moved_and_trashed(product, page, tmp_path):
+def test_selected_images_are_tagged_moved_and_trashed(product, page, phone_page, tmp_path):
     archive_root = product.data_dir / "storage" / "demo" / "bulk-archive"
     names = []
     for seed in (9101, 9102):
@@ -105,3 +106,14 @@ def test_selected_images_are_tagged_moved_and_trashed(product, page, tmp_path):
     assert said[0].startswith("Move 2 selected image(s)") and said[0].endswith("to the trash?"), said
     assert tile(page, names[0]).count() == 0 and tile(page, names[1]).count() == 0
     screenshot(page, "gallery-bulk-trashed")
+
+    # the whole bar fits a phone
+    phone_page.goto(product.url("/accounts/login/", host="demo.localhost"))
+    phone_page.fill("input[name=username]", "admin@demo.local")
+    phone_page.fill("input[name=password]", "demo-admin")
+    phone_page.click("button[type=submit]")
+    phone_page.wait_for_selector("[data-testid=user-email]", state="attached")  # the menu is folded
+    phone_page.goto(product.url("/images/", host="demo.localhost"))
+    assert phone_page.locator("[data-testid=move-selected]").count() == 1
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone_page, "gallery-bulk-phone")

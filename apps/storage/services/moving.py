@@ -45,7 +45,7 @@ class MoveResult:
     jobs: list[Job] = field(default_factory=list)
     moving: int = 0
     already_there: int = 0
-    # [{id, reason, message}] in the order the ids were given
+    # [{id, reason, message}]
     refused: list[dict] = field(default_factory=list)
 
     def refuse(self, image_id, reason: str) -> None:
