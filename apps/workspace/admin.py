@@ -27,6 +27,7 @@ POLICY_FIELDS = (
     "keeper_criteria",
     "format_priority",
     "similar_enabled",
+    "similar_threshold",
 )
 
 
@@ -52,7 +53,12 @@ def _policy_fields() -> dict[str, forms.Field]:
             required=False, help_text=f"Comma-separated order of: {', '.join(ImageFormat.values)}."
         ),
         "similar_enabled": forms.NullBooleanField(
-            required=False, help_text="Also group visually similar images."
+            required=False,
+            help_text="Also group visually similar images (needs CLIP or ResNet-50 switched on, with "
+            "its weights).",
+        ),
+        "similar_threshold": forms.FloatField(
+            required=False, help_text="Cosine similarity at which images form a similar group (0.8 to 0.99)."
         ),
     }
 
