@@ -16,6 +16,7 @@ from apps.workspace.services import (
     workspace_settings_get,
     workspace_settings_update,
     workspace_settings_validate,
+    workspace_similar_model_problems,
 )
 
 ORDER_FIELDS = ("keeper_criteria", "format_priority")
@@ -81,6 +82,7 @@ class WorkspaceTenantAdmin(TenantAdmin):
             changes = _changes(form.cleaned_data, current)
             with in_tenant(obj):
                 errors = workspace_settings_validate(tenant=obj, changes=changes)
+                errors = errors or workspace_similar_model_problems(changes=changes)
             for field, problems in errors.items():
                 form.add_error(field, problems)
             return cleaned

@@ -9,12 +9,14 @@ from django.db import transaction
 from apps.accounts.permissions import Perm
 from apps.audit.context import Actor
 from apps.core.errors import InvalidInput, PermissionDenied
+from apps.duplicates.errors import SimilarNeedsModel
 from apps.duplicates.keeper import CRITERIA_LABELS
 from apps.duplicates.services import duplicate_settings_get
 from apps.duplicates.services.policy import (
     SIMILAR_NEEDS_MODEL,
     duplicate_settings_update,
     duplicate_settings_validate,
+    similar_model_check,
 )
 from apps.images.selectors import image_settings_current, thumbnail_spec_list
 from apps.images.services.policy import image_settings_update, image_settings_validate, max_upload_cap
@@ -97,6 +99,21 @@ def workspace_settings_validate(*, tenant, changes: dict) -> dict[str, list[str]
     if "thumbnail_specs" in changes and (problems := thumbnail_config_validate(changes["thumbnail_specs"])):
         errors["thumbnail_specs"] = problems
     return errors
+
+
+def workspace_similar_model_problems(*, changes: dict) -> dict[str, list[str]]:
+    """{field: [message]} when `changes` switch similar grouping on or change its threshold while
+    the tenant has no active embedding model (the update itself refuses it as similar_needs_model)."""
+    current = duplicate_settings_get()
+    threshold = changes.get("similar_threshold")
+    try:
+        similar_model_check(
+            switched_on=changes.get("similar_enabled") is True and not current.similar_enabled,
+            threshold_changed=threshold is not None and float(threshold) != current.similar_threshold,
+        )
+    except SimilarNeedsModel as exc:
+        return dict(exc.extra or {})
+    return {}
 
 
 @transaction.atomic

@@ -94,6 +94,14 @@ def _plain(value):
     return list(value) if isinstance(value, list | tuple) else value
 
 
+def similar_model_check(*, switched_on: bool, threshold_changed: bool) -> None:
+    """Switching similar grouping on or changing its threshold needs an active embedding model
+    (CLIP or ResNet-50 with its weights): SimilarNeedsModel (400) names the field otherwise."""
+    if (switched_on or threshold_changed) and similarity_model() is None:
+        field = "similar_enabled" if switched_on else "similar_threshold"
+        raise SimilarNeedsModel(SIMILAR_NEEDS_MODEL, extra={field: [SIMILAR_NEEDS_MODEL]})
+
+
 class SettingsChange(NamedTuple):
     policy: DuplicateSettings
     rerank: Job | None  # the open groups re-ranked by the new policy (None: nothing changed)
@@ -155,9 +163,7 @@ def duplicate_settings_update(
     if not changed:
         return SettingsChange(policy, None, None)
     switched_on = "similar_enabled" in changed and policy.similar_enabled
-    if (switched_on or "similar_threshold" in changed) and similarity_model() is None:
-        field = "similar_enabled" if switched_on else "similar_threshold"
-        raise SimilarNeedsModel(SIMILAR_NEEDS_MODEL, extra={field: [SIMILAR_NEEDS_MODEL]})
+    similar_model_check(switched_on=switched_on, threshold_changed="similar_threshold" in changed)
     policy.full_clean()
     policy.save(update_fields=[*changed, "updated_at"])
     if before["raw_jpeg_pairs"] != policy.raw_jpeg_pairs == RawJpegPairs.KEEP_BOTH:
