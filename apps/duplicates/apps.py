@@ -41,6 +41,13 @@ class DuplicatesConfig(AppConfig):
             permission=Perm.DUPLICATES_MANAGE,
             queue="maintenance",
         )
+        job_kind_register(
+            kind="duplicates_similar_regroup",
+            label="Group visually similar images again",
+            runner="apps.duplicates.services.similar.similar_regroup_run",
+            permission=Perm.DUPLICATES_MANAGE,
+            queue="maintenance",
+        )
 
         from apps.duplicates.services.indexing import index_enqueue, index_sweep
         from apps.duplicates.services.review import image_groups_refresh
@@ -50,3 +57,9 @@ class DuplicatesConfig(AppConfig):
         # and keeps the open groups of images that go to the trash or come back up to date.
         pipeline.stage_connect("index", on_ready=index_enqueue, on_drained=index_sweep, sweep=index_sweep)
         pipeline.stage_connect("detect", on_changed=lambda ids: image_groups_refresh(image_ids=ids))
+
+        from apps.duplicates.services.similar import similar_after_embed
+        from apps.search.services.embedding import embeddings_stored_connect
+
+        # similar grouping runs once an image's embedding by the active model is stored
+        embeddings_stored_connect(similar_after_embed)

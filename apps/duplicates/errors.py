@@ -23,3 +23,13 @@ class ResolutionNotUndoable(Conflict):
 
 class InvalidPolicy(InvalidInput):
     code = "invalid_duplicate_settings"
+
+
+class SimilarNeedsModel(InvalidInput):
+    """Similar grouping compares embeddings of a model: without one active it cannot run."""
+
+    code = "similar_needs_model"
+
+
+class SimilarNotBulkResolvable(InvalidInput):
+    code = "similar_not_bulk_resolvable"

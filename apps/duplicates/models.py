@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from pgvector.django import BitField, HnswIndex
@@ -21,6 +22,10 @@ class RawJpegPairs(models.TextChoices):
     KEEP_BOTH = "keep_both", "Keep both; never group them"
 
 
+SIMILAR_THRESHOLD_DEFAULT = 0.90
+SIMILAR_THRESHOLD_MIN, SIMILAR_THRESHOLD_MAX = 0.80, 0.99
+
+
 class DuplicateSettings(models.Model):
     """The tenant's duplicate policy (one row per tenant schema)."""
 
@@ -32,6 +37,12 @@ class DuplicateSettings(models.Model):
     format_priority = ArrayField(models.CharField(max_length=10), default=default_format_priority)
     similar_enabled = models.BooleanField(
         default=False, help_text="Also group visually similar images (embedding similarity; off by default)."
+    )
+    similar_threshold = models.FloatField(
+        default=SIMILAR_THRESHOLD_DEFAULT,
+        validators=[MinValueValidator(SIMILAR_THRESHOLD_MIN), MaxValueValidator(SIMILAR_THRESHOLD_MAX)],
+        help_text="Images whose embeddings (the active CLIP or ResNet-50 model) have at least this cosine "
+        "similarity form a group of kind similar.",
     )
     raw_jpeg_pairs = models.CharField(
         max_length=10,

@@ -64,7 +64,7 @@ WHERE (p.image_a_id = %(id)s OR p.image_b_id = %(id)s)
     SELECT 1 FROM {dismissal} d WHERE d.image_a_id = p.image_a_id AND d.image_b_id = p.image_b_id)
 UNION ALL
 SELECT o.image_id, %(near)s, 'group', 0.0
-FROM {member} m JOIN {group} g ON g.id = m.group_id AND g.status = %(open)s
+FROM {member} m JOIN {group} g ON g.id = m.group_id AND g.status = %(open)s AND g.kind <> %(similar)s
 JOIN {member} o ON o.group_id = m.group_id AND o.image_id <> %(id)s
 WHERE m.image_id = %(id)s
 """
@@ -72,8 +72,8 @@ WHERE m.image_id = %(id)s
 
 def matches_stored(*, image_id) -> dict:
     """The images detection decided duplicate a stored image, {image_id: (kind, signal, score)}: its
-    pairs (except those a person dismissed), and the other members of its open groups (signal
-    "group": duplicates through another copy). One query."""
+    pairs (except those a person dismissed), and the other members of its open exact and near
+    groups (signal "group": duplicates through another copy; similar groups are no copies). One query."""
     sql = MATCHES_STORED_SQL.format(
         pair=Pair._meta.db_table,
         dismissal=Dismissal._meta.db_table,
@@ -82,16 +82,18 @@ def matches_stored(*, image_id) -> dict:
     )
     out: dict = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"id": image_id, "near": Kind.NEAR, "open": GroupStatus.OPEN})
+        cursor.execute(
+            sql, {"id": image_id, "near": Kind.NEAR, "open": GroupStatus.OPEN, "similar": Kind.SIMILAR}
+        )
         for other, kind, signal, score in cursor.fetchall():
             out.setdefault(other, (kind, signal, score))  # a pair before the group
     return out
 
 
 def open_groups_of(*, image_ids) -> dict:
-    """{image_id: group_id} for the images among `image_ids` in an open duplicate group."""
+    """{image_id: group_id} for the images among `image_ids` in an open exact or near group."""
     return dict(
-        Member.objects.filter(image_id__in=list(image_ids), group__status=GroupStatus.OPEN).values_list(
-            "image_id", "group_id"
-        )
+        Member.objects.filter(image_id__in=list(image_ids), group__status=GroupStatus.OPEN)
+        .exclude(group__kind=Kind.SIMILAR)
+        .values_list("image_id", "group_id")
     )

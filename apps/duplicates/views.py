@@ -14,6 +14,7 @@ from apps.accounts.permissions import Perm, role_permissions
 from apps.audit.context import Actor
 from apps.core.errors import ApplicationError
 from apps.core.filtering import FilterErrors, InvalidFilter
+from apps.duplicates.errors import SimilarNotBulkResolvable
 from apps.duplicates.filters import DEFAULTS, SORT_CHOICES, GroupFilter
 from apps.duplicates.identical import identical_sets
 from apps.duplicates.models import GroupStatus, Kind
@@ -40,6 +41,7 @@ from apps.duplicates.services.jobs import (
     DUPLICATES_RESOLVE_ALL,
 )
 from apps.duplicates.services.resolutions import resolution_undo, resolution_undoable, resolutions_of_groups
+from apps.duplicates.services.review import SIMILAR_NOT_BULK
 from apps.jobs.errors import JobAlreadyRunning
 from apps.jobs.selectors import job_list
 
@@ -57,9 +59,12 @@ class ReviewPage(PermissionRequiredPage, View):
             groups, errors = [], FilterErrors.from_exception(exc, GroupFilter)
         page = Paginator(groups, PAGE_SIZE).get_page(request.GET.get("page"))
         kind = request.GET.get("kind") or None
-        preview = (
-            resolve_all_preview(kind=kind, sample=10) if request.GET.get("preview") and not errors else None
-        )
+        preview = None
+        if request.GET.get("preview") and not errors:
+            try:
+                preview = resolve_all_preview(kind=kind, sample=10)
+            except SimilarNotBulkResolvable as exc:
+                messages.error(request, exc.message)
         identical_preview = (
             identical_remove_preview(sample=0) if request.GET.get("identical") and not errors else None
         )
@@ -173,6 +178,8 @@ class BulkActionPage(PermissionRequiredPage, View):
         elif request.POST.get("action") == "remove_identical":
             duplicates_job_create(kind=DUPLICATES_REMOVE_IDENTICAL, actor=actor)
             messages.success(request, "Removing identical copies has started; progress is below.")
+        elif request.POST.get("kind") == Kind.SIMILAR:
+            messages.error(request, SIMILAR_NOT_BULK)
         else:
             kind = request.POST.get("kind") if request.POST.get("kind") in Kind.values else None
             duplicates_job_create(

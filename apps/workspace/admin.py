@@ -16,6 +16,7 @@ from apps.workspace.services import (
     workspace_settings_get,
     workspace_settings_update,
     workspace_settings_validate,
+    workspace_similar_model_problems,
 )
 
 ORDER_FIELDS = ("keeper_criteria", "format_priority")
@@ -27,6 +28,7 @@ POLICY_FIELDS = (
     "keeper_criteria",
     "format_priority",
     "similar_enabled",
+    "similar_threshold",
 )
 
 
@@ -52,7 +54,12 @@ def _policy_fields() -> dict[str, forms.Field]:
             required=False, help_text=f"Comma-separated order of: {', '.join(ImageFormat.values)}."
         ),
         "similar_enabled": forms.NullBooleanField(
-            required=False, help_text="Also group visually similar images."
+            required=False,
+            help_text="Also group visually similar images (needs CLIP or ResNet-50 switched on, with "
+            "its weights).",
+        ),
+        "similar_threshold": forms.FloatField(
+            required=False, help_text="Cosine similarity at which images form a similar group (0.8 to 0.99)."
         ),
     }
 
@@ -75,6 +82,7 @@ class WorkspaceTenantAdmin(TenantAdmin):
             changes = _changes(form.cleaned_data, current)
             with in_tenant(obj):
                 errors = workspace_settings_validate(tenant=obj, changes=changes)
+                errors = errors or workspace_similar_model_problems(changes=changes)
             for field, problems in errors.items():
                 form.add_error(field, problems)
             return cleaned

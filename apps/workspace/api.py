@@ -61,7 +61,15 @@ class SettingsInput(serializers.Serializer):
         required=False,
         help_text=f"An order of: {', '.join(ImageFormat.values)}.",
     )
-    similar_enabled = serializers.BooleanField(required=False)
+    similar_enabled = serializers.BooleanField(
+        required=False,
+        help_text="Needs an active embedding model (similar_model), else 400 similar_needs_model.",
+    )
+    similar_threshold = serializers.FloatField(
+        required=False,
+        help_text="0.8 to 0.99: the cosine similarity at which images form a similar group. Changing it "
+        "needs an active embedding model too.",
+    )
     thumbnail_specs = SpecIO(many=True, required=False, allow_empty=False)
 
 
@@ -79,6 +87,13 @@ class SettingsOutput(serializers.Serializer):
     keeper_criteria_labels = serializers.DictField(child=serializers.CharField())
     format_priority = serializers.ListField(child=serializers.CharField())
     similar_enabled = serializers.BooleanField()
+    similar_threshold = serializers.FloatField()
+    similar_model = serializers.CharField(
+        allow_null=True,
+        help_text="The embedding model similar grouping uses (clip or resnet50, switched on under Search "
+        "with its weights installed); null: none, so similar grouping cannot run.",
+    )
+    similar_needs_model = serializers.CharField(help_text="What to do when similar_model is null.")
     thumbnail_specs = SpecIO(many=True)
     editable = serializers.DictField(
         child=serializers.BooleanField(), help_text="Which settings the caller may change."

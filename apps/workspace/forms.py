@@ -26,6 +26,12 @@ class WorkspaceSettingsForm(forms.Form):
     keeper_criteria = forms.CharField(label="Keeper criteria, first decides")
     format_priority = forms.CharField(label="Preferred formats, best first")
     similar_enabled = forms.BooleanField(required=False, label="Also group visually similar images")
+    similar_threshold = forms.FloatField(
+        min_value=0.8,
+        max_value=0.99,
+        label="Similarity threshold (0.80 to 0.99)",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.8", "max": "0.99"}),
+    )
 
     def __init__(self, *args, editable: dict[str, bool], **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,6 +55,7 @@ class WorkspaceSettingsForm(forms.Form):
             "keeper_criteria": _order(data["keeper_criteria"]),
             "format_priority": _order(data["format_priority"]),
             "similar_enabled": data["similar_enabled"],
+            "similar_threshold": data["similar_threshold"],
         }
         if current["max_upload_bytes"] // MIB == data["max_upload_mib"]:
             values["max_upload_bytes"] = current["max_upload_bytes"]  # not changed in whole MiB

@@ -9,12 +9,19 @@ from django.db import transaction
 from apps.accounts.permissions import Perm
 from apps.audit.context import Actor
 from apps.core.errors import InvalidInput, PermissionDenied
+from apps.duplicates.errors import SimilarNeedsModel
 from apps.duplicates.keeper import CRITERIA_LABELS
 from apps.duplicates.services import duplicate_settings_get
-from apps.duplicates.services.policy import duplicate_settings_update, duplicate_settings_validate
+from apps.duplicates.services.policy import (
+    SIMILAR_NEEDS_MODEL,
+    duplicate_settings_update,
+    duplicate_settings_validate,
+    similar_model_check,
+)
 from apps.images.selectors import image_settings_current, thumbnail_spec_list
 from apps.images.services.policy import image_settings_update, image_settings_validate, max_upload_cap
 from apps.images.services.thumbnails import thumbnail_config_update, thumbnail_config_validate
+from apps.search.services.models import similarity_model
 from apps.tenants.models import validate_time_zone
 from apps.tenants.services import tenant_update
 
@@ -30,11 +37,12 @@ FIELD_PERMISSIONS: dict[str, Perm] = {
     "keeper_criteria": Perm.DUPLICATES_MANAGE,
     "format_priority": Perm.DUPLICATES_MANAGE,
     "similar_enabled": Perm.DUPLICATES_MANAGE,
+    "similar_threshold": Perm.DUPLICATES_MANAGE,
     "thumbnail_specs": Perm.THUMBNAILS_MANAGE,
 }
 SETTINGS_PERMISSIONS = tuple(dict.fromkeys(FIELD_PERMISSIONS.values()))
 IMAGE_FIELDS = ("retention_days", "keep_gps", "max_upload_bytes", "identical_uploads")
-DUPLICATE_FIELDS = ("keeper_criteria", "format_priority", "similar_enabled")
+DUPLICATE_FIELDS = ("keeper_criteria", "format_priority", "similar_enabled", "similar_threshold")
 SPEC_FIELDS = ("name", "max_width", "max_height", "format", "quality")
 
 
@@ -60,6 +68,9 @@ def workspace_settings_get(*, tenant, granted: frozenset = frozenset()) -> dict:
         "keeper_criteria_labels": CRITERIA_LABELS,
         "format_priority": list(duplicates.format_priority),
         "similar_enabled": duplicates.similar_enabled,
+        "similar_threshold": duplicates.similar_threshold,
+        "similar_model": model.key if (model := similarity_model()) else None,
+        "similar_needs_model": SIMILAR_NEEDS_MODEL,
         "thumbnail_specs": [_spec(spec) for spec in thumbnail_spec_list()],
         "editable": {field: perm in granted for field, perm in FIELD_PERMISSIONS.items()},
     }
@@ -80,12 +91,29 @@ def workspace_settings_validate(*, tenant, changes: dict) -> dict[str, list[str]
     )
     errors.update(
         duplicate_settings_validate(
-            keeper_criteria=changes.get("keeper_criteria"), format_priority=changes.get("format_priority")
+            keeper_criteria=changes.get("keeper_criteria"),
+            format_priority=changes.get("format_priority"),
+            similar_threshold=changes.get("similar_threshold"),
         )
     )
     if "thumbnail_specs" in changes and (problems := thumbnail_config_validate(changes["thumbnail_specs"])):
         errors["thumbnail_specs"] = problems
     return errors
+
+
+def workspace_similar_model_problems(*, changes: dict) -> dict[str, list[str]]:
+    """{field: [message]} when `changes` switch similar grouping on or change its threshold while
+    the tenant has no active embedding model (the update itself refuses it as similar_needs_model)."""
+    current = duplicate_settings_get()
+    threshold = changes.get("similar_threshold")
+    try:
+        similar_model_check(
+            switched_on=changes.get("similar_enabled") is True and not current.similar_enabled,
+            threshold_changed=threshold is not None and float(threshold) != current.similar_threshold,
+        )
+    except SimilarNeedsModel as exc:
+        return dict(exc.extra or {})
+    return {}
 
 
 @transaction.atomic

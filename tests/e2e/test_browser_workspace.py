@@ -30,8 +30,8 @@ def test_settings_and_jobs_pages(product, page, phone_page):
     error_colour = page.eval_on_selector(".messages li", "e => getComputedStyle(e).color")
     screenshot(page, "settings-error")
 
+    assert "needs an embedding model" in page.inner_text("[data-testid=similar-needs-model]")
     page.fill("#id_keeper_criteria", "resolution, original")
-    page.check("#id_similar_enabled")
     page.fill("#id_spec-0-max_width", "240")
     page.click("[data-testid=save-settings]")
     page.wait_for_selector(".messages li.msg-success")
@@ -39,7 +39,7 @@ def test_settings_and_jobs_pages(product, page, phone_page):
     success_colour = page.eval_on_selector(".messages li", "e => getComputedStyle(e).color")
     assert success_colour != error_colour
     assert page.input_value("#id_keeper_criteria").startswith("resolution, original, metadata")
-    assert page.is_checked("#id_similar_enabled")
+    assert not page.is_checked("#id_similar_enabled")
     assert page.input_value("#id_spec-0-max_width") == "240"
 
     page.click("[data-testid=apply-thumbnails]")

@@ -23,6 +23,7 @@ DOMAIN_KINDS = {
     "duplicates_resolve_all": "maintenance",
     "duplicates_remove_identical": "maintenance",
     "duplicates_rerank": "maintenance",
+    "duplicates_similar_regroup": "maintenance",
     "images_trash_empty": "maintenance",
     "images_trash_restore": "maintenance",
     "search_embed": "embed",

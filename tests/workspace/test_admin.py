@@ -7,6 +7,7 @@ from apps.audit.models import AuditEvent
 from apps.duplicates.models import DuplicateSettings
 from apps.images.models import ImageSettings
 from tests.factories import PASSWORD
+from tests.support.clip_model import clip_switch_on, tiny_clip_model  # noqa: F401 - a fixture
 
 BASE = {"name": "Alpha", "status": "active", "tier": "free", "time_zone": "UTC"}
 BASE |= {"domains-TOTAL_FORMS": 0, "domains-INITIAL_FORMS": 0}
@@ -45,3 +46,22 @@ def test_a_bad_policy_value_is_explained_next_to_its_field(admin_client, alpha):
     assert "retention_days" in response.context["adminform"].form.errors
     alpha.refresh_from_db()
     assert alpha.name != "Renamed"
+
+
+@pytest.mark.usefixtures("tiny_clip_model")
+def test_the_tenant_page_edits_the_similar_threshold_once_a_model_is_on(admin_client, alpha):
+    url = f"/admin/tenants/tenant/{alpha.pk}/change/"
+    assert 'name="similar_threshold" value="0.9"' in admin_client.get(url).content.decode()
+
+    refused = admin_client.post(url, {**BASE, "similar_threshold": "0.95"})
+
+    assert refused.status_code == 200
+    assert "needs an embedding model" in refused.context["adminform"].form.errors["similar_threshold"][0]
+    clip_switch_on(alpha)
+    response = admin_client.post(url, {**BASE, "similar_threshold": "0.95"})
+
+    assert response.status_code == 302, response.content[:3000]
+    with tenant_context(alpha):
+        assert DuplicateSettings.objects.get().similar_threshold == 0.95
+        event = AuditEvent.objects.get(action="duplicates.settings_changed")
+    assert event.details == {"before": {"similar_threshold": 0.9}, "after": {"similar_threshold": 0.95}}

@@ -66,7 +66,7 @@ def test_an_admin_sees_owner_fields_disabled_and_may_edit_thumbnail_sizes(alpha,
     marked = {
         field
         for field in ("name", "time_zone", "retention_days", "keep_gps", "max_upload_mib", "keeper_criteria",
-                      "format_priority", "similar_enabled", "identical_uploads")
+                      "format_priority", "similar_enabled", "similar_threshold", "identical_uploads")
         if "owner only" in html.split(f'data-field="{field}"')[1].split("</div>")[0]
     }  # fmt: skip
     assert marked == {"name", "time_zone", "retention_days", "keep_gps", "max_upload_mib"}
@@ -179,7 +179,7 @@ def test_the_blank_add_row_as_a_browser_sends_it_is_left_alone(alpha, users):
         "spec-3-name": "",
         "spec-3-format": "",
         "spec-3-quality": "",
-        "similar_enabled": "on",
+        "keeper_criteria": "size, original",
     }
 
     response = client.post("/settings/workspace/", data)

@@ -6,10 +6,12 @@ from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from apps.audit.models import AuditEvent
+from apps.duplicates.keeper import default_keeper_criteria
 from apps.duplicates.models import DuplicateSettings
 from apps.images.models import ImageSettings, ThumbnailSpec
 from apps.tenants.models import Tenant
 from tests.api import as_user
+from tests.support.clip_model import clip_switch_on, tiny_clip_model  # noqa: F401 - a fixture
 
 SPEC = {"name": "a", "max_width": 64, "max_height": 64, "format": "webp", "quality": 80}
 
@@ -49,7 +51,9 @@ def test_an_admin_sees_the_owner_fields_as_not_editable(admin_api):
     ]  # fmt: skip
 
 
+@pytest.mark.usefixtures("tiny_clip_model")
 def test_the_owner_changes_policy_and_each_part_is_audited_with_before_and_after(alpha, owner_api):
+    clip_switch_on(alpha)  # a new similar threshold needs an active embedding model
     old_name = alpha.name
     response = owner_api.patch(
         "tenant/settings",
@@ -61,7 +65,7 @@ def test_the_owner_changes_policy_and_each_part_is_audited_with_before_and_after
             "max_upload_bytes": 5_000_000,
             "identical_uploads": "refuse",
             "keeper_criteria": ["resolution", "original"],
-            "similar_enabled": True,
+            "similar_threshold": 0.95,
         },
     )
 
@@ -75,7 +79,7 @@ def test_the_owner_changes_policy_and_each_part_is_audited_with_before_and_after
     assert (alpha.name, alpha.time_zone) == ("Alpha Photos", "Europe/Berlin")
     assert _image_policy(alpha) == (7, False, 5_000_000, "refuse")
     with tenant_context(alpha):
-        assert DuplicateSettings.objects.get().similar_enabled is True
+        assert DuplicateSettings.objects.get().similar_threshold == 0.95
         image_event = AuditEvent.objects.get(action="images.settings_changed")
         duplicate_event = AuditEvent.objects.get(action="duplicates.settings_changed")
     tenant_event = AuditEvent.objects.get(action="tenant.updated", tenant_id=alpha.pk)
@@ -85,8 +89,15 @@ def test_the_owner_changes_policy_and_each_part_is_audited_with_before_and_after
         "after": {"retention_days": 7, "keep_gps": False, "max_upload_bytes": 5_000_000,
                   "identical_uploads": "refuse"},
     }  # fmt: skip
-    assert duplicate_event.details["before"]["similar_enabled"] is False
-    assert duplicate_event.details["after"]["similar_enabled"] is True
+    criteria = default_keeper_criteria()
+    moved = ["resolution", "original"]
+    assert duplicate_event.details == {
+        "before": {"keeper_criteria": criteria, "similar_threshold": 0.9},
+        "after": {
+            "keeper_criteria": [*moved, *(c for c in criteria if c not in moved)],
+            "similar_threshold": 0.95,
+        },
+    }
     assert tenant_event.details == {"name": [old_name, "Alpha Photos"], "time_zone": ["UTC", "Europe/Berlin"]}
 
 
@@ -104,6 +115,9 @@ def test_the_owner_changes_policy_and_each_part_is_audited_with_before_and_after
         ({"thumbnail_specs": [SPEC, SPEC]}, "thumbnail_specs"),
         ({"thumbnail_specs": [{**SPEC, "max_width": 8}]}, "thumbnail_specs"),
         ({"identical_uploads": "maybe"}, "identical_uploads"),
+        ({"similar_threshold": 0.5}, "similar_threshold"),
+        ({"similar_threshold": 0.999}, "similar_threshold"),
+        ({"similar_threshold": "most"}, "similar_threshold"),
         ({"colour": "blue"}, "colour"),
     ],
 )
@@ -136,7 +150,7 @@ def test_an_admin_may_change_duplicates_and_thumbnails_but_not_owner_fields(alph
         {"name": "small", "max_width": 200, "max_height": 200, "format": "webp", "quality": 80},
         {"name": "poster", "max_width": 900, "max_height": 600, "format": "jpeg", "quality": 85},
     ]
-    allowed = admin_api.patch("tenant/settings", {"similar_enabled": True, "thumbnail_specs": specs})
+    allowed = admin_api.patch("tenant/settings", {"keeper_criteria": ["size"], "thumbnail_specs": specs})
 
     assert allowed.status_code == 200, allowed.content
     assert allowed.json()["thumbnail_specs"] == specs

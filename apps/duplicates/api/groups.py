@@ -41,6 +41,7 @@ from apps.duplicates.services.jobs import (
 )
 from apps.duplicates.services.reclaimed import copies_figures
 from apps.duplicates.services.resolutions import resolution_undo, resolution_undoable, resolutions_of_groups
+from apps.duplicates.services.review import resolve_all_check
 from apps.images import imaging
 from apps.images.models import IdenticalUploads, Image, ImageFormat
 from apps.images.services.identical_uploads import identical_uploads_get, identical_uploads_set
@@ -154,14 +155,17 @@ class InTrashOutput(serializers.Serializer):
 
 
 class ReportOutput(serializers.Serializer):
-    groups = serializers.IntegerField()
+    groups = serializers.IntegerField(help_text="Open exact and near groups (similar ones: similar_groups).")
     duplicate_images = serializers.IntegerField()
-    reclaimable_bytes = serializers.IntegerField()
+    reclaimable_bytes = serializers.IntegerField(help_text="Of exact and near groups only.")
     by_kind = serializers.DictField(
         child=serializers.IntegerField(),
         help_text="Reclaimable bytes split at the member level: `exact` counts every byte-identical "
-        "copy (also in groups with near copies), `near` and `similar` the rest.",
+        "copy (also in groups with near copies), `near` the rest; `similar` what resolving the "
+        "similar groups would free, apart (not in reclaimable_bytes: similar images are no copies).",
     )
+    similar_groups = serializers.IntegerField(help_text="Open similar groups.")
+    similar_images = serializers.IntegerField(help_text="Images in open similar groups.")
     by_storage_location = serializers.DictField(child=serializers.IntegerField())
     reclaimed_bytes = serializers.IntegerField(
         help_text="Bytes resolving trashed that were since purged or permanently deleted."
@@ -334,6 +338,9 @@ def resolution_output(resolution) -> dict:
 
 
 class ResolveAllApi(APIView):
+    """Resolve every open exact or near group (of `kind`) by the keeper policy. Similar groups are
+    never resolved in bulk: `kind: "similar"` is 400 similar_not_bulk_resolvable."""
+
     required_permission = Perm.DUPLICATES_MANAGE
 
     class Input(serializers.Serializer):
@@ -350,6 +357,7 @@ class ResolveAllApi(APIView):
         v = data.validated_data
         if v["dry_run"]:
             return Response(resolve_all_preview(kind=v.get("kind")))
+        resolve_all_check(kind=v.get("kind"))
         job = duplicates_job_create(
             kind=DUPLICATES_RESOLVE_ALL,
             actor=Actor.from_request(request),
@@ -524,6 +532,9 @@ class SettingsOutput(serializers.Serializer):
     keeper_criteria_labels = serializers.DictField(child=serializers.CharField())
     format_priority = serializers.ListField(child=serializers.ChoiceField(choices=ImageFormat.values))
     similar_enabled = serializers.BooleanField()
+    similar_threshold = serializers.FloatField(
+        help_text="Cosine similarity (0.8 to 0.99) at which images form a similar group."
+    )
     raw_jpeg_pairs = serializers.ChoiceField(
         choices=RawJpegPairs.choices,
         help_text="RAW + JPEG of one shot: `group` (the keeper policy keeps the RAW) or `keep_both` "
@@ -538,6 +549,10 @@ class SettingsChangeOutput(SettingsOutput):
         help_text="The open groups re-ranked by the new policy: done already for up to 200 groups, "
         "else a job to follow at status_url. Null when nothing changed.",
     )
+    similar_regroup = DuplicatesJobOutput(
+        allow_null=True,
+        help_text="Similar switched on or its threshold changed: the job that groups the images again.",
+    )
 
 
 def settings_output(policy) -> dict:
@@ -546,6 +561,7 @@ def settings_output(policy) -> dict:
         "keeper_criteria_labels": CRITERIA_LABELS,
         "format_priority": list(policy.format_priority),
         "similar_enabled": policy.similar_enabled,
+        "similar_threshold": policy.similar_threshold,
         "raw_jpeg_pairs": policy.raw_jpeg_pairs,
         "updated_at": policy.updated_at,
     }
@@ -563,6 +579,7 @@ class DuplicateSettingsApi(APIView):
         format_priority = serializers.ListField(child=serializers.CharField(), required=False)
         raw_jpeg_pairs = serializers.CharField(required=False)
         similar_enabled = serializers.BooleanField(required=False)
+        similar_threshold = serializers.FloatField(required=False)
 
     @extend_schema(responses={200: SettingsOutput})
     def get(self, request):
@@ -574,12 +591,19 @@ class DuplicateSettingsApi(APIView):
         request_tenant(request)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        policy, job = duplicate_settings_update(
+        policy, job, regroup = duplicate_settings_update(
             actor=Actor.from_request(request),
             tenant=request.tenant,
             keeper_criteria=data.validated_data.get("keeper_criteria"),
             format_priority=data.validated_data.get("format_priority"),
             raw_jpeg_pairs=data.validated_data.get("raw_jpeg_pairs"),
             similar_enabled=data.validated_data.get("similar_enabled"),
+            similar_threshold=data.validated_data.get("similar_threshold"),
         )
-        return Response({**settings_output(policy), "rerank": job_output(job) if job else None})
+        return Response(
+            {
+                **settings_output(policy),
+                "rerank": job_output(job) if job else None,
+                "similar_regroup": job_output(regroup) if regroup else None,
+            }
+        )

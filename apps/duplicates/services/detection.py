@@ -36,7 +36,12 @@ from apps.duplicates.models import (
     Signature,
 )
 from apps.duplicates.raw_pairs import same_shot
-from apps.duplicates.services.groups import duplicate_settings_get, group_refresh, groups_merge
+from apps.duplicates.services.groups import (
+    duplicate_settings_get,
+    group_refresh,
+    groups_merge,
+    similar_release,
+)
 from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus, StageState
@@ -194,13 +199,14 @@ def signatures_of(image_ids: list):
 
 
 def open_groups_of(image_ids: list) -> dict:
-    """{image id: id of the open group it is in} for those of `image_ids` in one."""
+    """{image id: id of the open exact or near group it is in} for those of `image_ids` in one
+    (similar groups are not duplicates)."""
     if not image_ids:
         return {}
     return dict(
-        Member.objects.filter(image_id__in=image_ids, group__status=GroupStatus.OPEN).values_list(
-            "image_id", "group_id"
-        )
+        Member.objects.filter(image_id__in=image_ids, group__status=GroupStatus.OPEN)
+        .exclude(group__kind=Kind.SIMILAR)
+        .values_list("image_id", "group_id")
     )
 
 
@@ -273,7 +279,12 @@ def pairs_record(*, image_id, found) -> Group | None:
     )
     transaction.on_commit(index_changed)  # searches show verified matches: cached answers are stale
     ids = [image_id] + [other for other, _d in found]
-    group_ids = Member.objects.filter(image_id__in=ids, group__status=GroupStatus.OPEN).values("group_id")
+    # exact and near groups only: a similar group is never merged into (apps/duplicates/services/similar.py)
+    group_ids = (
+        Member.objects.filter(image_id__in=ids, group__status=GroupStatus.OPEN)
+        .exclude(group__kind=Kind.SIMILAR)
+        .values("group_id")
+    )
     groups = list(Group.objects.select_for_update().filter(pk__in=group_ids).order_by("created_at", "id"))
     if groups:
         group = groups_merge(groups)
@@ -283,6 +294,7 @@ def pairs_record(*, image_id, found) -> Group | None:
     present = set(Member.objects.filter(group=group).values_list("image_id", flat=True))
     joining = [i for i in ids if i not in present]
     Member.objects.bulk_create([Member(group=group, image_id=i) for i in joining])
+    similar_release(image_ids=ids)  # duplicates now, no longer merely similar
     group = group_refresh(group)
     if joining:
         webhook_emit(

@@ -4,7 +4,7 @@ from django.db.models import Min
 
 from apps.duplicates.identical import identical_figures
 from apps.duplicates.keeper import keeper_suggest
-from apps.duplicates.models import DuplicateSettings, Group, Kind, Member, Pair
+from apps.duplicates.models import DuplicateSettings, Group, GroupStatus, Kind, Member, Pair
 from apps.duplicates.provenance import derivations, facts_read
 from apps.duplicates.raw_pairs import is_raw, same_shot, shot_label
 from apps.images.models import Image
@@ -43,9 +43,10 @@ def group_refresh(
     )
     ids = [i.pk for i in images]
     pairs = Pair.objects.filter(image_a_id__in=ids, image_b_id__in=ids)
-    kinds = set(pairs.values_list("kind", flat=True))
-    group.kind = Kind.EXACT if kinds == {Kind.EXACT} else Kind.NEAR
-    group.confidence = pairs.aggregate(m=Min("score"))["m"] or 1.0
+    if group.kind != Kind.SIMILAR:  # a similar group keeps its kind and its weakest similarity
+        kinds = set(pairs.values_list("kind", flat=True))
+        group.kind = Kind.EXACT if kinds == {Kind.EXACT} else Kind.NEAR
+        group.confidence = pairs.aggregate(m=Min("score"))["m"] or 1.0
     group.member_count = len(images)
     group.total_bytes = sum(i.size_bytes for i in images)
     if images:
@@ -93,3 +94,21 @@ def _camera_renders(images: list[Image], derived: dict) -> dict:
         for other in images
         if other.pk not in made and same_shot(raw, other)
     }
+
+
+def similar_release(*, image_ids) -> int:
+    """These images are exact or near duplicates now: they leave their open similar groups, and a
+    similar group left with fewer than two images goes. Returns how many groups changed."""
+    memberships = Member.objects.filter(
+        image_id__in=list(image_ids), group__status=GroupStatus.OPEN, group__kind=Kind.SIMILAR
+    )
+    group_ids = set(memberships.values_list("group_id", flat=True))
+    if not group_ids:
+        return 0
+    memberships.delete()
+    for group in Group.objects.filter(pk__in=group_ids):
+        if Member.objects.filter(group=group).count() < 2:
+            group.delete()
+        else:
+            group_refresh(group)
+    return len(group_ids)

@@ -11,7 +11,7 @@ from apps.audit.services import audit_record
 from apps.duplicates.errors import GroupNotOpen
 from apps.duplicates.identical import identical_sets
 from apps.duplicates.keeper import keeper_suggest
-from apps.duplicates.models import Group, GroupStatus, Member, Resolution, ResolutionSource
+from apps.duplicates.models import Group, GroupStatus, Kind, Member, Resolution, ResolutionSource
 from apps.duplicates.services.groups import duplicate_settings_get, group_refresh
 from apps.duplicates.services.reclaimed import trashed_copies_record
 from apps.duplicates.services.resolutions import resolution_record, resolution_start
@@ -24,7 +24,10 @@ ALL_PERMISSIONS = frozenset(Perm)
 
 
 def groups_with_identical():
-    return Group.objects.filter(status=GroupStatus.OPEN, member_count__gte=2, exact_copies__gt=0)
+    # similar groups hold no copies to remove (identical files are exact duplicates, never similar)
+    return Group.objects.filter(status=GroupStatus.OPEN, member_count__gte=2, exact_copies__gt=0).exclude(
+        kind=Kind.SIMILAR
+    )
 
 
 def _survivor(same: list[Image], *, keeper_id) -> Image:

@@ -1,6 +1,6 @@
 """Enqueueing detection and creating the duplicates jobs (re-scan, resolve all, remove identical
-copies, re-rank after a policy change; their runners are rescan_run, resolve_all_run,
-identical_remove_run and rerank_run, registered in apps.py)."""
+copies, re-rank after a policy change, regroup similar images; their runners are rescan_run,
+resolve_all_run, identical_remove_run, rerank_run and similar_regroup_run, registered in apps.py)."""
 
 from apps.audit.context import Actor
 from apps.jobs.models import Job
@@ -10,11 +10,13 @@ DUPLICATES_RESCAN = "duplicates_rescan"
 DUPLICATES_RESOLVE_ALL = "duplicates_resolve_all"
 DUPLICATES_REMOVE_IDENTICAL = "duplicates_remove_identical"
 DUPLICATES_RERANK = "duplicates_rerank"
+DUPLICATES_SIMILAR_REGROUP = "duplicates_similar_regroup"
 DUPLICATES_JOB_KINDS = (
     DUPLICATES_RESCAN,
     DUPLICATES_RESOLVE_ALL,
     DUPLICATES_REMOVE_IDENTICAL,
     DUPLICATES_RERANK,
+    DUPLICATES_SIMILAR_REGROUP,
 )
 
 

@@ -1,23 +1,45 @@
-"""The tenant's duplicate policy: the keeper criteria order, the format preference and what RAW + JPEG
-pairs of one shot are (grouped, or both kept). A change re-ranks every open group at once (its
-suggested keeper and reason): within the change for a few groups, else by a duplicates_rerank job;
-resolved groups keep the keeper they were resolved with."""
+"""The tenant's duplicate policy: the keeper criteria order, the format preference, what RAW + JPEG
+pairs of one shot are (grouped, or both kept) and similar grouping (on/off, threshold). A change
+re-ranks every open group at once (its suggested keeper and reason): within the change for a few
+groups, else by a duplicates_rerank job; resolved groups keep the keeper they were resolved with.
+Switching similar grouping on or changing its threshold regroups in a duplicates_similar_regroup
+job; switching it off removes the open similar groups."""
+
+from typing import NamedTuple
 
 from django.db import transaction
 
 from apps.audit.context import Actor
 from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
-from apps.duplicates.errors import InvalidPolicy
+from apps.duplicates.errors import InvalidPolicy, SimilarNeedsModel
 from apps.duplicates.keeper import CRITERIA
-from apps.duplicates.models import DuplicateSettings, Group, GroupStatus, Member, Pair, RawJpegPairs
+from apps.duplicates.models import (
+    SIMILAR_THRESHOLD_MAX,
+    SIMILAR_THRESHOLD_MIN,
+    DuplicateSettings,
+    Group,
+    GroupStatus,
+    Kind,
+    Member,
+    Pair,
+    RawJpegPairs,
+)
+from apps.duplicates.services.detection import tenant_lock
 from apps.duplicates.services.groups import duplicate_settings_get, group_refresh
-from apps.duplicates.services.jobs import DUPLICATES_RERANK, duplicates_job_create
+from apps.duplicates.services.jobs import DUPLICATES_RERANK, DUPLICATES_SIMILAR_REGROUP, duplicates_job_create
 from apps.duplicates.services.review import open_groups
+from apps.duplicates.services.similar import similar_groups_remove
 from apps.images.models import ImageFormat
 from apps.jobs.models import Job
 from apps.jobs.runner import JobContext, job_run
+from apps.search.services.models import similarity_model
 from apps.storage.models import StorageLocation
+
+SIMILAR_NEEDS_MODEL = (
+    "Similar grouping needs an embedding model: switch on CLIP or ResNet-50 under Search (its weights "
+    "must be installed on this server) first."
+)
 
 RERANK_AT_ONCE = 200  # open groups re-ranked within the request that changes the policy
 
@@ -34,11 +56,26 @@ def _ordering(values: list[str], *, known: list[str], field: str) -> list[str]:
     return [*values, *(v for v in known if v not in values)]
 
 
+def similar_threshold_problem(value) -> str:
+    """Why `value` cannot be the similar threshold ("" when it can)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "The similar threshold is a number from 0.8 to 0.99."
+    if not SIMILAR_THRESHOLD_MIN <= value <= SIMILAR_THRESHOLD_MAX:
+        low, high = SIMILAR_THRESHOLD_MIN, SIMILAR_THRESHOLD_MAX
+        return f"The similar threshold must be from {low} to {high}, not {value}."
+    return ""
+
+
 def duplicate_settings_validate(
-    *, keeper_criteria: list[str] | None = None, format_priority: list[str] | None = None
+    *,
+    keeper_criteria: list[str] | None = None,
+    format_priority: list[str] | None = None,
+    similar_threshold=None,
 ) -> dict[str, list[str]]:
-    """Per-field messages for orders that cannot be stored (empty when both are fine)."""
+    """Per-field messages for values that cannot be stored (empty when all are fine)."""
     errors: dict[str, list[str]] = {}
+    if similar_threshold is not None and (problem := similar_threshold_problem(similar_threshold)):
+        errors["similar_threshold"] = [problem]
     checks = (
         ("keeper_criteria", keeper_criteria, CRITERIA, "keeper criterion"),
         ("format_priority", format_priority, list(ImageFormat.values), "format"),
@@ -57,6 +94,20 @@ def _plain(value):
     return list(value) if isinstance(value, list | tuple) else value
 
 
+def similar_model_check(*, switched_on: bool, threshold_changed: bool) -> None:
+    """Switching similar grouping on or changing its threshold needs an active embedding model
+    (CLIP or ResNet-50 with its weights): SimilarNeedsModel (400) names the field otherwise."""
+    if (switched_on or threshold_changed) and similarity_model() is None:
+        field = "similar_enabled" if switched_on else "similar_threshold"
+        raise SimilarNeedsModel(SIMILAR_NEEDS_MODEL, extra={field: [SIMILAR_NEEDS_MODEL]})
+
+
+class SettingsChange(NamedTuple):
+    policy: DuplicateSettings
+    rerank: Job | None  # the open groups re-ranked by the new policy (None: nothing changed)
+    similar_regroup: Job | None  # similar switched on or its threshold changed
+
+
 @transaction.atomic
 def duplicate_settings_update(
     *,
@@ -66,12 +117,16 @@ def duplicate_settings_update(
     format_priority: list[str] | None = None,
     raw_jpeg_pairs: str | None = None,
     similar_enabled: bool | None = None,
-) -> tuple[DuplicateSettings, Job | None]:
+    similar_threshold: float | None = None,
+) -> SettingsChange:
     """Change the order of the keeper criteria, the format preference, what RAW + JPEG pairs of one
-    shot are and/or whether visually similar images are grouped (audited), and re-rank the open
-    groups by it: the returned duplicates_rerank job is done when there were up to RERANK_AT_ONCE of
-    them, else queued (progress at GET duplicates/jobs/{id}); None when nothing changed. "Keep both"
-    takes the open RAW + JPEG groups apart at once. Bad input changes nothing."""
+    shot are and/or similar grouping (on/off, threshold), audited, and re-rank the open groups by
+    it: the duplicates_rerank job is done when there were up to RERANK_AT_ONCE of them, else queued
+    (progress at GET duplicates/jobs/{id}). "Keep both" takes the open RAW + JPEG groups apart at
+    once. Switching similar on, or a new threshold while it is on, starts a
+    duplicates_similar_regroup job; switching it off removes the open similar groups. Switching
+    similar on or changing its threshold without an active embedding model is SimilarNeedsModel
+    (400). Bad input changes nothing."""
     policy = duplicate_settings_get()
     policy = DuplicateSettings.objects.select_for_update().get(pk=policy.pk)
     before = {
@@ -79,6 +134,7 @@ def duplicate_settings_update(
         "format_priority": list(policy.format_priority),
         "raw_jpeg_pairs": policy.raw_jpeg_pairs,
         "similar_enabled": policy.similar_enabled,
+        "similar_threshold": policy.similar_threshold,
     }
     changed = []
     if keeper_criteria is not None:
@@ -95,15 +151,26 @@ def duplicate_settings_update(
             )
         policy.raw_jpeg_pairs = raw_jpeg_pairs
         changed.append("raw_jpeg_pairs")
+    if similar_threshold is not None:
+        if problem := similar_threshold_problem(similar_threshold):
+            raise InvalidPolicy(problem, extra={"similar_threshold": [problem]})
+        if float(similar_threshold) != policy.similar_threshold:
+            policy.similar_threshold = float(similar_threshold)
+            changed.append("similar_threshold")
     if similar_enabled is not None and similar_enabled != policy.similar_enabled:
         policy.similar_enabled = similar_enabled
         changed.append("similar_enabled")
     if not changed:
-        return policy, None
+        return SettingsChange(policy, None, None)
+    switched_on = "similar_enabled" in changed and policy.similar_enabled
+    similar_model_check(switched_on=switched_on, threshold_changed="similar_threshold" in changed)
     policy.full_clean()
     policy.save(update_fields=[*changed, "updated_at"])
     if before["raw_jpeg_pairs"] != policy.raw_jpeg_pairs == RawJpegPairs.KEEP_BOTH:
         _raw_jpeg_groups_release()
+    if "similar_enabled" in changed and not policy.similar_enabled:
+        tenant_lock()
+        similar_groups_remove()
     audit_record(
         actor=actor,
         action=AuditAction.DUPLICATES_SETTINGS_CHANGED,
@@ -114,6 +181,11 @@ def duplicate_settings_update(
             "after": {k: _plain(getattr(policy, k)) for k in changed},
         },
     )
+    regroup = None
+    if policy.similar_enabled and (switched_on or "similar_threshold" in changed):
+        regroup = duplicates_job_create(
+            kind=DUPLICATES_SIMILAR_REGROUP, actor=actor, params={"threshold": policy.similar_threshold}
+        )
     policy.refresh_from_db(fields=["updated_at"])
     count = open_groups().count()
     job = duplicates_job_create(
@@ -124,7 +196,7 @@ def duplicate_settings_update(
     if count <= RERANK_AT_ONCE:
         # the same runner, here, before its run is enqueued (on commit): the worker finds it done
         job = job_run(job_id=job.pk) or job
-    return policy, job
+    return SettingsChange(policy, job, regroup)
 
 
 def rerank_run(ctx: JobContext, *, batch: int = 100) -> None:
@@ -153,7 +225,7 @@ def rerank_run(ctx: JobContext, *, batch: int = 100) -> None:
 def _raw_jpeg_groups_release() -> None:
     """Both kept: the open groups that are one shot as RAW + JPEG go, with the pairs that made them
     (a re-scan under "group" finds them again)."""
-    groups = Group.objects.filter(status=GroupStatus.OPEN).exclude(label="")
+    groups = Group.objects.filter(status=GroupStatus.OPEN).exclude(label="").exclude(kind=Kind.SIMILAR)
     ids = list(Member.objects.filter(group__in=groups).values_list("image_id", flat=True))
     Pair.objects.filter(image_a_id__in=ids, image_b_id__in=ids).delete()
     groups.delete()

@@ -1,6 +1,7 @@
 """The full re-scan job: every live image's signature (recomputed when the method changed), its
-matches, then all open groups rebuilt at once from the pairs by union-find. Resolved and dismissed
-groups stay as they are; dismissed pairs are never grouped."""
+matches, then all open exact and near groups rebuilt at once from the pairs by union-find. Resolved
+and dismissed groups stay as they are, and so do open similar groups (less the images that are
+duplicates); dismissed pairs are never grouped."""
 
 import logging
 
@@ -19,7 +20,7 @@ from apps.duplicates.services.detection import (
     signature_usable,
     tenant_lock,
 )
-from apps.duplicates.services.groups import duplicate_settings_get, group_refresh
+from apps.duplicates.services.groups import duplicate_settings_get, group_refresh, similar_release
 from apps.duplicates.signatures import features_of
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus
@@ -97,7 +98,9 @@ def groups_rebuild(*, found: dict) -> int:
         ],
         batch_size=2000,
     )
-    Group.objects.filter(status=GroupStatus.OPEN).delete()
+    # the open similar groups stay (their own regroup job rebuilds them), less the images that are
+    # duplicates now
+    Group.objects.filter(status=GroupStatus.OPEN).exclude(kind=Kind.SIMILAR).delete()
     policy = duplicate_settings_get()
     default_location = StorageLocation.objects.filter(is_default=True).values_list("pk", flat=True).first()
     made = 0
@@ -106,4 +109,5 @@ def groups_rebuild(*, found: dict) -> int:
         Member.objects.bulk_create([Member(group=group, image_id=i) for i in members])
         group_refresh(group, policy=policy, default_location_id=default_location)
         made += 1
+    similar_release(image_ids={i for pair in edges for i in pair})
     return made

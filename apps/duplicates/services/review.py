@@ -13,7 +13,7 @@ from apps.audit.models import AuditAction
 from apps.audit.services import audit_record
 from apps.core import metrics
 from apps.core.connection import connection
-from apps.duplicates.errors import GroupNotOpen, InvalidKeep
+from apps.duplicates.errors import GroupNotOpen, InvalidKeep, SimilarNotBulkResolvable
 from apps.duplicates.models import Dismissal, Group, GroupStatus, Kind, Member, Resolution, ResolutionSource
 from apps.duplicates.services.groups import group_refresh
 from apps.duplicates.services.reclaimed import reclaimed_report, trashed_copies_record
@@ -204,9 +204,29 @@ def open_groups(*, kind: str | None = None):
     return qs.filter(kind=kind) if kind else qs
 
 
+def duplicate_groups(*, kind: str | None = None):
+    """The open exact and near groups (of the kind): what bulk actions and reclaimable figures count.
+    Similar groups are no copies of one picture; they are resolved one by one."""
+    return open_groups(kind=kind).exclude(kind=Kind.SIMILAR)
+
+
+SIMILAR_NOT_BULK = (
+    "Similar groups are not copies of one picture, so they are never resolved all at once: "
+    "review and resolve each similar group on its own."
+)
+
+
+def resolve_all_check(*, kind: str | None) -> None:
+    """Resolve-all takes exact and near groups only: kind "similar" is SimilarNotBulkResolvable."""
+    if kind == Kind.SIMILAR:
+        raise SimilarNotBulkResolvable(SIMILAR_NOT_BULK, extra={"kind": [SIMILAR_NOT_BULK]})
+
+
 def resolve_all_preview(*, kind: str | None, sample: int = 20) -> dict:
-    """What resolving every open group of the kind by the policy would do (nothing is changed)."""
-    groups = open_groups(kind=kind)
+    """What resolving every open exact or near group (of the kind) by the policy would do (nothing
+    is changed); kind "similar" is refused."""
+    resolve_all_check(kind=kind)
+    groups = duplicate_groups(kind=kind)
     totals = groups.aggregate(groups=Count("id"), images=Sum("member_count"), bytes=Sum("reclaimable_bytes"))
     first = list(
         groups.order_by("-reclaimable_bytes", "-id").values(
@@ -234,12 +254,14 @@ def resolve_all_preview(*, kind: str | None, sample: int = 20) -> dict:
 
 
 def resolve_all_run(ctx: JobContext, *, batch: int = 100) -> None:
-    """The duplicates_resolve_all runner, behind POST /duplicates/resolve-all: every open group of
-    the kind, keeper by the policy; resumable (resolved groups are no longer open)."""
+    """The duplicates_resolve_all runner, behind POST /duplicates/resolve-all: every open exact or
+    near group (of the kind), keeper by the policy; resumable (resolved groups are no longer open).
+    Similar groups are left alone."""
     job, tenant = ctx.job, ctx.tenant
     kind = job.params.get("kind") or None
     actor = Actor(user=job.created_by)
-    groups = open_groups(kind=kind)
+    resolve_all_check(kind=kind)
+    groups = duplicate_groups(kind=kind)
     resolution = resolution_start(source=ResolutionSource.RESOLVE_ALL, actor=actor, job=job)
     ctx.progress(total=job.processed + job.failed + groups.count())
     last = None
@@ -271,20 +293,24 @@ def resolve_all_run(ctx: JobContext, *, batch: int = 100) -> None:
 
 
 def report() -> dict:
-    """Open groups, the images that would go, bytes to win by kind (member level: identical copies
-    are `exact` even in a near group) and storage location; bytes won (purged only) and in the trash."""
-    groups = open_groups()
+    """Open exact and near groups, the images that would go, bytes to win by kind (member level:
+    identical copies are `exact` even in a near group) and storage location; bytes won (purged
+    only) and in the trash. Similar groups are reported apart (`by_kind.similar`, `similar_groups`,
+    `similar_images`) and counted in none of the other figures: they are not removable copies."""
+    groups = duplicate_groups()
     totals = groups.aggregate(
         groups=Count("id"),
         images=Sum("member_count"),
         bytes=Sum("reclaimable_bytes"),
         exact=Sum("exact_bytes"),
     )
+    similar = open_groups(kind=Kind.SIMILAR).aggregate(
+        groups=Count("id"), images=Sum("member_count"), bytes=Sum("reclaimable_bytes")
+    )
     by_kind = dict.fromkeys(Kind.values, 0)
     by_kind[Kind.EXACT] = totals["exact"] or 0
-    for row in groups.values("kind").annotate(b=Sum(F("reclaimable_bytes") - F("exact_bytes"))):
-        near = Kind.SIMILAR if row["kind"] == Kind.SIMILAR else Kind.NEAR
-        by_kind[near] += row["b"] or 0
+    by_kind[Kind.NEAR] = (totals["bytes"] or 0) - (totals["exact"] or 0)
+    by_kind[Kind.SIMILAR] = similar["bytes"] or 0
     # the bytes that would go, by the location of the copies that would go (all but the keeper)
     losing = (
         Member.objects.filter(group__in=groups, image__deleted_at__isnull=True)
@@ -298,6 +324,8 @@ def report() -> dict:
         "reclaimable_bytes": totals["bytes"] or 0,
         "by_kind": by_kind,
         "by_storage_location": {row["image__storage_location__name"]: row["b"] or 0 for row in losing},
+        "similar_groups": similar["groups"] or 0,
+        "similar_images": similar["images"] or 0,
         **reclaimed_report(),
     }
 
@@ -305,7 +333,7 @@ def report() -> dict:
 def metrics_report() -> dict:
     """The current tenant's open groups and reclaimable bytes, for the Prometheus gauges (summed over
     tenants at scrape time). Read off the open-groups index; run every minute and after detection."""
-    totals = open_groups().aggregate(groups=Count("id"), bytes=Sum("reclaimable_bytes"))
+    totals = duplicate_groups().aggregate(groups=Count("id"), bytes=Sum("reclaimable_bytes"))
     figures = {"groups": totals["groups"] or 0, "reclaimable_bytes": totals["bytes"] or 0}
     metrics.duplicates_report(tenant_slug=connection.tenant.slug, **figures)
     return figures

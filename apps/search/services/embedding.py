@@ -11,7 +11,7 @@ import io
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -44,6 +44,25 @@ def descriptor_of(decoded: PILImage.Image) -> np.ndarray:
     vector = descriptor.describe(decoded)
     metrics.embeddings_record(count=1, seconds=time.perf_counter() - started, model=DESCRIPTOR)
     return vector
+
+
+# Called with (model=key, image_ids=[...]) once a model's vectors of those images are stored (the
+# embed stage and the activation job, each chunk committed): duplicates groups similar images here.
+_stored_listeners: list[Callable[..., object]] = []
+
+
+def embeddings_stored_connect(listener: Callable[..., object]) -> None:
+    """Plug in a listener for stored model embeddings (from an AppConfig.ready(); once each)."""
+    if listener not in _stored_listeners:
+        _stored_listeners.append(listener)
+
+
+def embeddings_stored(*, model: str, image_ids: list) -> None:
+    """A torch model's vectors of these images are stored and committed: tell the listeners."""
+    if not image_ids:
+        return
+    for listener in _stored_listeners:
+        listener(model=model, image_ids=list(image_ids))
 
 
 def embeddings_record(*, model: str, version: str, vectors: dict) -> int:
@@ -143,6 +162,7 @@ def images_embed(*, model: str, image_ids: list) -> int:
                 [StageResult(image_id=image.pk, stage=stage, state=StageState.DONE) for image in chunk]
             )
         embedded.update(image.pk for image in chunk)
+        embeddings_stored(model=model, image_ids=[image.pk for image in chunk])
     stages_record(
         [
             StageResult(

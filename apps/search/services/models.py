@@ -17,11 +17,11 @@ from apps.jobs.models import Job
 from apps.jobs.runner import JobContext
 from apps.jobs.services import job_create
 from apps.search.embedders.base import EmbedderUnavailable
-from apps.search.embedders.registry import DESCRIPTOR, KEYS, embedder_get, unavailable_reason
+from apps.search.embedders.registry import CLIP, DESCRIPTOR, KEYS, RESNET50, embedder_get, unavailable_reason
 from apps.search.errors import InvalidSearch, ModelUnavailable
 from apps.search.models import Embedding, SearchModel
 from apps.search.services.embedding import _prepared as prepared_for
-from apps.search.services.embedding import embed_stream, embeddings_record
+from apps.search.services.embedding import embed_stream, embeddings_record, embeddings_stored
 from apps.search.services.index import vector_index_ensure
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,23 @@ def search_models_active() -> list[str]:
             *SearchModel.objects.filter(is_active=True).exclude(key=DESCRIPTOR).values_list("key", flat=True),
         ],
     )
+
+
+# The models whose embeddings say "visually similar" (duplicates' similar grouping), preferred first.
+SIMILARITY_MODELS = (CLIP, RESNET50)
+
+
+def similarity_model() -> SearchModel | None:
+    """The embedding model similar grouping uses in this tenant: the first of CLIP and ResNet-50
+    that is switched on here and whose weights this installation has (never the descriptor, never
+    random weights). None when there is none."""
+    active = search_models_active()
+    for key in SIMILARITY_MODELS:
+        if key in active and not unavailable_reason(key):
+            model = SearchModel.objects.filter(key=key, is_active=True).first()
+            if model is not None:
+                return model
+    return None
 
 
 @transaction.atomic
@@ -127,6 +144,7 @@ def embed_job_run(ctx: JobContext) -> None:
                     version=embedder.version,
                     vectors={image.pk: vector for image, vector in zip(done, vectors, strict=True)},
                 )
+            embeddings_stored(model=key, image_ids=[image.pk for image in done])
         ctx.heartbeat(processed=stored, failed=len(chunk) - stored)
     vector_index_ensure(model=key, dimensions=embedder.dimensions)
 
