@@ -172,6 +172,7 @@ tenant_patterns = [
         webhooks_api.WebhookDeliveryListApi.as_view(),
         name="webhook-deliveries",
     ),
+    path("webhooks/<uuid:endpoint_id>/ping", webhooks_api.WebhookPingApi.as_view(), name="webhook-ping"),
     path(
         "webhooks/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/redeliver",
         webhooks_api.WebhookRedeliverApi.as_view(),

@@ -15,6 +15,7 @@ urlpatterns = [
     path("search/", include("apps.search.urls")),
     path("duplicates/", include("apps.duplicates.urls")),
     path("settings/storage/", include("apps.storage.urls")),
+    path("settings/webhooks/", include("apps.webhooks.urls")),
     path("", include("apps.workspace.urls")),
     path("settings/", include("apps.accounts.settings_urls")),
     path("api/v1/", include((tenant_api_patterns, "api"))),

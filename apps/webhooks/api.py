@@ -1,5 +1,5 @@
-"""/api/v1/webhooks: tenant admins register endpoints for events, read each one's delivery log and
-send a delivery again. Secrets are shown once, at creation and rotation."""
+"""/api/v1/webhooks: tenant admins register endpoints for events, read each one's delivery log, send
+a delivery again and send a test ping. Secrets are shown once, at creation and rotation."""
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -23,6 +23,7 @@ from apps.webhooks.services import (
     webhook_endpoint_create,
     webhook_endpoint_delete,
     webhook_endpoint_update,
+    webhook_ping,
     webhook_redeliver,
 )
 
@@ -165,3 +166,16 @@ class WebhookRedeliverApi(APIView):
         return Response(
             DeliveryOutput(webhook_redeliver(delivery=delivery)).data, status=status.HTTP_202_ACCEPTED
         )
+
+
+class WebhookPingApi(APIView):
+    """POST: send a `webhook.ping` to the endpoint through the normal delivery path (signed, in the
+    delivery log), 202 with the delivery; 409 webhook_disabled while the endpoint is switched off."""
+
+    required_permission = Perm.WEBHOOKS_MANAGE
+
+    @extend_schema(request=None, responses={202: DeliveryOutput})
+    def post(self, request, endpoint_id):
+        request_tenant(request)
+        delivery = webhook_ping(endpoint=_endpoint_or_404(endpoint_id))
+        return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

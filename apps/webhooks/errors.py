@@ -1,4 +1,4 @@
-from apps.core.errors import InvalidInput, NotFound
+from apps.core.errors import Conflict, InvalidInput, NotFound
 
 
 class WebhookUrlNotAllowed(InvalidInput):
@@ -11,3 +11,7 @@ class WebhookInvalid(InvalidInput):
 
 class WebhookNotFound(NotFound):
     code = "webhook_not_found"
+
+
+class WebhookDisabled(Conflict):
+    code = "webhook_disabled"

@@ -24,7 +24,7 @@ from apps.core import queueing
 from apps.core.connection import connection
 from apps.storage.crypto import secrets_decrypt, secrets_encrypt
 from apps.webhooks import transport
-from apps.webhooks.errors import WebhookInvalid, WebhookUrlNotAllowed
+from apps.webhooks.errors import WebhookDisabled, WebhookInvalid, WebhookUrlNotAllowed
 from apps.webhooks.models import DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -292,3 +292,27 @@ def webhook_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     )
     queueing.send_on_commit("webhooks.deliver", delivery_id=str(again.pk))
     return again
+
+
+@transaction.atomic
+def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send a `webhook.ping` to this endpoint whatever events it listens to, through the normal
+    delivery path (signed, logged, retried like any delivery), after commit. A switched-off endpoint
+    is refused (WebhookDisabled): switch it on first."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if not endpoint.is_active:
+        raise WebhookDisabled(
+            "This endpoint is switched off; switch it on again before sending it a test.",
+            extra={"endpoint_id": str(endpoint.pk)},
+        )
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event=WebhookEvent.PING,
+        payload={
+            "event": WebhookEvent.PING.value,
+            "occurred_at": timezone.now().isoformat(),
+            "data": {"endpoint_id": str(endpoint.pk), "message": "A test delivery from DeepLens."},
+        },
+    )
+    queueing.send_on_commit("webhooks.deliver", delivery_id=str(delivery.pk))
+    return delivery

@@ -91,6 +91,7 @@ REQUESTS: dict[tuple[str, str], Call] = {
     ("DELETE", "webhook"): Call("webhooks/{webhook}"),
     ("GET", "webhook-deliveries"): Call("webhooks/{webhook}/deliveries"),
     ("POST", "webhook-redeliver"): Call("webhooks/{webhook}/deliveries/{webhook_delivery}/redeliver"),
+    ("POST", "webhook-ping"): Call("webhooks/{webhook}/ping"),
     ("GET", "tenant-settings"): Call("tenant/settings"),
     ("PATCH", "tenant-settings"): Call("tenant/settings", {"keep_gps": False}),
     ("GET", "users"): Call("users"),

@@ -158,6 +158,7 @@ GOLDEN: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "webhook"):                        (401, 403, 403, 204, 204, 204,   403, 403, 403, 403, 403),
     ("GET", "webhook-deliveries"):                (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 403),
     ("POST", "webhook-redeliver"):                (401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 403),
+    ("POST", "webhook-ping"):                     (401, 403, 403, 202, 202, 202,   403, 403, 403, 403, 403),
     # every admin reads the settings; keep_gps is the owner's (tenant.settings), so admins get 403
     ("GET", "tenant-settings"):                   (401, 403, 403, 200, 200, 200,   403, 403, 403, 403, 200),
     ("PATCH", "tenant-settings"):                 (401, 403, 403, 403, 200, 200,   403, 403, 403, 403, 403),

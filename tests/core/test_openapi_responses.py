@@ -1,6 +1,6 @@
 """The OpenAPI document against real answers (issue 17, item 8): real calls through the test client
 to the main endpoints (images, duplicates, jobs, search, storage, users, API keys, audit, usage,
-sign-in), each answer's status and body validated against what the served document (?format=json)
+sign-in, webhooks), each answer's status and body validated against what the served document (?format=json)
 says of that operation. Objects are checked strictly: a field the document does not name fails as
 much as a missing or mistyped one."""
 
@@ -222,6 +222,35 @@ def test_account_storage_audit_and_usage_answers_match_the_document(document, al
 
     assert document.disagreements == [], "\n".join(document.disagreements)
     assert len(document.checked) == 18
+
+
+def test_webhook_answers_match_the_document(document, users):
+    api = as_user(users[Role.ADMIN])
+    base = "/api/v1/webhooks/{endpoint_id}"
+    # a public address: nothing is sent, deliveries are queued after a commit the test never makes
+    created = document.check(
+        api.post("webhooks", {"url": "https://93.184.216.34/hook", "events": ["job.finished"]}),
+        "post",
+        "/api/v1/webhooks",
+    )
+    assert isinstance(created, dict), document.disagreements
+    endpoint = f"webhooks/{created['id']}"
+    document.check(api.get("webhooks"), "get", "/api/v1/webhooks")
+    ping = document.check(api.post(f"{endpoint}/ping"), "post", f"{base}/ping")
+    assert isinstance(ping, dict), document.disagreements
+    document.check(api.get(f"{endpoint}/deliveries"), "get", f"{base}/deliveries")
+    document.check(
+        api.post(f"{endpoint}/deliveries/{ping['id']}/redeliver"),
+        "post",
+        f"{base}/deliveries/{{delivery_id}}/redeliver",
+    )
+    document.check(api.patch(endpoint, {"is_active": False}), "patch", base)
+    disabled = api.post(f"{endpoint}/ping")
+    document.check(disabled, "post", f"{base}/ping")
+
+    assert disabled.status_code == 409
+    assert document.disagreements == [], "\n".join(document.disagreements)
+    assert len(document.checked) == 6
 
 
 def test_the_strict_check_finds_an_undocumented_field(document, users):

@@ -31,8 +31,11 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def product(tmp_path_factory):
     # Self-service sign-up is off by default; the browser tests open it (tests/e2e/test_browser_signup.py).
+    # The webhook receiver of tests/e2e/test_browser_webhooks.py listens on loopback: allow-listed, as
+    # an operator allow-lists a receiver inside the installation's own network.
     running = Product(
-        tmp_path_factory.mktemp("product") / "var", extra_env={"DEEPLENS_SIGNUP_ENABLED": "true"}
+        tmp_path_factory.mktemp("product") / "var",
+        extra_env={"DEEPLENS_SIGNUP_ENABLED": "true", "DEEPLENS_URL_FETCH_ALLOWED_NETWORKS": "127.0.0.1/32"},
     )
     running.start()
     yield running

@@ -3,11 +3,7 @@ receiver inside the installation's network would be): registered by tenant admin
 like URL import, deliveries signed with HMAC-SHA256 over timestamp and body, retried with backoff,
 logged, redeliverable, and the endpoint switched off after repeated failures."""
 
-import hashlib
-import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -22,45 +18,7 @@ from apps.webhooks.services import webhook_deliver
 from apps.webhooks.tasks import webhook_deliver_task
 from tests.api import as_user
 from tests.factories import UserFactory
-
-
-class Receiver:
-    """A real HTTP server in a thread: records each POST and answers the next planned status."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/deeplens"
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver(settings):
-    settings.DEEPLENS_URL_FETCH_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-    running = Receiver()
-    yield running
-    running.stop()
+from tests.webhooks.receiver import verify_signature
 
 
 @pytest.fixture
@@ -86,13 +44,6 @@ def _deliveries(tenant) -> list[WebhookDelivery]:
         return list(WebhookDelivery.objects.order_by("created_at"))
 
 
-def _verify(secret: str, request: dict) -> dict:
-    fields = dict(part.split("=", 1) for part in request["headers"]["X-DeepLens-Signature"].split(","))
-    expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + request["body"], hashlib.sha256)
-    assert hmac.compare_digest(fields["v1"], expected.hexdigest())
-    return json.loads(request["body"])
-
-
 def test_a_finished_job_is_delivered_signed_to_the_receiver(alpha, admin_api, receiver):
     endpoint = _register(admin_api, receiver.url)
     job_id = _finished_job(alpha)
@@ -102,7 +53,7 @@ def test_a_finished_job_is_delivered_signed_to_the_receiver(alpha, admin_api, re
         assert webhook_deliver(delivery_id=delivery.pk) is None
 
     [request] = receiver.requests
-    body = _verify(endpoint["secret"], request)
+    body = verify_signature(endpoint["secret"], request)
     assert (request["path"], request["headers"]["X-DeepLens-Event"]) == ("/hooks/deeplens", "job.finished")
     assert body["id"] == str(delivery.pk)
     assert (body["event"], body["data"]["job_id"], body["data"]["state"]) == ("job.finished", job_id, "done")
@@ -199,7 +150,7 @@ def test_the_secret_is_shown_once_and_rotates(alpha, admin_api, receiver):
     _finished_job(alpha)
     with tenant_context(alpha):
         webhook_deliver(delivery_id=_deliveries(alpha)[0].pk)
-    _verify(rotated["secret"], receiver.requests[0])
+    verify_signature(rotated["secret"], receiver.requests[0])
 
 
 @pytest.mark.parametrize(
@@ -334,3 +285,58 @@ def test_quota_warning_goes_out_once_per_crossing_of_80_and_100_percent(alpha, a
     assert len(warnings()) == 2
     ingest(0, (a + d) * 100 // 81)  # crossing 80 % again: announced again
     assert [level for level, _, _ in warnings()] == [80, 100, 80]
+
+
+def test_a_ping_is_sent_signed_through_the_delivery_path_and_logged(
+    alpha, admin_api, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
+    endpoint = _register(
+        admin_api, receiver.url, events=("image.ready",)
+    )  # a ping goes whatever it listens to
+    queued = []
+    monkeypatch.setattr(webhook_deliver_task, "delay", lambda **kwargs: queued.append(kwargs))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_api.post(f"webhooks/{endpoint['id']}/ping")
+
+    assert response.status_code == 202
+    delivery = response.json()
+    assert (delivery["event"], delivery["state"], delivery["attempts"]) == ("webhook.ping", "pending", 0)
+    assert queued == [{"delivery_id": delivery["id"]}]  # the ordinary task, after commit
+    with tenant_context(alpha):
+        webhook_deliver_task.apply(kwargs=queued[0])
+    [request] = receiver.requests
+    body = verify_signature(endpoint["secret"], request)
+    assert (request["headers"]["X-DeepLens-Event"], request["headers"]["X-DeepLens-Delivery"]) == (
+        "webhook.ping", delivery["id"],
+    )  # fmt: skip
+    assert (body["id"], body["event"], body["data"]["endpoint_id"]) == (
+        delivery["id"],
+        "webhook.ping",
+        endpoint["id"],
+    )
+    [logged] = admin_api.get(f"webhooks/{endpoint['id']}/deliveries").json()["results"]
+    assert (logged["id"], logged["state"], logged["attempts"], logged["response_code"]) == (
+        delivery["id"], "delivered", 1, 200,
+    )  # fmt: skip
+
+
+def test_a_switched_off_endpoint_is_not_pinged(alpha, admin_api, receiver):
+    endpoint = _register(admin_api, receiver.url)
+    admin_api.patch(f"webhooks/{endpoint['id']}", {"is_active": False})
+
+    response = admin_api.post(f"webhooks/{endpoint['id']}/ping")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "webhook_disabled"
+    assert _deliveries(alpha) == []
+
+
+def test_only_admins_ping_and_only_their_tenants_endpoints(alpha, beta, users, receiver):
+    endpoint = _register(as_user(users["admin"]), receiver.url)
+    beta_admin = as_user(UserFactory(tenant=beta, role="admin", email="admin@beta.test"))
+
+    assert as_user(users["member"]).post(f"webhooks/{endpoint['id']}/ping").status_code == 403
+    assert as_user(users["viewer"]).post(f"webhooks/{endpoint['id']}/ping").status_code == 403
+    assert beta_admin.post(f"webhooks/{endpoint['id']}/ping").status_code == 404
+    assert _deliveries(alpha) == []
