@@ -36,12 +36,7 @@ from apps.duplicates.models import (
     Signature,
 )
 from apps.duplicates.raw_pairs import same_shot
-from apps.duplicates.services.groups import (
-    duplicate_settings_get,
-    group_refresh,
-    groups_merge,
-    similar_release,
-)
+from apps.duplicates.services.groups import duplicate_settings_get, group_join, similar_release
 from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus, StageState
@@ -53,8 +48,6 @@ from apps.search.models import Embedding
 from apps.search.selectors import vector_of
 from apps.search.services.cache import index_changed
 from apps.search.services.embedding import descriptor_of, embeddings_record
-from apps.webhooks.models import WebhookEvent
-from apps.webhooks.services import webhook_emit
 
 logger = logging.getLogger(__name__)
 # Duplicate features work at F.WORK_SIDE and the descriptor at 128 px: a JPEG decoded in draft mode
@@ -286,27 +279,9 @@ def pairs_record(*, image_id, found) -> Group | None:
         .values("group_id")
     )
     groups = list(Group.objects.select_for_update().filter(pk__in=group_ids).order_by("created_at", "id"))
-    if groups:
-        group = groups_merge(groups)
-    else:
-        kind = Kind.EXACT if all(d.kind == Kind.EXACT for _o, d in found) else Kind.NEAR
-        group = Group.objects.create(kind=kind)
-    present = set(Member.objects.filter(group=group).values_list("image_id", flat=True))
-    joining = [i for i in ids if i not in present]
-    Member.objects.bulk_create([Member(group=group, image_id=i) for i in joining])
+    kind = Kind.EXACT if all(d.kind == Kind.EXACT for _o, d in found) else Kind.NEAR
+    group = group_join(groups=groups, image_ids=ids, kind=kind)
     similar_release(image_ids=ids)  # duplicates now, no longer merely similar
-    group = group_refresh(group)
-    if joining:
-        webhook_emit(
-            event=WebhookEvent.DUPLICATES_GROUP_FOUND,
-            data={
-                "group_id": str(group.pk),
-                "kind": group.kind,
-                "new": not present,
-                "joined": [str(i) for i in joining],
-                "member_count": group.member_count,
-            },
-        )
     return group
 
 

@@ -9,6 +9,8 @@ from apps.duplicates.provenance import derivations, facts_read
 from apps.duplicates.raw_pairs import is_raw, same_shot, shot_label
 from apps.images.models import Image
 from apps.storage.models import StorageLocation
+from apps.webhooks.models import WebhookEvent
+from apps.webhooks.services import webhook_emit
 
 
 def duplicate_settings_get() -> DuplicateSettings:
@@ -25,6 +27,32 @@ def groups_merge(groups: list[Group]) -> Group:
         Member.objects.bulk_create([Member(group=target, image_id=m.image_id) for m in moving])
         Group.objects.filter(pk__in=[g.pk for g in others]).delete()
     return target
+
+
+def group_join(*, groups: list[Group], image_ids: list, kind: str, confidence: float | None = None) -> Group:
+    """The images join one open group: `groups` merged (the oldest first), or a new group of `kind`.
+
+    The members not yet in it are added, its figures refreshed, and a duplicates.group_found event
+    names who joined. `confidence` lowers the group's to the weakest link that holds it together."""
+    group = groups_merge(groups) if groups else Group.objects.create(kind=kind)
+    present = set(Member.objects.filter(group=group).values_list("image_id", flat=True))
+    joining = [i for i in image_ids if i not in present]
+    Member.objects.bulk_create([Member(group=group, image_id=i) for i in joining])
+    if confidence is not None:
+        group.confidence = round(min(group.confidence, confidence), 4)
+    group = group_refresh(group)
+    if joining:
+        webhook_emit(
+            event=WebhookEvent.DUPLICATES_GROUP_FOUND,
+            data={
+                "group_id": str(group.pk),
+                "kind": group.kind,
+                "new": not present,
+                "joined": [str(i) for i in joining],
+                "member_count": group.member_count,
+            },
+        )
+    return group
 
 
 def group_refresh(

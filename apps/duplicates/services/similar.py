@@ -24,14 +24,12 @@ from django.db import transaction
 
 from apps.duplicates.models import Dismissal, DuplicateSettings, Group, GroupStatus, Kind, Member
 from apps.duplicates.services.detection import images_alive, tenant_lock
-from apps.duplicates.services.groups import duplicate_settings_get, group_refresh, groups_merge
+from apps.duplicates.services.groups import duplicate_settings_get, group_join
 from apps.images.models import ImageStatus
 from apps.jobs.runner import JobContext
 from apps.search.models import Embedding, SearchModel
 from apps.search.selectors import vector_neighbours, vector_of
 from apps.search.services.models import similarity_model
-from apps.webhooks.models import WebhookEvent
-from apps.webhooks.services import webhook_emit
 
 logger = logging.getLogger(__name__)
 NEIGHBOURS = 20  # nearest images looked at per image
@@ -131,25 +129,8 @@ def similar_record(*, image_id, found: list[tuple]) -> Group | None:
         image_id__in=ids, group__status=GroupStatus.OPEN, group__kind=Kind.SIMILAR
     ).values("group_id")
     groups = list(Group.objects.select_for_update().filter(pk__in=group_ids).order_by("created_at", "id"))
-    group = groups_merge(groups) if groups else Group.objects.create(kind=Kind.SIMILAR)
-    present = set(Member.objects.filter(group=group).values_list("image_id", flat=True))
-    joining = [i for i in ids if i not in present]
-    Member.objects.bulk_create([Member(group=group, image_id=i) for i in joining])
     # the weakest similarity that holds the group together
-    group.confidence = round(min([group.confidence, *(s for _o, s in found)]), 4)
-    group = group_refresh(group)
-    if joining:
-        webhook_emit(
-            event=WebhookEvent.DUPLICATES_GROUP_FOUND,
-            data={
-                "group_id": str(group.pk),
-                "kind": group.kind,
-                "new": not present,
-                "joined": [str(i) for i in joining],
-                "member_count": group.member_count,
-            },
-        )
-    return group
+    return group_join(groups=groups, image_ids=ids, kind=Kind.SIMILAR, confidence=min(s for _o, s in found))
 
 
 def similar_groups_remove() -> int:
