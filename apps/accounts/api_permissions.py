@@ -37,7 +37,7 @@ class HasPermission(BasePermission):
                 )
         elif required not in granted:
             raise exceptions.PermissionDenied(
-                detail=f"This needs the {required!r} permission, which your role or key does not have.",
+                detail=f"This needs the {str(required)!r} permission, which your role or key does not have.",
                 code="permission_denied",
             )
         return True
