@@ -7,6 +7,13 @@ Every image gets:
   * ORB keypoints and binary descriptors of the trimmed grey image (at most ORB_FEATURES), for
     geometric verification of crops, embeddings and strong combinations, and a few of the strongest
     descriptors ("anchors") for candidate search across the collection.
+
+The keypoints kept are spread over the picture: ORB_DETECT are detected and the strongest of each
+cell of a KEYPOINT_GRID x KEYPOINT_GRID grid taken in turn. Kept by strength alone, the corners of
+burned-in text (a caption, a watermark) take most of them, and a copy with text verified against its
+original with 1-5 inliers; spread, the public bench verifies 655 of its 656 copies against their
+original instead of 644 (text 24/24 instead of 19, grey-crop-text 23 instead of 17), with no false
+acceptance among its 89,000 other copy-original pairs, for about 4 ms more per image.
 """
 
 from dataclasses import dataclass
@@ -18,7 +25,10 @@ from PIL import Image, ImageOps
 WORK_SIDE = 512  # longest side the grey working image is resized to
 MIN_WORK_SIDE = 320  # small images are upscaled to this, so ORB finds enough keypoints
 ORB_FEATURES = 400
+ORB_DETECT = 2000  # keypoints detected, of which ORB_FEATURES are kept spread over the picture
+KEYPOINT_GRID = 8
 ANCHORS = 48
+ANCHOR_GRID = 4
 TRIM_TOLERANCE = 10.0  # grey levels a border row/column may differ from the border colour
 TRIM_MAX = 0.3
 THUMB_SIDE = 96  # never trim more than this share of a side
@@ -48,25 +58,22 @@ class Features:
         return self.mirrored_descriptors[spread(self.mirrored_keypoints, self.width, self.height)]
 
 
-def spread(points: np.ndarray, width: int, height: int, *, grid: int = 4, per_cell: int = 0) -> np.ndarray:
-    """Indices of up to ANCHORS points, the strongest of each grid cell in turn (points are sorted
-    strongest first)."""
+def spread(
+    points: np.ndarray, width: int, height: int, *, count: int = ANCHORS, grid: int = ANCHOR_GRID
+) -> np.ndarray:
+    """Indices (ascending) of up to `count` points: the strongest of each grid cell, then the second
+    strongest of each, and so on (points are sorted strongest first)."""
     if not len(points):
         return np.zeros(0, dtype=np.int64)
-    per_cell = per_cell or max(1, ANCHORS // (grid * grid))
     cx = np.minimum((points[:, 0] * grid / max(1, width)).astype(int), grid - 1)
     cy = np.minimum((points[:, 1] * grid / max(1, height)).astype(int), grid - 1)
     cell = cy * grid + cx
-    rank = np.zeros(len(points), dtype=np.int64)
-    seen: dict[int, int] = {}
-    for i, c in enumerate(cell.tolist()):
-        rank[i] = seen.get(c, 0)
-        seen[c] = rank[i] + 1
-    chosen = np.flatnonzero(rank < per_cell)
-    if len(chosen) < ANCHORS:  # empty cells (sky, a plain background): fill with the strongest others
-        rest = np.flatnonzero(rank >= per_cell)[: ANCHORS - len(chosen)]
-        chosen = np.concatenate([chosen, rest])
-    return np.sort(chosen)[:ANCHORS]
+    by_cell = np.argsort(cell, kind="stable")  # each cell's points together, strongest first
+    sorted_cells = cell[by_cell]
+    first = np.searchsorted(sorted_cells, sorted_cells)  # where each point's cell starts
+    rank = np.empty(len(points), dtype=np.int64)
+    rank[by_cell] = np.arange(len(points)) - first  # 0 for a cell's strongest, 1 for the next...
+    return np.sort(np.argsort(rank, kind="stable")[:count])
 
 
 def working_grey(img: Image.Image) -> np.ndarray:
@@ -149,18 +156,26 @@ def _detector():
     global _orb
     if _orb is None:
         _orb = cv2.ORB.create(
-            nfeatures=ORB_FEATURES, scaleFactor=1.3, nlevels=6, edgeThreshold=15, patchSize=31
+            nfeatures=ORB_DETECT, scaleFactor=1.3, nlevels=6, edgeThreshold=15, patchSize=31
         )
     return _orb
 
 
 def orb(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    kps, desc = _detector().detectAndCompute(a, None)
+    """Up to ORB_FEATURES keypoints spread over the picture, strongest first, and their descriptors
+    (computed for the kept keypoints only)."""
+    none = np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+    detected = _detector().detect(a, None)
+    if not detected:
+        return none
+    order = np.argsort([-k.response for k in detected], kind="stable")
+    points = np.array([detected[i].pt for i in order], dtype=np.float32)
+    kept = spread(points, a.shape[1], a.shape[0], count=ORB_FEATURES, grid=KEYPOINT_GRID)
+    kps, desc = _detector().compute(a, [detected[order[i]] for i in kept])
     if desc is None or not kps:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
-    order = np.argsort([-k.response for k in kps], kind="stable")
-    pts = np.array([kps[i].pt for i in order], dtype=np.float32)
-    return pts, desc[order]
+        return none
+    strongest = np.argsort([-k.response for k in kps], kind="stable")  # compute() groups them by level
+    return np.array([kps[i].pt for i in strongest], dtype=np.float32), desc[strongest]
 
 
 def extract(img: Image.Image) -> Features:

@@ -5,7 +5,8 @@ import numpy as np
 from apps.duplicates import features as F
 from apps.duplicates.models import Anchor, Signature
 
-VERSION = 1
+# 2: keypoints spread over the picture (apps/duplicates/features.py), not the strongest alone
+VERSION = 2
 _MASK = (1 << 64) - 1
 
 
