@@ -136,7 +136,12 @@ def candidates_find(query: candidates.Query, *, limit: int = candidates.MAX_CAND
 
 
 def matches_find(
-    query: candidates.Query, *, checked: set | None = None, extra=(), skip_grouped: bool = False
+    query: candidates.Query,
+    *,
+    checked: set | None = None,
+    extra=(),
+    skip_grouped: bool = False,
+    follow_groups: bool = False,
 ) -> list[tuple[uuid.UUID, candidates.Decision]]:
     """Stored, live images the query duplicates, with the decision for each: the one function
     detection, search and `search/duplicates` decide with. `extra` adds candidates of the caller's
@@ -146,11 +151,31 @@ def matches_find(
     The cheap decisions (same bytes, close pHashes) are taken for every candidate first. With
     `skip_grouped`, a candidate that is already in an open group with an image the query was found
     to duplicate is not verified with local features: grouping would put it beside the query anyway
-    (the index stage; a lookup that lists every match leaves it off)."""
+    (the index stage; a lookup that lists every match leaves it off). With `follow_groups` (a lookup,
+    which is never grouped itself), the other members of the open groups of the matches found are
+    candidates too, each decided against the query: a copy too changed for the candidate sources to
+    find (a photo shrunk into a larger picture) is found through a copy that they do find."""
     found = list(dict.fromkeys([*candidates_find(query), *(uuid.UUID(str(i)) for i in extra)]))
-    ids = [i for i in found if i != query.image_id and (checked is None or i not in checked)]
+    seen = set(checked) if checked is not None else set()
+    ids = [i for i in found if i != query.image_id and i not in seen]
+    out = _decided(query, ids, skip_grouped=skip_grouped)
+    seen.update(ids)
+    if follow_groups and out:
+        members = group_members_of([image_id for image_id, _d in out], limit=GROUP_FOLLOW_LIMIT)
+        more = [i for i in members if i != query.image_id and i not in seen]
+        out += _decided(query, more, skip_grouped=False)
+        seen.update(more)
     if checked is not None:
-        checked.update(ids)
+        checked.update(seen)
+    return out
+
+
+# Members of the matches' groups decided per lookup, at most (a group of thousands of copies of one
+# stock photo must not make one search verify them all).
+GROUP_FOLLOW_LIMIT = 30
+
+
+def _decided(query: candidates.Query, ids: list, *, skip_grouped: bool) -> list:
     if not ids:
         return []
     ranked = {image_id: n for n, image_id in enumerate(ids)}  # the sources' order: likeliest first
@@ -184,6 +209,19 @@ def matches_find(
             if image_id in group_of:
                 joined.add(group_of[image_id])
     return out
+
+
+def group_members_of(image_ids: list, *, limit: int) -> list:
+    """The other members of the open exact or near groups these images are in (at most `limit`)."""
+    groups = set(open_groups_of(image_ids).values())
+    if not groups:
+        return []
+    return list(
+        Member.objects.filter(group_id__in=groups)
+        .exclude(image_id__in=image_ids)
+        .order_by("group_id", "image_id")
+        .values_list("image_id", flat=True)[:limit]
+    )
 
 
 def signatures_of(image_ids: list):
@@ -332,4 +370,4 @@ def image_query(image: Image) -> candidates.Query:
 
 def lookup(*, data, sha256: str, extra=()) -> list[tuple[uuid.UUID, candidates.Decision]]:
     """Duplicates of an image that is not stored (the search endpoints)."""
-    return matches_find(lookup_query(data=data, sha256=sha256), extra=extra)
+    return matches_find(lookup_query(data=data, sha256=sha256), extra=extra, follow_groups=True)

@@ -365,7 +365,8 @@ def _stored_verify(image: Image, phashes: np.ndarray | None) -> Callable[[list[s
         except UNREADABLE as exc:
             logger.warning("search: image %s cannot be verified now: %s", image.pk, exc)
             return {}  # its similar are still found; its matches once detection reaches it
-        return {i: (d.kind, d.signal, d.score) for i, d in matches_find(query, extra=nearest)}
+        found = matches_find(query, extra=nearest, follow_groups=True)
+        return {i: (d.kind, d.signal, d.score) for i, d in found}
 
     return live
 
@@ -510,7 +511,8 @@ def picture_query(*, data: bytes, model: str) -> tuple[Query, DuplicateQuery]:
     )
 
     def verify(nearest: list[str]) -> dict:
-        return {i: (d.kind, d.signal, d.score) for i, d in matches_find(found, extra=nearest)}
+        matches = matches_find(found, extra=nearest, follow_groups=True)
+        return {i: (d.kind, d.signal, d.score) for i, d in matches}
 
     query = Query(model=key, version=version, vector=vector, verify=verify, phashes=found.features.phashes)
     return query, found
