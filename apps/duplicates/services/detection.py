@@ -151,28 +151,27 @@ def matches_find(
     The cheap decisions (same bytes, close pHashes) are taken for every candidate first. With
     `skip_grouped`, a candidate that is already in an open group with an image the query was found
     to duplicate is not verified with local features: grouping would put it beside the query anyway
-    (the index stage; a lookup that lists every match leaves it off). With `follow_groups` (a lookup,
-    which is never grouped itself), the other members of the open groups of the matches found are
-    candidates too, each decided against the query: a copy too changed for the candidate sources to
-    find (a photo shrunk into a larger picture) is found through a copy that they do find."""
+    (the index stage). With `follow_groups` (a lookup, which is never grouped itself), the other
+    members of the open groups of the matches found are matches too, as a search by a stored image's
+    id lists them (signal "group": duplicates through another copy, not verified again): a copy too
+    changed for the candidate sources to find (a photo shrunk into a larger picture) is found
+    through a copy they do find, and the copies in one group are not each verified."""
     found = list(dict.fromkeys([*candidates_find(query), *(uuid.UUID(str(i)) for i in extra)]))
-    seen = set(checked) if checked is not None else set()
-    ids = [i for i in found if i != query.image_id and i not in seen]
-    out = _decided(query, ids, skip_grouped=skip_grouped)
-    seen.update(ids)
-    if follow_groups and out:
-        members = group_members_of([image_id for image_id, _d in out], limit=GROUP_FOLLOW_LIMIT)
-        more = [i for i in members if i != query.image_id and i not in seen]
-        out += _decided(query, more, skip_grouped=False)
-        seen.update(more)
+    ids = [i for i in found if i != query.image_id and (checked is None or i not in checked)]
     if checked is not None:
-        checked.update(seen)
+        checked.update(ids)
+    out = _decided(query, ids, skip_grouped=skip_grouped or follow_groups)
+    if follow_groups and out:
+        matched = {image_id for image_id, _d in out}
+        members = group_members_of(list(matched), limit=GROUP_FOLLOW_LIMIT)
+        through = candidates.Decision(kind=Kind.NEAR, signal="group", score=0.0)
+        out += [(i, through) for i in members if i != query.image_id and i not in matched]
     return out
 
 
-# Members of the matches' groups decided per lookup, at most (a group of thousands of copies of one
-# stock photo must not make one search verify them all).
-GROUP_FOLLOW_LIMIT = 30
+# Members of the matches' groups listed per lookup, at most (a group of thousands of copies of one
+# stock photo lists its first few hundred).
+GROUP_FOLLOW_LIMIT = 500
 
 
 def _decided(query: candidates.Query, ids: list, *, skip_grouped: bool) -> list:
@@ -212,12 +211,14 @@ def _decided(query: candidates.Query, ids: list, *, skip_grouped: bool) -> list:
 
 
 def group_members_of(image_ids: list, *, limit: int) -> list:
-    """The other members of the open exact or near groups these images are in (at most `limit`)."""
+    """The other live members of the open exact or near groups these images are in (at most `limit`)."""
     groups = set(open_groups_of(image_ids).values())
     if not groups:
         return []
     return list(
-        Member.objects.filter(group_id__in=groups)
+        Member.objects.filter(
+            group_id__in=groups, image__deleted_at__isnull=True, image__status=ImageStatus.READY
+        )
         .exclude(image_id__in=image_ids)
         .order_by("group_id", "image_id")
         .values_list("image_id", flat=True)[:limit]
