@@ -64,7 +64,8 @@ class Signature(models.Model):
     """What detection needs of one image, computed once from its pixels (apps/duplicates/features.py)."""
 
     image = models.OneToOneField("images.Image", primary_key=True, on_delete=models.CASCADE, related_name="+")
-    version = models.PositiveSmallIntegerField()
+    # the method that made it (signatures.VERSION): older ones are indexed again, a batch at a time
+    version = models.PositiveSmallIntegerField(db_index=True)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     # eight signed 64-bit pHashes, orientation 0 first
