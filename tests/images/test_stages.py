@@ -217,6 +217,43 @@ def test_a_worker_start_indexes_again_the_images_whose_signature_an_older_method
         assert Signature.objects.get(image_id=image.pk).version == VERSION
 
 
+def test_the_idle_sweep_indexes_again_older_signatures_a_batch_at_a_time(alpha, member_api, monkeypatch):
+    """A library indexed by an older method moves to the new one in the background, without a
+    worker restart; an image whose indexing failed since keeps its older signature and is not
+    tried every minute."""
+    from apps.duplicates.services import indexing
+
+    images = [
+        _ready(alpha, member_api, f"old{n}.jpg", imagefiles.jpeg(64, 64, seed=44 + n)) for n in range(3)
+    ]
+    ids = [image.pk for image in images]
+    sent = []
+    monkeypatch.setattr(indexing, "catch_up_enqueue", lambda: sent.append(True) or True)
+    monkeypatch.setattr(indexing, "STALE_BATCH", 1)
+    with tenant_context(alpha):
+        images_index(image_ids=ids)
+        Signature.objects.filter(image_id__in=ids).update(version=VERSION - 1)
+        ImageStage.objects.filter(image_id=ids[2], stage="index").update(state=StageState.FAILED)
+
+        assert indexing.index_sweep() == 1
+        first = [i for i in ids[:2] if _stages(alpha, i) == {}]
+        assert len(first) == 1  # one batch
+        assert indexing.index_sweep() == 1  # it waits: the catch-up is sent again, nothing more reset
+        assert [i for i in ids[:2] if _stages(alpha, i) == {}] == first
+        assert images_index(image_ids=first).claimed == first
+        assert Signature.objects.get(image_id=first[0]).version == VERSION
+
+        assert indexing.index_sweep() == 1  # the next batch
+        second = [i for i in ids[:2] if i not in first]
+        assert _stages(alpha, second[0]) == {}
+        images_index(image_ids=second)
+
+        assert indexing.index_sweep() == 0  # only the failed one is left: it stays as it is
+        assert Signature.objects.get(image_id=ids[2]).version == VERSION - 1
+        assert _stages(alpha, ids[2])["index"].state == StageState.FAILED
+    assert len(sent) == 3
+
+
 def test_the_sweep_sends_images_an_active_model_never_embedded_once_per_ten_minutes(
     alpha, member_api, monkeypatch
 ):

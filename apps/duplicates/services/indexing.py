@@ -19,6 +19,7 @@ from datetime import timedelta
 import redis
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -26,7 +27,7 @@ from apps.core import queueing
 from apps.core.connection import connection
 from apps.core.redis import get_redis, redis_key
 from apps.duplicates.services.detection import IndexFailed, image_index
-from apps.images.models import Image, ImageStatus, StageState
+from apps.images.models import Image, ImageStage, ImageStatus, StageState
 from apps.images.services.stages import (
     StageResult,
     stage_claim,
@@ -195,8 +196,9 @@ def catch_up_done(slot: int | None = None) -> None:
 
 def index_sweep(*, worker_started: bool = False) -> int:
     """The sweep's part for index + detect: a catch-up when any image waits longer than the yield
-    window (or at all, when uploads are not waiting). When a worker starts, images whose signature
-    an older method made are indexed again, and the marker of a catch-up that may have died with a
+    window (or at all, when uploads are not waiting); when none waits and no upload does, the next
+    STALE_BATCH images whose signature an older method made. When a worker starts, up to 10,000 of
+    those are indexed again at once, and the marker of a catch-up that may have died with a
     worker is forgotten (a second catch-up beside a live one is harmless: claims keep them apart)."""
     if worker_started:
         catch_up_done()
@@ -206,16 +208,36 @@ def index_sweep(*, worker_started: bool = False) -> int:
         ready_before = timezone.now() - timedelta(seconds=settings.DEEPLENS_INDEX_YIELD_SECONDS)
     if stage_claimable_exists(stage=CLAIM_STAGE, ready_before=ready_before):
         return int(catch_up_enqueue())
+    # Nothing waits and no upload is being processed: the next images an older method indexed
+    # are indexed again, so a whole library moves to a new method without a person starting it.
+    if ready_before is None and stale_signatures_reset(limit=STALE_BATCH):
+        return int(catch_up_enqueue())
     return 0
 
 
+# Images with an older method's signature indexed again per idle sweep (a minute apart): new
+# uploads always come first, and a library of 1M moves over in the background.
+STALE_BATCH = 1000
+
+
 def stale_signatures_reset(limit: int = 10_000) -> int:
-    """Images whose duplicate signature an older method made wait for the index stage again."""
+    """Live, ready images whose duplicate signature an older method made wait for the index stage
+    again; not those whose indexing failed since (an original that cannot be read keeps its older
+    signature, which detection still uses, instead of being tried every minute)."""
     from apps.duplicates.models import Signature
     from apps.duplicates.signatures import VERSION
     from apps.images.services.stages import stages_reset
 
-    stale = list(Signature.objects.exclude(version=VERSION).values_list("image_id", flat=True)[:limit])
+    failed = ImageStage.objects.filter(
+        image_id=OuterRef("image_id"), stage__in=[INDEX, DETECT], state=StageState.FAILED
+    )
+    stale = list(
+        Signature.objects.filter(
+            version__lt=VERSION, image__deleted_at__isnull=True, image__status=ImageStatus.READY
+        )
+        .exclude(Exists(failed))
+        .values_list("image_id", flat=True)[:limit]
+    )
     if stale:
         stages_reset(image_ids=stale, stages=[INDEX, DETECT])
         logger.info("index: %d images have a signature of an older method; indexed again", len(stale))
