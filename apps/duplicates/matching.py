@@ -47,6 +47,17 @@ def phash_distance(a: np.ndarray, b: np.ndarray) -> int:
     return int(min(hamming64(b, a[0]).min(), hamming64(a, b[0]).min()))
 
 
+def phash_distances(a: np.ndarray, many: np.ndarray) -> np.ndarray:
+    """phash_distance(a, b) for each row b of `many` (N, 8), in one pass: a search calibrates its
+    hundred neighbours with it."""
+    many = np.asarray(many, dtype=np.uint64).reshape(-1, 8)
+    if not len(many):
+        return np.zeros(0, dtype=np.int64)
+    theirs = np.bitwise_count(many ^ a[0]).min(axis=1)  # a upright against each orientation of b
+    ours = np.bitwise_count(many[:, :1] ^ a[None, :]).min(axis=1)  # b upright against each of a's
+    return np.minimum(theirs, ours).astype(np.int64)
+
+
 _matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=False)
 
 
@@ -134,5 +145,5 @@ def verify(a: Features, b: Features, *, enough: Callable[[Verification], bool] |
 
 
 def as_hashes(signed_values) -> np.ndarray:
-    """Signed 64-bit integers (as stored) -> uint64 array."""
-    return np.array([int(v) & ((1 << 64) - 1) for v in signed_values], dtype=np.uint64)
+    """Signed 64-bit integers (as stored) -> uint64 array (of any shape: the same bits)."""
+    return np.asarray(signed_values, dtype=np.int64).view(np.uint64)

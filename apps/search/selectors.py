@@ -156,6 +156,7 @@ def query_image_get(*, image_id, model: str, version: str) -> Image | None:
     signature = Signature.objects.filter(image_id=OuterRef("pk"))
     return (
         Image.objects.filter(pk=image_id, deleted_at__isnull=True)
+        .defer("exif", "description")
         .annotate(
             query_vector=Subquery(embedding.values("vector")[:1], output_field=HalfVectorField()),
             query_phashes=Subquery(
@@ -207,13 +208,13 @@ def hash_neighbours(
     return [(str(image_id), int(distance)) for image_id, distance in rows if distance <= max_distance]
 
 
-def images_for_results(ids: list[str]) -> dict[str, Image]:
-    return {
-        str(image.pk): image
-        for image in Image.objects.select_related("storage_location").filter(
-            pk__in=ids, deleted_at__isnull=True
-        )
-    }
+def images_for_results(ids: list[str], *, metadata: bool = True) -> dict[str, Image]:
+    """The live images of `ids`; without `metadata`, their EXIF is not read (a search page of
+    results without metadata needs none of it)."""
+    images = Image.objects.select_related("storage_location").filter(pk__in=ids, deleted_at__isnull=True)
+    if not metadata:
+        images = images.defer("exif")
+    return {str(image.pk): image for image in images}
 
 
 def ids_passing(

@@ -19,7 +19,7 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 
 from apps.duplicates.candidates import Query as DuplicateQuery
-from apps.duplicates.matching import as_hashes, phash_distance
+from apps.duplicates.matching import as_hashes, phash_distances
 from apps.duplicates.selectors import matches_stored, open_groups_of
 from apps.duplicates.services.detection import IndexFailed, image_query, lookup_query, matches_find
 from apps.images import imaging
@@ -206,11 +206,11 @@ def ranked(query: Query, options: SearchOptions) -> dict:
             vector = passing[image_id]
             if image_id not in similarity and vector is not None:
                 similarity[image_id] = _clamp(float(np.dot(vector, query.vector)))
-    phashes = (
-        {image_id: as_hashes(values) for image_id, values in signed.items() if image_id not in matches}
-        if calibrated and query.phashes is not None
-        else {}
-    )
+    distances: dict[str, int] = {}
+    if calibrated and query.phashes is not None:
+        theirs = [image_id for image_id in signed if image_id not in matches]
+        found_distances = phash_distances(query.phashes, as_hashes([signed[i] for i in theirs]))
+        distances = dict(zip(theirs, found_distances.tolist(), strict=True))
     rows = []
     for image_id, (kind, signal, _score) in matches.items():
         rows.append(
@@ -231,13 +231,9 @@ def ranked(query: Query, options: SearchOptions) -> dict:
         score = similarity[image_id]
         chance = None
         if calibrated:
-            theirs = phashes.get(image_id)
-            distance = (
-                phash_distance(query.phashes, theirs)
-                if query.phashes is not None and theirs is not None
-                else None
+            chance = confidence.unverified(
+                similarity=score, tenth=tenth, phash_distance=distances.get(image_id)
             )
-            chance = confidence.unverified(similarity=score, tenth=tenth, phash_distance=distance)
         last_passed = score >= options.threshold and (chance is None or chance >= options.min_confidence)
         if last_passed:
             similar.append(
@@ -289,7 +285,8 @@ def _run(*, query_fn: Callable[[], Query], options: SearchOptions, cache_request
     whole = options.sort in ("date", "-date") or options.collapse
     # The page is read (a few more in case some were deleted since); dates and collapsing read all.
     images = images_for_results(
-        [row["image_id"] for row in (rows if whole else rows[: options.max_results + 20])]
+        [row["image_id"] for row in (rows if whole else rows[: options.max_results + 20])],
+        metadata=options.include_metadata,
     )
     if whole:
         rows = [row for row in rows if row["image_id"] in images]
