@@ -176,3 +176,17 @@ def test_a_lookup_follows_the_groups_of_its_matches(alpha, member_api, monkeypat
     assert {str(i) for i, _d in direct} == {copy}
     assert {str(i): d.signal for i, d in followed} == {copy: direct[0][1].signal, original: "group"}
     assert stranger_only == []
+
+
+def test_phash_distances_of_many_equal_the_pairwise_distance():
+    rng = np.random.default_rng(5)
+    query = M.as_hashes(rng.integers(-(2**63), 2**63 - 1, 8, dtype=np.int64))
+    many = rng.integers(-(2**63), 2**63 - 1, (40, 8), dtype=np.int64)
+    many[3, 5] = query.view(np.int64)[0] ^ 0b101  # an orientation of b 2 bits from a's upright hash
+    many[7, 0] = query.view(np.int64)[2] ^ 0b1  # b upright 1 bit from an orientation of a
+    stored = M.as_hashes(many)
+    distances = M.phash_distances(query, stored)
+    assert distances.tolist() == [M.phash_distance(query, b) for b in stored]
+    assert distances[3] == 2 and distances[7] == 1
+    assert M.phash_distances(query, np.zeros((0, 8), np.uint64)).tolist() == []
+    assert M.as_hashes([-1, 5]).tolist() == [2**64 - 1, 5]
