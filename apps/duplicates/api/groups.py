@@ -178,9 +178,12 @@ class ReportOutput(serializers.Serializer):
 class MatchOutput(serializers.Serializer):
     image_id = serializers.UUIDField()
     filename = serializers.CharField()
-    kind = serializers.CharField()
-    signal = serializers.CharField()
-    score = serializers.FloatField()
+    kind = serializers.CharField(help_text="exact (the same bytes) or near.")
+    signal = serializers.CharField(
+        help_text="What decided it: sha256, phash, orb, or group (in an open group with a copy the "
+        "upload was verified against; not verified again, score 0)."
+    )
+    score = serializers.FloatField(help_text="The deciding signal's score (0 for group).")
 
 
 class SearchDuplicatesOutput(serializers.Serializer):
