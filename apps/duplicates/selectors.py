@@ -15,7 +15,7 @@ from apps.duplicates.models import (
     Resolution,
     TrashedCopy,
 )
-from apps.images.models import Image
+from apps.images.models import Image, ImageStatus
 
 
 def group_list(*, filters: FilterData | None = None) -> QuerySet[Group]:
@@ -96,4 +96,22 @@ def open_groups_of(*, image_ids) -> dict:
         Member.objects.filter(image_id__in=list(image_ids), group__status=GroupStatus.OPEN)
         .exclude(group__kind=Kind.SIMILAR)
         .values_list("image_id", "group_id")
+    )
+
+
+def group_members_of(*, image_ids, limit: int) -> list:
+    """The other live, ready members of the open exact or near groups these images are in (at most
+    `limit`), in one query."""
+    groups = (
+        Member.objects.filter(image_id__in=list(image_ids), group__status=GroupStatus.OPEN)
+        .exclude(group__kind=Kind.SIMILAR)
+        .values("group_id")
+    )
+    return list(
+        Member.objects.filter(
+            group_id__in=groups, image__deleted_at__isnull=True, image__status=ImageStatus.READY
+        )
+        .exclude(image_id__in=list(image_ids))
+        .order_by("group_id", "image_id")
+        .values_list("image_id", flat=True)[:limit]
     )

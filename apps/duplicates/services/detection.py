@@ -36,6 +36,7 @@ from apps.duplicates.models import (
     Signature,
 )
 from apps.duplicates.raw_pairs import same_shot
+from apps.duplicates.selectors import group_members_of, open_groups_of
 from apps.duplicates.services.groups import duplicate_settings_get, group_join, similar_release
 from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
 from apps.images import imaging
@@ -163,7 +164,7 @@ def matches_find(
     out = _decided(query, ids, skip_grouped=skip_grouped or follow_groups)
     if follow_groups and out:
         matched = {image_id for image_id, _d in out}
-        members = group_members_of(list(matched), limit=GROUP_FOLLOW_LIMIT)
+        members = group_members_of(image_ids=matched, limit=GROUP_FOLLOW_LIMIT)
         through = candidates.Decision(kind=Kind.NEAR, signal="group", score=0.0)
         out += [(i, through) for i in members if i != query.image_id and i not in matched]
     return out
@@ -195,9 +196,9 @@ def _decided(query: candidates.Query, ids: list, *, skip_grouped: bool) -> list:
             out.append((image_id, decision))
         else:
             undecided.append((image_id, features))
-    group_of = open_groups_of([image_id for image_id, _f in undecided]) if skip_grouped else {}
+    group_of = open_groups_of(image_ids=[image_id for image_id, _f in undecided]) if skip_grouped else {}
     if skip_grouped:
-        group_of.update(open_groups_of([image_id for image_id, _d in out]))
+        group_of.update(open_groups_of(image_ids=[image_id for image_id, _d in out]))
     joined = {group_of[image_id] for image_id, _d in out if image_id in group_of}
     for image_id, features in undecided:
         if image_id in group_of and group_of[image_id] in joined:
@@ -210,36 +211,9 @@ def _decided(query: candidates.Query, ids: list, *, skip_grouped: bool) -> list:
     return out
 
 
-def group_members_of(image_ids: list, *, limit: int) -> list:
-    """The other live members of the open exact or near groups these images are in (at most `limit`)."""
-    groups = set(open_groups_of(image_ids).values())
-    if not groups:
-        return []
-    return list(
-        Member.objects.filter(
-            group_id__in=groups, image__deleted_at__isnull=True, image__status=ImageStatus.READY
-        )
-        .exclude(image_id__in=image_ids)
-        .order_by("group_id", "image_id")
-        .values_list("image_id", flat=True)[:limit]
-    )
-
-
 def signatures_of(image_ids: list):
     """The stored signatures of these images, without the columns verification does not read."""
     return Signature.objects.filter(image_id__in=image_ids).defer("created_at")
-
-
-def open_groups_of(image_ids: list) -> dict:
-    """{image id: id of the open exact or near group it is in} for those of `image_ids` in one
-    (similar groups are not duplicates)."""
-    if not image_ids:
-        return {}
-    return dict(
-        Member.objects.filter(image_id__in=image_ids, group__status=GroupStatus.OPEN)
-        .exclude(group__kind=Kind.SIMILAR)
-        .values_list("image_id", "group_id")
-    )
 
 
 def _ordered(a, b):
