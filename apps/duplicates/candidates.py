@@ -83,15 +83,21 @@ class HashBandSource:
                 f"SELECT image_id, phashes FROM {Signature._meta.db_table} WHERE ({where}) LIMIT 2000",
                 params,
             )
-            rows = cursor.fetchall()
-        out = []
-        for image_id, phashes in rows:
-            if image_id == query.image_id:
-                continue
-            d = M.phash_distance(query.features.phashes, M.as_hashes(phashes))
-            if d <= PHASH_CANDIDATE:
-                out.append((d, image_id))
-        return [image_id for _d, image_id in sorted(out, key=lambda t: t[0])[:limit]]
+            rows = [
+                (image_id, phashes) for image_id, phashes in cursor.fetchall() if image_id != query.image_id
+            ]
+        if not rows:
+            return []
+        distances = M.phash_distances(query.features.phashes, M.as_hashes([p for _i, p in rows]))
+        near = sorted(
+            (
+                (d, image_id)
+                for d, (image_id, _p) in zip(distances.tolist(), rows, strict=True)
+                if d <= PHASH_CANDIDATE
+            ),
+            key=lambda t: t[0],
+        )
+        return [image_id for _d, image_id in near[:limit]]
 
 
 class AnchorSource:
