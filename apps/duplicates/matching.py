@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
+import faiss
 import numpy as np
 
 from apps.duplicates.features import Features
@@ -58,38 +59,55 @@ def phash_distances(a: np.ndarray, many: np.ndarray) -> np.ndarray:
     return np.minimum(theirs, ours).astype(np.int64)
 
 
-_matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=False)
+faiss.omp_set_num_threads(1)  # one image per worker process: its cores are the processes'
 
 
-def _one_way(pa, da, pb, db, *, mirrored: bool, a: Features, b: Features) -> Verification:
+def ratio_matches(da: np.ndarray, db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into da, into db) of the descriptors of `da` whose nearest neighbour in `db` passes
+    the ratio test, one match per descriptor of `db` (the closest; on a tie the first): many
+    keypoints never collapse onto one.
+
+    Brute-force Hamming k-NN through faiss, which counts bits with the CPU's popcount instruction
+    (AVX2 build): 0.18 ms for 400 x 400 descriptors where OpenCV's BFMatcher, whose baseline build
+    counts them through a table, takes 1.2 ms (2-core bench machine)."""
+    index = faiss.IndexBinaryFlat(db.shape[1] * 8)
+    index.add(np.ascontiguousarray(db, dtype=np.uint8))
+    distance, nearest = index.search(np.ascontiguousarray(da, dtype=np.uint8), 2)
+    ok = (nearest[:, 1] >= 0) & (distance[:, 0] < RATIO * distance[:, 1])
+    query = np.flatnonzero(ok)
+    train, closest = nearest[ok, 0], distance[ok, 0]
+    order = np.lexsort((closest, train))  # by keypoint of b, then closest first (stable: first on a tie)
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = train[order][1:] != train[order][:-1]
+    keep = np.sort(order[first])
+    return query[keep], train[keep]
+
+
+def _one_way(
+    pa, da, pb, db, *, mirrored: bool, a: Features, b: Features, min_inliers: int = 3
+) -> Verification:
     wa, ha, wb, hb = a.width, a.height, b.width, b.height
     if len(da) < 8 or len(db) < 8:
         return NO_MATCH
-    best: dict[int, cv2.DMatch] = {}  # one match per keypoint of b: no collapsing many onto one
-    for pair in _matcher.knnMatch(da, db, k=2):
-        if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance:
-            m = pair[0]
-            if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:
-                best[m.trainIdx] = m
-    good = list(best.values())
-    if len(good) < 6:
-        return Verification(inliers=0, matches=len(good), coverage=0.0, mirrored=mirrored)
-    src = pa[[m.queryIdx for m in good]]
-    dst = pb[[m.trainIdx for m in good]]
+    query, train = ratio_matches(da, db)
+    if len(query) < max(6, min_inliers):  # too few to align (inliers are matches)
+        return Verification(inliers=0, matches=len(query), coverage=0.0, mirrored=mirrored)
+    src = pa[query]
+    dst = pb[train]
     model, mask = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX, maxIters=1000, confidence=0.99
     )
     if model is None or mask is None:
-        return Verification(inliers=0, matches=len(good), coverage=0.0, mirrored=mirrored)
+        return Verification(inliers=0, matches=len(query), coverage=0.0, mirrored=mirrored)
     inl = mask.ravel().astype(bool)
     n = int(inl.sum())
     scale = float(np.hypot(model[0, 0], model[1, 0]))
-    if n < 3 or not (1 / MAX_SCALE <= scale <= MAX_SCALE):
-        return Verification(inliers=0, matches=len(good), coverage=0.0, mirrored=mirrored, scale=scale)
+    if n < max(3, min_inliers) or not (1 / MAX_SCALE <= scale <= MAX_SCALE):
+        return Verification(inliers=0, matches=len(query), coverage=0.0, mirrored=mirrored, scale=scale)
     shares = (_box_share(src[inl], wa, ha), _box_share(dst[inl], wb, hb))
     return Verification(
         inliers=n,
-        matches=len(good),
+        matches=len(query),
         coverage=max(shares),
         min_coverage=min(shares),
         mirrored=mirrored,
@@ -130,16 +148,41 @@ def _box_share(pts: np.ndarray, w: int, h: int) -> float:
     return float((hi[0] - lo[0]) * (hi[1] - lo[1]) / max(1, w * h))
 
 
-def verify(a: Features, b: Features, *, enough: Callable[[Verification], bool] | None = None) -> Verification:
+def verify(
+    a: Features,
+    b: Features,
+    *,
+    enough: Callable[[Verification], bool] | None = None,
+    min_inliers: int = 3,
+) -> Verification:
     """The better of a-against-b and mirrored-a-against-b. With `enough`, a straight verification
-    that satisfies it is returned without trying the mirror (half the cost for most copies)."""
-    straight = _one_way(a.keypoints, a.descriptors, b.keypoints, b.descriptors, mirrored=False, a=a, b=b)
+    that satisfies it is returned without trying the mirror (half the cost for most copies). A way
+    with fewer than `min_inliers` ratio matches or RANSAC inliers counts as no match: a caller that
+    needs that many skips the alignment (RANSAC) or the thumbnails' correlation of the rest, which is
+    most of the cost of verifying two different photos."""
+    straight = _one_way(
+        a.keypoints,
+        a.descriptors,
+        b.keypoints,
+        b.descriptors,
+        mirrored=False,
+        a=a,
+        b=b,
+        min_inliers=min_inliers,
+    )
     if enough is not None and enough(straight):
         return straight
     if not len(a.mirrored_descriptors):
         return straight
     mirror = _one_way(
-        a.mirrored_keypoints, a.mirrored_descriptors, b.keypoints, b.descriptors, mirrored=True, a=a, b=b
+        a.mirrored_keypoints,
+        a.mirrored_descriptors,
+        b.keypoints,
+        b.descriptors,
+        mirrored=True,
+        a=a,
+        b=b,
+        min_inliers=min_inliers,
     )
     return max(straight, mirror, key=lambda v: (v.inliers, v.coverage))
 

@@ -190,3 +190,61 @@ def test_phash_distances_of_many_equal_the_pairwise_distance():
     assert distances[3] == 2 and distances[7] == 1
     assert M.phash_distances(query, np.zeros((0, 8), np.uint64)).tolist() == []
     assert M.as_hashes([-1, 5]).tolist() == [2**64 - 1, 5]
+
+
+def test_ratio_matches_agree_with_opencvs_brute_force_matcher():
+    """faiss's Hamming k-NN keeps the pairs OpenCV's BFMatcher + ratio test kept, one per keypoint of b."""
+    import cv2
+
+    a, b = F.extract(photo(0)), F.extract(photo(0).rotate(7, expand=True))
+    other = F.extract(photo(7))
+    for da, db in ((a.descriptors, b.descriptors), (a.descriptors, other.descriptors)):
+        best: dict = {}
+        for pair in cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(da, db, k=2):
+            if len(pair) == 2 and pair[0].distance < M.RATIO * pair[1].distance:
+                m = pair[0]
+                if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:
+                    best[m.trainIdx] = m
+        expected = {(m.queryIdx, m.trainIdx) for m in best.values()}
+        query, train = M.ratio_matches(da, db)
+        assert len(set(train.tolist())) == len(train)  # one match per keypoint of b
+        found = set(zip(query.tolist(), train.tolist(), strict=True))
+        # equal distances may pick another of the tied neighbours: all but a few agree
+        assert len(found ^ expected) <= max(2, len(expected) // 50), (len(found), len(expected))
+    assert len(M.ratio_matches(a.descriptors, b.descriptors)[0]) > 100
+
+
+def test_the_mirrored_descriptors_are_those_of_the_mirrored_picture():
+    """The mirror's descriptors come from the straight keypoints moved and turned, not from a second
+    detection: the same descriptors as ORB computes in the mirrored picture at those points."""
+    import cv2
+
+    img = photo(3)
+    a = F.trim_borders(F.working_grey(img))
+    pts, _desc, mpts, mdesc = F.orb(a)
+    assert len(mpts) == len(pts) > 300
+    w = a.shape[1]
+    # each at its mirrored pixel of its pyramid level: within a level's pixel of w - 1 - x
+    assert np.allclose(np.sort(mpts[:, 0]), np.sort(w - 1 - pts[:, 0]), atol=F.SCALE_FACTOR**5)
+    detected, computed = F._detector().detectAndCompute(np.ascontiguousarray(a[:, ::-1]), None)
+    at = np.array([k.pt for k in detected])
+    same = 0
+    for (x, y), d in zip(mpts, mdesc, strict=True):
+        near = np.flatnonzero(np.hypot(at[:, 0] - x, at[:, 1] - y) <= 0.01)
+        same += any(np.array_equal(computed[j], d) for j in near)
+    assert same >= 0.95 * len(mpts), (same, len(mpts))
+    # and a mirrored copy verifies through them
+    flipped = F.extract(ImageOps.mirror(img))
+    found = M.verify(flipped, F.extract(img))
+    assert found.inliers >= 8 and found.correlation >= 0.72 and cv2 is not None
+
+
+def test_a_verification_that_needs_min_inliers_skips_the_alignment_of_too_few_matches():
+    img = photo(0)
+    w, h = img.size
+    copy = F.extract(img.crop((w // 5, h // 5, w * 4 // 5, h * 4 // 5)))
+    other = F.extract(photo(7))
+    original = F.extract(img)
+    assert M.verify(copy, original, min_inliers=8) == M.verify(copy, original)
+    strict = M.verify(other, original, min_inliers=400)  # more than either has: never aligned
+    assert strict.inliers == 0 and strict.correlation == 0.0
