@@ -222,7 +222,7 @@ def indexes_drop(conn) -> list[tuple[str, str]]:
 
 def indexes_build(conn, definitions) -> dict:
     # the graph must fit in memory while it is built, or pgvector builds it on disk, many times slower
-    # (100k images: 48 min at 1 GB, the index being 1.05 GB)
+    # (100k images: 51 min at 1 GB, the index being 1.05 GB)
     conn.execute("SET maintenance_work_mem = '6GB'")
     out = {}
     for name, definition in definitions:
