@@ -83,9 +83,10 @@ def ratio_matches(da: np.ndarray, db: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return query[keep], train[keep]
 
 
-def _one_way(
-    pa, da, pb, db, *, mirrored: bool, a: Features, b: Features, min_inliers: int = 3
-) -> Verification:
+def _one_way(a: Features, b: Features, *, mirrored: bool, min_inliers: int = 3) -> Verification:
+    """a (or its mirror image) against b."""
+    pa, da = (a.mirrored_keypoints, a.mirrored_descriptors) if mirrored else (a.keypoints, a.descriptors)
+    pb, db = b.keypoints, b.descriptors
     wa, ha, wb, hb = a.width, a.height, b.width, b.height
     if len(da) < 8 or len(db) < 8:
         return NO_MATCH
@@ -160,30 +161,12 @@ def verify(
     with fewer than `min_inliers` ratio matches or RANSAC inliers counts as no match: a caller that
     needs that many skips the alignment (RANSAC) or the thumbnails' correlation of the rest, which is
     most of the cost of verifying two different photos."""
-    straight = _one_way(
-        a.keypoints,
-        a.descriptors,
-        b.keypoints,
-        b.descriptors,
-        mirrored=False,
-        a=a,
-        b=b,
-        min_inliers=min_inliers,
-    )
+    straight = _one_way(a, b, mirrored=False, min_inliers=min_inliers)
     if enough is not None and enough(straight):
         return straight
     if not len(a.mirrored_descriptors):
         return straight
-    mirror = _one_way(
-        a.mirrored_keypoints,
-        a.mirrored_descriptors,
-        b.keypoints,
-        b.descriptors,
-        mirrored=True,
-        a=a,
-        b=b,
-        min_inliers=min_inliers,
-    )
+    mirror = _one_way(a, b, mirrored=True, min_inliers=min_inliers)
     return max(straight, mirror, key=lambda v: (v.inliers, v.coverage))
 
 
