@@ -90,23 +90,23 @@ def matches_stored(*, image_id) -> dict:
     return out
 
 
+def open_memberships(*, image_ids) -> QuerySet[Member]:
+    """The memberships of these images in open exact or near groups (a similar group is not one of
+    duplicates)."""
+    return Member.objects.filter(image_id__in=list(image_ids), group__status=GroupStatus.OPEN).exclude(
+        group__kind=Kind.SIMILAR
+    )
+
+
 def open_groups_of(*, image_ids) -> dict:
     """{image_id: group_id} for the images among `image_ids` in an open exact or near group."""
-    return dict(
-        Member.objects.filter(image_id__in=list(image_ids), group__status=GroupStatus.OPEN)
-        .exclude(group__kind=Kind.SIMILAR)
-        .values_list("image_id", "group_id")
-    )
+    return dict(open_memberships(image_ids=image_ids).values_list("image_id", "group_id"))
 
 
 def group_members_of(*, image_ids, limit: int) -> list:
     """The other live, ready members of the open exact or near groups these images are in (at most
     `limit`), in one query."""
-    groups = (
-        Member.objects.filter(image_id__in=list(image_ids), group__status=GroupStatus.OPEN)
-        .exclude(group__kind=Kind.SIMILAR)
-        .values("group_id")
-    )
+    groups = open_memberships(image_ids=image_ids).values("group_id")
     return list(
         Member.objects.filter(
             group_id__in=groups, image__deleted_at__isnull=True, image__status=ImageStatus.READY

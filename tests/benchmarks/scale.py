@@ -341,7 +341,8 @@ def measure(count: int) -> dict:
     truth = {
         frozenset((a, b)) for a in queries for b in queries if a != b and origin[a] and origin[a] == origin[b]
     }
-    among = {pair for pair in found_pairs if pair <= set(queries)}
+    query_set = set(queries)
+    among = {pair for pair in found_pairs if pair <= query_set}
     figures |= {
         # the copy-original and copy-copy pairs among the query photos that their index stage found
         # directly (not through a group) against the N rows: the same share at every size means

@@ -28,15 +28,13 @@ from apps.duplicates.models import (
     Anchor,
     Dismissal,
     Group,
-    GroupStatus,
     Kind,
-    Member,
     Pair,
     RawJpegPairs,
     Signature,
 )
 from apps.duplicates.raw_pairs import same_shot
-from apps.duplicates.selectors import group_members_of, open_groups_of
+from apps.duplicates.selectors import group_members_of, open_groups_of, open_memberships
 from apps.duplicates.services.groups import duplicate_settings_get, group_join, similar_release
 from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
 from apps.images import imaging
@@ -286,11 +284,7 @@ def pairs_record(*, image_id, found) -> Group | None:
     transaction.on_commit(index_changed)  # searches show verified matches: cached answers are stale
     ids = [image_id] + [other for other, _d in found]
     # exact and near groups only: a similar group is never merged into (apps/duplicates/services/similar.py)
-    group_ids = (
-        Member.objects.filter(image_id__in=ids, group__status=GroupStatus.OPEN)
-        .exclude(group__kind=Kind.SIMILAR)
-        .values("group_id")
-    )
+    group_ids = open_memberships(image_ids=ids).values("group_id")
     groups = list(Group.objects.select_for_update().filter(pk__in=group_ids).order_by("created_at", "id"))
     kind = Kind.EXACT if all(d.kind == Kind.EXACT for _o, d in found) else Kind.NEAR
     group = group_join(groups=groups, image_ids=ids, kind=kind)
