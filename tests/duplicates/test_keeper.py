@@ -222,3 +222,54 @@ def test_jpeg_quality_is_estimated_from_the_tables():
     for quality in (30, 60, 75, 92):
         with PILImage.open(io.BytesIO(encoded(img, "JPEG", quality=quality))) as decoded:
             assert abs(jpeg_quality(decoded.quantization) - quality) <= 1
+
+
+def test_a_group_refreshed_after_a_copy_joined_compares_only_the_newcomer(monkeypatch):
+    """Facts that say which file they are (facts_read keys them by content) are compared once per
+    process: the next refresh of a group of n compares the newcomer with the n - 1 others only."""
+    from apps.duplicates import provenance
+
+    original = photo(0)
+    copies = [
+        Member(f"copy-{n}.jpg", encoded(original, "JPEG", quality=q), n)
+        for n, q in enumerate((95, 85, 75, 65))
+    ]
+    for n, member in enumerate(copies):
+        member.facts.key = f"test:{uuid.uuid4()}:{n}"
+    calls = []
+    real = provenance.compare
+    monkeypatch.setattr(provenance, "compare", lambda a, b: calls.append((a.key, b.key)) or real(a, b))
+
+    first = derivations({m.image.pk: m.facts for m in copies[:3]})
+    assert len(calls) == 3
+    calls.clear()
+    again = derivations({m.image.pk: m.facts for m in copies})
+    assert len(calls) == 3  # the fourth against the three others
+    assert all(copies[3].facts.key in pair for pair in calls)
+    assert {k: v for k, v in again.items() if copies[3].image.pk not in k} == first
+    calls.clear()
+    unkeyed = [
+        Member(m.image.original_filename, encoded(original, "JPEG", quality=90), 9) for m in copies[:3]
+    ]
+    derivations({m.image.pk: m.facts for m in unkeyed})
+    derivations({m.image.pk: m.facts for m in unkeyed})
+    assert len(calls) == 6  # facts of unknown origin are compared every time
+
+
+def test_the_memo_drops_the_least_recently_used_and_keeps_no_none():
+    from apps.duplicates.provenance import Memo
+
+    memo = Memo(2)
+    computed = []
+
+    def compute(value):
+        return lambda: computed.append(value) or value
+
+    assert memo.get("a", compute(1)) == 1
+    assert memo.get("b", compute(2)) == 2
+    assert memo.get("a", compute(9)) == 1  # kept, and now the most recent
+    assert memo.get("c", compute(3)) == 3  # "b" is dropped
+    assert memo.get("b", compute(4)) == 4
+    assert memo.get("n", compute(None)) is None
+    assert memo.get("n", compute(5)) == 5  # None was not kept: read again
+    assert computed == [1, 2, 3, 4, None, 5]
