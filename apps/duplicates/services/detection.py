@@ -252,6 +252,8 @@ def image_index(*, image_id) -> Group | None:
     # committed second finds the other's (READ COMMITTED: each statement sees what committed before
     # it began); the lock only serialises the grouping.
     found = matches_find(query, skip_grouped=True)
+    if not found:  # nothing to store or group: no lock to wait for
+        return None
     with transaction.atomic():
         tenant_lock()
         return pairs_record(image_id=image.pk, found=found)
