@@ -24,6 +24,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from django.core.cache import cache
@@ -81,6 +82,16 @@ class Facts:
     # one content never change, so comparisons of two keyed facts are kept (_compared).
     key: str = ""
 
+    @cached_property
+    def planes(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """For compare(): the thumbnail as float32, its luminance (channel mean) centred, as float64,
+        and that luminance's norm (0 when it is flat: a standard deviation of 1 or less)."""
+        thumb = self.thumb.astype(np.float32)  # type: ignore[union-attr]
+        luma = (thumb[..., 0] + thumb[..., 1] + thumb[..., 2]) / np.float32(3)
+        flat = luma.std() <= 1
+        centred = luma.astype(np.float64) - luma.astype(np.float64).mean()
+        return thumb, centred, 0.0 if flat else float(np.sqrt(np.dot(centred.ravel(), centred.ravel())))
+
     @property
     def bits_per_pixel(self) -> float:
         return self.size_bytes * 8 / max(1, self.width * self.height)
@@ -115,8 +126,10 @@ def facts_from(img: PILImage.Image, *, fmt: str, width: int, height: int, size_b
         img.draft("RGB", (DECODE_SIDE, DECODE_SIDE))
     img = ImageOps.exif_transpose(img)
     rgb = np.asarray(img.convert("RGB"))
-    # The mean of the three channels (as float32 would give it), from an integer sum: faster
-    box, trimmed = _content_box(rgb.sum(axis=2, dtype=np.uint16).astype(np.float32) / np.float32(3))
+    # The mean of the three channels, channel by channel: the same float32 values as mean(axis=2),
+    # ten times faster (numpy reduces a short last axis slowly)
+    grey = (rgb[..., 0].astype(np.float32) + rgb[..., 1] + rgb[..., 2]) / np.float32(3)
+    box, trimmed = _content_box(grey)
     top, bottom, left, right = box
     content = np.ascontiguousarray(rgb[top:bottom, left:right])
     aspect = content.shape[1] / max(1, content.shape[0])
@@ -264,16 +277,16 @@ def compare(a: Facts, b: Facts) -> Comparison:
     best = Comparison(False, 255.0)
     if not (straight or turned):
         return best
-    ta, tb_all = a.thumb.astype(np.float32), b.thumb.astype(np.float32)
-    la = ta.mean(axis=2).ravel()
-    lb_all = tb_all.mean(axis=2)  # turning the luminance is turning the picture, then averaging
-    varied = la.std() > 1 and lb_all.std() > 1
+    ta, la, la_norm = a.planes
+    tb_all, lb_all, lb_norm = b.planes
+    varied = la_norm > 0 and lb_norm > 0
     for n, orient in enumerate(_ORIENTATIONS):
         if (n % 2 == 0 and not straight) or (n % 2 == 1 and not turned):
             continue
         tb = orient(tb_all)
-        lb = orient(lb_all).ravel()
-        corr = float(np.corrcoef(la, lb)[0, 1]) if varied else 0.0
+        # Pearson's correlation of the luminances (np.corrcoef's): turning b permutes its pixels,
+        # which changes neither its mean nor its norm
+        corr = float(np.dot(la.ravel(), orient(lb_all).ravel()) / (la_norm * lb_norm)) if varied else 0.0
         mad = float(np.abs(ta - tb).mean())
         if corr >= SAME_CONTENT_CORR and mad < best.mad:
             best = Comparison(True, mad, n)
