@@ -3,7 +3,7 @@
 import numpy as np
 
 from apps.duplicates import features as F
-from apps.duplicates.models import Anchor, Signature
+from apps.duplicates.models import Signature
 
 # 2: keypoints spread over the picture (apps/duplicates/features.py), not the strongest alone
 VERSION = 2
@@ -42,10 +42,6 @@ def signature_row(*, image_id, features: F.Features) -> Signature:
         thumb=features.thumb.astype(np.uint8).tobytes(),
         thumb_width=int(features.thumb.shape[1]),
     )
-
-
-def anchor_rows(*, image_id, features: F.Features) -> list[Anchor]:
-    return [Anchor(image_id=image_id, descriptor=bits(d)) for d in features.anchors]
 
 
 def bits(descriptor: np.ndarray) -> str:

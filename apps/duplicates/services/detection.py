@@ -36,7 +36,7 @@ from apps.duplicates.models import (
 from apps.duplicates.raw_pairs import same_shot
 from apps.duplicates.selectors import group_members_of, open_groups_of, open_memberships
 from apps.duplicates.services.groups import duplicate_settings_get, group_join, similar_release
-from apps.duplicates.signatures import VERSION, anchor_rows, features_of, signature_row
+from apps.duplicates.signatures import VERSION, bits, features_of, signature_row
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus, StageState
 from apps.images.originals import decode_original
@@ -114,16 +114,36 @@ def signature_store(
         image_lock(image.pk)
         if not images_alive([image.pk]):
             return None
-        Signature.objects.filter(image_id=image.pk).delete()
-        Anchor.objects.filter(image_id=image.pk).delete()
+        _signature_clear(image.pk)
         sig = signature_row(image_id=image.pk, features=features)
         sig.save(force_insert=True)
-        Anchor.objects.bulk_create(anchor_rows(image_id=image.pk, features=features))
+        _anchors_write(image.pk, features)
         if vector is not None:
             embeddings_record(model=DESCRIPTOR, version=descriptor.VERSION, vectors={image.pk: vector})
             # Searchable by the descriptor and comparable from now on.
             stages_record([StageResult(image_id=image.pk, stage="index", state=StageState.DONE)])
     return sig
+
+
+def _signature_clear(image_id) -> None:
+    """The image's signature and anchors deleted, in one round trip (nothing refers to them)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Signature._meta.db_table} WHERE image_id = %s;"
+            f"DELETE FROM {Anchor._meta.db_table} WHERE image_id = %s",
+            [image_id, image_id],
+        )
+
+
+def _anchors_write(image_id, features: F.Features) -> None:
+    """The image's anchors in one statement over an array of bit strings: bulk_create built a model
+    and bound two parameters per row, a third of signature_store's own CPU (py-spy)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Anchor._meta.db_table} (image_id, descriptor) "
+            "SELECT %s, d::bit(256) FROM unnest(%s::text[]) AS d",
+            [image_id, [bits(d) for d in features.anchors]],
+        )
 
 
 def candidates_find(query: candidates.Query, *, limit: int = candidates.MAX_CANDIDATES) -> list:
