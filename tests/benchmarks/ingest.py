@@ -180,7 +180,9 @@ def _api_key(product: Product, scopes: tuple[str, ...] = ("upload", "search")) -
 
 
 def cpu_by_role() -> dict[str, float]:
-    """CPU seconds used so far by each kind of process on the machine (web, worker, postgres, ...)."""
+    """CPU seconds used so far by each kind of process on the machine (web, worker, postgres, ...),
+    with the CPU of their children that ended: a PostgreSQL backend that closes between two readings
+    is counted through the postmaster, which reaped it (without it the difference can be negative)."""
     import psutil
 
     roles: dict[str, float] = {}
@@ -197,7 +199,8 @@ def cpu_by_role() -> dict[str, float]:
         else:
             continue
         times = proc.info["cpu_times"]
-        roles[role] = roles.get(role, 0.0) + (times.user + times.system if times else 0.0)
+        used = times.user + times.system + times.children_user + times.children_system if times else 0.0
+        roles[role] = roles.get(role, 0.0) + used
     return roles
 
 
