@@ -256,8 +256,9 @@ def image_index(*, image_id) -> Group | None:
         logger.info("duplicates: image %s is gone, deleted or not ready", image_id)
         return None
     sig = Signature.objects.filter(image_id=image.pk).first()
-    vector = descriptor_stored(image.pk)
-    if sig is None or not signature_usable(sig) or vector is None:
+    # A fresh image (no usable signature) is computed whole: its stored descriptor is not read.
+    vector = descriptor_stored(image.pk) if sig is not None and signature_usable(sig) else None
+    if sig is None or vector is None:
         try:
             features, vector = features_compute(image)
         except (imaging.NotAnImage, imaging.CorruptImage, imaging.TooManyPixels) as exc:
