@@ -1,7 +1,6 @@
 """Detection through the real pipeline: copies of a real photo group together, others stay out."""
 
 import io
-import uuid
 
 import numpy as np
 from django_tenants.utils import tenant_context
@@ -249,94 +248,3 @@ def test_a_verification_that_needs_min_inliers_skips_the_alignment_of_too_few_ma
     assert M.verify(copy, original, min_inliers=8) == M.verify(copy, original)
     strict = M.verify(other, original, min_inliers=400)  # more than either has: never aligned
     assert strict.inliers == 0 and strict.correlation == 0.0
-
-
-def test_a_batch_refreshes_each_group_its_images_join_once_with_the_same_result(
-    alpha, member_api, monkeypatch
-):
-    """The index stage claims images in batches: the groups they join are refreshed (keeper, counts,
-    the duplicates.group_found event) once, at the end of the batch, not at every join; two groups
-    merged within the batch are announced as one."""
-    from apps.duplicates.services import groups as group_services
-    from apps.duplicates.services.indexing import images_index
-    from apps.webhooks.models import WebhookEvent
-
-    img = photo(2)
-    original = ingest(alpha, member_api, "original.jpg", jpeg_bytes(img), detect=False)
-    copies = [
-        ingest(alpha, member_api, f"{name}.img", VARIANTS[name](img), detect=False)
-        for name in ("hflip", "crop_60", "png")
-    ]
-    again = ingest(alpha, member_api, "again.jpg", jpeg_bytes(img), detect=False)
-    refreshed, announced = [], []
-    real_refresh = group_services.group_refresh
-    monkeypatch.setattr(
-        group_services,
-        "group_refresh",
-        lambda group, **kw: refreshed.append(group.pk) or real_refresh(group, **kw),
-    )
-    monkeypatch.setattr(
-        group_services,
-        "webhook_emit",
-        lambda *, event, data: (
-            announced.append(data) if event == WebhookEvent.DUPLICATES_GROUP_FOUND else None
-        ),
-    )
-    ids = [original, *copies, again]
-
-    with tenant_context(alpha):
-        outcome = images_index(image_ids=ids)
-        [group] = Group.objects.filter(status=GroupStatus.OPEN)
-
-        assert len(outcome.claimed) == len(ids)
-        assert refreshed == [group.pk]  # once, for every join of the batch
-        assert group.member_count == len(ids)
-        assert str(group.suggested_keeper_id) in {original, again}
-        assert [(a["group_id"], a["new"], sorted(a["joined"])) for a in announced] == [
-            (str(group.pk), True, sorted(ids))
-        ]
-        # joined one by one (no batch), the same group and the same figures
-        Group.objects.all().delete()
-        Pair.objects.all().delete()
-        from apps.duplicates.services import image_detect
-
-        for image_id in ids:
-            image_detect(image_id=image_id)
-        [alone] = Group.objects.filter(status=GroupStatus.OPEN)
-        assert (alone.member_count, alone.suggested_keeper_id, alone.keeper_reason, alone.kind) == (
-            group.member_count,
-            group.suggested_keeper_id,
-            group.keeper_reason,
-            group.kind,
-        )
-        assert len(refreshed) == 1 + len(ids)  # now at every join
-
-
-def test_a_group_merged_away_within_a_batch_is_announced_with_the_group_it_went_into(
-    alpha, member_api, monkeypatch
-):
-    from apps.duplicates.services import groups as group_services
-    from apps.duplicates.services.groups import group_join, group_refresh_deferred
-    from tests.imagefiles import jpeg
-
-    a, b, c, d = (
-        uuid.UUID(ingest(alpha, member_api, f"{n}.jpg", jpeg(64, 64, seed=60 + n), detect=False))
-        for n in range(4)
-    )
-    announced: list = []
-    monkeypatch.setattr(group_services, "webhook_emit", lambda *, event, data: announced.append(data))
-
-    with tenant_context(alpha):
-        with group_refresh_deferred():
-            first = group_join(groups=[], image_ids=[a, b], kind="near")
-            second = group_join(groups=[], image_ids=[c, d], kind="near")
-            first.refresh_from_db()
-            assert first.member_count == 0  # not refreshed yet
-            merged = group_join(groups=[first, second], image_ids=[a, c], kind="near")
-        merged.refresh_from_db()
-
-        assert merged.pk == first.pk and merged.member_count == 4
-        assert not Group.objects.filter(pk=second.pk).exists()
-    assert [(x["group_id"], x["new"], sorted(x["joined"])) for x in announced] == [
-        (str(first.pk), True, sorted(str(i) for i in (a, b, c, d)))
-    ]

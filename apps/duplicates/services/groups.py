@@ -1,11 +1,5 @@
 """Group bookkeeping: merging, and the figures kept on each group (kind, keeper, bytes)."""
 
-import contextlib
-import logging
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-
-from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Min
 
 from apps.duplicates.identical import identical_figures
@@ -17,8 +11,6 @@ from apps.images.models import Image
 from apps.storage.models import StorageLocation
 from apps.webhooks.models import WebhookEvent
 from apps.webhooks.services import webhook_emit
-
-logger = logging.getLogger(__name__)
 
 
 def duplicate_settings_get() -> DuplicateSettings:
@@ -41,84 +33,26 @@ def group_join(*, groups: list[Group], image_ids: list, kind: str, confidence: f
     """The images join one open group: `groups` merged (the oldest first), or a new group of `kind`.
 
     The members not yet in it are added, its figures refreshed, and a duplicates.group_found event
-    names who joined. `confidence` lowers the group's to the weakest link that holds it together.
-    Within group_refresh_deferred() the refresh and the event wait for its end."""
+    names who joined. `confidence` lowers the group's to the weakest link that holds it together."""
     group = groups_merge(groups) if groups else Group.objects.create(kind=kind)
     present = set(Member.objects.filter(group=group).values_list("image_id", flat=True))
     joining = [i for i in image_ids if i not in present]
     Member.objects.bulk_create([Member(group=group, image_id=i) for i in joining])
     if confidence is not None:
         group.confidence = round(min(group.confidence, confidence), 4)
-    deferred = _deferred.get()
-    if deferred is not None:
-        if confidence is not None:
-            group.save(update_fields=["confidence"])
-        pending = deferred.setdefault(group.pk, _Joined(new=not present))
-        for merged in groups[1:]:  # announced with the group they went into
-            gone = deferred.pop(merged.pk, None)
-            pending.joined += [i for i in (gone.joined if gone else []) if i not in pending.joined]
-        pending.joined += [i for i in joining if i not in pending.joined]
-        return group
     group = group_refresh(group)
-    _announce(group, joined=joining, new=not present)
-    return group
-
-
-def _announce(group: Group, *, joined: list, new: bool) -> None:
-    if joined:
+    if joining:
         webhook_emit(
             event=WebhookEvent.DUPLICATES_GROUP_FOUND,
             data={
                 "group_id": str(group.pk),
                 "kind": group.kind,
-                "new": new,
-                "joined": [str(i) for i in joined],
+                "new": not present,
+                "joined": [str(i) for i in joining],
                 "member_count": group.member_count,
             },
         )
-
-
-@dataclass
-class _Joined:
-    new: bool
-    joined: list = field(default_factory=list)
-
-
-_deferred: ContextVar[dict | None] = ContextVar("group_refresh_deferred", default=None)
-
-
-@contextlib.contextmanager
-def group_refresh_deferred():
-    """Within it, the groups that images join are refreshed (and announced) once, when it ends,
-    instead of at every join: the index stage claims images in batches, and copies uploaded together
-    land in one batch and join the same group (refreshing a group reads every member's keeper
-    evidence). Membership is committed as before; only the figures wait. The refresh runs before
-    the caller records the batch's images as checked, so a batch cut short (a worker killed, the
-    database gone) is indexed again, which refreshes its groups then."""
-    pending: dict = {}
-    token = _deferred.set(pending)
-    try:
-        yield
-    finally:
-        _deferred.reset(token)
-    groups_refresh_pending(pending)
-
-
-def groups_refresh_pending(pending: dict) -> None:
-    """Refresh and announce each group of {group id: _Joined}; a group merged into another since is
-    gone (the one it went into is refreshed)."""
-    for group_id, joined in pending.items():
-        try:
-            with transaction.atomic():
-                group = Group.objects.select_for_update().filter(pk=group_id).first()
-                if group is None:
-                    continue
-                group = group_refresh(group)
-                _announce(group, joined=joined.joined, new=joined.new)
-        except (OperationalError, InterfaceError):
-            raise  # the database went away: the caller's batch is indexed again
-        except Exception:  # one group's figures stay as they were; its members are grouped all the same
-            logger.exception("duplicates: group %s could not be refreshed", group_id)
+    return group
 
 
 def group_refresh(

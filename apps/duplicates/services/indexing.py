@@ -27,7 +27,6 @@ from apps.core import queueing
 from apps.core.connection import connection
 from apps.core.redis import get_redis, redis_key
 from apps.duplicates.services.detection import IndexFailed, image_index
-from apps.duplicates.services.groups import group_refresh_deferred
 from apps.images.models import Image, ImageStage, ImageStatus, StageState
 from apps.images.services.stages import (
     StageResult,
@@ -92,17 +91,6 @@ def images_index(*, image_ids=None, limit: int = BATCH, ready_before=None) -> Ou
     )
     results: list[StageResult] = []
     transient: list[tuple[object, Exception]] = []
-    with group_refresh_deferred():  # each group the batch's images join refreshed once, at the end
-        _batch_index(outcome, results, transient)
-    stages_record(results)
-    if transient:
-        ids = [str(image_id) for image_id, _exc in transient]
-        stages_release(stage=CLAIM_STAGE, image_ids=ids)
-        raise TransientIndexError(str(transient[0][1]), image_ids=ids)
-    return outcome
-
-
-def _batch_index(outcome: Outcome, results: list, transient: list) -> None:
     for image_id in outcome.claimed:
         started = time.monotonic()
         try:
@@ -135,6 +123,12 @@ def _batch_index(outcome: Outcome, results: list, transient: list) -> None:
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
         )
+    stages_record(results)
+    if transient:
+        ids = [str(image_id) for image_id, _exc in transient]
+        stages_release(stage=CLAIM_STAGE, image_ids=ids)
+        raise TransientIndexError(str(transient[0][1]), image_ids=ids)
+    return outcome
 
 
 def images_index_gave_up(*, image_ids, reason: str) -> None:
