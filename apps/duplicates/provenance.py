@@ -184,8 +184,9 @@ class Memo:
 
 # A group is refreshed each time a copy joins it: its members' facts and their comparisons are
 # read and made once per process, not once per refresh (a group of n costs n - 1 new comparisons
-# instead of n(n - 1) / 2). About 7 KB per facts, 100 bytes per comparison.
-_facts_memo = Memo(2_000)
+# instead of n(n - 1) / 2). Facts take 7-12 KB, 58 KB once compared (Facts.planes), and a
+# comparison about 200 bytes: at most about 60 MB and 10 MB per process.
+_facts_memo = Memo(1_000)
 _compared = Memo(50_000)
 
 
