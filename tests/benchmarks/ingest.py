@@ -232,6 +232,7 @@ def run_batch(product: Product, client: Client, files, label: str, timeout: floa
                 break
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
+        cpu_ready = cpu_by_role()  # the rest is the index phase: detection yields to processing
         # The index stage (searchable) and detection (checked for duplicates) yield to processing
         # and catch up after: timed until every new image is searchable, then checked.
         searchable_elapsed = None
@@ -257,10 +258,10 @@ def run_batch(product: Product, client: Client, files, label: str, timeout: floa
             [len(files)],
         ).fetchall()
     cpu_after = cpu_by_role()
-    cpu_ms = {
-        role: round((cpu_after.get(role, 0) - cpu_before.get(role, 0)) * 1000 / len(files), 1)
-        for role in cpu_after
-    }
+
+    def per_image(later: dict, earlier: dict) -> dict:
+        return {role: round((later[role] - earlier.get(role, 0)) * 1000 / len(files), 1) for role in later}
+
     ready = [row for row in rows if row[0] == "ready"]
     names = ("queue_wait", "decode", "thumbnails", "hashes", "processing_total")
     stages = {name: [row[1 + i] for row in ready] for i, name in enumerate(names)}
@@ -280,7 +281,10 @@ def run_batch(product: Product, client: Client, files, label: str, timeout: floa
         "upload_request": summary(latencies),
         "stages": {name: summary([float(v) for v in values]) for name, values in stages.items()},
         "mean_bytes": round(sum(len(d) for _n, d in files) / len(files)),
-        "cpu_ms_per_image": cpu_ms,
+        "cpu_ms_per_image": per_image(cpu_after, cpu_before),
+        # until the last image was ready (processing), and after it (index and detect)
+        "cpu_ms_per_image_processing": per_image(cpu_ready, cpu_before),
+        "cpu_ms_per_image_index": per_image(cpu_after, cpu_ready),
     }
 
 
