@@ -177,10 +177,6 @@ class Memo:
                 self._values.popitem(last=False)
         return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-
 
 # A group is refreshed each time a copy joins it: its members' facts and their comparisons are
 # read and made once per process, not once per refresh (a group of n costs n - 1 new comparisons
