@@ -1,5 +1,6 @@
 """Images the tests make themselves: every format, EXIF orientation and GPS, broken files, bombs."""
 
+import csv
 import io
 import os
 import struct
@@ -11,6 +12,13 @@ from PIL import Image
 # The public near-duplicate benchmark's real photos, in shared/ beside the checkout (as in CI).
 SHARED = Path(os.environ.get("DEEPLENS_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 BENCH_IMAGES = SHARED / "bench" / "public" / "images"
+BENCH_TRUTH = BENCH_IMAGES.parent / "ground_truth.csv"
+
+
+def bench_truth() -> list[dict]:
+    """The public bench's ground_truth.csv rows (file, orig_id, role, transform, is_distractor, ...)."""
+    with open(BENCH_TRUTH) as fp:
+        return list(csv.DictReader(fp))
 
 
 def picture(width: int = 640, height: int = 480, seed: int = 0) -> Image.Image:

@@ -12,7 +12,6 @@
    review page timed over HTTP.
 """
 
-import csv
 import importlib.util
 import os
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.benchmarks.ingest import Client, _api_key, _db
-from tests.imagefiles import BENCH_IMAGES
+from tests.imagefiles import BENCH_IMAGES, bench_truth
 from tests.runtime.product import Product
 
 SET_DIR = BENCH_IMAGES.parent
@@ -36,8 +35,7 @@ def _bench_eval():
 
 def quality(timeout: float = 1800) -> dict:
     be = _bench_eval()
-    with open(SET_DIR / "ground_truth.csv") as fp:
-        gt = list(csv.DictReader(fp))
+    gt = bench_truth()
     files = sorted(r["file"] for r in gt)
     row = {r["file"]: r for r in gt}
     idx = {f: i for i, f in enumerate(files)}

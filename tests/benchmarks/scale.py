@@ -54,12 +54,9 @@ def _photos() -> list[Path]:
 
 def _families() -> dict[str, str]:
     """Each bench file's original (ground_truth.csv's orig_id)."""
-    import csv
+    from tests.imagefiles import bench_truth
 
-    from tests.imagefiles import BENCH_IMAGES
-
-    with open(BENCH_IMAGES.parent / "ground_truth.csv") as fp:
-        return {row["file"]: row["orig_id"] for row in csv.DictReader(fp)}
+    return {row["file"]: row["orig_id"] for row in bench_truth()}
 
 
 def query_photos() -> list[Path]:

@@ -14,7 +14,6 @@ p50/p95/p99 and errors. The clients run on the same machine as the product.
 """
 
 import base64
-import csv
 import http.client
 import json
 import os
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 
 from tests.benchmarks.ingest import Client, _api_key, _db
-from tests.imagefiles import BENCH_IMAGES
+from tests.imagefiles import BENCH_IMAGES, bench_truth
 from tests.runtime.product import Product
 
 
@@ -158,8 +157,7 @@ def load(product: Product, key: str, image_ids: list[str], clients: int, seconds
 
 
 def quality_and_load() -> dict:
-    with open(BENCH_IMAGES.parent / "ground_truth.csv") as fp:
-        gt = sorted(csv.DictReader(fp), key=lambda r: r["file"])
+    gt = sorted(bench_truth(), key=lambda r: r["file"])
     with tempfile.TemporaryDirectory(prefix="deeplens-bench-search-quality-") as folder:
         product = Product(Path(folder) / "var")
         product.extra_env = {

@@ -1,7 +1,6 @@
 """Search tests run through the real worker, so their data must be committed: two tenants of their
 own (gamma, delta) with bench photos, made once per run; alpha and beta stay untouched."""
 
-import csv
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +19,17 @@ from apps.tenants.services import tenant_provision
 from tests.api import Api, bearer_for, host
 from tests.conftest import UNTHROTTLED
 from tests.factories import UserFactory
-from tests.imagefiles import BENCH_IMAGES
+from tests.imagefiles import BENCH_IMAGES, BENCH_TRUTH, bench_truth
 from tests.support.waiting import eventually
-
-GROUND_TRUTH = BENCH_IMAGES.parent / "ground_truth.csv"
 
 
 def bench_rows() -> list[dict]:
-    if not GROUND_TRUTH.is_file():
+    if not BENCH_TRUTH.is_file():
         pytest.fail(
-            f"The public bench is not at {GROUND_TRUTH}; put shared/ beside the checkout "
+            f"The public bench is not at {BENCH_TRUTH}; put shared/ beside the checkout "
             "or set DEEPLENS_SHARED_DIR."
         )
-    return list(csv.DictReader(GROUND_TRUTH.open()))
+    return bench_truth()
 
 
 @dataclass
