@@ -21,7 +21,7 @@ from django.db import connection
 from apps.duplicates import features as F
 from apps.duplicates import matching as M
 from apps.duplicates.models import Kind, Signature
-from apps.duplicates.signatures import bands, bits
+from apps.duplicates.signatures import anchor_bits, bands
 
 # Thresholds chosen with margin on the public bench (results stable from 0.70 to 0.75 and 6 to 8 bits;
 # no false pair below 12 bits or above 0.63 correlation there): see README "Duplicates".
@@ -115,7 +115,7 @@ class AnchorSource:
     def candidates(self, query: Query, *, limit: int) -> list:
         from apps.duplicates.models import Anchor
 
-        descriptors = [bits(d) for d in query.features.anchors]
+        descriptors = anchor_bits(query.features)
         if not descriptors:
             return []
         table = Anchor._meta.db_table

@@ -44,6 +44,11 @@ def signature_row(*, image_id, features: F.Features) -> Signature:
     )
 
 
+def anchor_bits(features: F.Features) -> list[str]:
+    """The image's anchors as `bit(256)` literals: what is stored and what is searched."""
+    return [bits(d) for d in features.anchors]
+
+
 def bits(descriptor: np.ndarray) -> str:
     return (np.unpackbits(descriptor.astype(np.uint8)) + ord("0")).tobytes().decode("ascii")
 

@@ -36,7 +36,7 @@ from apps.duplicates.models import (
 from apps.duplicates.raw_pairs import same_shot
 from apps.duplicates.selectors import group_members_of, open_groups_of, open_memberships
 from apps.duplicates.services.groups import duplicate_settings_get, group_join, similar_release
-from apps.duplicates.signatures import VERSION, bits, features_of, signature_row
+from apps.duplicates.signatures import VERSION, anchor_bits, features_of, signature_row
 from apps.images import imaging
 from apps.images.models import Image, ImageStatus, StageState
 from apps.images.originals import decode_original
@@ -142,7 +142,7 @@ def _anchors_write(image_id, features: F.Features) -> None:
         cursor.execute(
             f"INSERT INTO {Anchor._meta.db_table} (image_id, descriptor) "
             "SELECT %s, d::bit(256) FROM unnest(%s::text[]) AS d",
-            [image_id, [bits(d) for d in features.anchors]],
+            [image_id, anchor_bits(features)],
         )
 
 
