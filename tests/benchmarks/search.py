@@ -73,6 +73,20 @@ def _connect(product: Product):
     return conn
 
 
+EMPTY = {"character varying": "", "text": "", "integer": 0, "smallint": 0, "bigint": 0, "boolean": False,
+         "jsonb": "{}", "ARRAY": "{}"}  # fmt: skip
+
+
+def _required_columns(conn, table: str, *, exclude: set[str]) -> dict:
+    """{column: empty value} of the table's NOT NULL columns without a default, outside `exclude`."""
+    rows = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'demo'"
+        " AND table_name = %s AND is_nullable = 'NO' AND column_default IS NULL ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return {name: EMPTY[kind] for name, kind in rows if name not in exclude}
+
+
 def load(conn, vectors: np.ndarray) -> list[str]:
     from pgvector import HalfVector
 
@@ -81,12 +95,16 @@ def load(conn, vectors: np.ndarray) -> list[str]:
     ]
     ids = [str(uuid.uuid4()) for _ in range(len(vectors))]
     now = datetime.now(UTC)
+    named = (
+        "id, original_filename, format, content_type, width, height, size_bytes, sha256,"
+        " storage_location_id, storage_key, source_url, status, failed_stage, failure_reason, attempts,"
+        " created_at, updated_at, exif, camera, tags, source_version"
+    )
+    # Columns added since that must not be NULL get the empty value of their type, as Django writes.
+    others = _required_columns(conn, "images_image", exclude=set(named.split(", ")))
+    columns = ", ".join([named, *others])
     with conn.cursor() as cursor:
-        with cursor.copy(
-            "COPY images_image (id, original_filename, format, content_type, width, height, size_bytes,"
-            " sha256, storage_location_id, storage_key, source_url, status, failed_stage, failure_reason,"
-            " attempts, created_at, updated_at, exif, camera, tags, source_version) FROM STDIN"
-        ) as copy:
+        with cursor.copy(f"COPY images_image ({columns}) FROM STDIN") as copy:
             for number, image_id in enumerate(ids):
                 copy.write_row(
                     (
@@ -111,6 +129,7 @@ def load(conn, vectors: np.ndarray) -> list[str]:
                         "",
                         "{}",
                         "",
+                        *others.values(),
                     )
                 )
         with cursor.copy(
