@@ -112,14 +112,15 @@ def _listish(data, key):
 
 
 def parse_options(data) -> tuple[SearchOptions, str]:
+    # The field names from the class: an instance deep-copies every field (a search's hot path).
     options = OptionsInput(
-        data={key: data.get(key) for key in OptionsInput().fields if data.get(key) is not None}
+        data={key: data.get(key) for key in OptionsInput._declared_fields if data.get(key) is not None}
     )
     options.is_valid(raise_exception=True)
     raw_filters = data.get("filters") if isinstance(data.get("filters"), dict) else None
     if raw_filters is None:
         raw_filters = {}
-        for key in FiltersInput().fields:
+        for key in FiltersInput._declared_fields:
             value = _listish(data, key) if key in ("format", "tags", "storage_locations") else data.get(key)
             if value not in (None, "", []):
                 raw_filters[key] = value
@@ -232,7 +233,7 @@ def render(result: dict) -> dict:
                 "duplicate_count": len(row.get("duplicates", [])),
                 "duplicates": row.get("duplicates", []),
                 "file_path": image.storage_key,
-                "storage_location": image.storage_location.name,
+                "storage_location": image.storage_location_name,
                 "metadata": image_metadata(image) if result["include_metadata"] else None,
                 "thumbnail_url": thumbnail_url(row["image_id"]),
             }

@@ -1,20 +1,19 @@
 """Reads of the search domain: nearest neighbours in the tenant's HNSW index, hash neighbours."""
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
-from django.db import connection, models, transaction
-from django.db.models import OuterRef, Subquery
+from django.db import connection, transaction
 from pgvector import HalfVector
-from pgvector.django import HalfVectorField
 
 from apps.duplicates.models import Signature
 from apps.images.models import Image
 from apps.search.descriptor import DIMENSIONS
 from apps.search.models import Embedding, SearchModel
+from apps.storage.models import StorageLocation
 
 
 @dataclass
@@ -148,22 +147,43 @@ def neighbours_with_phashes(
     return ordered, {str(image_id): phashes for image_id, _s, phashes in rows if phashes is not None}
 
 
-def query_image_get(*, image_id, model: str, version: str) -> Image | None:
-    """A live image with, in one query, what a search by it needs: `query_vector` (its stored
-    vector of this model version, None before it is embedded) and `query_phashes` (its eight
-    orientation pHashes from its duplicate signature, None before detection reached it)."""
-    embedding = Embedding.objects.filter(image_id=OuterRef("pk"), model=model, version=version)
-    signature = Signature.objects.filter(image_id=OuterRef("pk"))
-    return (
-        Image.objects.filter(pk=image_id, deleted_at__isnull=True)
-        .defer("exif", "description")
-        .annotate(
-            query_vector=Subquery(embedding.values("vector")[:1], output_field=HalfVectorField()),
-            query_phashes=Subquery(
-                signature.values("phashes")[:1], output_field=ArrayField(models.BigIntegerField())
-            ),
+@dataclass(frozen=True)
+class QueryImage:
+    """What a search by a stored image needs of it: its status, its stored vector of the model
+    version (None before it is embedded) and its eight orientation pHashes (None before detection
+    reached it)."""
+
+    pk: uuid.UUID
+    status: str
+    vector: np.ndarray | None
+    phashes: list[int] | None
+
+    def image(self) -> Image:
+        """The whole row, for the rare query that must read the original (not indexed yet)."""
+        return Image.objects.get(pk=self.pk)
+
+
+def query_image_get(*, image_id, model: str, version: str) -> QueryImage | None:
+    """A live image as a search by it needs it, in one statement (a search by id is the hot path:
+    through the ORM, with its two subqueries, this read cost 1.5 ms of CPU, a cursor 0.1 ms)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT i.id, i.status,
+                (SELECT e.vector FROM {Embedding._meta.db_table} e
+                 WHERE e.image_id = i.id AND e.model = %s AND e.version = %s LIMIT 1),
+                (SELECT s.phashes FROM {Signature._meta.db_table} s WHERE s.image_id = i.id LIMIT 1)
+            FROM {Image._meta.db_table} i
+            WHERE i.id = %s AND i.deleted_at IS NULL
+            """,
+            [model, version, image_id],
         )
-        .first()
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, status, vector, phashes = row
+    return QueryImage(
+        pk=pk, status=status, vector=None if vector is None else _as_floats(vector), phashes=phashes
     )
 
 
@@ -209,11 +229,19 @@ def hash_neighbours(
 
 
 def images_for_results(ids: list[str], *, metadata: bool = True) -> dict[str, Image]:
-    """The live images of `ids`; without `metadata`, their EXIF is not read (a search page of
-    results without metadata needs none of it)."""
-    images = Image.objects.select_related("storage_location").filter(pk__in=ids, deleted_at__isnull=True)
-    if not metadata:
-        images = images.defer("exif")
+    """The live images of `ids`, each with `storage_location_name`; without `metadata`, their EXIF
+    is not read (a search page of results without metadata needs none of it). Raw SQL: compiling
+    the ORM's query of the image's 36 columns and its location took 1.4 ms of CPU per search page,
+    this takes 0.7."""
+    columns = ", ".join(
+        f'i."{f.column}"' for f in Image._meta.concrete_fields if metadata or f.name != "exif"
+    )
+    images = Image.objects.raw(
+        f"SELECT {columns}, l.name AS storage_location_name FROM {Image._meta.db_table} i"
+        f" JOIN {StorageLocation._meta.db_table} l ON l.id = i.storage_location_id"
+        " WHERE i.id = ANY(%s::uuid[]) AND i.deleted_at IS NULL",
+        [[str(image_id) for image_id in ids]],
+    )
     return {str(image.pk): image for image in images}
 
 

@@ -36,6 +36,7 @@ from apps.search.errors import (
     QueryImageNotFound,
 )
 from apps.search.selectors import (
+    QueryImage,
     SearchFilters,
     embedding_of,
     ids_passing,
@@ -349,21 +350,21 @@ def _descriptor_now(image: Image) -> np.ndarray:
     return vector
 
 
-def _stored_verify(image: Image, phashes: np.ndarray | None) -> Callable[[list[str]], dict]:
+def _stored_verify(found: QueryImage, phashes: np.ndarray | None) -> Callable[[list[str]], dict]:
     """How a stored image's matches are found: what duplicate detection decided when it indexed the
     image (its pairs and open groups), read back; for an image detection has not reached yet (no
     signature, so no `phashes`), its candidates decided now, as detection will."""
     if phashes is not None:
-        return lambda _nearest: matches_stored(image_id=image.pk)
+        return lambda _nearest: matches_stored(image_id=found.pk)
 
     def live(nearest: list[str]) -> dict:
         try:
-            query = image_query(image)
+            query = image_query(found.image())
         except UNREADABLE as exc:
-            logger.warning("search: image %s cannot be verified now: %s", image.pk, exc)
+            logger.warning("search: image %s cannot be verified now: %s", found.pk, exc)
             return {}  # its similar are still found; its matches once detection reaches it
-        found = matches_find(query, extra=nearest, follow_groups=True)
-        return {i: (d.kind, d.signal, d.score) for i, d in found}
+        matches = matches_find(query, extra=nearest, follow_groups=True)
+        return {i: (d.kind, d.signal, d.score) for i, d in matches}
 
     return live
 
@@ -382,33 +383,31 @@ def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> 
             raise _image_missing(image_id) from None
         raise
     # The image, its vector and its pHashes in one query (a search by id is the hot path).
-    image = query_image_get(image_id=image_id, model=key, version=version)
-    if image is None:
+    found = query_image_get(image_id=image_id, model=key, version=version)
+    if found is None:
         raise _image_missing(image_id)
-    stored = getattr(image, "query_vector", None)
-    if stored is not None:
-        vector = np.asarray(stored.to_list() if hasattr(stored, "to_list") else stored, dtype=np.float32)
-    elif key == DESCRIPTOR and image.status == ImageStatus.READY:
-        vector = _descriptor_now(image)  # ready, the index stage not there yet: no need to wait
+    if found.vector is not None:
+        vector = found.vector
+    elif key == DESCRIPTOR and found.status == ImageStatus.READY:
+        vector = _descriptor_now(found.image())  # ready, the index stage not there yet: no need to wait
     else:
         state = (
-            "still being processed" if image.status != ImageStatus.READY else f"not yet embedded with {key}"
+            "still being processed" if found.status != ImageStatus.READY else f"not yet embedded with {key}"
         )
-        raise ImageNotIndexed(f"The image is {state}.", extra={"image_id": str(image.pk), "model": key})
-    signed = getattr(image, "query_phashes", None)
-    phashes = as_hashes(signed) if signed is not None else None
+        raise ImageNotIndexed(f"The image is {state}.", extra={"image_id": str(found.pk), "model": key})
+    phashes = as_hashes(found.phashes) if found.phashes is not None else None
 
     def query() -> Query:
         return Query(
             model=key,
             version=version,
             vector=vector,
-            exclude_image_id=image.pk,
-            verify=_stored_verify(image, phashes),
+            exclude_image_id=found.pk,
+            verify=_stored_verify(found, phashes),
             phashes=phashes,
         )
 
-    request = _cache_request("image", str(image.pk), key, version, options)
+    request = _cache_request("image", str(found.pk), key, version, options)
     return _run(query_fn=query, options=options, cache_request=request, model=key)
 
 
