@@ -132,6 +132,36 @@ def load(conn, vectors: np.ndarray) -> list[str]:
                         *others.values(),
                     )
                 )
+        # Indexed images have a duplicate signature (a search by id reads its pHashes and what
+        # detection decided; without one it would try to verify the image live, from an original
+        # these rows do not have): pHashes only, no local features.
+        rng = np.random.default_rng(5)
+        phashes = rng.integers(-(2**63), 2**63 - 1, size=(len(ids), 8), dtype=np.int64)
+        named = (
+            "image_id, version, width, height, phashes, band0, band1, band2, band3, keypoints,"
+            " descriptors, mirrored_keypoints, mirrored_descriptors, thumb, thumb_width, created_at"
+        )
+        others = _required_columns(conn, "duplicates_signature", exclude=set(named.split(", ")))
+        with cursor.copy(f"COPY duplicates_signature ({', '.join([named, *others])}) FROM STDIN") as copy:
+            for image_id, hashes in zip(ids, phashes, strict=True):
+                upright = int(hashes[0]) & (2**64 - 1)
+                bands = [(upright >> shift) & 0xFFFF for shift in (48, 32, 16, 0)]
+                row = (
+                    image_id,
+                    2,
+                    640,
+                    480,
+                    [int(h) for h in hashes],
+                    *bands,
+                    b"",
+                    b"",
+                    b"",
+                    b"",
+                    b"",
+                    96,
+                    now,
+                )
+                copy.write_row((*row, *others.values()))
         with cursor.copy(
             "COPY search_embedding (image_id, model, version, dimensions, vector, created_at) FROM STDIN "
             "WITH (FORMAT BINARY)"
@@ -146,6 +176,7 @@ def load(conn, vectors: np.ndarray) -> list[str]:
     )
     conn.execute("ANALYZE images_image")
     conn.execute("ANALYZE search_embedding")
+    conn.execute("ANALYZE duplicates_signature")
     return ids
 
 
