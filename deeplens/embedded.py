@@ -31,6 +31,22 @@ logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "deeplens"
 DEFAULT_START_TIMEOUT = 120.0
+SHARED_BUFFERS_MAX_MB = 4096
+
+
+def shared_buffers_mb() -> int:
+    """PostgreSQL's buffer cache for the embedded server: DEEPLENS_POSTGRES_SHARED_BUFFERS_MB, or a
+    quarter of the machine's memory (PostgreSQL's own advice) between 128 MB (its default) and 4 GB.
+    At 128 MB a tenant of 100k images no longer fits (its anchor index alone is about 1 GB), and
+    every search reads its pages back from the operating system's cache."""
+    given = os.environ.get("DEEPLENS_POSTGRES_SHARED_BUFFERS_MB", "").strip()
+    if given:
+        return max(16, int(given))
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 128
+    return max(128, min(SHARED_BUFFERS_MAX_MB, total // 4 // 2**20))
 
 
 class ServiceError(RuntimeError):
@@ -178,6 +194,26 @@ class EmbeddedPostgres:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+            wanted = f"{shared_buffers_mb()}MB"
+            changed = conn.execute(
+                "SELECT setting::bigint * pg_size_bytes(unit) <> pg_size_bytes(%s)"
+                " FROM pg_settings WHERE name = 'shared_buffers'",
+                [wanted],
+            ).fetchone()
+            if changed and changed[0]:
+                conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(wanted)))
+        if changed and changed[0]:
+            # Only read at start: restart once (a new data folder, or a new size).
+            on_wait(f"PostgreSQL in {self.pgdata}: shared_buffers {wanted}, restarting")
+            self.stop()
+            self.spawn()  # not waited for: its pid file may not be there yet, so only the ping tells
+            wait_until_serving(
+                f"PostgreSQL in {self.pgdata} (its log: {self.log})",
+                lambda: postgres_ping(admin_url),
+                timeout=timeout,
+                retry=lambda error: True,
+                on_wait=on_wait,
+            )
         return self.url
 
     def _read_socket_dir(self, timeout: float) -> Path:
