@@ -111,7 +111,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         prefix, raw = parsed
         key = getattr(request._request, "api_key_row", None)
         if key is None or key.prefix != prefix:
-            key = ApiKey.objects.select_related("tenant", "created_by").filter(prefix=prefix).first()
+            key = ApiKey.objects.select_related("created_by").filter(prefix=prefix).first()
         if key is None or not api_key_matches(key, raw):
             raise _failed("The API key is not valid.", "api_key_invalid")
         if not key.is_active:
