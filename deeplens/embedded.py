@@ -41,12 +41,34 @@ def shared_buffers_mb() -> int:
     every search reads its pages back from the operating system's cache."""
     given = os.environ.get("DEEPLENS_POSTGRES_SHARED_BUFFERS_MB", "").strip()
     if given:
-        return max(16, int(given))
+        if not given.isdigit() or int(given) < 16:
+            raise ServiceError(
+                f"DEEPLENS_POSTGRES_SHARED_BUFFERS_MB must be a whole number of megabytes, at least 16,"
+                f" not {given!r}"
+            )
+        return int(given)
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         return 128
     return max(128, min(SHARED_BUFFERS_MAX_MB, total // 4 // 2**20))
+
+
+def _shared_buffers_set(conn) -> str | None:
+    """Set the wanted shared_buffers (ALTER SYSTEM) where the server runs with another; the size
+    set, or None when it is already in place."""
+    from psycopg import sql
+
+    wanted = f"{shared_buffers_mb()}MB"
+    row = conn.execute(
+        "SELECT setting::bigint * pg_size_bytes(unit) = pg_size_bytes(%s) FROM pg_settings"
+        " WHERE name = 'shared_buffers'",
+        [wanted],
+    ).fetchone()
+    if row is not None and row[0]:
+        return None
+    conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(wanted)))
+    return wanted
 
 
 class ServiceError(RuntimeError):
@@ -194,26 +216,13 @@ class EmbeddedPostgres:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
-            wanted = f"{shared_buffers_mb()}MB"
-            changed = conn.execute(
-                "SELECT setting::bigint * pg_size_bytes(unit) <> pg_size_bytes(%s)"
-                " FROM pg_settings WHERE name = 'shared_buffers'",
-                [wanted],
-            ).fetchone()
-            if changed and changed[0]:
-                conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(wanted)))
-        if changed and changed[0]:
-            # Only read at start: restart once (a new data folder, or a new size).
-            on_wait(f"PostgreSQL in {self.pgdata}: shared_buffers {wanted}, restarting")
+            resized = _shared_buffers_set(conn)
+        if resized:
+            # shared_buffers is read only at start: restart once (a new data folder, or a new size);
+            # pg_ctl -w returns once the server accepts connections again.
+            on_wait(f"PostgreSQL in {self.pgdata}: shared_buffers {resized}, restarting")
             self.stop()
             self.spawn(wait=True)
-            wait_until_serving(
-                f"PostgreSQL in {self.pgdata} (its log: {self.log})",
-                lambda: postgres_ping(admin_url),
-                timeout=timeout,
-                retry=lambda error: True,
-                on_wait=on_wait,
-            )
         return self.url
 
     def _read_socket_dir(self, timeout: float) -> Path:

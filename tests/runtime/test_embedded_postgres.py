@@ -30,6 +30,14 @@ def test_shared_buffers_given_in_the_environment_win(monkeypatch):
     assert embedded.shared_buffers_mb() == 300
 
 
+@pytest.mark.parametrize("given", ["lots", "8", "-200"])
+def test_a_shared_buffers_size_that_is_no_size_is_refused_with_its_name(monkeypatch, given):
+    monkeypatch.setenv("DEEPLENS_POSTGRES_SHARED_BUFFERS_MB", given)
+
+    with pytest.raises(embedded.ServiceError, match="DEEPLENS_POSTGRES_SHARED_BUFFERS_MB"):
+        embedded.shared_buffers_mb()
+
+
 def _shared_buffers(url: str) -> str:
     with psycopg.connect(url) as conn:
         return conn.execute("SHOW shared_buffers").fetchone()[0]
