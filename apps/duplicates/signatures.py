@@ -54,14 +54,41 @@ def bits(descriptor: np.ndarray) -> str:
 
 
 def features_of(sig: Signature) -> F.Features:
-    thumb = np.frombuffer(bytes(sig.thumb), dtype=np.uint8)
+    return features_from_columns(*(getattr(sig, name) for name in FEATURE_COLUMNS))
+
+
+# The signature's columns features_from_columns() takes, in its order (a raw read selects these).
+FEATURE_COLUMNS = (
+    "width",
+    "height",
+    "phashes",
+    "keypoints",
+    "descriptors",
+    "mirrored_keypoints",
+    "mirrored_descriptors",
+    "thumb",
+    "thumb_width",
+)
+
+
+def features_from_columns(
+    width,
+    height,
+    phashes,
+    keypoints,
+    descriptors,
+    mirrored_keypoints,
+    mirrored_descriptors,
+    thumb,
+    thumb_width,
+) -> F.Features:
     return F.Features(
-        width=sig.width,
-        height=sig.height,
-        phashes=np.array([h & _MASK for h in sig.phashes], dtype=np.uint64),
-        keypoints=np.frombuffer(bytes(sig.keypoints), dtype=np.float32).reshape(-1, 2),
-        descriptors=np.frombuffer(bytes(sig.descriptors), dtype=np.uint8).reshape(-1, 32),
-        mirrored_keypoints=np.frombuffer(bytes(sig.mirrored_keypoints), dtype=np.float32).reshape(-1, 2),
-        mirrored_descriptors=np.frombuffer(bytes(sig.mirrored_descriptors), dtype=np.uint8).reshape(-1, 32),
-        thumb=thumb.reshape(-1, sig.thumb_width),
+        width=width,
+        height=height,
+        phashes=np.array([h & _MASK for h in phashes], dtype=np.uint64),
+        keypoints=np.frombuffer(bytes(keypoints), dtype=np.float32).reshape(-1, 2),
+        descriptors=np.frombuffer(bytes(descriptors), dtype=np.uint8).reshape(-1, 32),
+        mirrored_keypoints=np.frombuffer(bytes(mirrored_keypoints), dtype=np.float32).reshape(-1, 2),
+        mirrored_descriptors=np.frombuffer(bytes(mirrored_descriptors), dtype=np.uint8).reshape(-1, 32),
+        thumb=np.frombuffer(bytes(thumb), dtype=np.uint8).reshape(-1, thumb_width),
     )

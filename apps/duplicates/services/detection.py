@@ -19,7 +19,6 @@ import zlib
 
 import numpy as np
 from django.db import transaction
-from django.db.models import F as Column
 
 from apps.core.connection import connection
 from apps.duplicates import candidates
@@ -34,7 +33,7 @@ from apps.duplicates.models import (
     Signature,
 )
 from apps.duplicates.raw_pairs import same_shot
-from apps.duplicates.selectors import group_members_of, open_groups_of, open_memberships
+from apps.duplicates.selectors import candidates_stored, group_members_of, open_memberships
 from apps.duplicates.services.groups import duplicate_settings_get, group_join, similar_release
 from apps.duplicates.signatures import VERSION, anchor_bits, features_of, signature_row
 from apps.images import imaging
@@ -197,41 +196,25 @@ def _decided(query: candidates.Query, ids: list, *, skip_grouped: bool) -> list:
     if not ids:
         return []
     ranked = {image_id: n for n, image_id in enumerate(ids)}  # the sources' order: likeliest first
-    # The live, ready candidates' signatures and SHA-256s: one query.
-    signatures = (
-        signatures_of(ids)
-        .filter(image__deleted_at__isnull=True, image__status=ImageStatus.READY)
-        .annotate(image_sha256=Column("image__sha256"))
-    )
-    stored = sorted(
-        ((sig.image_id, sig.image_sha256, features_of(sig)) for sig in signatures),
-        key=lambda item: ranked[item[0]],
-    )
+    stored = sorted(candidates_stored(image_ids=ids, groups=skip_grouped), key=lambda c: ranked[c.image_id])
     out, undecided = [], []
-    for image_id, sha256, features in stored:
-        decision = candidates.decide_cheap(a=query.features, b=features, a_sha=query.sha256, b_sha=sha256)
+    for c in stored:
+        decision = candidates.decide_cheap(a=query.features, b=c.features, a_sha=query.sha256, b_sha=c.sha256)
         if decision is not None:
-            out.append((image_id, decision))
+            out.append((c.image_id, decision))
         else:
-            undecided.append((image_id, features))
-    group_of = open_groups_of(image_ids=[image_id for image_id, _f in undecided]) if skip_grouped else {}
-    if skip_grouped:
-        group_of.update(open_groups_of(image_ids=[image_id for image_id, _d in out]))
-    joined = {group_of[image_id] for image_id, _d in out if image_id in group_of}
-    for image_id, features in undecided:
-        if image_id in group_of and group_of[image_id] in joined:
+            undecided.append(c)
+    decided = {image_id for image_id, _d in out}
+    joined = {c.group_id for c in stored if c.group_id is not None and c.image_id in decided}
+    for c in undecided:
+        if c.group_id is not None and c.group_id in joined:
             continue
-        decision = candidates.decide_verified(a=query.features, b=features)
+        decision = candidates.decide_verified(a=query.features, b=c.features)
         if decision is not None:
-            out.append((image_id, decision))
-            if image_id in group_of:
-                joined.add(group_of[image_id])
+            out.append((c.image_id, decision))
+            if c.group_id is not None:
+                joined.add(c.group_id)
     return out
-
-
-def signatures_of(image_ids: list):
-    """The stored signatures of these images, without the columns verification does not read."""
-    return Signature.objects.filter(image_id__in=image_ids).defer("created_at")
 
 
 def _ordered(a, b):
