@@ -31,8 +31,9 @@ SCALE_FACTOR = 1.3  # between ORB's pyramid levels
 ANCHORS = 48
 ANCHOR_GRID = 4
 TRIM_TOLERANCE = 10.0  # grey levels a border row/column may differ from the border colour
-TRIM_MAX = 0.3
-THUMB_SIDE = 96  # never trim more than this share of a side
+TRIM_MAX = 0.3  # never trim more than this share of a side
+THUMB_SIDE = 96
+ORIENTATION = 0x0112  # the EXIF tag
 
 cv2.setNumThreads(1)
 
@@ -75,7 +76,11 @@ def spread(
 
 def working_grey(img: Image.Image) -> np.ndarray:
     """A grey uint8 array with its longest side between MIN_WORK_SIDE and WORK_SIDE."""
-    grey = ImageOps.exif_transpose(img) if hasattr(img, "getexif") else img
+    grey = img
+    # Turned only when its EXIF says so: exif_transpose() of an upright image (every decoded one:
+    # decoding turns it) returns a full copy of the pixels.
+    if hasattr(img, "getexif") and img.getexif().get(ORIENTATION, 1) != 1:
+        grey = ImageOps.exif_transpose(img)
     grey = grey.convert("L")
     longest = max(grey.size)
     if longest > WORK_SIDE or longest < MIN_WORK_SIDE:

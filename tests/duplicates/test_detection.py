@@ -20,6 +20,22 @@ def test_dihedral_hashes_of_a_mirrored_or_rotated_photo_match_the_upright_hash()
         assert M.phash_distance(upright.phashes, F.extract(transformed).phashes) <= 2
 
 
+def test_the_working_image_is_turned_as_its_exif_orientation_says():
+    """A decoded original is upright already (decoding turns it); a picture handed over with its
+    orientation tag still set is turned here, and an upright one gives the same pixels untouched."""
+    from PIL import Image
+
+    img = photo(0).convert("RGB")
+    exif = Image.Exif()
+    exif[F.ORIENTATION] = 6  # stored on its side: turn 90 degrees clockwise to show it
+    buffer = io.BytesIO()
+    img.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+    tagged = Image.open(io.BytesIO(buffer.getvalue()))
+    upright = ImageOps.exif_transpose(tagged)
+    assert F.working_grey(tagged).shape == F.working_grey(img).shape[::-1]  # turned, not as stored
+    assert np.array_equal(F.working_grey(tagged), F.working_grey(upright))
+
+
 def test_verification_accepts_a_crop_and_rejects_another_photo():
     img = photo(0)
     w, h = img.size
