@@ -268,7 +268,10 @@ def pairs_record(*, image_id, found) -> Group | None:
     merging the open groups they were in. Call under tenant_lock()."""
     dismissed = _dismissed_with(image_id, [other for other, _d in found])
     found = [(other, d) for other, d in found if _ordered(image_id, other) not in dismissed]
-    if found and duplicate_settings_get().raw_jpeg_pairs == RawJpegPairs.KEEP_BOTH:
+    if not found:
+        return None
+    policy = duplicate_settings_get()
+    if policy.raw_jpeg_pairs == RawJpegPairs.KEEP_BOTH:
         shots = _same_shots(image_id, [other for other, _d in found])
         found = [(other, d) for other, d in found if other not in shots]
     if not found:
@@ -293,7 +296,7 @@ def pairs_record(*, image_id, found) -> Group | None:
     group_ids = open_memberships(image_ids=ids).values("group_id")
     groups = list(Group.objects.select_for_update().filter(pk__in=group_ids).order_by("created_at", "id"))
     kind = Kind.EXACT if all(d.kind == Kind.EXACT for _o, d in found) else Kind.NEAR
-    group = group_join(groups=groups, image_ids=ids, kind=kind)
+    group = group_join(groups=groups, image_ids=ids, kind=kind, policy=policy)
     similar_release(image_ids=ids)  # duplicates now, no longer merely similar
     return group
 

@@ -29,18 +29,26 @@ def groups_merge(groups: list[Group]) -> Group:
     return target
 
 
-def group_join(*, groups: list[Group], image_ids: list, kind: str, confidence: float | None = None) -> Group:
+def group_join(
+    *,
+    groups: list[Group],
+    image_ids: list,
+    kind: str,
+    confidence: float | None = None,
+    policy: DuplicateSettings | None = None,
+) -> Group:
     """The images join one open group: `groups` merged (the oldest first), or a new group of `kind`.
 
-    The members not yet in it are added, its figures refreshed, and a duplicates.group_found event
-    names who joined. `confidence` lowers the group's to the weakest link that holds it together."""
+    The members not yet in it are added, its figures refreshed (with `policy`, when the caller has
+    read the settings already), and a duplicates.group_found event names who joined. `confidence`
+    lowers the group's to the weakest link that holds it together."""
     group = groups_merge(groups) if groups else Group.objects.create(kind=kind)
     present = set(Member.objects.filter(group=group).values_list("image_id", flat=True))
     joining = [i for i in image_ids if i not in present]
     Member.objects.bulk_create([Member(group=group, image_id=i) for i in joining])
     if confidence is not None:
         group.confidence = round(min(group.confidence, confidence), 4)
-    group = group_refresh(group)
+    group = group_refresh(group, policy=policy)
     if joining:
         webhook_emit(
             event=WebhookEvent.DUPLICATES_GROUP_FOUND,
@@ -67,14 +75,18 @@ def group_refresh(
     images = list(
         Image.objects.filter(
             pk__in=Member.objects.filter(group=group).values("image_id"), deleted_at__isnull=True
-        )
+        ).select_related("storage_location")  # the keeper's evidence reads the originals
     )
     ids = [i.pk for i in images]
-    pairs = Pair.objects.filter(image_a_id__in=ids, image_b_id__in=ids)
     if group.kind != Kind.SIMILAR:  # a similar group keeps its kind and its weakest similarity
-        kinds = set(pairs.values_list("kind", flat=True))
-        group.kind = Kind.EXACT if kinds == {Kind.EXACT} else Kind.NEAR
-        group.confidence = pairs.aggregate(m=Min("score"))["m"] or 1.0
+        weakest = dict(  # {kind: its weakest pair's score} of the pairs among the members
+            Pair.objects.filter(image_a_id__in=ids, image_b_id__in=ids)
+            .order_by()
+            .values_list("kind")
+            .annotate(m=Min("score"))
+        )
+        group.kind = Kind.EXACT if set(weakest) == {Kind.EXACT} else Kind.NEAR
+        group.confidence = min(weakest.values(), default=None) or 1.0
     group.member_count = len(images)
     group.total_bytes = sum(i.size_bytes for i in images)
     if images:
