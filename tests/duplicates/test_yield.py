@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 
 from apps.audit.context import Actor
 from apps.duplicates.models import Signature
-from apps.duplicates.services.indexing import catch_up_done, index_sweep, ingest_backlog
+from apps.duplicates.services.indexing import catch_up_done, catch_up_pending, index_sweep, ingest_backlog
 from apps.duplicates.tasks import duplicates_detect_task
 from apps.images import pipeline
 from apps.images.models import Image, ImageStage, ImageStatus
@@ -84,6 +84,14 @@ def test_detection_leaves_fresh_images_while_uploads_wait_and_catches_up_after(
                     timeout=60,
                     interval=0.3,
                     message="the worker did not index the uploads",
+                )
+                # ... and no catch-up still queued or running (sent when the processing queue ran
+                # dry): a late one would claim the image the scene below leaves undetected.
+                eventually(
+                    lambda: not catch_up_pending(),
+                    timeout=60,
+                    interval=0.3,
+                    message="a catch-up task did not finish",
                 )
                 _forget(ready.pk)
                 Image.objects.filter(pk=waiting.pk).update(status=ImageStatus.PENDING)

@@ -187,6 +187,15 @@ def catch_up_enqueue() -> bool:
     return sent
 
 
+def catch_up_pending() -> bool:
+    """A catch-up of this tenant is queued or running (a slot's marker is set); False when Redis
+    does not answer."""
+    try:
+        return bool(get_redis().exists(*[_catch_up_key(n) for n in range(CATCH_UP_TASKS)]))
+    except redis.RedisError:
+        return False
+
+
 def catch_up_done(slot: int | None = None) -> None:
     """The catch-up of this slot ended (every slot's marker forgotten when None)."""
     slots = range(CATCH_UP_TASKS) if slot is None else [slot]
