@@ -12,7 +12,7 @@ from apps.audit.context import Actor
 from apps.duplicates.models import Group, GroupStatus, Member
 from apps.duplicates.services import image_detect
 from apps.duplicates.services.detection import tenant_lock
-from apps.images.models import Image
+from apps.images.models import Image, ImageStatus
 from apps.images.services import image_process
 from apps.images.services.ingest import image_ingest
 from apps.images.services.lifecycle import image_purge
@@ -49,6 +49,14 @@ def test_two_copies_detected_at_the_same_moment_end_in_one_group(django_db_setup
                 )
                 image_process(image_id=image.pk, tenant_slug=tenant.slug)
                 ids.append(image.pk)
+            # A Celery worker an earlier test started may have claimed an upload first (then
+            # image_process had nothing to do): detection skips an image until it is ready.
+            eventually(
+                lambda: Image.objects.filter(pk__in=ids, status=ImageStatus.READY).count() == len(ids),
+                timeout=60,
+                interval=0.2,
+                message="the uploads were not processed",
+            )
         try:
             barrier = threading.Barrier(len(ids))
             errors = []
