@@ -98,7 +98,7 @@ def matches_stored(*, image_id) -> dict:
 
 def open_memberships(*, image_ids) -> QuerySet[Member]:
     """The memberships of these images in open exact or near groups (a similar group is not one of
-    duplicates)."""
+    duplicates). candidates_stored() selects the same in SQL."""
     return Member.objects.filter(image_id__in=list(image_ids), group__status=GroupStatus.OPEN).exclude(
         group__kind=Kind.SIMILAR
     )
@@ -125,6 +125,8 @@ def candidates_stored(*, image_ids: list, groups: bool) -> list[StoredCandidate]
     if not image_ids:
         return []
     columns = ", ".join(f"s.{name}" for name in FEATURE_COLUMNS)
+    # The membership open_memberships() selects (an open group, not a similar one), as SQL: keep
+    # the two alike.
     group = (
         f"""(SELECT m.group_id FROM {Member._meta.db_table} m
               JOIN {Group._meta.db_table} g ON g.id = m.group_id
