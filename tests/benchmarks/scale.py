@@ -217,10 +217,16 @@ def indexes_drop(conn) -> list[tuple[str, str]]:
     return rows
 
 
-def indexes_build(conn, definitions) -> dict:
-    # the graph must fit in memory while it is built, or pgvector builds it on disk, many times slower
-    # (100k images: 51 min at 1 GB, the index being 1.05 GB)
-    conn.execute("SET maintenance_work_mem = '6GB'")
+def build_memory(count: int) -> str:
+    """maintenance_work_mem for building the HNSW indexes over `count` images: the anchors' graph
+    must fit in memory while it is built, or pgvector builds it on disk, many times slower (100k
+    images: 51 min at 1 GB, the index being 1.05 GB). About 10 KB of graph per image (m 6), with room:
+    6 GB up to 500k images, 11 GB at 1M. DEEPLENS_BENCH_SCALE_BUILD_MEMORY sets it."""
+    return os.environ.get("DEEPLENS_BENCH_SCALE_BUILD_MEMORY") or f"{max(6, -(-count * 11 // 1_000_000))}GB"
+
+
+def indexes_build(conn, definitions, count: int) -> dict:
+    conn.execute(f"SET maintenance_work_mem = '{build_memory(count)}'")
     out = {}
     for name, definition in definitions:
         started = time.perf_counter()
@@ -291,7 +297,7 @@ def measure(count: int) -> dict:
     for table in FILLED_TABLES:
         conn.execute(f"VACUUM (ANALYZE) {table}")
     figures["vacuum_s"] = round(time.perf_counter() - started, 1)
-    figures["hnsw"] = indexes_build(conn, definitions)
+    figures["hnsw"] = indexes_build(conn, definitions, count)
     vacuums_before = _autovacuums(conn)
     stored = database_bytes(conn)
     (total_images,) = conn.execute("SELECT count(*) FROM duplicates_signature").fetchone() or (0,)
