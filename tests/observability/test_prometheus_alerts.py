@@ -19,6 +19,7 @@ import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.accounts.models import Role
+from apps.core.workers import HEARTBEAT_TTL
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_provision
 from deeplens.embedded import free_port
@@ -192,7 +193,9 @@ def test_a_real_prometheus_evaluates_the_rules_and_fires_on_a_frozen_worker_and_
                 wanted = {("NoCeleryWorker", web.target, ""), ("QueueNotConsumed", web.target, "ingest")}
                 return wanted <= firing and firing
 
-            firing = wait_for("the worker alerts firing", worker_alerts, timeout=20)
+            # The frozen worker's heartbeat lives HEARTBEAT_TTL (20 s) after its last beat, which may
+            # have come just before the freeze; then a scrape and two rule evaluations (1 s each).
+            firing = wait_for("the worker alerts firing", worker_alerts, timeout=HEARTBEAT_TTL + 15)
             timings["worker alerts firing"] = time.monotonic() - started
             assert {queue for name, i, queue in firing if name == "QueueNotConsumed" and i == web.target} == {
                 "ingest"
