@@ -220,9 +220,15 @@ def indexes_drop(conn) -> list[tuple[str, str]]:
 def build_memory(count: int) -> str:
     """maintenance_work_mem for building the HNSW indexes over `count` images: the anchors' graph
     must fit in memory while it is built, or pgvector builds it on disk, many times slower (100k
-    images: 51 min at 1 GB, the index being 1.05 GB). About 10 KB of graph per image (m 6), with room:
-    6 GB up to 500k images, 11 GB at 1M. DEEPLENS_BENCH_SCALE_BUILD_MEMORY sets it."""
-    return os.environ.get("DEEPLENS_BENCH_SCALE_BUILD_MEMORY") or f"{max(6, -(-count * 11 // 1_000_000))}GB"
+    images: 51 min at 1 GB, the index being 1.05 GB). In memory the graph takes about 360 bytes per
+    anchor at m 6, 17 KB per image (1M: 11 GB held 30M of the 48M anchors): 6 GB at least, at most
+    the machine's memory less 8 GB (shared_buffers and the processes). DEEPLENS_BENCH_SCALE_BUILD_MEMORY
+    sets it."""
+    if configured := os.environ.get("DEEPLENS_BENCH_SCALE_BUILD_MEMORY"):
+        return configured
+    machine_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**30
+    wanted_gb = -(-count * 18 // 1_000_000)  # 18 KB per image, rounded up
+    return f"{max(6, min(wanted_gb, machine_gb - 8))}GB"
 
 
 def indexes_build(conn, definitions, count: int) -> dict:
