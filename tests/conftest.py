@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from apps.accounts.models import Role
+from apps.core import process_cache
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_ensure_public, tenant_provision
 from tests.factories import GlobalAdminFactory, UserFactory
@@ -54,6 +55,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def _public_schema_after_test():
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _process_cache_emptied_after_test():
+    """A test that turns the process cache on (the product's 5 s) leaves its entries behind; the next
+    test would read, say, a tenant as it was before that test suspended it."""
+    yield
+    process_cache.clear()
 
 
 @pytest.fixture

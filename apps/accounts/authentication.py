@@ -10,7 +10,8 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 from rest_framework import authentication, exceptions
 
-from apps.accounts.models import ApiKey, ImpersonationSession, RefreshToken, User
+from apps.accounts.credential_rows import api_key_by_prefix, token_user_get
+from apps.accounts.models import ImpersonationSession
 from apps.accounts.services.api_keys import api_key_matches, api_key_parse, api_key_touch
 from apps.accounts.tokens import AccessToken, TokenError
 
@@ -56,7 +57,13 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             code = "token_expired" if "expired" in str(exc).lower() else "token_invalid"
             raise _failed("The access token is invalid or expired.", code) from exc
 
-        user = User.objects.select_related("tenant").filter(pk=token.get("sub")).first()
+        session_id = token.get("sid")
+        user_id = _uuid(token.get("sub"))
+        user, session_live = (
+            token_user_get(user_id=user_id, family=_uuid(session_id), now=timezone.now())
+            if user_id
+            else (None, False)
+        )
         if user is None or not user.is_active or user.deleted_at is not None:
             raise _failed("The account of this token is deactivated.", "user_inactive")
         if str(user.tenant_id) != str(token.get("tenant")) and not (
@@ -67,7 +74,6 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             _check_tenant(request, user.tenant_id)
 
         impersonator = None
-        session_id = token.get("sid")
         if token.get("act"):
             session = (
                 ImpersonationSession.objects.select_related("impersonator")
@@ -78,9 +84,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
                 raise _failed("The impersonation has ended.", "token_revoked")
             impersonator = session.impersonator
             request._request.impersonation = session
-        elif not RefreshToken.objects.filter(
-            family=_uuid(session_id), user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
-        ).exists():
+        elif not session_live:
             raise _failed("This session has been signed out or revoked.", "token_revoked")
 
         request._request.impersonator = impersonator
@@ -111,7 +115,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         prefix, raw = parsed
         key = getattr(request._request, "api_key_row", None)
         if key is None or key.prefix != prefix:
-            key = ApiKey.objects.select_related("created_by").filter(prefix=prefix).first()
+            key = api_key_by_prefix(prefix)
         if key is None or not api_key_matches(key, raw):
             raise _failed("The API key is not valid.", "api_key_invalid")
         if not key.is_active:

@@ -1,6 +1,6 @@
 """Which tenant an API credential belongs to, read before routing (the API has one base URL)."""
 
-from apps.accounts.models import ApiKey
+from apps.accounts.credential_rows import api_key_by_prefix
 from apps.accounts.services.api_keys import api_key_parse
 from apps.accounts.tokens import peek_access_claims
 
@@ -23,7 +23,7 @@ def credential_tenant_id(request) -> str | None:
             return None
         # The creator is checked on every request; the tenant only by id (joining its row cost
         # 0.19 ms of CPU a request).
-        key = ApiKey.objects.select_related("created_by").filter(prefix=parsed[0]).first()
+        key = api_key_by_prefix(parsed[0])
         request.api_key_row = key  # authentication checks this same row; no second query
         return str(key.tenant_id) if key else None
     return None

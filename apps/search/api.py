@@ -124,8 +124,11 @@ def parse_options(data) -> tuple[SearchOptions, str]:
             value = _listish(data, key) if key in ("format", "tags", "storage_locations") else data.get(key)
             if value not in (None, "", []):
                 raw_filters[key] = value
-    filters = FiltersInput(data=raw_filters)
-    filters.is_valid(raise_exception=True)
+    filters = SearchFilters()  # none given: no serializer to build (its fields are deep-copied)
+    if raw_filters:
+        given = FiltersInput(data=raw_filters)
+        given.is_valid(raise_exception=True)
+        filters = given.to_filters()
     valid = options.validated_data
     return (
         SearchOptions(
@@ -135,7 +138,7 @@ def parse_options(data) -> tuple[SearchOptions, str]:
             max_results=valid["max_results"],
             include_metadata=valid["include_metadata"],
             sort=valid["sort"],
-            filters=filters.to_filters(),
+            filters=filters,
         ),
         valid["model"],
     )

@@ -13,7 +13,7 @@ Refit with `python -m scripts.fit_search_confidence` whenever the descriptor, th
 decision change; README "Search" records the figures of the fit below.
 """
 
-import math
+import numpy as np
 
 # Fitted 2026-12-06 on the public bench (793 images x 20 nearest: 4,885 verified pairs, all the
 # same picture; 10,975 unverified, 128 of them the same picture): see README "Search".
@@ -29,16 +29,32 @@ TYPICAL_TENTH = 0.9623
 DEFAULT_MIN_CONFIDENCE = 0.2
 
 
+UNKNOWN_DISTANCE = 32  # bits: a result without pHashes counts as unrelated
+
+
 def features(*, similarity: float, tenth: float, phash_distance: int | None) -> tuple[float, float, float]:
     """The regression's inputs; an unknown pHash distance counts as unrelated (32 bits)."""
-    distance = 32 if phash_distance is None else phash_distance
+    distance = UNKNOWN_DISTANCE if phash_distance is None else phash_distance
     return (float(similarity), float(similarity - tenth), distance / 64)
 
 
 def unverified(*, similarity: float, tenth: float, phash_distance: int | None) -> float:
-    x = features(similarity=similarity, tenth=tenth, phash_distance=phash_distance)
-    z = BIAS + sum(w * v for w, v in zip(WEIGHTS, x, strict=True))
-    return round(1 / (1 + math.exp(-z)), 4)
+    distance = UNKNOWN_DISTANCE if phash_distance is None else phash_distance
+    chance = unverified_many(similarity=np.array([similarity]), tenth=tenth, distances=np.array([distance]))
+    return float(chance[0])
+
+
+def unverified_many(*, similarity: np.ndarray, tenth: float, distances: np.ndarray) -> np.ndarray:
+    """unverified() of a search's whole window at once (pHash distances in bits, UNKNOWN_DISTANCE
+    where there is none): per result in Python it was a tenth of a search's web CPU."""
+    similarity = np.asarray(similarity, dtype=np.float64)
+    z = (
+        BIAS
+        + WEIGHTS[0] * similarity
+        + WEIGHTS[1] * (similarity - tenth)
+        + WEIGHTS[2] * (np.asarray(distances, dtype=np.float64) / 64)
+    )
+    return np.round(1 / (1 + np.exp(-z)), 4)
 
 
 def verified(signal: str) -> float:

@@ -152,9 +152,10 @@ def _matched(query, images) -> None:
         Pair.objects.create(image_a=a, image_b=b, kind=Kind.NEAR, signal="orb", score=0.9)
 
 
-# Statements of one search by id as the member's API client (JWT: the user and the token family),
-# process cache warm: SET search_path once, the user, the refresh token, then the search's five.
-SEARCH_BY_ID_STATEMENTS = 8
+# Statements of one search by id as the member's API client (JWT: the user and whether the token's
+# family is live, one query), process cache warm: SET search_path once, the caller, then the search's
+# five.
+SEARCH_BY_ID_STATEMENTS = 7
 
 
 def test_a_search_by_id_takes_as_many_queries_for_2n_matches_and_similar_as_for_n(alpha, users, settings):
@@ -203,10 +204,10 @@ def test_a_search_by_id_takes_as_many_queries_for_2n_matches_and_similar_as_for_
     assert sum(sql.startswith("SET search_path") for sql in statements) == 1
 
 
-# A search by upload (base64 in JSON) with the process cache warm: SET search_path once, the user,
-# the refresh token; detection's candidate sources (same bytes, pHash bands, ORB anchors, the
+# A search by upload (base64 in JSON) with the process cache warm: SET search_path once, the caller
+# (the user and the token family); detection's candidate sources (same bytes, pHash bands, ORB anchors, the
 # descriptor's nearest), the candidates' signatures; the search's neighbours and the result rows.
-SEARCH_BY_UPLOAD_STATEMENTS = 10
+SEARCH_BY_UPLOAD_STATEMENTS = 9
 
 
 def test_a_search_by_upload_takes_as_many_queries_for_2n_similar_as_for_n(alpha, users, settings):

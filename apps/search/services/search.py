@@ -190,7 +190,8 @@ def ranked(query: Query, options: SearchOptions) -> dict:
         filters=options.filters,
         exclude_image_id=query.exclude_image_id,
     )
-    similarity = {image_id: _clamp(score) for image_id, score in neighbours}
+    clamped = np.clip([score for _i, score in neighbours], 0.0, 1.0).round(6).tolist()
+    similarity = dict(zip([image_id for image_id, _s in neighbours], clamped, strict=True))
     tenth = neighbours[9][1] if len(neighbours) >= 10 else confidence.TYPICAL_TENTH
     matches: dict[str, tuple] = {}
     if query.verify is not None:
@@ -225,27 +226,29 @@ def ranked(query: Query, options: SearchOptions) -> dict:
         )
     rows = [row for row in rows if row["confidence"] >= options.min_confidence]
     rows.sort(key=lambda r: (MATCH_ORDER[r["match"]], -r["confidence"], -(r["similarity_score"] or 0)))
-    similar, last_passed = [], False
-    for image_id, _score in neighbours:
-        if image_id in matches:
-            continue
-        score = similarity[image_id]
-        chance = None
-        if calibrated:
-            chance = confidence.unverified(
-                similarity=score, tenth=tenth, phash_distance=distances.get(image_id)
-            )
-        last_passed = score >= options.threshold and (chance is None or chance >= options.min_confidence)
-        if last_passed:
-            similar.append(
-                {
-                    "image_id": image_id,
-                    "similarity_score": score,
-                    "match": "similar",
-                    "verified_by": None,
-                    "confidence": chance,
-                }
-            )
+    # The similar: the window's others, passing the threshold and the confidence (all at once).
+    others = [image_id for image_id, _s in neighbours if image_id not in matches]
+    scores = np.array([similarity[image_id] for image_id in others], dtype=np.float64)
+    chances = None
+    if calibrated:
+        unknown = confidence.UNKNOWN_DISTANCE
+        chances = confidence.unverified_many(
+            similarity=scores, tenth=tenth, distances=[distances.get(i, unknown) for i in others]
+        )
+    passed = scores >= options.threshold
+    if chances is not None:
+        passed &= chances >= options.min_confidence
+    similar = [
+        {
+            "image_id": others[n],
+            "similarity_score": float(scores[n]),
+            "match": "similar",
+            "verified_by": None,
+            "confidence": None if chances is None else float(chances[n]),
+        }
+        for n in np.flatnonzero(passed).tolist()
+    ]
+    last_passed = bool(passed[-1]) if len(others) else False
     total_exact = not (len(neighbours) == window and last_passed)
     return {"rows": rows + similar, "total_exact": total_exact}
 
