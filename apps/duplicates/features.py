@@ -47,7 +47,9 @@ class Features:
     descriptors: np.ndarray  # (K, 32) uint8
     mirrored_keypoints: np.ndarray  # of the mirrored image (flip-proof verification)
     mirrored_descriptors: np.ndarray
-    thumb: np.ndarray  # grey, THUMB_SIDE on its longest side: checks the aligned content
+    # grey, THUMB_SIDE on its longest side: checks the aligned content. A stored signature's stays
+    # PNG bytes until a verification gets that far (thumb_pixels): most candidates fail before it.
+    thumb: np.ndarray | bytes
 
     @property
     def anchors(self) -> np.ndarray:
@@ -219,6 +221,13 @@ def extract(img: Image.Image) -> Features:
         mirrored_descriptors=mdesc,
         thumb=thumbnail(a),
     )
+
+
+def thumb_pixels(f: Features) -> np.ndarray:
+    """The features' grey thumbnail, decoded once if it is still PNG bytes."""
+    if isinstance(f.thumb, bytes):
+        f.thumb = cv2.imdecode(np.frombuffer(f.thumb, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    return f.thumb
 
 
 def thumbnail(a: np.ndarray) -> np.ndarray:

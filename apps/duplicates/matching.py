@@ -14,7 +14,7 @@ import cv2
 import faiss
 import numpy as np
 
-from apps.duplicates.features import Features
+from apps.duplicates.features import Features, thumb_pixels
 
 RATIO = 0.8
 RANSAC_PX = 6.0  # reprojection error in working-image pixels (longest side 512)
@@ -124,12 +124,13 @@ def aligned_correlation(a: Features, b: Features, model: np.ndarray, *, mirrored
     """Zero-mean normalised correlation of a's thumbnail warped onto b's, over the overlap. Copies
     agree pixel for pixel once aligned (whatever their brightness or contrast); photos that merely
     share a layout of corners (two stacks of toy blocks, two windows) do not."""
-    ta = a.thumb[:, ::-1] if mirrored else a.thumb
+    ta, tb = thumb_pixels(a), thumb_pixels(b)
+    ta = ta[:, ::-1] if mirrored else ta
     sa = ta.shape[1] / a.width
-    sb = b.thumb.shape[1] / b.width
+    sb = tb.shape[1] / b.width
     m = np.vstack([model, [0, 0, 1]])
     to_b = np.diag([sb, sb, 1.0]) @ m @ np.diag([1 / sa, 1 / sa, 1.0])
-    size = (b.thumb.shape[1], b.thumb.shape[0])
+    size = (tb.shape[1], tb.shape[0])
     warped = cv2.warpAffine(
         np.ascontiguousarray(ta).astype(np.float32), to_b[:2], size, flags=cv2.INTER_LINEAR
     )
@@ -138,7 +139,7 @@ def aligned_correlation(a: Features, b: Features, model: np.ndarray, *, mirrored
     if mask.sum() < MIN_OVERLAP_PX:
         return 0.0
     x = cv2.GaussianBlur(warped, (3, 3), 0)[mask]
-    y = cv2.GaussianBlur(b.thumb.astype(np.float32), (3, 3), 0)[mask]
+    y = cv2.GaussianBlur(tb.astype(np.float32), (3, 3), 0)[mask]
     x, y = x - x.mean(), y - y.mean()
     denom = float(np.sqrt((x * x).sum() * (y * y).sum()))
     return float((x * y).sum() / denom) if denom > 1e-6 else 0.0

@@ -1,5 +1,13 @@
-"""Features <-> Signature rows."""
+"""Features <-> Signature rows.
 
+Stored compactly (a signature is most of an image's detection data): keypoints as unsigned 16-bit
+fixed point in 1/KEYPOINT_SCALE pixel (the working image is at most 512 px, so 1/64 px fits and
+loses nothing RANSAC's 6 px tolerance could see) instead of float32, and the grey thumbnail as PNG
+(lossless). Signatures written before, with float32 keypoints and raw thumbnails, are read as
+they are: the keypoints' byte count per descriptor and the PNG signature tell them apart.
+"""
+
+import cv2
 import numpy as np
 
 from apps.duplicates import features as F
@@ -8,6 +16,8 @@ from apps.duplicates.models import Signature
 # 2: keypoints spread over the picture (apps/duplicates/features.py), not the strongest alone
 VERSION = 2
 _MASK = (1 << 64) - 1
+KEYPOINT_SCALE = 64
+_PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def signed(value: int) -> int:
@@ -34,14 +44,38 @@ def signature_row(*, image_id, features: F.Features) -> Signature:
         band1=b[1],
         band2=b[2],
         band3=b[3],
-        keypoints=features.keypoints.astype(np.float32).tobytes(),
+        keypoints=keypoints_bytes(features.keypoints),
         descriptors=features.descriptors.astype(np.uint8).tobytes(),
         # Not stored: verification mirrors the image being indexed, never the stored candidate.
         mirrored_keypoints=b"",
         mirrored_descriptors=b"",
-        thumb=features.thumb.astype(np.uint8).tobytes(),
-        thumb_width=int(features.thumb.shape[1]),
+        thumb=thumb_bytes(F.thumb_pixels(features)),
+        thumb_width=int(F.thumb_pixels(features).shape[1]),
     )
+
+
+def keypoints_bytes(points: np.ndarray) -> bytes:
+    fixed = np.rint(np.asarray(points, dtype=np.float64) * KEYPOINT_SCALE)
+    return np.clip(fixed, 0, 0xFFFF).astype("<u2").tobytes()
+
+
+def thumb_bytes(thumb: np.ndarray) -> bytes:
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(thumb, dtype=np.uint8))
+    if not ok:
+        raise ValueError("the thumbnail could not be encoded as PNG")
+    return png.tobytes()
+
+
+def _keypoints(raw: bytes, count: int) -> np.ndarray:
+    if len(raw) == count * 8:  # float32 x/y (signatures written before the fixed point)
+        return np.frombuffer(raw, dtype=np.float32).reshape(-1, 2)
+    return (np.frombuffer(raw, dtype="<u2").astype(np.float32) / KEYPOINT_SCALE).reshape(-1, 2)
+
+
+def _thumb(raw: bytes, width: int) -> np.ndarray | bytes:
+    if raw.startswith(_PNG):
+        return raw  # decoded when a verification needs it (features.thumb_pixels)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, width)
 
 
 def anchor_bits(features: F.Features) -> list[str]:
@@ -82,13 +116,14 @@ def features_from_columns(
     thumb,
     thumb_width,
 ) -> F.Features:
+    descriptors = np.frombuffer(bytes(descriptors), dtype=np.uint8).reshape(-1, 32)
     return F.Features(
         width=width,
         height=height,
         phashes=np.array([h & _MASK for h in phashes], dtype=np.uint64),
-        keypoints=np.frombuffer(bytes(keypoints), dtype=np.float32).reshape(-1, 2),
-        descriptors=np.frombuffer(bytes(descriptors), dtype=np.uint8).reshape(-1, 32),
+        keypoints=_keypoints(bytes(keypoints), len(descriptors)),
+        descriptors=descriptors,
         mirrored_keypoints=np.frombuffer(bytes(mirrored_keypoints), dtype=np.float32).reshape(-1, 2),
         mirrored_descriptors=np.frombuffer(bytes(mirrored_descriptors), dtype=np.uint8).reshape(-1, 32),
-        thumb=np.frombuffer(bytes(thumb), dtype=np.uint8).reshape(-1, thumb_width),
+        thumb=_thumb(bytes(thumb), thumb_width),
     )

@@ -128,10 +128,12 @@ def fill(conn, count: int, base: list, seed: int = 1) -> dict:
 
     from apps.duplicates import features as F
     from apps.duplicates.services.indexing import CLAIM_STAGE, INDEX
-    from apps.duplicates.signatures import VERSION, bands, signed
+    from apps.duplicates.signatures import VERSION, bands, keypoints_bytes, signed, thumb_bytes
     from apps.search import descriptor
 
     rng = np.random.default_rng(seed)
+    # the grey thumbnails as indexing stores them (PNG), encoded once per photo
+    thumbs = [thumb_bytes(F.thumb_pixels(features)) for features, _vector in base]
     now = timezone.now()
     location = conn.execute("SELECT id FROM storage_storagelocation WHERE is_default").fetchone()[0]
     pool = np.concatenate([f.anchors for f, _v in base])
@@ -182,9 +184,9 @@ def fill(conn, count: int, base: list, seed: int = 1) -> dict:
                 keypoints = features.keypoints + rng.normal(0, 2, features.keypoints.shape)
                 sig_copy.write_row(
                     (image_id, VERSION, features.width, features.height, [signed(h) for h in phashes],
-                     b[0], b[1], b[2], b[3], keypoints.astype(np.float32).tobytes(),
+                     b[0], b[1], b[2], b[3], keypoints_bytes(keypoints),
                      _flip(rng, features.descriptors, DESCRIPTOR_FLIP).tobytes(), b"", b"",
-                     features.thumb.astype(np.uint8).tobytes(), int(features.thumb.shape[1]), now)
+                     thumbs[number % len(base)], int(F.thumb_pixels(features).shape[1]), now)
                 )  # fmt: skip
         with cursor.copy("COPY duplicates_anchor (image_id, descriptor) FROM STDIN") as copy:
             for image_id in ids:

@@ -107,6 +107,38 @@ def test_a_mirrored_copy_is_verified_by_mirroring_the_query_only():
     assert not M.verify(stored, flipped).mirrored  # nothing to mirror on the stored side
 
 
+def test_a_signature_is_stored_compactly_and_read_back_as_extracted():
+    """Keypoints in 16-bit fixed point (1/64 px), the thumbnail as PNG: what verification reads back
+    is what extraction made, within 1/128 px."""
+    from apps.duplicates.signatures import KEYPOINT_SCALE, features_of, signature_row
+
+    extracted = F.extract(photo(3))
+    row = signature_row(image_id=None, features=extracted)
+    assert len(row.keypoints) == 4 * len(extracted.keypoints)
+    assert row.thumb.startswith(b"\x89PNG") and len(row.thumb) < extracted.thumb.nbytes
+
+    stored = features_of(row)
+    assert np.abs(stored.keypoints - extracted.keypoints).max() <= 0.5 / KEYPOINT_SCALE
+    assert isinstance(stored.thumb, bytes)  # decoded only when a verification needs it
+    assert np.array_equal(F.thumb_pixels(stored), extracted.thumb)
+    assert np.array_equal(stored.descriptors, extracted.descriptors)
+
+
+def test_a_signature_stored_before_the_compact_format_is_read_as_it_was():
+    """float32 keypoints and a raw grey thumbnail (rows written before): no re-indexing needed."""
+    from apps.duplicates.signatures import features_of, signature_row
+
+    extracted = F.extract(photo(3))
+    row = signature_row(image_id=None, features=extracted)
+    row.keypoints = extracted.keypoints.astype(np.float32).tobytes()
+    row.thumb = extracted.thumb.astype(np.uint8).tobytes()
+
+    stored = features_of(row)
+    assert np.array_equal(stored.keypoints, extracted.keypoints)
+    assert np.array_equal(F.thumb_pixels(stored), extracted.thumb)
+    assert M.verify(extracted, stored).inliers >= 100
+
+
 def test_detection_again_from_a_stored_signature_recomputes_the_mirrored_set(alpha, member_api):
     from apps.duplicates.models import Signature
     from apps.duplicates.services import image_detect
