@@ -226,7 +226,10 @@ def extract(img: Image.Image) -> Features:
 def thumb_pixels(f: Features) -> np.ndarray:
     """The features' grey thumbnail, decoded once if it is still PNG bytes."""
     if isinstance(f.thumb, bytes):
-        f.thumb = cv2.imdecode(np.frombuffer(f.thumb, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+        decoded = cv2.imdecode(np.frombuffer(f.thumb, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+        if decoded is None:
+            raise ValueError("a stored signature's thumbnail is not a readable PNG")
+        f.thumb = decoded
     return f.thumb
 
 

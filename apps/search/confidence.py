@@ -14,6 +14,7 @@ decision change; README "Search" records the figures of the fit below.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # Fitted 2026-12-06 on the public bench (793 images x 20 nearest: 4,885 verified pairs, all the
 # same picture; 10,975 unverified, 128 of them the same picture): see README "Search".
@@ -44,7 +45,7 @@ def unverified(*, similarity: float, tenth: float, phash_distance: int | None) -
     return float(chance[0])
 
 
-def unverified_many(*, similarity: np.ndarray, tenth: float, distances: np.ndarray) -> np.ndarray:
+def unverified_many(*, similarity: ArrayLike, tenth: float, distances: ArrayLike) -> np.ndarray:
     """unverified() of a search's whole window at once (pHash distances in bits, UNKNOWN_DISTANCE
     where there is none): per result in Python it was a tenth of a search's web CPU."""
     similarity = np.asarray(similarity, dtype=np.float64)

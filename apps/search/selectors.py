@@ -251,7 +251,7 @@ def images_for_results(ids: list[str], *, metadata: bool = True) -> dict[str, Im
     images = {}
     for row in rows:
         image = instance(Image, fields, row[:-1])
-        image.storage_location_name = row[-1]
+        image.storage_location_name = row[-1]  # type: ignore[attr-defined]  # the joined name
         images[str(image.pk)] = image
     return images
 
