@@ -13,6 +13,7 @@ The models list is the model catalogue (three models), not the tenant's rows, so
 import base64
 
 import numpy as np
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -158,7 +159,14 @@ def _matched(query, images) -> None:
 SEARCH_BY_ID_STATEMENTS = 7
 
 
-def test_a_search_by_id_takes_as_many_queries_for_2n_matches_and_similar_as_for_n(alpha, users, settings):
+@pytest.mark.parametrize(
+    ("metadata", "sort"),
+    [(True, "score"), (False, "-date")],
+    ids=["with-metadata", "page-fields-only-by-date"],  # without metadata, deferred fields unread
+)
+def test_a_search_by_id_takes_as_many_queries_for_2n_matches_and_similar_as_for_n(
+    alpha, users, settings, metadata, sort
+):
     settings.DEEPLENS_PROCESS_CACHE_SECONDS = 5  # the product's default
     api = as_user(users[Role.MEMBER])
     query = _indexed_images(alpha, 1)[0]
@@ -177,7 +185,8 @@ def test_a_search_by_id_takes_as_many_queries_for_2n_matches_and_similar_as_for_
             "search/similarity",
             {
                 "image_id": str(query.pk),
-                "include_metadata": True,
+                "include_metadata": metadata,
+                "sort": sort,
                 "max_results": 100,
                 "min_confidence": 0,
                 "similarity_threshold": float(next(thresholds)),
