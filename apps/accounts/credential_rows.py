@@ -8,6 +8,7 @@ selectors.py imports can be."""
 from django.db import connection
 
 from apps.accounts.models import ApiKey, RefreshToken, User
+from apps.core.prepared import execute_prepared
 from apps.core.rows import columns, instance
 from apps.tenants.models import Tenant
 
@@ -16,11 +17,13 @@ def api_key_by_prefix(prefix: str) -> ApiKey | None:
     """The API key with this prefix, its creator loaded (`created_by`)."""
     key_fields, user_fields = ApiKey._meta.concrete_fields, User._meta.concrete_fields
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_prepared(
+            cursor,
             f"SELECT {columns('k', key_fields)}, {columns('u', user_fields)}"
             f" FROM {ApiKey._meta.db_table} k JOIN {User._meta.db_table} u ON u.id = k.created_by_id"
             " WHERE k.prefix = %s",
             [prefix],
+            ["text"],
         )
         row = cursor.fetchone()
     if row is None:

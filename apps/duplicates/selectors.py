@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from apps.core.filtering import FilterData, apply_filters
+from apps.core.prepared import execute_prepared
 from apps.duplicates.features import Features
 from apps.duplicates.filters import GroupFilter
 from apps.duplicates.models import (
@@ -62,17 +63,18 @@ def resolutions_recent(*, limit: int = 5) -> list[Resolution]:
     return list(Resolution.objects.filter(undone_at__isnull=True).select_related("job")[:limit])
 
 
+# One parameter, the image (a prepared statement: its planning was most of its cost).
 MATCHES_STORED_SQL = """
-SELECT CASE WHEN p.image_a_id = %(id)s THEN p.image_b_id ELSE p.image_a_id END, p.kind, p.signal, p.score
+SELECT CASE WHEN p.image_a_id = %s THEN p.image_b_id ELSE p.image_a_id END, p.kind, p.signal, p.score
 FROM {pair} p
-WHERE (p.image_a_id = %(id)s OR p.image_b_id = %(id)s)
+WHERE (p.image_a_id = $1 OR p.image_b_id = $1)
   AND NOT EXISTS (
     SELECT 1 FROM {dismissal} d WHERE d.image_a_id = p.image_a_id AND d.image_b_id = p.image_b_id)
 UNION ALL
-SELECT o.image_id, %(near)s, 'group', 0.0
-FROM {member} m JOIN {group} g ON g.id = m.group_id AND g.status = %(open)s AND g.kind <> %(similar)s
-JOIN {member} o ON o.group_id = m.group_id AND o.image_id <> %(id)s
-WHERE m.image_id = %(id)s
+SELECT o.image_id, '{near}', 'group', 0.0
+FROM {member} m JOIN {group} g ON g.id = m.group_id AND g.status = '{open}' AND g.kind <> '{similar}'
+JOIN {member} o ON o.group_id = m.group_id AND o.image_id <> $1
+WHERE m.image_id = $1
 """
 
 
@@ -85,12 +87,13 @@ def matches_stored(*, image_id) -> dict:
         dismissal=Dismissal._meta.db_table,
         member=Member._meta.db_table,
         group=Group._meta.db_table,
+        near=Kind.NEAR.value,
+        open=GroupStatus.OPEN.value,
+        similar=Kind.SIMILAR.value,
     )
     out: dict = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql, {"id": image_id, "near": Kind.NEAR, "open": GroupStatus.OPEN, "similar": Kind.SIMILAR}
-        )
+        execute_prepared(cursor, sql, [str(image_id)], ["uuid"])
         for other, kind, signal, score in cursor.fetchall():
             out.setdefault(other, (kind, signal, score))  # a pair before the group
     return out

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from pgvector import HalfVector
 
+from apps.core.prepared import execute_prepared
 from apps.core.rows import columns, instance
 from apps.duplicates.models import Signature
 from apps.images.models import Image
@@ -168,7 +169,8 @@ def query_image_get(*, image_id, model: str, version: str) -> QueryImage | None:
     """A live image as a search by it needs it, in one statement (a search by id is the hot path:
     through the ORM, with its two subqueries, this read cost 1.5 ms of CPU, a cursor 0.1 ms)."""
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_prepared(
+            cursor,
             f"""
             SELECT i.id, i.status,
                 (SELECT e.vector FROM {Embedding._meta.db_table} e
@@ -177,7 +179,8 @@ def query_image_get(*, image_id, model: str, version: str) -> QueryImage | None:
             FROM {Image._meta.db_table} i
             WHERE i.id = %s AND i.deleted_at IS NULL
             """,
-            [model, version, image_id],
+            [model, version, str(image_id)],
+            ["text", "text", "uuid"],
         )
         row = cursor.fetchone()
     if row is None:
@@ -241,11 +244,13 @@ def images_for_results(ids: list[str], *, metadata: bool = True) -> dict[str, Im
     0.7 ms; RESULT_FIELDS read this way, less again."""
     fields = [f for f in Image._meta.concrete_fields if metadata or f.name in RESULT_FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_prepared(
+            cursor,
             f"SELECT {columns('i', fields)}, l.name FROM {Image._meta.db_table} i"
             f" JOIN {StorageLocation._meta.db_table} l ON l.id = i.storage_location_id"
-            " WHERE i.id = ANY(%s::uuid[]) AND i.deleted_at IS NULL",
+            " WHERE i.id = ANY(%s) AND i.deleted_at IS NULL",
             [[str(image_id) for image_id in ids]],
+            ["uuid[]"],
         )
         rows = cursor.fetchall()
     images = {}
