@@ -34,6 +34,7 @@ def bands(value: int) -> list[int]:
 def signature_row(*, image_id, features: F.Features) -> Signature:
     upright = int(features.phashes[0])
     b = bands(upright)
+    thumb = F.thumb_pixels(features)
     return Signature(
         image_id=image_id,
         version=VERSION,
@@ -49,8 +50,8 @@ def signature_row(*, image_id, features: F.Features) -> Signature:
         # Not stored: verification mirrors the image being indexed, never the stored candidate.
         mirrored_keypoints=b"",
         mirrored_descriptors=b"",
-        thumb=thumb_bytes(F.thumb_pixels(features)),
-        thumb_width=int(F.thumb_pixels(features).shape[1]),
+        thumb=thumb_bytes(thumb),
+        thumb_width=int(thumb.shape[1]),
     )
 
 

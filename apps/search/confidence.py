@@ -33,28 +33,28 @@ DEFAULT_MIN_CONFIDENCE = 0.2
 UNKNOWN_DISTANCE = 32  # bits: a result without pHashes counts as unrelated
 
 
+def _inputs(similarity, tenth: float, distance):
+    """The regression's inputs, of one result (floats) or of many (arrays)."""
+    return (similarity, similarity - tenth, distance / 64)
+
+
 def features(*, similarity: float, tenth: float, phash_distance: int | None) -> tuple[float, float, float]:
-    """The regression's inputs; an unknown pHash distance counts as unrelated (32 bits)."""
+    """The regression's inputs; an unknown pHash distance counts as unrelated (UNKNOWN_DISTANCE)."""
     distance = UNKNOWN_DISTANCE if phash_distance is None else phash_distance
-    return (float(similarity), float(similarity - tenth), distance / 64)
+    x = _inputs(float(similarity), tenth, distance)
+    return (float(x[0]), float(x[1]), float(x[2]))
 
 
 def unverified(*, similarity: float, tenth: float, phash_distance: int | None) -> float:
     distance = UNKNOWN_DISTANCE if phash_distance is None else phash_distance
-    chance = unverified_many(similarity=np.array([similarity]), tenth=tenth, distances=np.array([distance]))
-    return float(chance[0])
+    return float(unverified_many(similarity=[similarity], tenth=tenth, distances=[distance])[0])
 
 
 def unverified_many(*, similarity: ArrayLike, tenth: float, distances: ArrayLike) -> np.ndarray:
     """unverified() of a search's whole window at once (pHash distances in bits, UNKNOWN_DISTANCE
     where there is none): per result in Python it was a tenth of a search's web CPU."""
-    similarity = np.asarray(similarity, dtype=np.float64)
-    z = (
-        BIAS
-        + WEIGHTS[0] * similarity
-        + WEIGHTS[1] * (similarity - tenth)
-        + WEIGHTS[2] * (np.asarray(distances, dtype=np.float64) / 64)
-    )
+    x = _inputs(np.asarray(similarity, dtype=np.float64), tenth, np.asarray(distances, dtype=np.float64))
+    z = BIAS + sum(w * v for w, v in zip(WEIGHTS, x, strict=True))
     return np.round(1 / (1 + np.exp(-z)), 4)
 
 

@@ -171,8 +171,9 @@ def _match_of(kind: str) -> str:
     return "identical" if kind == "exact" else "same_picture"
 
 
-def _clamp(score: float) -> float:
-    return round(max(0.0, min(1.0, float(score))), 6)
+def _clamped(scores) -> list[float]:
+    """Similarities as results show them: within 0..1, six decimals."""
+    return np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0).round(6).tolist()
 
 
 def ranked(query: Query, options: SearchOptions) -> dict:
@@ -190,8 +191,9 @@ def ranked(query: Query, options: SearchOptions) -> dict:
         filters=options.filters,
         exclude_image_id=query.exclude_image_id,
     )
-    clamped = np.clip([score for _i, score in neighbours], 0.0, 1.0).round(6).tolist()
-    similarity = dict(zip([image_id for image_id, _s in neighbours], clamped, strict=True))
+    similarity = dict(
+        zip([image_id for image_id, _s in neighbours], _clamped([s for _i, s in neighbours]), strict=True)
+    )
     tenth = neighbours[9][1] if len(neighbours) >= 10 else confidence.TYPICAL_TENTH
     matches: dict[str, tuple] = {}
     if query.verify is not None:
@@ -207,7 +209,7 @@ def ranked(query: Query, options: SearchOptions) -> dict:
         for image_id in matches:
             vector = passing[image_id]
             if image_id not in similarity and vector is not None:
-                similarity[image_id] = _clamp(float(np.dot(vector, query.vector)))
+                similarity[image_id] = _clamped([np.dot(vector, query.vector)])[0]
     distances: dict[str, int] = {}
     if calibrated and query.phashes is not None:
         theirs = [image_id for image_id in signed if image_id not in matches]
