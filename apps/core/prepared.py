@@ -8,6 +8,11 @@ any other. Each session prepares a statement the first time it runs it; a new co
 database restart) prepares again. Tenants stay apart: a prepared statement names its tables
 without a schema, and PostgreSQL analyses it again whenever the search_path (the tenant) has
 changed since its last use (PostgreSQL docs, PREPARE).
+
+A statement that needs transaction-local settings (an index's search width) takes them as `before`:
+a statement sent in the same message as the EXECUTE (one round trip; PostgreSQL runs the message as
+one implicit transaction, so `set_config(..., true)` holds for the EXECUTE and ends with it). The
+caller then steps past its result with `cursor.nextset()`.
 """
 
 import hashlib
@@ -17,9 +22,18 @@ from collections.abc import Sequence
 _PLACEHOLDER = re.compile(r"%s")
 
 
-def execute_prepared(cursor, sql: str, params: Sequence, types: Sequence[str]) -> None:
+def execute_prepared(
+    cursor,
+    sql: str,
+    params: Sequence,
+    types: Sequence[str],
+    *,
+    before: str = "",
+    before_params: Sequence = (),
+) -> None:
     """Run `sql` (positional %s placeholders, whose PostgreSQL types are `types`) with `params` as a
-    prepared statement of the cursor's session."""
+    prepared statement of the cursor's session, after `before` (with `before_params`) in the same
+    message when given."""
     if len(types) != len(params) or sql.count("%s") != len(params) or "%%" in sql:
         raise ValueError("a prepared statement needs one type per %s placeholder and no other %")
     session = cursor.cursor.connection  # psycopg's: a new connection has prepared nothing
@@ -32,4 +46,7 @@ def execute_prepared(cursor, sql: str, params: Sequence, types: Sequence[str]) -
         body = _PLACEHOLDER.sub(lambda _m: f"${next(numbered)}", sql)
         cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {body}")
         prepared.add(name)
-    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", list(params))
+    if before and before.count("%s") != len(before_params):
+        raise ValueError("the statement before needs one parameter per %s placeholder")
+    prefix = f"{before.rstrip().rstrip(';')}; " if before else ""
+    cursor.execute(f"{prefix}EXECUTE {name} ({', '.join(['%s'] * len(params))})", [*before_params, *params])

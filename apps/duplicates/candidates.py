@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 from django.db import connection
 
+from apps.core.prepared import execute_prepared
 from apps.duplicates import features as F
 from apps.duplicates import matching as M
 from apps.duplicates.models import Kind, Signature
@@ -123,35 +124,34 @@ class AnchorSource:
         descriptors = anchor_bits(query.features)
         if not descriptors:
             return []
-        table = Anchor._meta.db_table
         with connection.cursor() as cursor:
-            # The index setting and the query in one message: one round trip, and PostgreSQL runs
+            # The index setting in the same message as the query (one round trip; PostgreSQL runs
             # them as one implicit transaction outside a transaction block, so the setting holds
-            # for the query (a lone SET LOCAL there would be a no-op with a warning).
-            cursor.execute(
-                f"""
-                SET LOCAL hnsw.ef_search = {ANCHOR_EF_SEARCH};
-                SELECT n.image_id, count(*) AS votes
-                FROM unnest(%s::text[]) AS q(d)
-                CROSS JOIN LATERAL (
-                    SELECT a.image_id, a.descriptor <~> q.d::bit(256) AS dist
-                    FROM {table} a ORDER BY a.descriptor <~> q.d::bit(256) LIMIT %s
-                ) n
-                WHERE n.dist <= %s AND n.image_id IS DISTINCT FROM %s
-                GROUP BY n.image_id HAVING count(*) >= %s
-                ORDER BY votes DESC LIMIT %s
-                """,
-                [
-                    descriptors,
-                    ANCHOR_NEIGHBOURS,
-                    ANCHOR_MAX_DISTANCE,
-                    query.image_id,
-                    ANCHOR_MIN_VOTES,
-                    limit,
-                ],
+            # for the query; a lone SET LOCAL there would be a no-op with a warning). The query is
+            # prepared once per session, with the constants in its text: a plan made for a LIMIT
+            # parameter would not be the index's.
+            execute_prepared(
+                cursor,
+                ANCHORS_SQL.format(table=Anchor._meta.db_table),
+                [descriptors, query.image_id, limit],
+                ["text[]", "uuid", "int"],
+                before=f"SET LOCAL hnsw.ef_search = {ANCHOR_EF_SEARCH}",
             )
             cursor.nextset()  # past the SET's
             return [row[0] for row in cursor.fetchall()]
+
+
+ANCHORS_SQL = f"""
+SELECT n.image_id, count(*) AS votes
+FROM unnest(%s::text[]) AS q(d)
+CROSS JOIN LATERAL (
+    SELECT a.image_id, a.descriptor <~> q.d::bit(256) AS dist
+    FROM {{table}} a ORDER BY a.descriptor <~> q.d::bit(256) LIMIT {ANCHOR_NEIGHBOURS}
+) n
+WHERE n.dist <= {ANCHOR_MAX_DISTANCE} AND n.image_id IS DISTINCT FROM %s
+GROUP BY n.image_id HAVING count(*) >= {ANCHOR_MIN_VOTES}
+ORDER BY votes DESC LIMIT %s
+"""
 
 
 class DescriptorSource:

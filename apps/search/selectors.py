@@ -14,6 +14,7 @@ from apps.core.rows import columns, instance
 from apps.duplicates.models import Signature
 from apps.images.models import Image
 from apps.search.descriptor import DIMENSIONS
+from apps.search.embedders.registry import KEYS as MODELS
 from apps.search.models import Embedding, SearchModel
 from apps.storage.models import StorageLocation
 
@@ -51,10 +52,10 @@ class SearchFilters:
 NEIGHBOURS_SQL = """
 SELECT e.image_id::text, 1 - (e.vector::halfvec({dim}) <=> %s::halfvec({dim})) AS similarity{columns}
 FROM search_embedding e JOIN images_image i ON i.id = e.image_id{joins}
-WHERE e.model = %s AND e.dimensions = {dim} AND e.version = %s
+WHERE e.model = '{model}' AND e.dimensions = {dim} AND e.version = %s
   AND i.deleted_at IS NULL AND i.status = 'ready' {exclude}{filters}
 ORDER BY e.vector::halfvec({dim}) <=> %s::halfvec({dim})
-LIMIT %s
+LIMIT {limit}
 """
 # The index settings, sent in the same message as the query (see _neighbours).
 NEIGHBOURS_SETTINGS_SQL = (
@@ -77,22 +78,35 @@ def _neighbours(
     filter_sql, filter_params = (filters or SearchFilters()).sql()
     exclude = " AND e.image_id <> %s" if exclude_image_id else ""
     query = HalfVector(np.asarray(vector, dtype=np.float32)).to_text()  # cast to halfvec in SQL
-    params = [query, model, version, *([str(exclude_image_id)] if exclude_image_id else []), *filter_params]
-    params += [query, int(limit)]
+    if model not in MODELS:
+        raise ValueError(f"no such model: {model!r}")
+    params = [query, version, *([str(exclude_image_id)] if exclude_image_id else []), *filter_params]
+    params.append(query)
     ef = int(ef_search or settings.DEEPLENS_HNSW_EF_SEARCH)
     sql = NEIGHBOURS_SQL.format(
         dim=dim,
+        # in the text, as in the model's partial index: a plan prepared for a model parameter could
+        # not prove the index's predicate, and would sort the whole table instead
+        model=model,
         exclude=exclude,
         filters=filter_sql,
         columns=", s.phashes" if phashes else "",
         joins=f" LEFT JOIN {Signature._meta.db_table} s ON s.image_id = e.image_id" if phashes else "",
+        limit=int(limit),  # in the text: a prepared plan for a LIMIT parameter would not be the index's
     )
     # One round trip for the transaction-local index settings and the query: psycopg's client-side
     # binding (Django's default) sends both statements as one simple-query message, which
     # PostgreSQL runs as one implicit transaction outside a transaction block, so the settings hold
     # for the query and end with it (inside a block they end with the block, as SET LOCAL does).
+    settings_params = [str(max(ef, min(int(limit), 1000)))]
     with connection.cursor() as cursor:
-        cursor.execute(NEIGHBOURS_SETTINGS_SQL + sql, [str(max(ef, min(int(limit), 1000))), *params])
+        if filter_sql:  # the statement's text varies with the filters: planned each time
+            cursor.execute(NEIGHBOURS_SETTINGS_SQL + sql, [*settings_params, *params])
+        else:  # the hot path (every search without filters): planned once per session
+            types = ["halfvec", "text", *(["uuid"] if exclude_image_id else []), "halfvec"]
+            execute_prepared(
+                cursor, sql, params, types, before=NEIGHBOURS_SETTINGS_SQL, before_params=settings_params
+            )
         if not cursor.nextset():  # the first result is set_config's
             raise RuntimeError("the neighbours query returned no result")
         return cursor.fetchall()

@@ -26,9 +26,42 @@ def plan(sql: str, params) -> str:
 )
 def test_the_vector_query_uses_the_models_hnsw_index_in_the_tenant_schema(search_world, columns, joins):
     query = HalfVector(np.ones(231, dtype=np.float32) / np.sqrt(231)).to_text()
-    sql = NEIGHBOURS_SQL.format(dim=231, exclude="", filters="", columns=columns, joins=joins)
+    sql = NEIGHBOURS_SQL.format(
+        dim=231, model="descriptor", exclude="", filters="", columns=columns, joins=joins, limit=10
+    )
     with tenant_context(search_world["gamma"].tenant):
-        text = plan(sql, [query, "descriptor", "wf1", query, 10])
+        text = plan(sql, [query, "wf1", query])
+
+    assert "search_embedding_hnsw_descriptor_231" in text
+
+
+def test_the_prepared_vector_query_keeps_the_index_in_its_generic_plan(search_world):
+    """A search prepares the neighbours query once per session: the plan PostgreSQL keeps for it,
+    made without the parameters' values, still walks the HNSW index (the LIMIT is in the text)."""
+    query = HalfVector(np.ones(231, dtype=np.float32) / np.sqrt(231)).to_text()
+    sql = NEIGHBOURS_SQL.format(
+        dim=231,
+        model="descriptor",
+        exclude=" AND e.image_id <> $3",
+        filters="",
+        columns="",
+        joins="",
+        limit=100,
+    )
+    body = sql.replace("%s", "$1", 1).replace("%s", "$2", 1).replace("%s", "$4", 1)
+    with tenant_context(search_world["gamma"].tenant), connection.cursor() as cursor:
+        cursor.execute(f"PREPARE neighbours_generic (halfvec, text, uuid, halfvec) AS {body}")
+        try:
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute("SET LOCAL enable_seqscan = off")  # as plan(): a few rows here
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute(
+                "EXPLAIN EXECUTE neighbours_generic (%s, %s, %s, %s)",
+                [query, "wf1", "00000000-0000-0000-0000-000000000000", query],
+            )
+            text = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE neighbours_generic")
 
     assert "search_embedding_hnsw_descriptor_231" in text
 
