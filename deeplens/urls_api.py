@@ -255,12 +255,13 @@ storage_patterns = [
 ]
 
 public_api_patterns = auth_patterns + admin_patterns
+# The busiest first (searches, then images): Django tries the patterns in order.
 tenant_api_patterns = (
-    auth_patterns
+    search_patterns
+    + image_patterns
+    + duplicates_patterns
+    + auth_patterns
     + admin_patterns
     + tenant_patterns
-    + image_patterns
     + storage_patterns
-    + search_patterns
-    + duplicates_patterns
 )
