@@ -209,7 +209,7 @@ def ranked(query: Query, options: SearchOptions) -> dict:
         for image_id in matches:
             vector = passing[image_id]
             if image_id not in similarity and vector is not None:
-                similarity[image_id] = _clamped([np.dot(vector, query.vector)])[0]
+                similarity[image_id] = _clamped([np.dot(vector.floats(), query.vector)])[0]
     distances: dict[str, int] = {}
     if calibrated and query.phashes is not None:
         theirs = [image_id for image_id in signed if image_id not in matches]
@@ -293,6 +293,7 @@ def _run(*, query_fn: Callable[[], Query], options: SearchOptions, cache_request
     images = images_for_results(
         [row["image_id"] for row in (rows if whole else rows[: options.max_results + 20])],
         metadata=options.include_metadata,
+        first=None if whole else options.max_results,
     )
     if whole:
         rows = [row for row in rows if row["image_id"] in images]
