@@ -180,7 +180,9 @@ def ranked(query: Query, options: SearchOptions) -> dict:
     """Every result that passes the options, in order (verified matches first, identical copies
     before the others, then the similar by score), with `total_exact` false when the index window
     ran out while results still passed (so more would)."""
-    window = min(1000, max(WINDOW, options.max_results + 1))
+    # Whole multiples of WINDOW: the neighbours query is prepared per window (its LIMIT is in the
+    # text), so a session holds at most ten of them whatever page sizes are asked for.
+    window = min(1000, WINDOW * -(-(options.max_results + 1) // WINDOW))
     calibrated = query.verify is not None and query.model == DESCRIPTOR
     # The neighbours and, to calibrate the similar, their pHashes: one query.
     neighbours, signed = neighbours_with_phashes(
