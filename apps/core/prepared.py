@@ -22,6 +22,12 @@ from collections.abc import Sequence
 _PLACEHOLDER = re.compile(r"%s")
 
 
+def numbered(sql: str) -> str:
+    """`sql` with its %s placeholders as PostgreSQL's $1, $2, ... (a PREPARE body)."""
+    count = iter(range(1, sql.count("%s") + 1))
+    return _PLACEHOLDER.sub(lambda _m: f"${next(count)}", sql)
+
+
 def execute_prepared(
     cursor,
     sql: str,
@@ -36,17 +42,15 @@ def execute_prepared(
     message when given."""
     if len(types) != len(params) or sql.count("%s") != len(params) or "%%" in sql:
         raise ValueError("a prepared statement needs one type per %s placeholder and no other %")
+    if before.count("%s") != len(before_params):
+        raise ValueError("the statement before needs one parameter per %s placeholder")
     session = cursor.cursor.connection  # psycopg's: a new connection has prepared nothing
     prepared = getattr(session, "deeplens_prepared", None)
     if prepared is None:
         prepared = session.deeplens_prepared = set()
-    name = "deeplens_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+    name = "deeplens_" + hashlib.sha1(f"{sql}\0{','.join(types)}".encode()).hexdigest()[:20]
     if name not in prepared:
-        numbered = iter(range(1, len(params) + 1))
-        body = _PLACEHOLDER.sub(lambda _m: f"${next(numbered)}", sql)
-        cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {body}")
+        cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {numbered(sql)}")
         prepared.add(name)
-    if before and before.count("%s") != len(before_params):
-        raise ValueError("the statement before needs one parameter per %s placeholder")
     prefix = f"{before.rstrip().rstrip(';')}; " if before else ""
     cursor.execute(f"{prefix}EXECUTE {name} ({', '.join(['%s'] * len(params))})", [*before_params, *params])

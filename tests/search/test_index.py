@@ -7,6 +7,7 @@ from django_tenants.utils import tenant_context
 from pgvector import HalfVector
 
 from apps.search.selectors import HASH_NEIGHBOURS_SQL, NEIGHBOURS_SQL
+from tests.support.plans import generic_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -42,26 +43,18 @@ def test_the_prepared_vector_query_keeps_the_index_in_its_generic_plan(search_wo
     sql = NEIGHBOURS_SQL.format(
         dim=231,
         model="descriptor",
-        exclude=" AND e.image_id <> $3",
+        exclude=" AND e.image_id <> %s",
         filters="",
         columns="",
         joins="",
         limit=100,
     )
-    body = sql.replace("%s", "$1", 1).replace("%s", "$2", 1).replace("%s", "$4", 1)
-    with tenant_context(search_world["gamma"].tenant), connection.cursor() as cursor:
-        cursor.execute(f"PREPARE neighbours_generic (halfvec, text, uuid, halfvec) AS {body}")
-        try:
-            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            cursor.execute("SET LOCAL enable_seqscan = off")  # as plan(): a few rows here
-            cursor.execute("SET LOCAL enable_sort = off")
-            cursor.execute(
-                "EXPLAIN EXECUTE neighbours_generic (%s, %s, %s, %s)",
-                [query, "wf1", "00000000-0000-0000-0000-000000000000", query],
-            )
-            text = "\n".join(row[0] for row in cursor.fetchall())
-        finally:
-            cursor.execute("DEALLOCATE neighbours_generic")
+    with tenant_context(search_world["gamma"].tenant):
+        text = generic_plan(
+            sql,
+            [query, "wf1", "00000000-0000-0000-0000-000000000000", query],
+            ["halfvec", "text", "uuid", "halfvec"],
+        )
 
     assert "search_embedding_hnsw_descriptor_231" in text
 
