@@ -67,7 +67,7 @@ def test_suspending_from_the_admin_is_audited(admin_client, alpha):
 
 def test_revoking_a_key_from_the_admin(admin_client, users, alpha):
     api_key_for(tenant=alpha, creator=users[Role.OWNER], scopes=["search"])
-    key = ApiKey.objects.get()
+    key = ApiKey.objects.get(tenant=alpha)
 
     admin_client.post("/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [str(key.pk)]})
 
