@@ -231,7 +231,18 @@ def vector_of(embedding: Embedding) -> np.ndarray:
 
 
 def search_model_get(*, key: str) -> SearchModel | None:
-    return SearchModel.objects.filter(key=key).first()
+    """The model's row in this workspace (a search by CLIP or ResNet reads it first: prepared, as
+    compiling the ORM's query cost more than running it)."""
+    fields = list(SearchModel._meta.concrete_fields)
+    with connection.cursor() as cursor:
+        execute_prepared(
+            cursor,
+            f"SELECT {columns('m', fields)} FROM {SearchModel._meta.db_table} m WHERE m.key = %s LIMIT 1",
+            [key],
+            ["text"],
+        )
+        row = cursor.fetchone()
+    return None if row is None else instance(SearchModel, fields, row)
 
 
 def search_model_list() -> list[SearchModel]:

@@ -15,6 +15,7 @@ faster than torch in fp32 with the same vectors (`onnx`), and 1.6-1.8x with int8
 (`onnx-int8`, the default on CPUs: another version of the vectors, cosine about 0.994 to fp32's).
 Text queries always run in torch (one at a time, fast enough)."""
 
+import functools
 import hashlib
 import json
 import logging
@@ -75,6 +76,7 @@ def clip_unavailable_reason(*, model_name: str, pretrained: str, checkpoint: str
     return ""
 
 
+@functools.cache  # searched for on sys.path (about 40 us); every search by CLIP asks
 def _importable(name: str) -> bool:
     import importlib.util
 

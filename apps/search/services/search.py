@@ -35,6 +35,7 @@ from apps.search.errors import (
     ModelUnavailable,
     QueryImageNotFound,
 )
+from apps.search.models import SearchModel
 from apps.search.selectors import (
     QueryImage,
     SearchFilters,
@@ -45,6 +46,7 @@ from apps.search.selectors import (
     query_image_get,
     search_model_get,
     vector_dimensions,
+    vector_neighbours,
     vector_of,
 )
 from apps.search.services.cache import cache_get, cache_put
@@ -77,11 +79,12 @@ VERIFY_NEAREST = 10
 MATCH_ORDER = {"identical": 0, "same_picture": 1, "similar": 2}
 
 
-def model_version(key: str) -> str:
-    """The version searches of this model use: what the collection was embedded with."""
+def model_version(key: str, row: SearchModel | None = None) -> str:
+    """The version searches of this model use: what the collection was embedded with (`row`: the
+    model's row where the caller has read it already)."""
     if key == DESCRIPTOR:
         return descriptor.VERSION
-    row = search_model_get(key=key)
+    row = row if row is not None else search_model_get(key=key)
     if row is None or not row.is_active:
         raise ModelUnavailable(f"{key} is not switched on in this workspace.", extra={"model": key})
     reason = unavailable_reason(key)
@@ -94,6 +97,18 @@ def model_version(key: str) -> str:
 
 def search_model_choose(requested: str = "", *, text: bool = False) -> str:
     """The requested model if it can serve, else the best active one that can."""
+    return _choose(requested, text=text)[0]
+
+
+def search_model_resolve(requested: str = "", *, text: bool = False) -> tuple[str, str]:
+    """search_model_choose and model_version at once, reading the model's row once (every search
+    starts here)."""
+    key, row = _choose(requested, text=text)
+    return key, model_version(key, row)
+
+
+def _choose(requested: str, *, text: bool) -> tuple[str, SearchModel | None]:
+    """The chosen model's key, with its row where choosing read it."""
     active = search_models_active()
     if requested:
         if requested not in active:
@@ -104,14 +119,14 @@ def search_model_choose(requested: str = "", *, text: bool = False) -> str:
             raise ModelUnavailable(
                 f"{requested} cannot search by text; CLIP can.", extra={"model": requested}
             )
-        return requested
+        return requested, None
     for key in PREFERENCE:
         if text and key != CLIP:
             continue
         if key in active and not unavailable_reason(key):
             row = search_model_get(key=key) if key != DESCRIPTOR else None
             if key == DESCRIPTOR or (row and row.version):
-                return key
+                return key, row
     if text:
         raise ModelUnavailable(
             "Text search needs a CLIP model: configure its weights and switch it on.", extra={"model": CLIP}
@@ -184,15 +199,18 @@ def ranked(query: Query, options: SearchOptions) -> dict:
     # text), so a session holds at most ten of them whatever page sizes are asked for.
     window = min(1000, WINDOW * -(-(options.max_results + 1) // WINDOW))
     calibrated = query.verify is not None and query.model == DESCRIPTOR
-    # The neighbours and, to calibrate the similar, their pHashes: one query.
-    neighbours, signed = neighbours_with_phashes(
-        model=query.model,
-        version=query.version,
-        vector=query.vector,
-        limit=window,
-        filters=options.filters,
-        exclude_image_id=query.exclude_image_id,
-    )
+    where = {
+        "model": query.model,
+        "version": query.version,
+        "vector": query.vector,
+        "limit": window,
+        "filters": options.filters,
+        "exclude_image_id": query.exclude_image_id,
+    }
+    if calibrated:  # the neighbours and, to calibrate the similar, their pHashes: one query
+        neighbours, signed = neighbours_with_phashes(**where)
+    else:  # no calibration, so no signature rows to read (a random page each, at 1M images)
+        neighbours, signed = vector_neighbours(**where), {}
     similarity = dict(
         zip([image_id for image_id, _s in neighbours], _clamped([s for _i, s in neighbours]), strict=True)
     )
@@ -383,8 +401,7 @@ def _image_missing(image_id) -> QueryImageNotFound:
 
 def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> dict:
     try:
-        key = search_model_choose(model)
-        version = model_version(key)
+        key, version = search_model_resolve(model)
     except ModelUnavailable:
         # A missing image is the first thing to say (a query only on this error path).
         if not Image.objects.filter(pk=image_id, deleted_at__isnull=True).exists():
@@ -457,8 +474,7 @@ def picture_extract(*, data: bytes, model: str = "") -> dict:
         "embedding": None,
     }
     if model and model != DESCRIPTOR:
-        key = search_model_choose(model)
-        version = model_version(key)
+        key, version = search_model_resolve(model)
         embedded = query_vector_for_bytes(model=key, data=data)
         out["embedding"] = {
             "model": key,
@@ -481,8 +497,7 @@ def image_vector(*, image_id, model: str = "") -> dict:
     image = Image.objects.filter(pk=image_id, deleted_at__isnull=True).first()
     if image is None:
         raise QueryImageNotFound("No such image in this workspace.", extra={"image_id": str(image_id)})
-    key = search_model_choose(model)
-    version = model_version(key)
+    key, version = search_model_resolve(model)
     embedding = embedding_of(image_id=image.pk, model=key)
     if embedding is not None and embedding.version == version:
         vector = vector_of(embedding)
@@ -504,8 +519,7 @@ def image_vector(*, image_id, model: str = "") -> dict:
 def picture_query(*, data: bytes, model: str) -> tuple[Query, DuplicateQuery]:
     """The search query of an image that is not stored: decoded once as the index stage decodes
     (its duplicate features and descriptor), and its vector in `model`'s space."""
-    key = search_model_choose(model)
-    version = model_version(key)
+    key, version = search_model_resolve(model)
     with _readable_query():
         found = lookup_query(data=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest())
     vector = (
@@ -523,8 +537,7 @@ def picture_query(*, data: bytes, model: str) -> tuple[Query, DuplicateQuery]:
 
 
 def search_by_bytes(*, data: bytes, options: SearchOptions, model: str = "") -> dict:
-    key = search_model_choose(model)
-    version = model_version(key)
+    key, version = search_model_resolve(model)
     request = _cache_request("bytes", hashlib.sha256(data).hexdigest(), key, version, options)
     return _run(
         query_fn=lambda: picture_query(data=data, model=key)[0],
@@ -535,8 +548,7 @@ def search_by_bytes(*, data: bytes, options: SearchOptions, model: str = "") -> 
 
 
 def search_by_text(*, text: str, options: SearchOptions, model: str = "") -> dict:
-    key = search_model_choose(model, text=True)
-    version = model_version(key)
+    key, version = search_model_resolve(model, text=True)
     request = _cache_request("text", text, key, version, options)
     return _run(
         query_fn=lambda: Query(
@@ -551,8 +563,7 @@ def search_by_text(*, text: str, options: SearchOptions, model: str = "") -> dic
 def search_by_vector(*, vector: list[float], options: SearchOptions, model: str) -> dict:
     """Nearest to a vector in `model`'s space (the seeds' query shape): the similar only, since a
     vector is no picture to verify. The model must be active and the dimensions its own."""
-    key = search_model_choose(model)
-    version = model_version(key)
+    key, version = search_model_resolve(model)
     dimensions = vector_dimensions(model=key, version=version)
     if dimensions is None or len(vector) != dimensions:
         raise InvalidSearch(
