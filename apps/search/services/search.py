@@ -191,6 +191,10 @@ def _clamped(scores) -> list[float]:
     return np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0).round(6).tolist()
 
 
+def _neighbours_alone(**where) -> tuple[list[tuple[str, float]], dict[str, list[int]]]:
+    return vector_neighbours(**where), {}
+
+
 def ranked(query: Query, options: SearchOptions) -> dict:
     """Every result that passes the options, in order (verified matches first, identical copies
     before the others, then the similar by score), with `total_exact` false when the index window
@@ -199,18 +203,17 @@ def ranked(query: Query, options: SearchOptions) -> dict:
     # text), so a session holds at most ten of them whatever page sizes are asked for.
     window = min(1000, WINDOW * -(-(options.max_results + 1) // WINDOW))
     calibrated = query.verify is not None and query.model == DESCRIPTOR
-    where = {
-        "model": query.model,
-        "version": query.version,
-        "vector": query.vector,
-        "limit": window,
-        "filters": options.filters,
-        "exclude_image_id": query.exclude_image_id,
-    }
-    if calibrated:  # the neighbours and, to calibrate the similar, their pHashes: one query
-        neighbours, signed = neighbours_with_phashes(**where)
-    else:  # no calibration, so no signature rows to read (a random page each, at 1M images)
-        neighbours, signed = vector_neighbours(**where), {}
+    # The neighbours and, to calibrate the similar, their pHashes, in one query; without
+    # calibration no signature rows are read (a random heap page each, at a million images).
+    read = neighbours_with_phashes if calibrated else _neighbours_alone
+    neighbours, signed = read(
+        model=query.model,
+        version=query.version,
+        vector=query.vector,
+        limit=window,
+        filters=options.filters,
+        exclude_image_id=query.exclude_image_id,
+    )
     similarity = dict(
         zip([image_id for image_id, _s in neighbours], _clamped([s for _i, s in neighbours]), strict=True)
     )
