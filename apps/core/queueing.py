@@ -4,19 +4,27 @@ celery_app.py) is the contract between the code that sends work and the task tha
 can still replace a task's `delay` on the task object, which is the one registered under its name.
 """
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
 
+# Celery's autodiscovery returns at once, importing nothing, while another thread of the process
+# is importing: without this lock, the other upload threads of a fresh web worker found no task
+# (NotRegistered) and their images waited for the sweep to be queued.
+_importing = threading.Lock()
+
 
 def task(name: str) -> Any:
     """The registered task called `name`; the apps' tasks modules are imported on first use (as
-    the worker does at start)."""
+    the worker does at start), once per process, other threads waiting for it."""
     from celery_app import app
 
     if name not in app.tasks:
-        app.loader.import_default_modules()
+        with _importing:
+            if name not in app.tasks:
+                app.loader.import_default_modules()
     return app.tasks[name]
 
 
