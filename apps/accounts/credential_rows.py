@@ -5,22 +5,27 @@ the rows are still model instances.
 Separate from selectors.py: authentication is imported while DRF's settings load, before the modules
 selectors.py imports can be."""
 
-from django.db import connection
+from django_tenants.utils import get_public_schema_name
 
 from apps.accounts.models import ApiKey, RefreshToken, User
+from apps.core.connection import connection
 from apps.core.prepared import execute_prepared
 from apps.core.rows import columns, instance
 from apps.tenants.models import Tenant
 
 
 def api_key_by_prefix(prefix: str) -> ApiKey | None:
-    """The API key with this prefix, its creator loaded (`created_by`)."""
+    """The API key with this prefix, its creator loaded (`created_by`). Read before the request's
+    tenant is chosen, with its tables named in the public schema, so the connection's search_path
+    is neither needed nor changed (deeplens/db/base.py)."""
     key_fields, user_fields = ApiKey._meta.concrete_fields, User._meta.concrete_fields
-    with connection.cursor() as cursor:
+    public = get_public_schema_name()
+    with connection.cursor_any_schema() as cursor:
         execute_prepared(
             cursor,
             f"SELECT {columns('k', key_fields)}, {columns('u', user_fields)}"
-            f" FROM {ApiKey._meta.db_table} k JOIN {User._meta.db_table} u ON u.id = k.created_by_id"
+            f' FROM "{public}"."{ApiKey._meta.db_table}" k'
+            f' JOIN "{public}"."{User._meta.db_table}" u ON u.id = k.created_by_id'
             " WHERE k.prefix = %s",
             [prefix],
             ["text"],

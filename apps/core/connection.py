@@ -4,7 +4,7 @@
 that connection as Django's BaseDatabaseWrapper, which has no schema_name, tenant or set_tenant.
 """
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import connection as django_connection
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
         def set_schema(self, schema_name: str, include_public: bool = True) -> None: ...
 
         def set_schema_to_public(self) -> None: ...
+
+        def cursor_any_schema(self) -> Any:
+            """deeplens/db/base.py: a cursor that sets no search_path, for schema-qualified SQL."""
 
 
 connection = cast("TenantDatabaseWrapper", django_connection)

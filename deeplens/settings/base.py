@@ -80,6 +80,7 @@ SKIP_PG_EXTRA_VALIDATION = True
 # goes through connection.set_tenant(), which makes the next cursor set the path again; close(),
 # rollback() and savepoint_rollback() forget it too (django-tenants 4.0.1's backend), so a SET undone
 # by a rollback is re-issued. Not safe behind a transaction-pooling proxy (PgBouncer), not used here.
+# The database backend (deeplens/db/base.py) also skips a SET the session already has.
 TENANT_LIMIT_SET_CALLS = True
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
@@ -150,7 +151,7 @@ ASGI_APPLICATION = "deeplens.asgi.application"
 
 def database_settings(url: str) -> dj_database_url.DBConfig:
     """Parse DATABASE_URL for django-tenants; a Unix socket given as ?host= becomes HOST."""
-    config = dj_database_url.parse(url, engine="django_tenants.postgresql_backend", conn_max_age=60)
+    config = dj_database_url.parse(url, engine="deeplens.db", conn_max_age=60)
     socket_dir = config.get("OPTIONS", {}).pop("host", None)
     if socket_dir and not config.get("HOST"):
         config["HOST"] = socket_dir

@@ -1,11 +1,12 @@
 """Search lists take as many queries for 2N rows as for N: the results of a similarity search (with
 metadata) and of a hash search; the models list when every model has a row and a job as when one has.
 
-A search by image id also takes a pinned number of statements, `SET search_path` included, once
+A search by image id also takes a pinned number of statements, once
 its verified matches and the pHashes that calibrate the similar are stored (the hot path of the
 load test): one query each for the query image (with its vector and pHashes), the neighbours (with
 theirs), detection's stored decision, the matches that pass the filters (with their vectors) and
-the result rows.
+the result rows. No `SET search_path`: the connection's session already has the tenant's path from
+the search before (deeplens/db/base.py).
 
 The models list is the model catalogue (three models), not the tenant's rows, so it cannot grow to
 2N: that test goes from one model with a row and a re-embedding job to all of them."""
@@ -154,9 +155,9 @@ def _matched(query, images) -> None:
 
 
 # Statements of one search by id as the member's API client (JWT: the user and whether the token's
-# family is live, one query), process cache warm: SET search_path once, the caller, then the search's
-# five.
-SEARCH_BY_ID_STATEMENTS = 7
+# family is live, one query), process cache warm: the caller, then the search's five (no SET
+# search_path: the session has the tenant's path from the search before).
+SEARCH_BY_ID_STATEMENTS = 6
 
 
 @pytest.mark.parametrize(
@@ -210,13 +211,13 @@ def test_a_search_by_id_takes_as_many_queries_for_2n_matches_and_similar_as_for_
     assert len(body["results"]) == 4 * N
     statements = [q["sql"] for q in captured.captured_queries]
     assert len(statements) == SEARCH_BY_ID_STATEMENTS, "\n".join(sql[:200] for sql in statements)
-    assert sum(sql.startswith("SET search_path") for sql in statements) == 1
+    assert not any(sql.startswith("SET search_path") for sql in statements)
 
 
-# A search by upload (base64 in JSON) with the process cache warm: SET search_path once, the caller
+# A search by upload (base64 in JSON) with the process cache warm (no SET search_path, as above): the caller
 # (the user and the token family); detection's candidate sources (same bytes, pHash bands, ORB anchors, the
 # descriptor's nearest), the candidates' signatures; the search's neighbours and the result rows.
-SEARCH_BY_UPLOAD_STATEMENTS = 9
+SEARCH_BY_UPLOAD_STATEMENTS = 8
 
 
 def test_a_search_by_upload_takes_as_many_queries_for_2n_similar_as_for_n(alpha, users, settings):
@@ -247,4 +248,4 @@ def test_a_search_by_upload_takes_as_many_queries_for_2n_similar_as_for_n(alpha,
     assert len(body["results"]) == 2 * N
     statements = [q["sql"] for q in captured.captured_queries]
     assert len(statements) == SEARCH_BY_UPLOAD_STATEMENTS, "\n".join(sql[:200] for sql in statements)
-    assert sum(sql.startswith("SET search_path") for sql in statements) == 1
+    assert not any(sql.startswith("SET search_path") for sql in statements)

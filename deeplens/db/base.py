@@ -1,0 +1,57 @@
+"""django-tenants' PostgreSQL backend, and no `SET search_path` the database already has.
+
+django-tenants forgets the path it set whenever a tenant is selected, even the same one again, so
+every request sent it twice: the tenant middleware selects the public schema first (the caller's
+API key is read there), then the request's tenant. Here the path the database session actually
+has is remembered too, and a `SET` that would repeat it is skipped. It is forgotten wherever
+django-tenants forgets its own (the connection closed, a rollback, a rollback to a savepoint: the
+database may have undone the `SET`) and when a `SET` fails, so the next query sets it again.
+Nothing else here sets the path (only django-tenants does); not for a transaction-pooling proxy
+(PgBouncer), as TENANT_LIMIT_SET_CALLS is not.
+
+`cursor_any_schema()` gives a cursor without setting the path at all, for the statements that name
+every table with its schema (the caller's API key, read before the tenant is known).
+"""
+
+from django.utils.asyncio import async_unsafe
+from django_tenants.postgresql_backend import base
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    search_path_set_schemas: list[str] | None  # django-tenants': the path it last set (None: set it)
+
+    def __init__(self, *args, **kwargs):
+        # The path the database session has, and the session (psycopg connection) it was set on.
+        self.session_search_path: tuple[object, list[str]] | None = None
+        super().__init__(*args, **kwargs)
+
+    def _handle_search_path(self, cursor=None):
+        if not self._setting_search_path and self.search_path_set_schemas is None and self.schema_name:
+            wanted = self._get_cursor_search_paths()
+            if self.connection is not None and self.session_search_path == (self.connection, wanted):
+                self.search_path_set_schemas = wanted
+                return
+        super()._handle_search_path(cursor)
+        if not self._setting_search_path:
+            paths = self.search_path_set_schemas
+            self.session_search_path = None if paths is None else (self.connection, paths)
+
+    @async_unsafe
+    def cursor_any_schema(self):
+        """A cursor for statements that name each table's schema: no `SET search_path` before them
+        (the connection's health check, as before any first statement, still runs)."""
+        return super(base.DatabaseWrapper, self)._cursor()
+
+    def close(self):
+        self.session_search_path = None
+        super().close()
+
+    def rollback(self):
+        self.session_search_path = None
+        super().rollback()
+
+    def savepoint_rollback(self, sid):
+        try:
+            super().savepoint_rollback(sid)
+        finally:
+            self.session_search_path = None
