@@ -2,10 +2,11 @@
 
 django-tenants forgets the path it set whenever a tenant is selected, even the same one again. The
 tenant middleware selects the public schema first, then the request's tenant, so every request
-sent a SET, and a request with an API key (read in the public schema) two. Here the path the database session actually
-has is remembered too, and a `SET` that would repeat it is skipped. It is forgotten wherever
-django-tenants forgets its own (the connection closed, a rollback, a rollback to a savepoint: the
-database may have undone the `SET`) and when a `SET` fails, so the next query sets it again.
+sent a SET, and a request with an API key (read in the public schema) two. Here the path the
+database session actually has is remembered too, and a `SET` that would repeat it is skipped. It
+is forgotten wherever django-tenants forgets its own (the connection closed, a rollback, a rollback
+to a savepoint: the database may have undone the `SET`) and when a `SET` fails, so the next query
+sets it again.
 Nothing else here sets the path (only django-tenants does); not for a transaction-pooling proxy
 (PgBouncer), as TENANT_LIMIT_SET_CALLS is not.
 
