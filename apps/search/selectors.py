@@ -57,9 +57,10 @@ WHERE e.model = '{model}' AND e.dimensions = {dim} AND e.version = %s
 ORDER BY e.vector::halfvec({dim}) <=> %s::halfvec({dim})
 LIMIT {limit}
 """
-# The index settings, sent in the same message as the query (see _neighbours).
+# The index settings, sent in the same message as the query (see _neighbours): one statement.
 NEIGHBOURS_SETTINGS_SQL = (
-    "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true);"
+    "SELECT set_config('hnsw.ef_search', %s, true),"
+    " set_config('hnsw.iterative_scan', 'relaxed_order', true){more};"
 )
 # The unfiltered query always walks the model's HNSW index. The planner's costs prefer reading the
 # whole table for a collection of a few thousand: a window of 100 of 793 bench photos then took
@@ -68,7 +69,7 @@ NEIGHBOURS_SETTINGS_SQL = (
 # Sorting is switched off too: for a few dozen rows the planner would otherwise read them through
 # another index and sort them. (Where the model has no index yet, the disabled plan is still
 # chosen: nothing else can answer.)
-INDEX_FIRST_SQL = "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true);"
+INDEX_FIRST = "set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)"
 
 
 def _neighbours(
@@ -109,7 +110,7 @@ def _neighbours(
     settings_params = [str(max(ef, min(int(limit), 1000)))]
     with connection.cursor() as cursor:
         if filter_sql:  # the statement's text varies with the filters: planned each time
-            cursor.execute(NEIGHBOURS_SETTINGS_SQL + sql, [*settings_params, *params])
+            cursor.execute(NEIGHBOURS_SETTINGS_SQL.format(more="") + sql, [*settings_params, *params])
         else:  # the hot path (every search without filters): planned once per session
             types = ["halfvec", "text", *(["uuid"] if exclude_image_id else []), "halfvec"]
             execute_prepared(
@@ -117,13 +118,11 @@ def _neighbours(
                 sql,
                 params,
                 types,
-                before=NEIGHBOURS_SETTINGS_SQL + INDEX_FIRST_SQL,
+                before=NEIGHBOURS_SETTINGS_SQL.format(more=f", {INDEX_FIRST}"),
                 before_params=settings_params,
             )
-        # the first results are the settings'
-        for _setting in range(1 if filter_sql else 2):
-            if not cursor.nextset():
-                raise RuntimeError("the neighbours query returned no result")
+        if not cursor.nextset():  # the first result is set_config's
+            raise RuntimeError("the neighbours query returned no result")
         return cursor.fetchall()
 
 
@@ -341,7 +340,7 @@ def ids_passing(
             cursor.execute(sql, [*join_params, ids, *params])
         else:  # every search by a picture with matches: planned once per session
             types = [*(["text", "text"] if model else []), "uuid[]"]
-            execute_prepared(cursor, sql.replace("%s::uuid[]", "%s"), [*join_params, ids], types)
+            execute_prepared(cursor, sql, [*join_params, ids], types)
         return {
             str(image_id): None if stored is None else StoredVector(stored)
             for image_id, stored in cursor.fetchall()

@@ -6,7 +6,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 from pgvector import HalfVector
 
-from apps.search.selectors import HASH_NEIGHBOURS_SQL, INDEX_FIRST_SQL, NEIGHBOURS_SQL
+from apps.search.selectors import HASH_NEIGHBOURS_SQL, INDEX_FIRST, NEIGHBOURS_SQL
 from tests.support.plans import generic_plan
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_the_prepared_vector_query_keeps_the_index_in_its_generic_plan(search_wo
 def test_a_small_collection_is_still_searched_through_the_index(search_world):
     """For a collection of a few hundred images (here 14, analysed), the planner's costs prefer
     reading every row to the index in the plan a prepared search keeps; unfiltered searches send
-    INDEX_FIRST_SQL with the query, and walk the index."""
+    INDEX_FIRST's settings with the query, and walk the index."""
     sql = neighbours_sql(limit=100, **PHASHES)
 
     def kept_plan(before: str) -> str:
@@ -75,7 +75,7 @@ def test_a_small_collection_is_still_searched_through_the_index(search_world):
             return generic_plan(sql, [QUERY, "wf1", QUERY], ["halfvec", "text", "halfvec"], before=before)
 
     assert "search_embedding_hnsw_descriptor_231" not in kept_plan("")
-    assert "search_embedding_hnsw_descriptor_231" in kept_plan(INDEX_FIRST_SQL)
+    assert "search_embedding_hnsw_descriptor_231" in kept_plan(f"SELECT {INDEX_FIRST}")
 
 
 def test_the_hash_query_uses_the_hamming_index(search_world):

@@ -18,7 +18,6 @@ import numpy as np
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 
-from apps.duplicates.candidates import Query as DuplicateQuery
 from apps.duplicates.matching import as_hashes, phash_distances
 from apps.duplicates.selectors import matches_stored, open_groups_of
 from apps.duplicates.services.detection import IndexFailed, image_query, lookup_query, matches_find
@@ -79,11 +78,13 @@ VERIFY_NEAREST = 10
 MATCH_ORDER = {"identical": 0, "same_picture": 1, "similar": 2}
 
 
-def model_version(key: str, row: SearchModel | None = None) -> str:
-    """The version searches of this model use: what the collection was embedded with (`row`: the
-    model's row where the caller has read it already)."""
+def search_model_resolve(requested: str = "", *, text: bool = False) -> tuple[str, str]:
+    """The requested model if it can serve, else the best active one that can, and the version its
+    searches use (what the collection was embedded with). Every search starts here: the model's
+    row is read once."""
+    key, row = _choose(requested, text=text)
     if key == DESCRIPTOR:
-        return descriptor.VERSION
+        return key, descriptor.VERSION
     row = row if row is not None else search_model_get(key=key)
     if row is None or not row.is_active:
         raise ModelUnavailable(f"{key} is not switched on in this workspace.", extra={"model": key})
@@ -92,19 +93,7 @@ def model_version(key: str, row: SearchModel | None = None) -> str:
         raise ModelUnavailable(reason, extra={"model": key})
     if not row.version:
         raise ModelUnavailable(f"{key} is still being prepared; try again shortly.", extra={"model": key})
-    return row.version
-
-
-def search_model_choose(requested: str = "", *, text: bool = False) -> str:
-    """The requested model if it can serve, else the best active one that can."""
-    return _choose(requested, text=text)[0]
-
-
-def search_model_resolve(requested: str = "", *, text: bool = False) -> tuple[str, str]:
-    """search_model_choose and model_version at once, reading the model's row once (every search
-    starts here)."""
-    key, row = _choose(requested, text=text)
-    return key, model_version(key, row)
+    return key, row.version
 
 
 def _choose(requested: str, *, text: bool) -> tuple[str, SearchModel | None]:
@@ -519,10 +508,10 @@ def image_vector(*, image_id, model: str = "") -> dict:
     }
 
 
-def picture_query(*, data: bytes, model: str) -> tuple[Query, DuplicateQuery]:
+def picture_query(*, data: bytes, key: str, version: str) -> Query:
     """The search query of an image that is not stored: decoded once as the index stage decodes
-    (its duplicate features and descriptor), and its vector in `model`'s space."""
-    key, version = search_model_resolve(model)
+    (its duplicate features and descriptor), and its vector in the space of model `key` (resolved
+    by the caller, at `version`)."""
     with _readable_query():
         found = lookup_query(data=io.BytesIO(data), sha256=hashlib.sha256(data).hexdigest())
     vector = (
@@ -535,15 +524,14 @@ def picture_query(*, data: bytes, model: str) -> tuple[Query, DuplicateQuery]:
         matches = matches_find(found, extra=nearest, follow_groups=True)
         return {i: (d.kind, d.signal, d.score) for i, d in matches}
 
-    query = Query(model=key, version=version, vector=vector, verify=verify, phashes=found.features.phashes)
-    return query, found
+    return Query(model=key, version=version, vector=vector, verify=verify, phashes=found.features.phashes)
 
 
 def search_by_bytes(*, data: bytes, options: SearchOptions, model: str = "") -> dict:
     key, version = search_model_resolve(model)
     request = _cache_request("bytes", hashlib.sha256(data).hexdigest(), key, version, options)
     return _run(
-        query_fn=lambda: picture_query(data=data, model=key)[0],
+        query_fn=lambda: picture_query(data=data, key=key, version=version),
         options=options,
         cache_request=request,
         model=key,
