@@ -10,9 +10,17 @@ sets it again.
 Nothing else here sets the path (only django-tenants does); not for a transaction-pooling proxy
 (PgBouncer), as TENANT_LIMIT_SET_CALLS is not.
 
+The health check Django runs before a request's first statement (CONN_HEALTH_CHECKS) asks the
+socket first: an idle, healthy session has nothing to read, while a server that ended the session
+(restarted, terminated the backend, crashed) has sent its last message or closed the socket, which
+makes it readable. Only then is Django's `SELECT 1` sent (it also reads a stray notice). Under load
+this saves a round trip per request: a search by id made seven.
+
 `cursor_any_schema()` gives a cursor without setting the path at all, for the statements that name
 every table with its schema (the caller's API key, read before the tenant is known).
 """
+
+import select
 
 from django.utils.asyncio import async_unsafe
 from django_tenants.postgresql_backend import base
@@ -36,6 +44,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if not self._setting_search_path:
             paths = self.search_path_set_schemas
             self.session_search_path = None if paths is None else (self.connection, paths)
+
+    def is_usable(self):
+        session = self.connection
+        if session is None or session.closed:
+            return False
+        try:
+            readable, _, _ = select.select([session.fileno()], [], [], 0)
+        except (OSError, ValueError):  # the socket is gone
+            return False
+        return not readable or super().is_usable()
 
     @async_unsafe
     def cursor_any_schema(self):
