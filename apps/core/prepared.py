@@ -12,12 +12,16 @@ changed since its last use (PostgreSQL docs, PREPARE).
 A statement that needs transaction-local settings (an index's search width) takes them as `before`:
 a statement sent in the same message as the EXECUTE (one round trip; PostgreSQL runs the message as
 one implicit transaction, so `set_config(..., true)` holds for the EXECUTE and ends with it). The
-caller then steps past its result with `cursor.nextset()`.
+caller then steps past its result with `cursor.nextset()`. Several prepared statements that do
+not depend on each other go in one message with `execute_prepared_together` (one round trip: a
+search by id reads its image and its stored matches so); the cursor steps from one's rows to the
+next's with `cursor.nextset()`.
 """
 
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 _PLACEHOLDER = re.compile(r"%s")
 
@@ -26,6 +30,38 @@ def numbered(sql: str) -> str:
     """`sql` with its %s placeholders as PostgreSQL's $1, $2, ... (a PREPARE body)."""
     count = iter(range(1, sql.count("%s") + 1))
     return _PLACEHOLDER.sub(lambda _m: f"${next(count)}", sql)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A statement to run prepared: `sql` with positional %s placeholders, whose PostgreSQL types
+    are `types`, and the `params` for this run."""
+
+    sql: str
+    params: Sequence
+    types: Sequence[str]
+
+    def __post_init__(self):
+        if (
+            len(self.types) != len(self.params)
+            or self.sql.count("%s") != len(self.params)
+            or "%%" in self.sql
+        ):
+            raise ValueError("a prepared statement needs one type per %s placeholder and no other %")
+
+
+def _execute_text(cursor, statement: Prepared) -> str:
+    """`EXECUTE name (%s, ...)` for the statement, prepared in the cursor's session first if it is not yet."""
+    session = cursor.cursor.connection  # psycopg's: a new connection has prepared nothing
+    prepared = getattr(session, "deeplens_prepared", None)
+    if prepared is None:
+        prepared = session.deeplens_prepared = set()
+    key = f"{statement.sql}\0{','.join(statement.types)}"
+    name = "deeplens_" + hashlib.sha1(key.encode()).hexdigest()[:20]
+    if name not in prepared:
+        cursor.execute(f"PREPARE {name} ({', '.join(statement.types)}) AS {numbered(statement.sql)}")
+        prepared.add(name)
+    return f"EXECUTE {name} ({', '.join(['%s'] * len(statement.params))})"
 
 
 def execute_prepared(
@@ -40,17 +76,17 @@ def execute_prepared(
     """Run `sql` (positional %s placeholders, whose PostgreSQL types are `types`) with `params` as a
     prepared statement of the cursor's session, after `before` (with `before_params`) in the same
     message when given."""
-    if len(types) != len(params) or sql.count("%s") != len(params) or "%%" in sql:
-        raise ValueError("a prepared statement needs one type per %s placeholder and no other %")
+    statement = Prepared(sql, params, types)
     if before.count("%s") != len(before_params):
         raise ValueError("the statement before needs one parameter per %s placeholder")
-    session = cursor.cursor.connection  # psycopg's: a new connection has prepared nothing
-    prepared = getattr(session, "deeplens_prepared", None)
-    if prepared is None:
-        prepared = session.deeplens_prepared = set()
-    name = "deeplens_" + hashlib.sha1(f"{sql}\0{','.join(types)}".encode()).hexdigest()[:20]
-    if name not in prepared:
-        cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {numbered(sql)}")
-        prepared.add(name)
     prefix = f"{before.rstrip().rstrip(';')}; " if before else ""
-    cursor.execute(f"{prefix}EXECUTE {name} ({', '.join(['%s'] * len(params))})", [*before_params, *params])
+    cursor.execute(f"{prefix}{_execute_text(cursor, statement)}", [*before_params, *params])
+
+
+def execute_prepared_together(cursor, statements: Sequence[Prepared]) -> None:
+    """Run the statements, each prepared, in one message (one round trip, one implicit transaction):
+    the cursor holds the first's rows; `cursor.nextset()` steps to the next's."""
+    if not statements:
+        raise ValueError("nothing to run")
+    texts = [_execute_text(cursor, statement) for statement in statements]
+    cursor.execute("; ".join(texts), [param for statement in statements for param in statement.params])

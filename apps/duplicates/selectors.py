@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from apps.core.filtering import FilterData, apply_filters
-from apps.core.prepared import execute_prepared
+from apps.core.prepared import Prepared
 from apps.duplicates.features import Features
 from apps.duplicates.filters import GroupFilter
 from apps.duplicates.models import (
@@ -78,10 +78,12 @@ WHERE m.image_id = %s
 """
 
 
-def matches_stored(*, image_id) -> dict:
-    """The images detection decided duplicate a stored image, {image_id: (kind, signal, score)}: its
-    pairs (except those a person dismissed), and the other members of its open exact and near
-    groups (signal "group": duplicates through another copy; similar groups are no copies). One query."""
+def matches_stored_statement(*, image_id) -> Prepared:
+    """The statement that reads the images detection decided duplicate a stored image: its pairs
+    (except those a person dismissed), and the other members of its open exact and near groups
+    (signal "group": duplicates through another copy; similar groups are no copies). Run it
+    together with others (a search by id sends it with the read of its image); matches_from()
+    makes its rows {image_id: (kind, signal, score)}."""
     sql = MATCHES_STORED_SQL.format(
         pair=Pair._meta.db_table,
         dismissal=Dismissal._meta.db_table,
@@ -91,11 +93,13 @@ def matches_stored(*, image_id) -> dict:
         open=GroupStatus.OPEN.value,
         similar=Kind.SIMILAR.value,
     )
+    return Prepared(sql, [str(image_id)] * 5, ["uuid"] * 5)
+
+
+def matches_from(rows) -> dict:
     out: dict = {}
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, sql, [str(image_id)] * 5, ["uuid"] * 5)
-        for other, kind, signal, score in cursor.fetchall():
-            out.setdefault(other, (kind, signal, score))  # a pair before the group
+    for other, kind, signal, score in rows:
+        out.setdefault(other, (kind, signal, score))  # a pair before the group
     return out
 
 

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
-from apps.core.prepared import execute_prepared
+from apps.core.prepared import Prepared, execute_prepared, execute_prepared_together
 from apps.search.selectors import images_for_results
 from tests.query_counts import image_rows
 
@@ -34,3 +34,16 @@ def test_a_statement_gets_one_type_per_placeholder(db):
             execute_prepared(cursor, "SELECT %s, %s", [1, 2], ["int"])
         with pytest.raises(ValueError, match="one type per"):
             execute_prepared(cursor, "SELECT %s LIKE 'a%%'", ["a"], ["text"])
+
+
+def test_statements_run_together_in_one_message(db):
+    statements = [Prepared("SELECT %s + 1", [1], ["int"]), Prepared("SELECT %s || 'b'", ["a"], ["text"])]
+    with connection.cursor() as cursor:
+        execute_prepared_together(cursor, statements)  # prepares both
+    with CaptureQueriesContext(connection) as again, connection.cursor() as cursor:
+        execute_prepared_together(cursor, statements)
+        assert cursor.fetchall() == [(2,)]
+        assert cursor.nextset()
+        assert cursor.fetchall() == [("ab",)]
+    assert len(again.captured_queries) == 1
+    assert again.captured_queries[0]["sql"].count("EXECUTE") == 2

@@ -155,9 +155,10 @@ def _matched(query, images) -> None:
 
 
 # Statements of one search by id as the member's API client (JWT: the user and whether the token's
-# family is live, one query), process cache warm: the caller, then the search's five (no SET
+# family is live, one query), process cache warm: the caller, then the search's four: the image with
+# its stored matches (one message), the neighbours, which matches pass, the result rows (no SET
 # search_path: the session has the tenant's path from the search before).
-SEARCH_BY_ID_STATEMENTS = 6
+SEARCH_BY_ID_STATEMENTS = 5
 
 
 @pytest.mark.parametrize(

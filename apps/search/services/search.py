@@ -19,7 +19,7 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 
 from apps.duplicates.matching import as_hashes, phash_distances
-from apps.duplicates.selectors import matches_stored, open_groups_of
+from apps.duplicates.selectors import open_groups_of
 from apps.duplicates.services.detection import IndexFailed, image_query, lookup_query, matches_find
 from apps.images import imaging
 from apps.images.errors import ImageDecodeBudgetExceeded, ImageTooLarge
@@ -167,6 +167,7 @@ class Query:
     version: str
     vector: np.ndarray
     exclude_image_id: object = None
+    vector_text: str | None = None  # the vector as stored (pgvector's text form), when read so
     verify: Callable[[list[str]], dict] | None = None  # {image_id: (kind, signal, score)}
     phashes: np.ndarray | None = None  # the query's eight orientation pHashes
 
@@ -198,7 +199,7 @@ def ranked(query: Query, options: SearchOptions) -> dict:
     neighbours, signed = read(
         model=query.model,
         version=query.version,
-        vector=query.vector,
+        vector=query.vector_text or query.vector,
         limit=window,
         filters=options.filters,
         exclude_image_id=query.exclude_image_id,
@@ -373,7 +374,7 @@ def _stored_verify(found: QueryImage, phashes: np.ndarray | None) -> Callable[[l
     image (its pairs and open groups), read back; for an image detection has not reached yet (no
     signature, so no `phashes`), its candidates decided now, as detection will."""
     if phashes is not None:
-        return lambda _nearest: matches_stored(image_id=found.pk)
+        return lambda _nearest: found.matches
 
     def live(nearest: list[str]) -> dict:
         try:
@@ -403,10 +404,12 @@ def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> 
     found = query_image_get(image_id=image_id, model=key, version=version)
     if found is None:
         raise _image_missing(image_id)
+    vector_text = found.vector_text
     if found.vector is not None:
         vector = found.vector
     elif key == DESCRIPTOR and found.status == ImageStatus.READY:
         vector = _descriptor_now(found.image())  # ready, the index stage not there yet: no need to wait
+        vector_text = None
     else:
         state = (
             "still being processed" if found.status != ImageStatus.READY else f"not yet embedded with {key}"
@@ -419,6 +422,7 @@ def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> 
             model=key,
             version=version,
             vector=vector,
+            vector_text=vector_text,
             exclude_image_id=found.pk,
             verify=_stored_verify(found, phashes),
             phashes=phashes,
