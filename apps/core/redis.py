@@ -1,6 +1,7 @@
 """One Redis client per process for counters and limits (the cache API has no atomic TTL reads)."""
 
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache, lru_cache
 
 import redis
 from django.conf import settings
@@ -13,6 +14,18 @@ def _client(url: str) -> redis.Redis:
 
 def get_redis() -> redis.Redis:
     return _client(settings.REDIS_URL)
+
+
+@cache
+def _script(client: redis.Redis, source: str):
+    return client.register_script(source)
+
+
+def run_script(source: str, keys: Sequence, args: Sequence):
+    """Run a Lua script by its SHA-1 (EVALSHA): Redis keeps it compiled, so its text is sent only the
+    first time and again after Redis restarted (redis-py's Script loads it on NoScriptError). EVAL
+    sent the whole text with every request, and Redis hashed it each time."""
+    return _script(get_redis(), source)(keys=list(keys), args=list(args))
 
 
 def redis_key(*parts: object) -> str:
@@ -29,4 +42,4 @@ return count
 
 
 def incr_with_window(key: str, window_seconds: int) -> int:
-    return int(get_redis().eval(_INCR_WINDOW, 1, key, window_seconds))
+    return int(run_script(_INCR_WINDOW, [key], [window_seconds]))

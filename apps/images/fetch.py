@@ -34,7 +34,7 @@ from django.core.files import File
 
 from apps.core.connection import connection
 from apps.core.network import address_allowed
-from apps.core.redis import get_redis, redis_key
+from apps.core.redis import redis_key, run_script
 from apps.core.tracing import span
 from apps.images.errors import FileTooLarge, UrlFetchBusy, UrlFetchFailed, UrlNotAllowed
 
@@ -112,7 +112,7 @@ def fetch_slot():
     try:
         try:
             ttl = settings.DEEPLENS_URL_FETCH_TIMEOUT_SECONDS + 30
-            held = bool(get_redis().eval(_ACQUIRE, 1, key, settings.DEEPLENS_URL_FETCH_PER_TENANT, ttl))
+            held = bool(run_script(_ACQUIRE, [key], [settings.DEEPLENS_URL_FETCH_PER_TENANT, ttl]))
             if not held:
                 raise _busy()
         except redis.RedisError:
@@ -121,7 +121,7 @@ def fetch_slot():
     finally:
         if held:
             with contextlib.suppress(redis.RedisError):
-                get_redis().eval(_RELEASE, 1, key)
+                run_script(_RELEASE, [key], [])
         _process_slots().release()
 
 

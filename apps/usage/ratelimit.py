@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import redis
 from django.conf import settings
 
-from apps.core.redis import get_redis, redis_key
+from apps.core.redis import redis_key, run_script
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def rate_limit_consume(
         USAGE_TTL_SECONDS,
     ]
     try:
-        result = get_redis().eval(_CONSUME, len(keys), *keys, *args)
+        result = run_script(_CONSUME, keys, args)
     except redis.RedisError as exc:
         logger.warning("rate limits not enforced, Redis unavailable: %s", exc)
         return None
@@ -216,7 +216,7 @@ def rate_limit_consume_units(*, tenant, klass: EndpointClass, units: int) -> Dec
     keys = [counter.key, usage_key(tenant.pk, tenant_today(tenant).date())]
     args: list[str | int] = [units, counter.limit, counter.ttl, str(klass), USAGE_TTL_SECONDS]
     try:
-        allowed, ttl, count = (int(v) for v in get_redis().eval(_CONSUME_UNITS, len(keys), *keys, *args))
+        allowed, ttl, count = (int(v) for v in run_script(_CONSUME_UNITS, keys, args))
     except redis.RedisError as exc:
         logger.warning("rate limits not enforced, Redis unavailable: %s", exc)
         return None
