@@ -4,7 +4,7 @@ query (a copy, however edited), so that a threshold on it means something.
 - A result duplicate detection verified (apps/duplicates `decide`) gets the share of verified pairs
   that were the same picture on the public bench, by signal (Laplace-smoothed).
 - Any other result gets a logistic regression of "same picture" on three cheap features, fitted on
-  the public bench's unverified candidates (each image's WINDOW nearest by the weight-free
+  the public bench's unverified candidates (each image's 20 nearest by the weight-free
   descriptor that detection did not verify): the descriptor similarity, its margin over the query's
   10th nearest (the descriptor's absolute level varies from query to query), and the pHash distance
   (nearest orientation, in bits out of 64).

@@ -71,8 +71,11 @@ class SearchOptions:
     collapse: bool = False  # results that are duplicates of each other as one entry
 
 
-# Neighbours read from the index per search: enough to count what passes the threshold past a page.
-WINDOW = 100
+# Neighbours read from the index per search: enough to count what passes the threshold past a page,
+# in a few sizes (the neighbours query is prepared per size: its LIMIT is in the text, so a session
+# holds at most eleven). A page of 10 (the API's common call) reads 25, not 100: at a million images
+# each row read is a random heap page of the embeddings and of the images.
+WINDOWS = (25, *range(100, 1001, 100))
 # Of those, the nearest few are also verified as candidates when the query is an image not stored.
 VERIFY_NEAREST = 10
 MATCH_ORDER = {"identical": 0, "same_picture": 1, "similar": 2}
@@ -181,6 +184,18 @@ def _clamped(scores) -> list[float]:
     return np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0).round(6).tolist()
 
 
+def window_for(max_results: int) -> int:
+    """How many neighbours a search reads for a page of `max_results`: one more at least, to know
+    whether more pass."""
+    return next((size for size in WINDOWS if size > max_results), WINDOWS[-1])
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """As pgvector's `1 - (a <=> b)`: stored halfvecs are not exactly of unit length."""
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b)) / norms if norms else 0.0
+
+
 def _neighbours_alone(**where) -> tuple[list[tuple[str, float]], dict[str, list[int]]]:
     return vector_neighbours(**where), {}
 
@@ -189,9 +204,7 @@ def ranked(query: Query, options: SearchOptions) -> dict:
     """Every result that passes the options, in order (verified matches first, identical copies
     before the others, then the similar by score), with `total_exact` false when the index window
     ran out while results still passed (so more would)."""
-    # Whole multiples of WINDOW: the neighbours query is prepared per window (its LIMIT is in the
-    # text), so a session holds at most ten of them whatever page sizes are asked for.
-    window = min(1000, WINDOW * -(-(options.max_results + 1) // WINDOW))
+    window = window_for(options.max_results)
     calibrated = query.verify is not None and query.model == DESCRIPTOR
     # The neighbours and, to calibrate the similar, their pHashes, in one query; without
     # calibration no signature rows are read (a random heap page each, at a million images).
@@ -222,7 +235,7 @@ def ranked(query: Query, options: SearchOptions) -> dict:
         for image_id in matches:
             vector = passing[image_id]
             if image_id not in similarity and vector is not None:
-                similarity[image_id] = _clamped([np.dot(vector.floats(), query.vector)])[0]
+                similarity[image_id] = _clamped([_cosine(vector.floats(), query.vector)])[0]
     distances: dict[str, int] = {}
     if calibrated and query.phashes is not None:
         theirs = [image_id for image_id in signed if image_id not in matches]
