@@ -20,6 +20,7 @@ from apps.search.embedders.base import EmbedderUnavailable
 from apps.search.embedders.registry import CLIP, DESCRIPTOR, KEYS, RESNET50, embedder_get, unavailable_reason
 from apps.search.errors import InvalidSearch, ModelUnavailable
 from apps.search.models import Embedding, SearchModel
+from apps.search.selectors import search_model_get
 from apps.search.services.embedding import _prepared as prepared_for
 from apps.search.services.embedding import embed_stream, embeddings_record, embeddings_stored
 from apps.search.services.index import vector_index_ensure
@@ -40,6 +41,19 @@ def search_models_active() -> list[str]:
             DESCRIPTOR,
             *SearchModel.objects.filter(is_active=True).exclude(key=DESCRIPTOR).values_list("key", flat=True),
         ],
+    )
+
+
+def search_model_row(key: str) -> SearchModel | None:
+    """The model's row in this tenant (a search by CLIP or ResNet reads its version), kept like
+    search_models_active(): a change shows within DEEPLENS_PROCESS_CACHE_SECONDS, as switching a
+    model on or off does."""
+    from apps.core.connection import connection
+
+    return cached(
+        (connection.schema_name, "search-model", key),
+        settings.DEEPLENS_PROCESS_CACHE_SECONDS,
+        lambda: search_model_get(key=key),
     )
 
 

@@ -43,14 +43,13 @@ from apps.search.selectors import (
     images_for_results,
     neighbours_with_phashes,
     query_image_get,
-    search_model_get,
     vector_dimensions,
     vector_neighbours,
     vector_of,
 )
 from apps.search.services.cache import cache_get, cache_put
 from apps.search.services.embedding import INDEX_DECODE_SIDE, decode_bytes, descriptor_of, embeddings_record
-from apps.search.services.models import search_models_active
+from apps.search.services.models import search_model_row, search_models_active
 from apps.storage.backends import StorageNotSupported, transfer_errors
 
 logger = logging.getLogger(__name__)
@@ -88,7 +87,7 @@ def search_model_resolve(requested: str = "", *, text: bool = False) -> tuple[st
     key, row = _choose(requested, text=text)
     if key == DESCRIPTOR:
         return key, descriptor.VERSION
-    row = row if row is not None else search_model_get(key=key)
+    row = row if row is not None else search_model_row(key)
     if row is None or not row.is_active:
         raise ModelUnavailable(f"{key} is not switched on in this workspace.", extra={"model": key})
     reason = unavailable_reason(key)
@@ -116,7 +115,7 @@ def _choose(requested: str, *, text: bool) -> tuple[str, SearchModel | None]:
         if text and key != CLIP:
             continue
         if key in active and not unavailable_reason(key):
-            row = search_model_get(key=key) if key != DESCRIPTOR else None
+            row = search_model_row(key) if key != DESCRIPTOR else None
             if key == DESCRIPTOR or (row and row.version):
                 return key, row
     if text:
