@@ -39,9 +39,29 @@ def redis_url() -> str:
     return os.environ["REDIS_URL"]
 
 
+def _test_database_ensure(request, django_db_blocker) -> None:
+    """pytest-django creates the test database only when a collected test asks for `db` (or a
+    django_db mark). The tests that commit from several processes (tests/faults) ask for
+    `django_db_setup` alone, so a run of only those got no test database, and what follows would
+    have written into the configured one. Create it here then, as pytest-django would."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    if connection.settings_dict["NAME"] == connection.creation._get_test_db_name():
+        return
+    with django_db_blocker.unblock():
+        created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+
+    def teardown() -> None:
+        with django_db_blocker.unblock():
+            teardown_databases(created, verbosity=0)
+
+    request.addfinalizer(teardown)
+
+
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(django_db_setup, django_db_blocker, request):
     """The test database, migrated, with the public tenant and two tenants committed for the run."""
+    _test_database_ensure(request, django_db_blocker)
     with django_db_blocker.unblock():
         tenant_ensure_public()
         for slug in TENANT_SLUGS:
