@@ -194,10 +194,12 @@ class QueryImage:
 
     pk: uuid.UUID
     status: str
-    vector: np.ndarray | None
     vector_text: str | None  # the vector in pgvector's text form, as stored
     phashes: list[int] | None
     matches: dict  # what detection decided of it (duplicates.selectors.matches_from)
+
+    def vector(self) -> np.ndarray | None:
+        return None if self.vector_text is None else _as_floats(self.vector_text)
 
     def image(self) -> Image:
         """The whole row, for the rare query that must read the original (not indexed yet)."""
@@ -230,14 +232,7 @@ def query_image_get(*, image_id, model: str, version: str) -> QueryImage | None:
     if row is None:
         return None
     pk, status, vector, phashes = row
-    return QueryImage(
-        pk=pk,
-        status=status,
-        vector=None if vector is None else _as_floats(vector),
-        vector_text=vector,
-        phashes=phashes,
-        matches=matches,
-    )
+    return QueryImage(pk=pk, status=status, vector_text=vector, phashes=phashes, matches=matches)
 
 
 def embedding_of(*, image_id, model: str) -> Embedding | None:

@@ -220,11 +220,16 @@ ORDER BY e.vector::halfvec(512) <=> %s::halfvec(512) LIMIT 10
 """
 
 
+def _index_settings(conn, ef_search: int) -> None:
+    """The product's index settings for the raw queries (apps/search/selectors.py sends them too)."""
+    conn.execute("SET hnsw.iterative_scan = relaxed_order")
+    conn.execute(f"SET hnsw.ef_search = {ef_search}")
+
+
 def raw_queries(conn, ids: list[str], vectors: np.ndarray, queries: np.ndarray, ef_search: int) -> dict:
     from pgvector import HalfVector
 
-    conn.execute("SET hnsw.iterative_scan = relaxed_order")
-    conn.execute(f"SET hnsw.ef_search = {ef_search}")
+    _index_settings(conn, ef_search)
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     index_of = {image_id: n for n, image_id in enumerate(ids)}
     timings, hits = [], 0
@@ -250,8 +255,7 @@ ORDER BY e.vector::halfvec(512) <=> %s::halfvec(512) LIMIT 10
 
 def raw_by_image(conn, query_ids: list[str], ef_search: int) -> dict:
     """The raw query for a search by each image: its stored vector, itself excluded."""
-    conn.execute("SET hnsw.iterative_scan = relaxed_order")
-    conn.execute(f"SET hnsw.ef_search = {ef_search}")
+    _index_settings(conn, ef_search)
     vectors = {
         str(image_id): vector
         for image_id, vector in conn.execute(

@@ -412,16 +412,16 @@ def search_by_image_id(*, image_id, options: SearchOptions, model: str = "") -> 
         if not Image.objects.filter(pk=image_id, deleted_at__isnull=True).exists():
             raise _image_missing(image_id) from None
         raise
-    # The image, its vector and its pHashes in one query (a search by id is the hot path).
+    # The image, its vector, its pHashes and its stored matches in one round trip (the hot path).
     found = query_image_get(image_id=image_id, model=key, version=version)
     if found is None:
         raise _image_missing(image_id)
-    vector_text = found.vector_text
-    if found.vector is not None:
-        vector = found.vector
+    stored = found.vector()
+    if stored is not None:
+        vector, vector_text = stored, found.vector_text
     elif key == DESCRIPTOR and found.status == ImageStatus.READY:
-        vector = _descriptor_now(found.image())  # ready, the index stage not there yet: no need to wait
-        vector_text = None
+        # ready, the index stage not there yet: no need to wait
+        vector, vector_text = _descriptor_now(found.image()), None
     else:
         state = (
             "still being processed" if found.status != ImageStatus.READY else f"not yet embedded with {key}"
