@@ -103,6 +103,14 @@ class OptionsInput(serializers.Serializer):
     )
 
 
+def _valid(name: str, field: serializers.Field, value):
+    """`value` validated by `field`, its errors under `name` (a bare field's errors name nothing)."""
+    try:
+        return field.run_validation(value)
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({name: exc.detail}) from exc
+
+
 def _listish(data, key):
     """Form posts repeat a key (an empty select or text box sends ""); JSON sends a list."""
     getlist = getattr(data, "getlist", None)
@@ -348,21 +356,21 @@ class SimilaritySearchApi(APIView):
                 extra={"given": given},
             )
         if image_id:
-            image_id = serializers.UUIDField().run_validation(image_id)
+            image_id = _valid("image_id", serializers.UUIDField(), image_id)
             result = search_by_image_id(image_id=image_id, options=options, model=model)
         elif vector:
             if not model:
                 raise InvalidSearch(
                     "A vector needs the model whose space it is in.", extra={"field": "model"}
                 )
-            values = serializers.ListField(child=serializers.FloatField(), max_length=4096).run_validation(
-                vector
+            values = _valid(
+                "vector", serializers.ListField(child=serializers.FloatField(), max_length=4096), vector
             )
             result = search_by_vector(vector=values, options=options, model=model)
         elif present:
             result = search_by_bytes(data=query_bytes(request) or b"", options=options, model=model)
         else:
-            url = serializers.URLField(max_length=2000).run_validation(url)
+            url = _valid("url", serializers.URLField(max_length=2000), url)
             fetched = fetch(url)
             with fetched.file:
                 fetched.file.seek(0)
@@ -394,8 +402,10 @@ class ImageVectorApi(APIView):
     )
     def get(self, request, image_id):
         request_tenant(request)
-        model = serializers.ChoiceField(choices=list(KEYS), allow_blank=True).run_validation(
-            request.query_params.get("model", "")
+        model = _valid(
+            "model",
+            serializers.ChoiceField(choices=list(KEYS), allow_blank=True),
+            request.query_params.get("model", ""),
         )
         return Response(image_vector(image_id=image_id, model=model))
 
@@ -439,8 +449,10 @@ class ExtractApi(APIView):
         request_tenant(request)
         if not isinstance(request.data, dict):
             raise InvalidSearch("The body must be a JSON object (or a form) with image.")
-        model = serializers.ChoiceField(choices=list(KEYS), allow_blank=True).run_validation(
-            request.data.get("model") or ""
+        model = _valid(
+            "model",
+            serializers.ChoiceField(choices=list(KEYS), allow_blank=True),
+            request.data.get("model") or "",
         )
         data = query_bytes(request)
         if data is None:

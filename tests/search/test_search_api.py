@@ -225,6 +225,21 @@ def test_bad_searches_get_a_clear_4xx(search_world, body, status, code):
         assert response.json()["error"]["code"] == code
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"image_id": "not-a-uuid"}, "image_id"),
+        ({"url": "ftp://example.com/x.jpg"}, "url"),
+        ({"vector": ["a"], "model": "descriptor"}, "vector"),
+    ],
+)
+def test_a_bad_query_value_is_reported_under_its_field(search_world, body, field):
+    response = similar(search_world["gamma"].viewer, **body)
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["error"]["detail"]) == [field]
+
+
 def test_an_upload_that_is_not_an_image_is_refused(search_world):
     api = search_world["gamma"].viewer
     response = api.client.post(
