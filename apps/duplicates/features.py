@@ -94,14 +94,18 @@ def working_grey(img: Image.Image) -> np.ndarray:
 
 def trim_borders(a: np.ndarray) -> np.ndarray:
     """Cut uniform borders (a padded copy, a frame): rows and columns at the edges whose pixels all
-    stay within TRIM_TOLERANCE of the corner colour, at most TRIM_MAX of each side."""
+    stay within TRIM_TOLERANCE of the corner colour, at most TRIM_MAX of each side.
+
+    A line is within the tolerance when its darkest and brightest pixels are: four reductions over
+    the uint8 pixels instead of the absolute difference of every pixel, twice (1.4 -> 0.2 ms)."""
     h, w = a.shape
-    f = a.astype(np.float32)
     top, bottom, left, right = 0, h, 0, w
     for _ in range(2):  # a second pass catches a border whose corner was another colour
-        colour = np.median(np.concatenate([f[top, left:right], f[bottom - 1, left:right]]))
-        rows_ok = np.abs(f[top:bottom, left:right] - colour).max(axis=1) <= TRIM_TOLERANCE
-        cols_ok = np.abs(f[top:bottom, left:right] - colour).max(axis=0) <= TRIM_TOLERANCE
+        colour = float(np.median(np.concatenate([a[top, left:right], a[bottom - 1, left:right]])))
+        inner = a[top:bottom, left:right]
+        low, high = colour - TRIM_TOLERANCE, colour + TRIM_TOLERANCE
+        rows_ok = (inner.min(axis=1) >= low) & (inner.max(axis=1) <= high)
+        cols_ok = (inner.min(axis=0) >= low) & (inner.max(axis=0) <= high)
         t = _run(rows_ok)
         b = _run(rows_ok[::-1])
         lft = _run(cols_ok)
@@ -141,16 +145,15 @@ def dihedral_phashes(a: np.ndarray) -> np.ndarray:
                     d = d * odd[None, :]
                 variants.append(d)
     # order: 0 identity, then the others; any fixed order works because matching takes the minimum
-    return np.array([_bits(d) for d in variants], dtype=np.uint64)
+    return _bits(np.stack(variants).reshape(len(variants), -1))
 
 
-def _bits(d: np.ndarray) -> int:
-    flat = d.ravel()
-    bits = flat > np.median(flat)
-    value = 0
-    for bit in bits:
-        value = (value << 1) | int(bit)
-    return value
+def _bits(coefficients: np.ndarray) -> np.ndarray:
+    """Each row's 64 coefficients above the row's median, as one unsigned 64-bit value, the first
+    coefficient its most significant bit (as imagehash reads a hash). One numpy pass for the eight
+    orientations: bit by bit in Python they cost 1.2 ms per image."""
+    above = coefficients > np.median(coefficients, axis=1, keepdims=True)
+    return np.packbits(above, axis=1).view(">u8").ravel().astype(np.uint64)
 
 
 _orb: cv2.ORB | None = None
@@ -176,8 +179,10 @@ def orb(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     detected = _detector().detect(a, None)
     if not detected:
         return *none, *none
-    order = np.argsort([-k.response for k in detected], kind="stable")
-    points = np.array([detected[i].pt for i in order], dtype=np.float32)
+    # responses and positions read once, in C where OpenCV offers it (KeyPoint.convert)
+    responses = np.fromiter((k.response for k in detected), dtype=np.float32, count=len(detected))
+    order = np.argsort(-responses, kind="stable")
+    points = np.asarray(cv2.KeyPoint.convert(detected), dtype=np.float32)[order]
     kept = spread(points, a.shape[1], a.shape[0], count=ORB_FEATURES, grid=KEYPOINT_GRID)
     kps, desc = _detector().compute(a, [detected[order[i]] for i in kept])
     if desc is None or not kps:
@@ -204,8 +209,9 @@ def _mirrored_x(k: cv2.KeyPoint, width: int) -> float:
 
 
 def _strongest_first(kps, desc) -> tuple[np.ndarray, np.ndarray]:
-    strongest = np.argsort([-k.response for k in kps], kind="stable")  # compute() groups them by level
-    return np.array([kps[i].pt for i in strongest], dtype=np.float32), desc[strongest]
+    responses = np.fromiter((k.response for k in kps), dtype=np.float32, count=len(kps))
+    strongest = np.argsort(-responses, kind="stable")  # compute() groups them by level
+    return np.asarray(cv2.KeyPoint.convert(kps), dtype=np.float32)[strongest], desc[strongest]
 
 
 def extract(img: Image.Image) -> Features:
