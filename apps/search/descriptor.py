@@ -54,9 +54,11 @@ def _hist(values: np.ndarray, bins: int, lo: float, hi: float, weights=None) -> 
     left = np.floor(pos).astype(np.int64)
     frac = pos - left
     right = np.minimum(left + 1, bins - 1)
-    w = np.ones_like(pos) if weights is None else weights
-    out = np.bincount(left.ravel(), (w * (1 - frac)).ravel(), minlength=bins)
-    out += np.bincount(right.ravel(), (w * frac).ravel(), minlength=bins)
+    share = 1 - frac
+    if weights is not None:
+        share, frac = weights * share, weights * frac
+    out = np.bincount(left.ravel(), share.ravel(), minlength=bins)
+    out += np.bincount(right.ravel(), frac.ravel(), minlength=bins)
     return out
 
 
@@ -80,17 +82,23 @@ def _sqrt_hist(h: np.ndarray) -> np.ndarray:
     return np.sqrt(h / s) if s > 0 else h
 
 
-def _colour(rgb: np.ndarray) -> dict[str, np.ndarray]:
+def _planes(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """Per pixel: lightness, the two opponent colours and chroma. Computed once for the whole
+    image; the central region's are a slice of them."""
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    light = (r + g + b) / 3
     o1 = (r - g) / np.sqrt(2)
     o2 = (r + g - 2 * b) / np.sqrt(6)
     chroma = np.sqrt(o1 * o1 + o2 * o2)
+    return {"light": (r + g + b) / 3, "chroma": chroma, "o1": o1, "o2": o2}
+
+
+def _colour(planes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    chroma = planes["chroma"]
     tinted = chroma > 0.02  # hue is noise (and weighs nothing) on grey pixels
-    hue = np.arctan2(o2[tinted], o1[tinted])
+    hue = np.arctan2(planes["o2"][tinted], planes["o1"][tinted])
     return {
         "hue": _sqrt_hist(_circular_hist(hue, 12, chroma[tinted])),
-        "lightness": _sqrt_hist(_hist(light, 8, 0, 1)),
+        "lightness": _sqrt_hist(_hist(planes["light"], 8, 0, 1)),
         "chroma": _sqrt_hist(_hist(chroma, 6, 0, 0.5)),
     }
 
@@ -99,16 +107,19 @@ _LBP_OFFSETS = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0,
 
 
 def _lbp_riu2(gray: np.ndarray) -> np.ndarray:
-    """Rotation-invariant uniform LBP (8 neighbours): 10 codes, unchanged by flips and quarter turns."""
+    """Rotation-invariant uniform LBP (8 neighbours): 10 codes, unchanged by flips and quarter turns.
+    A code is the number of neighbours at least as bright as the centre where the circle of them
+    changes at most twice between darker and brighter, else 9."""
     h, w = gray.shape
     if h < 3 or w < 3:
         return np.zeros(10)
-    centre = gray[1:-1, 1:-1]
-    bits = np.stack(
-        [(gray[1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx] >= centre + 0.01) for dy, dx in _LBP_OFFSETS]
-    ).astype(np.int8)
-    ones = bits.sum(axis=0)
-    transitions = np.abs(np.diff(np.concatenate([bits, bits[:1]]), axis=0)).sum(axis=0)
+    centre = gray[1:-1, 1:-1] + 0.01
+    bits = [gray[1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx] >= centre for dy, dx in _LBP_OFFSETS]
+    ones = np.zeros(centre.shape, dtype=np.uint8)
+    transitions = np.zeros(centre.shape, dtype=np.uint8)
+    for n, bit in enumerate(bits):
+        ones += bit
+        transitions += bit != bits[(n + 1) % len(bits)]
     codes = np.where(transitions <= 2, ones, 9)
     return np.bincount(codes.ravel(), minlength=10).astype(np.float64)
 
@@ -178,9 +189,9 @@ def _layout(img_rgb: np.ndarray) -> np.ndarray:
     return np.concatenate([_layout_block(light, 8), 0.5 * _layout_block(o1, 4), 0.5 * _layout_block(o2, 4)])
 
 
-def _centre(rgb: np.ndarray) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    return rgb[h // 4 : h - h // 4, w // 4 : w - w // 4]
+def _centre(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    return image[h // 4 : h - h // 4, w // 4 : w - w // 4]
 
 
 # Texture and layout carry most of the weight: colour alone confuses greyscale or recoloured copies
@@ -202,12 +213,15 @@ def describe(img: Image.Image) -> np.ndarray:
     """The descriptor of a PIL image (any mode, any size): float32, unit length, DIMENSIONS long."""
     rgb = _prepare(img)
     gray = rgb.mean(axis=2)
-    centre = _centre(rgb)
+    planes = _planes(rgb)
     blocks = {
-        **_colour(rgb),
-        **{f"{name}_centre": block for name, block in _colour(centre).items()},
+        **_colour(planes),
+        **{
+            f"{name}_centre": block
+            for name, block in _colour({key: _centre(plane) for key, plane in planes.items()}).items()
+        },
         "texture": _texture(gray),
-        "texture_centre": _texture(centre.mean(axis=2)),
+        "texture_centre": _texture(_centre(gray)),
         "layout": _layout(rgb),
     }
     vector = np.concatenate([WEIGHTS[name] * _unit(block) for name, block in blocks.items()])

@@ -108,3 +108,44 @@ def test_the_descriptor_beats_phash_clearly_on_the_public_bench():
     assert (round(p_r1, 3), round(p_r10, 3)) == (0.648, 0.714)
     assert d_r1 >= 0.90
     assert d_r10 >= 0.96
+
+
+def _lbp_plain(gray: np.ndarray) -> np.ndarray:
+    h, w = gray.shape
+    centre = gray[1:-1, 1:-1]
+    offsets = descriptor._LBP_OFFSETS
+    bits = np.stack(
+        [(gray[1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx] >= centre + 0.01) for dy, dx in offsets]
+    ).astype(np.int8)
+    ones = bits.sum(axis=0)
+    transitions = np.abs(np.diff(np.concatenate([bits, bits[:1]]), axis=0)).sum(axis=0)
+    return np.bincount(np.where(transitions <= 2, ones, 9).ravel(), minlength=10).astype(np.float64)
+
+
+def _colour_plain(rgb: np.ndarray) -> dict:
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    o1 = (r - g) / np.sqrt(2)
+    o2 = (r + g - 2 * b) / np.sqrt(6)
+    chroma = np.sqrt(o1 * o1 + o2 * o2)
+    tinted = chroma > 0.02
+    hue = np.arctan2(o2[tinted], o1[tinted])
+    return {
+        "hue": descriptor._sqrt_hist(descriptor._circular_hist(hue, 12, chroma[tinted])),
+        "lightness": descriptor._sqrt_hist(descriptor._hist((r + g + b) / 3, 8, 0, 1)),
+        "chroma": descriptor._sqrt_hist(descriptor._hist(chroma, 6, 0, 0.5)),
+    }
+
+
+@pytest.mark.parametrize("size", [(320, 200), (97, 131), (3, 3), (5, 40)])
+def test_the_texture_codes_and_the_centres_colour_are_those_of_the_plain_computation(size):
+    """The codes are counted plane by plane and the centre's colour is sliced from the whole
+    image's per-pixel planes: the same numbers, bit for bit, as stacking the bits and computing the
+    centre's planes again (stored vectors of this VERSION are compared with new ones)."""
+    rgb = descriptor._prepare(picture(*size))
+    gray = rgb.mean(axis=2)
+
+    assert np.array_equal(descriptor._lbp_riu2(gray), _lbp_plain(gray))
+    planes = descriptor._planes(rgb)
+    sliced = descriptor._colour({key: descriptor._centre(plane) for key, plane in planes.items()})
+    for name, block in _colour_plain(descriptor._centre(rgb)).items():
+        assert np.array_equal(sliced[name], block)
