@@ -179,10 +179,8 @@ def orb(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     detected = _detector().detect(a, None)
     if not detected:
         return *none, *none
-    # responses and positions read once, in C where OpenCV offers it (KeyPoint.convert)
-    responses = np.fromiter((k.response for k in detected), dtype=np.float32, count=len(detected))
-    order = np.argsort(-responses, kind="stable")
-    points = np.asarray(cv2.KeyPoint.convert(detected), dtype=np.float32)[order]
+    order = _by_strength(detected)
+    points = _positions(detected)[order]
     kept = spread(points, a.shape[1], a.shape[0], count=ORB_FEATURES, grid=KEYPOINT_GRID)
     kps, desc = _detector().compute(a, [detected[order[i]] for i in kept])
     if desc is None or not kps:
@@ -208,10 +206,21 @@ def _mirrored_x(k: cv2.KeyPoint, width: int) -> float:
     return float((level_width - 1 - round(k.pt[0] / scale)) * scale)
 
 
-def _strongest_first(kps, desc) -> tuple[np.ndarray, np.ndarray]:
+def _by_strength(kps) -> np.ndarray:
+    """Indices of the keypoints, strongest response first (a tie keeps OpenCV's order): the
+    responses read once into an array, not attribute by attribute for each comparison."""
     responses = np.fromiter((k.response for k in kps), dtype=np.float32, count=len(kps))
-    strongest = np.argsort(-responses, kind="stable")  # compute() groups them by level
-    return np.asarray(cv2.KeyPoint.convert(kps), dtype=np.float32)[strongest], desc[strongest]
+    return np.argsort(-responses, kind="stable")
+
+
+def _positions(kps) -> np.ndarray:
+    """(K, 2) float32 x/y of the keypoints, read in C (cv2.KeyPoint.convert)."""
+    return np.asarray(cv2.KeyPoint.convert(kps), dtype=np.float32)
+
+
+def _strongest_first(kps, desc) -> tuple[np.ndarray, np.ndarray]:
+    strongest = _by_strength(kps)  # compute() groups them by level
+    return _positions(kps)[strongest], desc[strongest]
 
 
 def extract(img: Image.Image) -> Features:

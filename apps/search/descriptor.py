@@ -212,8 +212,8 @@ WEIGHTS = {
 def describe(img: Image.Image) -> np.ndarray:
     """The descriptor of a PIL image (any mode, any size): float32, unit length, DIMENSIONS long."""
     rgb = _prepare(img)
-    gray = rgb.mean(axis=2)
     planes = _planes(rgb)
+    gray = planes["light"]  # the mean of the three channels
     blocks = {
         **_colour(planes),
         **{
